@@ -1,0 +1,11 @@
+namespace FastLb.Core.Config;
+
+/// <summary>Control socket and optional read-only admin HTTP endpoint.</summary>
+internal sealed class AdminConfig
+{
+    /// <summary>Path of the Unix domain control socket (relative paths resolve against the config file's folder).</summary>
+    public string ControlSocket { get; init; } = "./fastlb.sock";
+
+    /// <summary>Admin HTTP bind address, or null when disabled.</summary>
+    public EndPointConfig? Listen { get; init; }
+}

@@ -1,0 +1,9 @@
+namespace FastLb.Core.Config;
+
+internal enum BalanceKind
+{
+    RoundRobin,
+    LeastRequest,
+    Random,
+    Hash,
+}

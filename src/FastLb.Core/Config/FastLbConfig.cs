@@ -1,0 +1,29 @@
+namespace FastLb.Core.Config;
+
+/// <summary>The whole validated YAML file; immutable once loaded.</summary>
+internal sealed class FastLbConfig
+{
+    /// <summary>Absolute path of the file this config came from, or a label such as "&lt;demo&gt;".</summary>
+    public required string SourcePath { get; init; }
+
+    /// <summary>Data-plane worker count; defaults to the core count.</summary>
+    public int Workers { get; init; } = Environment.ProcessorCount;
+
+    public AdminConfig Admin { get; init; } = new();
+
+    public DefaultsConfig Defaults { get; init; } = new();
+
+    public IReadOnlyList<ListenerConfig> Listeners { get; init; } = [];
+
+    /// <summary>Services in file order.</summary>
+    public IReadOnlyList<ServiceConfig> Services { get; init; } = [];
+
+    public ServiceConfig? FindService(string name)
+    {
+        foreach (var s in Services)
+        {
+            if (s.Name == name) return s;
+        }
+        return null;
+    }
+}

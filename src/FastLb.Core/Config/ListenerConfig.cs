@@ -1,0 +1,15 @@
+namespace FastLb.Core.Config;
+
+/// <summary>One bind address and what to do with its connections.</summary>
+internal sealed class ListenerConfig
+{
+    public required string Name { get; init; }
+    public required EndPointConfig Bind { get; init; }
+    public ListenerProtocol Protocol { get; init; } = ListenerProtocol.Http;
+
+    /// <summary>HTTP only: routes in order, first match wins.</summary>
+    public IReadOnlyList<RouteConfig> Routes { get; init; } = [];
+
+    /// <summary>TCP only: the one service this listener forwards to.</summary>
+    public string? Service { get; init; }
+}

@@ -1,0 +1,7 @@
+namespace FastLb.Core.Config;
+
+internal enum ListenerProtocol
+{
+    Tcp,
+    Http,
+}

@@ -1,0 +1,11 @@
+namespace FastLb.Core.Config;
+
+/// <summary>An HTTP route: when <see cref="Match"/> holds, send to <see cref="Service"/> (optionally pinned to one pool).</summary>
+internal sealed class RouteConfig
+{
+    public RouteMatchConfig Match { get; init; } = RouteMatchConfig.Any;
+    public required string Service { get; init; }
+
+    /// <summary>Pins the route to one pool, bypassing the service's split (preview).</summary>
+    public string? Pool { get; init; }
+}

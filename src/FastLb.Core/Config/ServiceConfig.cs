@@ -1,0 +1,33 @@
+namespace FastLb.Core.Config;
+
+/// <summary>A named service: its pools of backends, how it balances and how traffic splits across pools.</summary>
+internal sealed class ServiceConfig
+{
+    public required string Name { get; init; }
+    public BalanceKind Balance { get; init; } = BalanceKind.RoundRobin;
+    public HashOn HashOn { get; init; } = HashOn.ClientIp;
+
+    /// <summary>Pools in file order.</summary>
+    public required IReadOnlyList<PoolConfig> Pools { get; init; }
+
+    /// <summary>Share per pool name, always complete (every pool present, 0 when idle); from `active:` or `split:`.</summary>
+    public required IReadOnlyDictionary<string, int> Shares { get; init; }
+
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan ResponseHeadTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan UpstreamIdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>HTTP: rewrite the Host header to the backend's address instead of keeping the client's.</summary>
+    public bool RewriteHost { get; init; }
+
+    public PoolConfig? FindPool(string name)
+    {
+        foreach (var p in Pools)
+        {
+            if (p.Name == name) return p;
+        }
+        return null;
+    }
+}

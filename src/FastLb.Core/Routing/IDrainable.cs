@@ -1,0 +1,8 @@
+namespace FastLb.Core.Routing;
+
+/// <summary>A live connection the drain logic can cut when its pool's drain deadline passes.</summary>
+internal interface IDrainable
+{
+    /// <summary>Closes the connection at once; idempotent.</summary>
+    void Abort();
+}

@@ -1,0 +1,94 @@
+using FastLb.Core.Config;
+
+namespace FastLb.Core.Routing;
+
+/// <summary>A service in one table generation: pools, their shares, and the pool schedule that composes the split with backend weights.</summary>
+internal sealed class ServiceSnapshot
+{
+    private readonly PoolSnapshot[] _poolSlots;   // smooth weighted schedule over pool shares
+    private readonly PoolSnapshot[] _sharedPools; // pools with share > 0, for fallback and hashing
+    private readonly int _totalShare;
+    private int _cursor = -1;
+
+    public ServiceSnapshot(ServiceConfig config, PoolSnapshot[] pools)
+    {
+        Config = config;
+        Pools = pools;
+        var shares = new int[pools.Length];
+        var shared = new List<PoolSnapshot>();
+        for (var i = 0; i < pools.Length; i++)
+        {
+            shares[i] = pools[i].Share;
+            if (pools[i].Share > 0)
+            {
+                shared.Add(pools[i]);
+                _totalShare += pools[i].Share;
+            }
+        }
+        var schedule = SmoothWeightedSchedule.Build(shares);
+        _poolSlots = new PoolSnapshot[schedule.Length];
+        for (var i = 0; i < schedule.Length; i++) _poolSlots[i] = pools[schedule[i]];
+        _sharedPools = [.. shared];
+    }
+
+    public ServiceConfig Config { get; }
+    public string Name => Config.Name;
+    public PoolSnapshot[] Pools { get; }
+
+    public PoolSnapshot? FindPool(string name)
+    {
+        foreach (var p in Pools)
+        {
+            if (p.Name == name) return p;
+        }
+        return null;
+    }
+
+    /// <summary>Picks a pool by share (by hash for hash balancing), then a backend in it; falls over to other shared pools when the chosen one has nothing to give.</summary>
+    public BackendSnapshot? Pick(ulong hash, int attempt)
+    {
+        var slots = _poolSlots;
+        if (slots.Length == 0) return null;
+        PoolSnapshot pool;
+        if (Config.Balance == BalanceKind.Hash)
+        {
+            pool = PoolForHash(hash);
+        }
+        else
+        {
+            pool = slots[(int)((uint)Interlocked.Increment(ref _cursor) % (uint)slots.Length)];
+        }
+        var backend = pool.Policy.Pick(hash, attempt);
+        if (backend is not null) return backend;
+        foreach (var other in _sharedPools)
+        {
+            if (ReferenceEquals(other, pool)) continue;
+            backend = other.Policy.Pick(hash, attempt);
+            if (backend is not null) return backend;
+        }
+        return null;
+    }
+
+    /// <summary>Picks a backend in one named pool regardless of its share (a pinned route).</summary>
+    public static BackendSnapshot? PickInPool(PoolSnapshot pool, ulong hash, int attempt) => pool.Policy.Pick(hash, attempt);
+
+    private PoolSnapshot PoolForHash(ulong hash)
+    {
+        // Mix the key so pool choice and Maglev slot are independent, then walk cumulative shares.
+        var point = (int)(Mix(hash) % (ulong)_totalShare);
+        foreach (var p in _sharedPools)
+        {
+            if (point < p.Share) return p;
+            point -= p.Share;
+        }
+        return _sharedPools[^1];
+    }
+
+    private static ulong Mix(ulong x)
+    {
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdUL;
+        x ^= x >> 33;
+        return x;
+    }
+}
