@@ -1,0 +1,10 @@
+namespace FastLb.Core.Diagnostics;
+
+internal enum LogLevel
+{
+    Debug,
+    Info,
+    Warn,
+    Error,
+    None,
+}
