@@ -1,0 +1,126 @@
+using System.Text.Json;
+using FastLb.Core.Routing;
+
+namespace FastLb.Core.Traffic;
+
+internal sealed partial class TrafficController
+{
+    /// <summary>Writes the "generation" and "services" members of the status reply (DESIGN.md) into an open JSON object.</summary>
+    public void WriteStatus(Utf8JsonWriter w)
+    {
+        lock (_writeLock)
+        {
+            var table = Router.Current;
+            w.WriteNumber("generation", table.Generation);
+            w.WriteStartObject("services");
+            foreach (var service in table.Config.Services)
+            {
+                var snapshot = table.FindService(service.Name);
+                if (snapshot is null) continue;
+                var t = _traffic[service.Name];
+                w.WriteStartObject(service.Name);
+                WriteShares(w, "shares", t.Current);
+                w.WriteString("source", t.Source == AssignmentSource.File ? "file" : "runtime");
+                if (t.Previous is { } previous) WriteShares(w, "previous", previous);
+                else w.WriteNull("previous");
+                w.WriteString("balance", BalanceName(service.Balance));
+                w.WriteNumber("drain_timeout_ms", (long)service.DrainTimeout.TotalMilliseconds);
+                var percent = Shares.Percent(t.Current);
+                w.WriteStartObject("pools");
+                foreach (var pool in snapshot.Pools)
+                {
+                    w.WriteStartObject(pool.Name);
+                    w.WriteNumber("share", percent.GetValueOrDefault(pool.Name));
+                    w.WriteNumber("live", pool.Live);
+                    WriteDrain(w, _drains.GetValueOrDefault(new DrainKey(service.Name, pool.Name, null)));
+                    w.WriteStartArray("backends");
+                    foreach (var b in pool.Backends) WriteBackend(w, service.Name, pool, b);
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                }
+                WriteRetiredPools(w, service.Name, snapshot);
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        }
+    }
+
+    private void WriteBackend(Utf8JsonWriter w, string service, PoolSnapshot pool, BackendSnapshot b)
+    {
+        var live = b.State.Live;
+        var drain = _drains.GetValueOrDefault(new DrainKey(service, pool.Name, b.Address));
+        string state;
+        if (b.Draining) state = live > 0 ? "draining" : "drained";
+        else if (pool.Share == 0 || b.Weight == 0) state = live > 0 ? "draining" : "idle";
+        else state = b.State.Healthy ? "active" : "down";
+        w.WriteStartObject();
+        w.WriteString("address", b.Address);
+        w.WriteNumber("weight", b.Weight);
+        w.WriteNumber("live", live);
+        w.WriteString("state", state);
+        w.WriteBoolean("healthy", b.State.Healthy);
+        w.WriteNumber("total", b.State.TotalConnections);
+        w.WriteNumber("failures", b.State.Failures);
+        if (_overrides.TryGetValue(new BackendKey(service, pool.Name, b.Address), out var o))
+        {
+            w.WriteString("source", "runtime");
+            if (o.Weight is { } weight) w.WriteNumber("runtime_weight", weight);
+        }
+        else
+        {
+            w.WriteString("source", "file");
+        }
+        if (drain is not null) WriteDrain(w, drain);
+        w.WriteEndObject();
+    }
+
+    /// <summary>Pools removed from the config by a reload whose connections are still draining.</summary>
+    private void WriteRetiredPools(Utf8JsonWriter w, string service, ServiceSnapshot snapshot)
+    {
+        foreach (var (key, entry) in _drains)
+        {
+            if (key.Service != service || key.Address is not null || snapshot.FindPool(key.Pool) is not null) continue;
+            w.WriteStartObject(key.Pool);
+            w.WriteNumber("share", 0);
+            w.WriteNumber("live", entry.Live);
+            w.WriteBoolean("removed", true);
+            WriteDrain(w, entry);
+            w.WriteStartArray("backends");
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+    }
+
+    private static void WriteDrain(Utf8JsonWriter w, DrainEntry? entry)
+    {
+        if (entry is null)
+        {
+            w.WriteNull("draining");
+            return;
+        }
+        w.WriteStartObject("draining");
+        w.WriteString("since", entry.Since.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ"));
+        w.WriteString("deadline", entry.Deadline.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ"));
+        if (entry.DrainedAt is { } at) w.WriteString("drained_at", at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ"));
+        else w.WriteNull("drained_at");
+        w.WriteNumber("live", entry.Live);
+        w.WriteNumber("aborted", entry.Aborted);
+        w.WriteEndObject();
+    }
+
+    private static void WriteShares(Utf8JsonWriter w, string name, IReadOnlyDictionary<string, int> shares)
+    {
+        w.WriteStartObject(name);
+        foreach (var (pool, share) in Shares.Percent(shares)) w.WriteNumber(pool, share);
+        w.WriteEndObject();
+    }
+
+    private static string BalanceName(FastLb.Core.Config.BalanceKind kind) => kind switch
+    {
+        FastLb.Core.Config.BalanceKind.RoundRobin => "round_robin",
+        FastLb.Core.Config.BalanceKind.LeastRequest => "least_request",
+        FastLb.Core.Config.BalanceKind.Random => "random",
+        _ => "hash",
+    };
+}

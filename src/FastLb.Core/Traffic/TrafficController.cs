@@ -1,0 +1,134 @@
+using FastLb.Core.Config;
+using FastLb.Core.Diagnostics;
+using FastLb.Core.Routing;
+
+namespace FastLb.Core.Traffic;
+
+/// <summary>
+/// The control plane's single writer: owns the config, the runtime assignment of every service and the
+/// backend overrides, builds routing tables from them and publishes each with one atomic exchange.
+/// Every mutation holds <see cref="_writeLock"/>; the data plane only ever reads <see cref="Router.Current"/>.
+/// </summary>
+internal sealed partial class TrafficController(Router router, BackendStateRegistry registry, TimeProvider time)
+{
+    private readonly Lock _writeLock = new();
+    private readonly Dictionary<string, ServiceTraffic> _traffic = new(StringComparer.Ordinal);
+    private readonly Dictionary<BackendKey, BackendOverride> _overrides = [];
+    private FastLbConfig? _config;
+    private long _generation;
+
+    public TrafficController(Router router) : this(router, new BackendStateRegistry(), TimeProvider.System)
+    {
+    }
+
+    public Router Router { get; } = router;
+    public BackendStateRegistry Registry { get; } = registry;
+
+    /// <summary>The config the current table was built from; null before the first load.</summary>
+    public FastLbConfig? Config
+    {
+        get
+        {
+            lock (_writeLock) return _config;
+        }
+    }
+
+    public long Generation => Router.Current.Generation;
+
+    /// <summary>
+    /// Loads a config (first start or reload). Runtime changes survive for every service whose traffic
+    /// settings in the file did not change since the last load; where the file changed them, the file wins.
+    /// </summary>
+    public ChangeResult Load(FastLbConfig config)
+    {
+        lock (_writeLock)
+        {
+            var previous = _config;
+            var changes = new List<string>();
+            var keep = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var service in config.Services)
+            {
+                keep.Add(service.Name);
+                var fileShares = new Dictionary<string, int>(service.Shares);
+                if (!_traffic.TryGetValue(service.Name, out var t))
+                {
+                    _traffic[service.Name] = new ServiceTraffic(service.Name, fileShares);
+                    continue;
+                }
+                if (Shares.SameAs(t.FileShares, fileShares))
+                {
+                    continue; // file unchanged for this service: runtime assignment (if any) stays
+                }
+                if (!Shares.SameAs(t.Current, fileShares))
+                {
+                    t.PushHistory();
+                    changes.Add($"{service.Name}: {Shares.Describe(fileShares)} (from file)");
+                }
+                t.FileShares = fileShares;
+                t.Current = new Dictionary<string, int>(fileShares);
+                t.Source = AssignmentSource.File;
+                t.PruneHistory(fileShares.Keys);
+            }
+            foreach (var name in _traffic.Keys.ToList())
+            {
+                if (!keep.Contains(name)) _traffic.Remove(name);
+            }
+            ReconcileOverrides(config);
+            _config = config;
+            var verb = previous is null ? "loaded" : "reloaded";
+            var summary = changes.Count == 0 ? $"config {verb}" : $"config {verb}; " + string.Join("; ", changes);
+            return Publish(summary);
+        }
+    }
+
+    /// <summary>Drops backend overrides whose backend is gone or whose file weight was edited.</summary>
+    private void ReconcileOverrides(FastLbConfig config)
+    {
+        var fileWeights = new Dictionary<BackendKey, int>();
+        foreach (var service in config.Services)
+        {
+            foreach (var pool in service.Pools)
+            {
+                foreach (var backend in pool.Backends)
+                {
+                    fileWeights[new BackendKey(service.Name, pool.Name, backend.Address.ToString())] = backend.Weight;
+                }
+            }
+        }
+        foreach (var (key, o) in _overrides.ToList())
+        {
+            if (!fileWeights.TryGetValue(key, out var weight) || weight != o.FileWeight)
+            {
+                _overrides.Remove(key);
+            }
+        }
+    }
+
+    /// <summary>Builds the next generation aside and publishes it; caller holds the write lock.</summary>
+    private ChangeResult Publish(string summary)
+    {
+        var config = _config ?? throw new InvalidOperationException("no config loaded");
+        var next = RoutingTableBuilder.Build(config, _generation + 1, _traffic, _overrides, Registry);
+        _generation = next.Generation;
+        var old = Router.Publish(next);
+        UpdateDrains(old, next);
+        Log.Info($"publish generation={next.Generation} {summary}");
+        return new ChangeResult(next.Generation, true, summary);
+    }
+
+    private ChangeResult Unchanged(string summary) => new(Router.Current.Generation, false, summary);
+
+    private ServiceTraffic RequireService(string service)
+    {
+        if (_traffic.TryGetValue(service, out var t)) return t;
+        throw new TrafficException($"unknown service '{service}'; services are: {string.Join(", ", _traffic.Keys)}");
+    }
+
+    private ServiceConfig RequireServiceConfig(string service) =>
+        _config?.FindService(service) ?? throw new TrafficException($"unknown service '{service}'; services are: {string.Join(", ", _traffic.Keys)}");
+
+    private static PoolConfig RequirePool(ServiceConfig service, string pool) =>
+        service.FindPool(pool) ?? throw new TrafficException($"unknown pool '{pool}' in service '{service.Name}'; pools are: {PoolNames(service)}");
+
+    private static string PoolNames(ServiceConfig service) => string.Join(", ", service.Pools.Select(p => p.Name));
+}

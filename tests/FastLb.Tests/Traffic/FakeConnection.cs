@@ -1,0 +1,25 @@
+using FastLb.Core.Routing;
+
+namespace FastLb.Tests.Traffic;
+
+/// <summary>Stands in for a proxied connection: registers on a backend and records being aborted.</summary>
+internal sealed class FakeConnection(BackendState state) : IDrainable
+{
+    public bool Aborted { get; private set; }
+
+    public static FakeConnection Open(BackendState state)
+    {
+        var c = new FakeConnection(state);
+        state.Acquire(c);
+        return c;
+    }
+
+    public void Abort()
+    {
+        if (Aborted) return;
+        Aborted = true;
+        state.Release(this);
+    }
+
+    public void Close() => state.Release(this);
+}
