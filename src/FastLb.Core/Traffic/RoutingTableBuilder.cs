@@ -43,6 +43,23 @@ internal static class RoutingTableBuilder
             }
             services[service.Name] = new ServiceSnapshot(service, pools);
         }
-        return new RoutingTable(generation, config, services.ToFrozenDictionary(StringComparer.Ordinal));
+        var listeners = new Dictionary<string, ListenerRoutes>(StringComparer.Ordinal);
+        foreach (var listener in config.Listeners)
+        {
+            if (listener.Protocol != ListenerProtocol.Http) continue;
+            var routes = new List<CompiledRoute>(listener.Routes.Count);
+            foreach (var route in listener.Routes)
+            {
+                if (!services.TryGetValue(route.Service, out var service)) continue; // validated by the loader
+                var pinned = route.Pool is null ? null : service.FindPool(route.Pool);
+                routes.Add(new CompiledRoute(route, service, pinned));
+            }
+            listeners[listener.Name] = new ListenerRoutes(listener, [.. routes]);
+        }
+        return new RoutingTable(
+            generation,
+            config,
+            services.ToFrozenDictionary(StringComparer.Ordinal),
+            listeners.ToFrozenDictionary(StringComparer.Ordinal));
     }
 }

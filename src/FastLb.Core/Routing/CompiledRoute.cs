@@ -1,0 +1,83 @@
+using System.Text;
+using FastLb.Core.Config;
+
+namespace FastLb.Core.Routing;
+
+/// <summary>One HTTP route of one table generation, with its conditions pre-encoded as bytes.</summary>
+internal sealed class CompiledRoute
+{
+    private readonly byte[]? _host;          // exact host, lower-case
+    private readonly byte[]? _hostSuffix;    // ".example.com" for "*.example.com"
+    private readonly byte[]? _pathPrefix;
+    private readonly byte[]? _path;
+    private readonly byte[]? _method;
+    private readonly byte[]? _headerName;
+    private readonly byte[]? _headerValue;
+    private readonly byte[]? _cookieName;
+    private readonly byte[]? _cookieValue;
+
+    public CompiledRoute(RouteConfig config, ServiceSnapshot service, PoolSnapshot? pinnedPool)
+    {
+        Config = config;
+        Service = service;
+        PinnedPool = pinnedPool;
+        var m = config.Match;
+        if (m.Host is { } host)
+        {
+            var lower = host.ToLowerInvariant();
+            if (lower.StartsWith("*.", StringComparison.Ordinal)) _hostSuffix = Encoding.ASCII.GetBytes(lower[1..]);
+            else _host = Encoding.ASCII.GetBytes(lower);
+        }
+        _pathPrefix = Bytes(m.PathPrefix);
+        _path = Bytes(m.Path);
+        _method = Bytes(m.Method);
+        _headerName = Bytes(m.Header?.Name);
+        _headerValue = Bytes(m.Header?.Value);
+        _cookieName = Bytes(m.Cookie?.Name);
+        _cookieValue = Bytes(m.Cookie?.Value);
+    }
+
+    public RouteConfig Config { get; }
+    public ServiceSnapshot Service { get; }
+
+    /// <summary>The pool a preview route pins to, bypassing the split; null routes by share.</summary>
+    public PoolSnapshot? PinnedPool { get; }
+
+    public bool Matches<T>(T request) where T : IHttpRequestView
+    {
+        if (_method is not null && !request.Method.SequenceEqual(_method)) return false;
+        if (_host is not null && !EqualsIgnoreCase(request.Host, _host)) return false;
+        if (_hostSuffix is not null)
+        {
+            var host = request.Host;
+            if (host.Length <= _hostSuffix.Length || !EqualsIgnoreCase(host[^_hostSuffix.Length..], _hostSuffix)) return false;
+        }
+        if (_path is not null && !request.Path.SequenceEqual(_path)) return false;
+        if (_pathPrefix is not null && !request.Path.StartsWith(_pathPrefix)) return false;
+        if (_headerName is not null)
+        {
+            if (!request.TryGetHeader(_headerName, out var value)) return false;
+            if (_headerValue is not null && !value.SequenceEqual(_headerValue)) return false;
+        }
+        if (_cookieName is not null)
+        {
+            if (!request.TryGetCookie(_cookieName, out var value)) return false;
+            if (_cookieValue is not null && !value.SequenceEqual(_cookieValue)) return false;
+        }
+        return true;
+    }
+
+    private static bool EqualsIgnoreCase(ReadOnlySpan<byte> actual, ReadOnlySpan<byte> lowerExpected)
+    {
+        if (actual.Length != lowerExpected.Length) return false;
+        for (var i = 0; i < actual.Length; i++)
+        {
+            var c = actual[i];
+            if ((uint)(c - 'A') <= 'Z' - 'A') c = (byte)(c | 0x20);
+            if (c != lowerExpected[i]) return false;
+        }
+        return true;
+    }
+
+    private static byte[]? Bytes(string? text) => text is null ? null : Encoding.ASCII.GetBytes(text);
+}
