@@ -163,6 +163,7 @@ internal sealed partial class ConfigBinder
             var before = _errors.Count;
 
             var match = f.TryGetValue("match", out var m) ? BindMatch(m, context) : RouteMatchConfig.Any;
+            var matchOk = _errors.Count == before;
             string? service = null;
             if (!f.TryGetValue("service", out var serviceEntry))
             {
@@ -185,7 +186,7 @@ internal sealed partial class ConfigBinder
             {
                 Error(node, $"{context} can never match: route {catchAll} before it matches every request; put catch-all routes last");
             }
-            else if (match.IsCatchAll)
+            else if (match.IsCatchAll && matchOk)
             {
                 catchAll = i + 1;
             }

@@ -115,6 +115,7 @@ internal sealed partial class ConfigBinder(string file)
             Error(node, $"{context} must be a mapping{keys}, got {node.Describe()}");
             return null;
         }
+        List<(string Closest, ConfigEntry Entry)>? misspelled = null;
         foreach (var e in map.Entries)
         {
             if (e.Key is not ConfigScalar { IsNull: false } key)
@@ -128,6 +129,7 @@ internal sealed partial class ConfigBinder(string file)
                 Error(key, closest is null
                     ? $"unknown key '{key.Value}' in {context}; expected one of: {string.Join(", ", allowed)}"
                     : $"unknown key '{key.Value}' in {context}; did you mean '{closest}'?");
+                if (closest is not null) (misspelled ??= []).Add((closest, e));
                 continue;
             }
             if (fields.TryGetValue(key.Value, out var first))
@@ -136,6 +138,11 @@ internal sealed partial class ConfigBinder(string file)
                 continue;
             }
             fields.Add(key.Value, e);
+        }
+        // Read a misspelled key as the key it was meant to be, so a typo in 'bind' does not also report a missing bind.
+        foreach (var (closest, e) in misspelled ?? [])
+        {
+            fields.TryAdd(closest, e);
         }
         return fields;
     }

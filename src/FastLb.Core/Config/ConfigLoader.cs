@@ -47,7 +47,13 @@ internal static partial class ConfigLoader
         {
             var line = (int)Math.Max(ex.Start.Line, 1);
             var column = (int)Math.Max(ex.Start.Column, 1);
-            throw new ConfigException([new ConfigError(fileLabel, line, column, "YAML syntax error: " + SyntaxMessage(ex))]);
+            var message = SyntaxMessage(ex);
+            if (message.Contains("tab", StringComparison.Ordinal) && FindIndentTab(yaml, line) is var (tabLine, tabColumn))
+            {
+                // YamlDotNet points at the enclosing mapping; the tab itself is what the operator must find.
+                (line, column, message) = (tabLine, tabColumn, "tabs are not allowed in indentation; indent with spaces");
+            }
+            throw new ConfigException([new ConfigError(fileLabel, line, column, "YAML syntax error: " + message)]);
         }
         var binder = new ConfigBinder(fileLabel);
         var config = binder.Bind(root, sourcePath, baseDirectory);
@@ -64,6 +70,21 @@ internal static partial class ConfigLoader
             message = char.ToLowerInvariant(message[0]) + message[1..];
         }
         return message.TrimEnd('.');
+    }
+
+    /// <summary>The first tab in the leading whitespace of a line at or after <paramref name="fromLine"/>.</summary>
+    private static (int Line, int Column)? FindIndentTab(string yaml, int fromLine)
+    {
+        var lines = yaml.Split('\n');
+        for (var i = fromLine - 1; i < lines.Length; i++)
+        {
+            var text = lines[i];
+            for (var c = 0; c < text.Length && text[c] is ' ' or '\t'; c++)
+            {
+                if (text[c] == '\t') return (i + 1, c + 1);
+            }
+        }
+        return null;
     }
 
     private static ConfigException Single(string file, string message) => new([new ConfigError(file, 1, 1, message)]);

@@ -13,6 +13,21 @@ internal static class ConfigTreeReader
     public static ConfigNode? Read(string yaml)
     {
         var parser = new Parser(new StringReader(yaml));
+        try
+        {
+            return ReadDocument(parser);
+        }
+        catch (Exception ex) when (ex is not YamlException)
+        {
+            // YamlDotNet's scanner throws InvalidOperationException on some malformed flow collections (e.g. an
+            // unclosed '[' followed by a key); report it where parsing stopped rather than crash.
+            var at = parser.Current?.End ?? Mark.Empty;
+            throw new YamlException(at, at, "malformed YAML after this point; check for an unclosed '[', '{' or quote", ex);
+        }
+    }
+
+    private static ConfigNode? ReadDocument(Parser parser)
+    {
         var anchors = new Dictionary<string, ConfigNode>(StringComparer.Ordinal);
         parser.Consume<StreamStart>();
         if (parser.TryConsume<StreamEnd>(out _)) return null;
