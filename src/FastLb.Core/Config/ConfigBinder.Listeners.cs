@@ -40,6 +40,11 @@ internal sealed partial class ConfigBinder
     {
         var peeked = (node as ConfigMapping)?.Peek("name");
         var context = peeked is null ? $"listener {index}" : $"listener '{peeked}'";
+        if (node is ConfigScalar { IsNull: true })
+        {
+            Error(node, $"{context} is empty; expected a mapping with keys {string.Join(", ", ListenerKeys)}");
+            return null;
+        }
         var f = Fields(node, context, ListenerKeys);
         if (f is null) return null;
         var before = _errors.Count;
@@ -158,6 +163,11 @@ internal sealed partial class ConfigBinder
         {
             var node = list.Items[i];
             var context = $"route {i + 1} of {listener}";
+            if (node is ConfigScalar { IsNull: true })
+            {
+                Error(node, $"{context} is empty; expected a mapping with keys {string.Join(", ", RouteKeys)}");
+                continue;
+            }
             var f = Fields(node, context, RouteKeys);
             if (f is null) continue;
             var before = _errors.Count;

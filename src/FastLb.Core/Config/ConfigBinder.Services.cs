@@ -75,7 +75,8 @@ internal sealed partial class ConfigBinder
             {
                 if (shares[pool.Name] > 0 && pool.Backends.Count > 0 && pool.Backends.All(x => x.Weight == 0))
                 {
-                    Error(entry.Key, $"pool '{pool.Name}' of {context} has share {shares[pool.Name]} but every backend in it has weight 0, so its traffic would fail");
+                    var at = (ConfigNode?)(f["pools"].Value as ConfigMapping)?.Entries.FirstOrDefault(e => e.Key is ConfigScalar k && k.Value == pool.Name)?.Key ?? entry.Key;
+                    Error(at, $"pool '{pool.Name}' of {context} has share {shares[pool.Name]} but every backend in it has weight 0, so its traffic would fail");
                 }
             }
         }

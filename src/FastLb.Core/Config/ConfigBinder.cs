@@ -153,7 +153,7 @@ internal sealed partial class ConfigBinder(string file)
         if (entry.Value is ConfigScalar { IsNull: false } s && s.Value.Length > 0) return s.Value;
         // An empty value sits after the colon; the key is the clearer place to point at.
         var at = entry.Value is ConfigScalar ? entry.Key : entry.Value;
-        Error(at, $"{KeyOf(entry)} needs {expected}, got {Describe(entry.Value)}");
+        Error(at, $"{KeyOf(entry)} must be {expected}, got {Describe(entry.Value)}");
         return null;
     }
 

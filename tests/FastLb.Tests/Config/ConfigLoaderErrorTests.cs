@@ -310,6 +310,29 @@ public sealed class ConfigLoaderErrorTests
     }
 
     [Fact]
+    public void Parse_ActivePoolAllWeightsZero_Rejected()
+    {
+        AssertSingle(ConfigTestFiles.Minimal.Replace("blue: [ 127.0.0.1:9001 ]", "blue: [ { address: 127.0.0.1:9001, weight: 0 } ]"),
+            11, 7, "pool 'blue' of service 'web' has share 100 but every backend in it has weight 0, so its traffic would fail");
+    }
+
+    [Fact]
+    public void Parse_EmptyListenerItem_OneError()
+    {
+        AssertSingle(ConfigTestFiles.Minimal.Replace("services:", "  -\nservices:"),
+            7, 4, "listener 2 is empty; expected a mapping with keys name, bind, protocol, routes, service");
+    }
+
+    [Fact]
+    public void Parse_NoServicesDefined_SaysSo()
+    {
+        AssertSingle("""
+            listeners:
+              - { name: pg, bind: 127.0.0.1:5432, protocol: tcp, service: db }
+            """, 2, 63, "unknown service 'db' in listener 'pg'; no services are defined");
+    }
+
+    [Fact]
     public void Parse_NoListeners_Rejected()
     {
         AssertSingle("""
