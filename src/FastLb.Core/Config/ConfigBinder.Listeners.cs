@@ -1,0 +1,310 @@
+using System.Net;
+
+namespace FastLb.Core.Config;
+
+internal sealed partial class ConfigBinder
+{
+    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service"];
+    private static readonly string[] ProtocolNames = ["http", "tcp"];
+    private static readonly string[] RouteKeys = ["match", "service", "pool"];
+    private static readonly string[] MatchKeys = ["host", "path_prefix", "path", "method", "header", "cookie"];
+    private static readonly string[] NameValueKeys = ["name", "value"];
+
+    private (EndPointConfig Bind, ConfigNode At)? _adminListen;
+
+    private List<ListenerConfig> BindListeners(ConfigEntry? entry, ConfigNode root, AdminConfig admin)
+    {
+        var result = new List<ListenerConfig>();
+        if (entry is null || entry.Value is ConfigScalar { IsNull: true } or ConfigSequence { Items.Count: 0 })
+        {
+            Error(entry?.Key ?? root, "no listeners; define at least one under 'listeners:' with a name, a bind address and a protocol");
+            return result;
+        }
+        if (entry.Value is not ConfigSequence list)
+        {
+            Error(entry.Value, $"listeners must be a list (- name: web ...), got {Describe(entry.Value)}");
+            return result;
+        }
+        var names = new Dictionary<string, ConfigNode>(StringComparer.Ordinal);
+        var binds = new List<(EndPointConfig Bind, string Owner)>();
+        if (_adminListen is { } al) binds.Add((al.Bind, "admin listen"));
+        for (var i = 0; i < list.Items.Count; i++)
+        {
+            var listener = BindListener(list.Items[i], i + 1, names, binds);
+            if (listener is not null) result.Add(listener);
+        }
+        return result;
+    }
+
+    private ListenerConfig? BindListener(ConfigNode node, int index, Dictionary<string, ConfigNode> names, List<(EndPointConfig Bind, string Owner)> binds)
+    {
+        var peeked = (node as ConfigMapping)?.Peek("name");
+        var context = peeked is null ? $"listener {index}" : $"listener '{peeked}'";
+        if (node is ConfigScalar { IsNull: true })
+        {
+            Error(node, $"{context} is empty; expected a mapping with keys {string.Join(", ", ListenerKeys)}");
+            return null;
+        }
+        var f = Fields(node, context, ListenerKeys);
+        if (f is null) return null;
+        var before = _errors.Count;
+
+        string? name = null;
+        if (!f.TryGetValue("name", out var nameEntry))
+        {
+            Error(node, $"{context} needs a name, e.g. name: web");
+        }
+        else if (Text(nameEntry, "a name") is { } n && CheckName(nameEntry.Value, n, "listener"))
+        {
+            name = n;
+            if (names.TryGetValue(n, out var first))
+            {
+                Error(nameEntry.Value, $"duplicate listener name '{n}'; first defined at line {first.Line}");
+            }
+            else
+            {
+                names.Add(n, nameEntry.Value);
+            }
+        }
+
+        EndPointConfig? bind = null;
+        if (!f.TryGetValue("bind", out var bindEntry))
+        {
+            Error(node, $"{context} needs a bind address, e.g. bind: 0.0.0.0:8080");
+        }
+        else if (Text(bindEntry, "an address, e.g. 0.0.0.0:8080") is { } text)
+        {
+            bind = Address(bindEntry.Value, text, forBind: true, "bind");
+            if (bind is not null) CheckBindConflict(bindEntry.Value, bind, context, binds);
+        }
+
+        ListenerProtocol? protocol = ListenerProtocol.Http;
+        if (f.TryGetValue("protocol", out var protocolEntry))
+        {
+            protocol = Choice(protocolEntry, ProtocolNames) switch
+            {
+                "http" => ListenerProtocol.Http,
+                "tcp" => ListenerProtocol.Tcp,
+                _ => null,
+            };
+        }
+
+        IReadOnlyList<RouteConfig> routes = [];
+        string? service = null;
+        f.TryGetValue("routes", out var routesEntry);
+        f.TryGetValue("service", out var serviceEntry);
+        if (protocol == ListenerProtocol.Http)
+        {
+            if (serviceEntry is not null)
+            {
+                Error(serviceEntry.Key, $"'service' is only for tcp listeners; http {context} sends requests through routes, e.g. routes: [ {{ service: NAME }} ]");
+            }
+            if (routesEntry is null || routesEntry.Value is ConfigScalar { IsNull: true } or ConfigSequence { Items.Count: 0 })
+            {
+                Error(routesEntry?.Key ?? node, $"http {context} has no routes; add at least one, e.g. routes: [ {{ service: NAME }} ]");
+            }
+            else
+            {
+                routes = BindRoutes(routesEntry, context);
+            }
+        }
+        else if (protocol == ListenerProtocol.Tcp)
+        {
+            if (routesEntry is not null)
+            {
+                Error(routesEntry.Key, $"'routes' are only for http listeners; tcp {context} forwards every connection to its one 'service'");
+            }
+            if (serviceEntry is null)
+            {
+                Error(node, $"tcp {context} needs a service: the one service it forwards connections to");
+            }
+            else if (Text(serviceEntry, "a service name") is { } s && CheckService(serviceEntry.Value, s, context))
+            {
+                service = s;
+            }
+        }
+
+        if (_errors.Count > before || name is null || bind is null || protocol is null) return null;
+        return new ListenerConfig { Name = name, Bind = bind, Protocol = protocol.Value, Routes = routes, Service = service };
+    }
+
+    /// <summary>Two binds clash on the same port when their IPs are equal or either is a wildcard; port 0 never clashes.</summary>
+    private void CheckBindConflict(ConfigNode at, EndPointConfig bind, string owner, List<(EndPointConfig Bind, string Owner)> binds)
+    {
+        var ep = bind.ToIPEndPoint();
+        if (ep is not null && ep.Port != 0)
+        {
+            foreach (var (other, otherOwner) in binds)
+            {
+                var o = other.ToIPEndPoint();
+                if (o is null || o.Port != ep.Port) continue;
+                if (o.Address.Equals(ep.Address) || IsWildcard(o.Address) || IsWildcard(ep.Address))
+                {
+                    Error(at, $"bind {bind} of {owner} clashes with {otherOwner} ({other}); every listener needs its own address and port");
+                    break;
+                }
+            }
+        }
+        binds.Add((bind, owner));
+    }
+
+    private static bool IsWildcard(IPAddress ip) => ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any);
+
+    private List<RouteConfig> BindRoutes(ConfigEntry entry, string listener)
+    {
+        var result = new List<RouteConfig>();
+        if (entry.Value is not ConfigSequence list)
+        {
+            Error(entry.Value, $"routes of {listener} must be a list (- match: ... service: NAME), got {Describe(entry.Value)}");
+            return result;
+        }
+        var catchAll = 0;
+        for (var i = 0; i < list.Items.Count; i++)
+        {
+            var node = list.Items[i];
+            var context = $"route {i + 1} of {listener}";
+            if (node is ConfigScalar { IsNull: true })
+            {
+                Error(node, $"{context} is empty; expected a mapping with keys {string.Join(", ", RouteKeys)}");
+                continue;
+            }
+            var f = Fields(node, context, RouteKeys);
+            if (f is null) continue;
+            var before = _errors.Count;
+
+            var match = f.TryGetValue("match", out var m) ? BindMatch(m, context) : RouteMatchConfig.Any;
+            var matchOk = _errors.Count == before;
+            string? service = null;
+            if (!f.TryGetValue("service", out var serviceEntry))
+            {
+                Error(node, $"{context} needs a service, e.g. service: web");
+            }
+            else if (Text(serviceEntry, "a service name") is { } s && CheckService(serviceEntry.Value, s, context))
+            {
+                service = s;
+            }
+            string? pool = null;
+            if (f.TryGetValue("pool", out var poolEntry) && Text(poolEntry, "a pool name") is { } p)
+            {
+                pool = p;
+                if (service is not null && _servicePools[service] is { } pools && !pools.Contains(p))
+                {
+                    Error(poolEntry.Value, $"unknown pool '{p}' in service '{service}' ({context}); pools are: {Suggestions.List(pools)}{Suggestions.Hint(p, pools)}");
+                }
+            }
+            if (catchAll > 0)
+            {
+                Error(node, $"{context} can never match: route {catchAll} before it matches every request; put catch-all routes last");
+            }
+            else if (match.IsCatchAll && matchOk)
+            {
+                catchAll = i + 1;
+            }
+            if (_errors.Count == before && service is not null)
+            {
+                result.Add(new RouteConfig { Match = match, Service = service, Pool = pool });
+            }
+        }
+        return result;
+    }
+
+    private RouteMatchConfig BindMatch(ConfigEntry entry, string route)
+    {
+        var context = $"match of {route}";
+        var f = Fields(entry.Value, context, MatchKeys);
+        if (f is null || f.Count == 0) return RouteMatchConfig.Any;
+
+        string? host = null;
+        if (f.TryGetValue("host", out var h) && Text(h, "a host name, e.g. api.example.com") is { } hostText)
+        {
+            host = hostText.ToLowerInvariant();
+            var star = host.LastIndexOf('*');
+            if (host.Any(c => char.IsWhiteSpace(c) || c is '/' or '?' or '#'))
+            {
+                Error(h.Value, $"host '{hostText}' is not a host name; write only the name, e.g. api.example.com (no scheme or path)");
+            }
+            else if (star > 0 || (star == 0 && (host.Length < 3 || host[1] != '.')))
+            {
+                Error(h.Value, $"host '{hostText}' may use '*' only as the whole first label, e.g. *.example.com");
+            }
+        }
+        var pathPrefix = PathValue(f, "path_prefix");
+        var path = PathValue(f, "path");
+        string? method = null;
+        if (f.TryGetValue("method", out var me) && Text(me, "an HTTP method, e.g. GET") is { } methodText)
+        {
+            if (IsToken(methodText))
+            {
+                method = methodText.ToUpperInvariant();
+            }
+            else
+            {
+                Error(me.Value, $"method '{methodText}' is not an HTTP method; expected a token such as GET or POST");
+            }
+        }
+        return new RouteMatchConfig
+        {
+            Host = host,
+            PathPrefix = pathPrefix,
+            Path = path,
+            Method = method,
+            Header = NameValue(f, "header", context),
+            Cookie = NameValue(f, "cookie", context),
+        };
+    }
+
+    private string? PathValue(OrderedDictionary<string, ConfigEntry> f, string key)
+    {
+        if (!f.TryGetValue(key, out var e) || Text(e, "a path starting with '/'") is not { } text) return null;
+        if (text[0] != '/')
+        {
+            Error(e.Value, $"{key} must start with '/', got '{text}'");
+            return null;
+        }
+        return text;
+    }
+
+    /// <summary>header: / cookie: { name, value? }; a missing value means "present with any value".</summary>
+    private NameValueMatch? NameValue(OrderedDictionary<string, ConfigEntry> f, string key, string match)
+    {
+        if (!f.TryGetValue(key, out var e)) return null;
+        var example = $"{key}: {{ name: x-pool, value: green }}";
+        var nv = Fields(e.Value, $"{key} of {match}", NameValueKeys);
+        if (nv is null) return null;
+        if (!nv.TryGetValue("name", out var nameEntry))
+        {
+            Error(e.Key, $"{key} match needs a name, e.g. {example}");
+            return null;
+        }
+        var name = Text(nameEntry, $"a {key} name");
+        if (name is null) return null;
+        if (!IsToken(name))
+        {
+            Error(nameEntry.Value, $"'{name}' is not a valid {key} name; use letters, digits and -_.!#$%&'*+^`|~");
+            return null;
+        }
+        string? value = null;
+        if (nv.TryGetValue("value", out var valueEntry) && valueEntry.Value is not ConfigScalar { IsNull: true })
+        {
+            if (valueEntry.Value is ConfigScalar s)
+            {
+                value = s.Value;
+            }
+            else
+            {
+                Error(valueEntry.Value, $"{key} value must be a single value, got {Describe(valueEntry.Value)}");
+                return null;
+            }
+        }
+        // Header names are case-insensitive, so store them lowercase; cookie names are case-sensitive.
+        return new NameValueMatch(key == "header" ? name.ToLowerInvariant() : name, value);
+    }
+
+    private bool CheckService(ConfigNode at, string service, string where)
+    {
+        if (_servicePools.ContainsKey(service)) return true;
+        var known = _serviceNames.Count == 0 ? "no services are defined" : $"services are: {Suggestions.List(_serviceNames)}";
+        Error(at, $"unknown service '{service}' in {where}; {known}{Suggestions.Hint(service, _serviceNames)}");
+        return false;
+    }
+}
