@@ -1,0 +1,25 @@
+using FastLb.Core.Config;
+
+namespace FastLb.Host.Cli;
+
+/// <summary>`fastlb check -c FILE`: validates and prints a summary, or every error as file:line:col: message.</summary>
+internal static class CheckCommand
+{
+    public static int Execute(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var path = CommandLine.Option(args, "--config", "-c") ?? throw new UsageException("check needs -c FILE");
+        try
+        {
+            var config = ConfigLoader.LoadFile(path);
+            stdout.WriteLine($"{path}: ok");
+            stdout.Write(ConfigSummary.Describe(config));
+            return 0;
+        }
+        catch (ConfigException e)
+        {
+            foreach (var error in e.Errors) stderr.WriteLine(error);
+            stderr.WriteLine($"{e.Errors.Count} error(s)");
+            return 1;
+        }
+    }
+}

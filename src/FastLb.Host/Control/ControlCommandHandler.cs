@@ -1,0 +1,115 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using FastLb.Core.Traffic;
+
+namespace FastLb.Host.Control;
+
+/// <summary>Turns one control line into one JSON reply line. Every change replies with the generation it published.</summary>
+internal sealed class ControlCommandHandler(FastLbRuntime runtime)
+{
+    public const string Commands = "status, swap, split, rollback, weight, drain, enable, reload";
+
+    public async Task<string> HandleAsync(string line)
+    {
+        var words = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length == 0) return Error($"empty command; commands are: {Commands}");
+        try
+        {
+            return words[0] switch
+            {
+                "status" => Expect(words, 1, "status") ?? Status(),
+                "swap" => Expect(words, 3, "swap SERVICE POOL") ?? Changed(runtime.Controller.Swap(words[1], words[2])),
+                "split" => words.Length < 3 ? Error("usage: split SERVICE POOL=W [POOL=W...]") : Changed(runtime.Controller.Split(words[1], ParseShares(words))),
+                "rollback" => Expect(words, 2, "rollback SERVICE") ?? Changed(runtime.Controller.Rollback(words[1])),
+                "weight" => Expect(words, 5, "weight SERVICE POOL ADDRESS W") ?? Changed(runtime.Controller.SetWeight(words[1], words[2], words[3], ParseInt(words[4], "weight"))),
+                "drain" => Expect(words, 4, "drain SERVICE POOL ADDRESS") ?? Changed(runtime.Controller.Drain(words[1], words[2], words[3])),
+                "enable" => Expect(words, 4, "enable SERVICE POOL ADDRESS") ?? Changed(runtime.Controller.Enable(words[1], words[2], words[3])),
+                "reload" => Expect(words, 1, "reload") ?? Reloaded(await runtime.ReloadAsync().ConfigureAwait(false)),
+                _ => Error($"unknown command '{words[0]}'; commands are: {Commands}"),
+            };
+        }
+        catch (TrafficException e)
+        {
+            return Error(e.Message);
+        }
+    }
+
+    public static string Error(string message) => Json(w =>
+    {
+        w.WriteBoolean("ok", false);
+        w.WriteString("error", message);
+    });
+
+    private static string? Expect(string[] words, int count, string usage) =>
+        words.Length == count ? null : Error($"usage: {usage}");
+
+    private static List<KeyValuePair<string, int>> ParseShares(string[] words)
+    {
+        var shares = new List<KeyValuePair<string, int>>();
+        for (var i = 2; i < words.Length; i++)
+        {
+            var eq = words[i].IndexOf('=');
+            if (eq <= 0) throw new TrafficException($"'{words[i]}' is not POOL=W (e.g. blue=90)");
+            shares.Add(new(words[i][..eq], ParseInt(words[i][(eq + 1)..], $"share of '{words[i][..eq]}'")));
+        }
+        return shares;
+    }
+
+    private static int ParseInt(string text, string what) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new TrafficException($"{what} must be a whole number, got '{text}'");
+
+    private string Status() => Json(w =>
+    {
+        w.WriteBoolean("ok", true);
+        w.WriteNumber("pid", Environment.ProcessId);
+        runtime.Controller.WriteStatus(w);
+        w.WriteStartArray("listeners");
+        foreach (var l in runtime.Proxy.Listeners)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", l.Name);
+            w.WriteString("bind", l.EndPoint.ToString());
+            w.WriteString("protocol", l.Protocol.ToString().ToLowerInvariant());
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteNumber("live_connections", runtime.Proxy.LiveConnections);
+    });
+
+    private static string Changed(ChangeResult result) => Json(w =>
+    {
+        w.WriteBoolean("ok", true);
+        w.WriteNumber("generation", result.Generation);
+        w.WriteBoolean("changed", result.Changed);
+        w.WriteString("message", result.Summary);
+    });
+
+    private static string Reloaded(ReloadResult result) => Json(w =>
+    {
+        w.WriteBoolean("ok", result.Ok);
+        w.WriteNumber("generation", result.Generation);
+        if (!result.Ok) w.WriteString("error", $"reload failed; keeping generation {result.Generation}: " + string.Join("; ", result.Errors));
+        w.WriteStartArray("errors");
+        foreach (var e in result.Errors) w.WriteStringValue(e);
+        w.WriteEndArray();
+        w.WriteStartArray("warnings");
+        foreach (var e in result.Warnings) w.WriteStringValue(e);
+        w.WriteEndArray();
+    });
+
+    private static string Json(Action<Utf8JsonWriter> body)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            body(w);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+}

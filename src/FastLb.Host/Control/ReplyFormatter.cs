@@ -1,0 +1,94 @@
+using System.Text;
+using System.Text.Json;
+
+namespace FastLb.Host.Control;
+
+/// <summary>Renders a control reply for people: status as an indented tree, other replies as one line.</summary>
+internal static class ReplyFormatter
+{
+    public static string Format(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var root = doc.RootElement;
+        if (!root.GetProperty("ok").GetBoolean())
+        {
+            var sb = new StringBuilder("error: ").Append(root.GetProperty("error").GetString());
+            return sb.ToString();
+        }
+        if (root.TryGetProperty("services", out var services)) return FormatStatus(root, services);
+        var line = new StringBuilder("ok");
+        if (root.TryGetProperty("generation", out var gen)) line.Append(": generation ").Append(gen.GetInt64());
+        if (root.TryGetProperty("message", out var message)) line.Append(": ").Append(message.GetString());
+        if (root.TryGetProperty("changed", out var changed) && !changed.GetBoolean()) line.Append(" (no change)");
+        if (root.TryGetProperty("warnings", out var warnings))
+        {
+            foreach (var w in warnings.EnumerateArray()) line.Append("\nwarning: ").Append(w.GetString());
+        }
+        return line.ToString();
+    }
+
+    private static string FormatStatus(JsonElement root, JsonElement services)
+    {
+        var sb = new StringBuilder();
+        sb.Append("generation ").Append(root.GetProperty("generation").GetInt64());
+        if (root.TryGetProperty("live_connections", out var live)) sb.Append("  live connections ").Append(live.GetInt32());
+        sb.AppendLine();
+        if (root.TryGetProperty("listeners", out var listeners))
+        {
+            foreach (var l in listeners.EnumerateArray())
+            {
+                sb.Append("listener ").Append(l.GetProperty("name").GetString()).Append("  ")
+                  .Append(l.GetProperty("bind").GetString()).Append("  ").Append(l.GetProperty("protocol").GetString()).AppendLine();
+            }
+        }
+        foreach (var service in services.EnumerateObject())
+        {
+            var s = service.Value;
+            sb.AppendLine();
+            sb.Append("service ").Append(service.Name).Append("  ").Append(s.GetProperty("balance").GetString())
+              .Append("  shares ").Append(Shares(s.GetProperty("shares")))
+              .Append("  (").Append(s.GetProperty("source").GetString()).Append(')');
+            if (s.GetProperty("previous").ValueKind == JsonValueKind.Object) sb.Append("  previous ").Append(Shares(s.GetProperty("previous")));
+            sb.AppendLine();
+            foreach (var pool in s.GetProperty("pools").EnumerateObject())
+            {
+                var p = pool.Value;
+                sb.Append("  pool ").Append(pool.Name.PadRight(10)).Append(" share ").Append(p.GetProperty("share").GetInt32().ToString().PadLeft(3)).Append("%")
+                  .Append("  live ").Append(p.GetProperty("live").GetInt32());
+                AppendDrain(sb, p);
+                sb.AppendLine();
+                foreach (var b in p.GetProperty("backends").EnumerateArray())
+                {
+                    sb.Append("    ").Append(b.GetProperty("address").GetString()!.PadRight(22))
+                      .Append(" weight ").Append(b.GetProperty("weight").GetInt32().ToString().PadLeft(3))
+                      .Append("  live ").Append(b.GetProperty("live").GetInt32().ToString().PadLeft(4))
+                      .Append("  ").Append(b.GetProperty("state").GetString());
+                    AppendDrain(sb, b);
+                    sb.AppendLine();
+                }
+            }
+        }
+        return sb.ToString().TrimEnd();
+    }
+
+    private static void AppendDrain(StringBuilder sb, JsonElement owner)
+    {
+        if (!owner.TryGetProperty("draining", out var d) || d.ValueKind != JsonValueKind.Object) return;
+        var drainedAt = d.GetProperty("drained_at");
+        if (drainedAt.ValueKind == JsonValueKind.String)
+        {
+            sb.Append("  drained at ").Append(drainedAt.GetString());
+        }
+        else
+        {
+            sb.Append("  draining since ").Append(d.GetProperty("since").GetString()).Append(" deadline ").Append(d.GetProperty("deadline").GetString());
+        }
+    }
+
+    private static string Shares(JsonElement shares)
+    {
+        var parts = new List<string>();
+        foreach (var p in shares.EnumerateObject()) parts.Add($"{p.Name}={p.Value.GetInt32()}");
+        return string.Join(" ", parts);
+    }
+}

@@ -1,0 +1,180 @@
+using System.Runtime.InteropServices;
+using FastLb.Core.Config;
+using FastLb.Core.Diagnostics;
+using FastLb.Core.Routing;
+using FastLb.Core.Traffic;
+using FastLb.Host.Control;
+using FastLb.Host.Systemd;
+using FastLb.Proxy;
+
+namespace FastLb.Host;
+
+/// <summary>
+/// One running load balancer: the traffic controller, the listeners, the control socket, the drain ticker
+/// and the signal handlers. Reloads and commands all go through here.
+/// </summary>
+internal sealed class FastLbRuntime : IAsyncDisposable
+{
+    private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
+
+    private readonly Func<FastLbConfig> _reloadSource;
+    private readonly SemaphoreSlim _reloadGate = new(1, 1);
+    private readonly TaskCompletionSource<int> _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly List<PosixSignalRegistration> _signals = [];
+    private ControlServer? _control;
+    private Task? _ticker;
+    private int _stopping;
+
+    /// <param name="reloadSource">Reads the config again for a reload; throws <see cref="ConfigException"/> on a bad file.</param>
+    public FastLbRuntime(Func<FastLbConfig> reloadSource)
+    {
+        _reloadSource = reloadSource;
+        Controller = new TrafficController(Router);
+        Proxy = new ProxyServer(Router);
+    }
+
+    public Router Router { get; } = new();
+    public TrafficController Controller { get; }
+    public ProxyServer Proxy { get; }
+    public ControlServer? Control => _control;
+
+    /// <summary>Loads the first config, binds listeners and the control socket. False (with the reason logged) when it cannot start.</summary>
+    public async Task<bool> StartAsync(FastLbConfig config, bool handleSignals = true)
+    {
+        Log.Info($"start fastlb pid={Environment.ProcessId} config={config.SourcePath} workers={config.Workers}");
+        Controller.Load(config);
+        var errors = await Proxy.ApplyAsync(config).ConfigureAwait(false);
+        if (errors.Count > 0)
+        {
+            foreach (var e in errors) Log.Error(e);
+            await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+            return false;
+        }
+        foreach (var l in Proxy.Listeners) Log.Info($"bind listener '{l.Name}' {l.EndPoint}");
+        try
+        {
+            _control = new ControlServer(config.Admin.ControlSocket, new ControlCommandHandler(this));
+            _control.Start();
+            Log.Info($"bind control socket {config.Admin.ControlSocket}");
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
+        {
+            Log.Error($"cannot open control socket {config.Admin.ControlSocket}: {e.Message}");
+            await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+            return false;
+        }
+        _ticker = TickLoopAsync();
+        if (handleSignals) RegisterSignals();
+        SystemdNotifier.Ready();
+        return true;
+    }
+
+    /// <summary>Waits for SIGTERM/SIGINT (or <see cref="RequestStop"/>), then drains and returns the exit code.</summary>
+    public Task<int> RunUntilStoppedAsync() => _stopped.Task;
+
+    /// <summary>Re-reads the config; a bad file keeps the running config and the result says why.</summary>
+    public async Task<ReloadResult> ReloadAsync()
+    {
+        await _reloadGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            FastLbConfig config;
+            SystemdNotifier.Reloading();
+            try
+            {
+                config = _reloadSource();
+            }
+            catch (ConfigException e)
+            {
+                Log.Error($"reload failed, keeping generation {Router.Current.Generation}: {e.Errors.Count} error(s)");
+                foreach (var error in e.Errors) Log.Error($"  {error}");
+                SystemdNotifier.Ready();
+                return new ReloadResult(false, Router.Current.Generation, e.Errors.Select(x => x.ToString()).ToList(), []);
+            }
+            var change = Controller.Load(config);
+            var warnings = await Proxy.ApplyAsync(config).ConfigureAwait(false);
+            foreach (var w in warnings) Log.Warn($"reload: {w}");
+            Log.Info($"reload ok generation={change.Generation}");
+            SystemdNotifier.Ready();
+            return new ReloadResult(true, change.Generation, [], warnings);
+        }
+        finally
+        {
+            _reloadGate.Release();
+        }
+    }
+
+    /// <summary>Begins a graceful stop: stop accepting, drain up to drain_timeout, exit 0.</summary>
+    public void RequestStop(string reason)
+    {
+        if (Interlocked.Exchange(ref _stopping, 1) != 0) return;
+        Log.Info($"stop requested ({reason}): no new connections; draining");
+        SystemdNotifier.Stopping();
+        _ = StopCoreAsync();
+    }
+
+    private async Task StopCoreAsync()
+    {
+        try
+        {
+            var timeout = Controller.Config?.Defaults.DrainTimeout ?? TimeSpan.FromSeconds(30);
+            _control?.Dispose();
+            await Proxy.StopAsync(timeout).ConfigureAwait(false);
+            _shutdown.Cancel();
+            Log.Info("stopped");
+            _stopped.TrySetResult(0);
+        }
+        catch (Exception e)
+        {
+            Log.Error($"stop failed: {e.Message}");
+            _stopped.TrySetResult(1);
+        }
+    }
+
+    private void RegisterSignals()
+    {
+        _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
+        {
+            ctx.Cancel = true;
+            Log.Info("SIGHUP: reloading");
+            _ = ReloadAsync();
+        }));
+        _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            RequestStop("SIGTERM");
+        }));
+        _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx =>
+        {
+            ctx.Cancel = true;
+            RequestStop("SIGINT");
+        }));
+    }
+
+    private async Task TickLoopAsync()
+    {
+        using var timer = new PeriodicTimer(TickInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_shutdown.Token).ConfigureAwait(false))
+            {
+                Controller.Tick();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var s in _signals) s.Dispose();
+        _signals.Clear();
+        _control?.Dispose();
+        await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+        _shutdown.Cancel();
+        if (_ticker is not null) await _ticker.ConfigureAwait(false);
+        _shutdown.Dispose();
+    }
+}

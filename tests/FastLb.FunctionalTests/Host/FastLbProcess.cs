@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace FastLb.FunctionalTests.Host;
+
+/// <summary>Runs the real fastlb binary as a child process and collects its log; killed on dispose.</summary>
+internal sealed class FastLbProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _log = new();
+    private readonly Lock _logLock = new();
+
+    private FastLbProcess(Process process)
+    {
+        _process = process;
+    }
+
+    public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+
+    public string Log
+    {
+        get
+        {
+            lock (_logLock) return _log.ToString();
+        }
+    }
+
+    /// <summary>Starts `fastlb ARGS` from the test's output folder (fastlb.dll is copied there by the project reference).</summary>
+    public static FastLbProcess Start(string workingDirectory, params string[] args)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "fastlb.dll");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(dll);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start fastlb");
+        var p = new FastLbProcess(process);
+        process.ErrorDataReceived += (_, e) => p.Append(e.Data);
+        process.OutputDataReceived += (_, e) => p.Append(e.Data);
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        return p;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_logLock) _log.AppendLine(line);
+    }
+
+    /// <summary>Waits until the log contains <paramref name="text"/>.</summary>
+    public async Task WaitForLogAsync(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Log.Contains(text, StringComparison.Ordinal))
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"fastlb exited with {_process.ExitCode} before logging '{text}':\n{Log}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"fastlb did not log '{text}' within {timeout}:\n{Log}");
+            await Task.Delay(25);
+        }
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        await _process.WaitForExitAsync().WaitAsync(timeout);
+        return _process.ExitCode;
+    }
+
+    public void Signal(int signal)
+    {
+        if (Kill(_process.Id, signal) != 0) throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int sig);
+
+    public const int SIGHUP = 1;
+    public const int SIGTERM = 15;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        _process.Dispose();
+    }
+}

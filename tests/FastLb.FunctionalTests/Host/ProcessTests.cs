@@ -1,0 +1,121 @@
+using System.Net;
+using System.Text.Json;
+using FastLb.Host.Control;
+using Xunit;
+
+namespace FastLb.FunctionalTests.Host;
+
+/// <summary>The real fastlb binary as a child process: start, signals, control socket permissions, check.</summary>
+public class ProcessTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private readonly TempDir _dir = new();
+    private readonly DemoBackends _backends = new();
+
+    private string ConfigPath => _dir.File("fastlb.yaml");
+    private string Socket => _dir.File("fastlb.sock");
+
+    public Task InitializeAsync() => File.WriteAllTextAsync(ConfigPath, _backends.TcpConfig(_dir.Path));
+
+    public async Task DisposeAsync()
+    {
+        await _backends.DisposeAsync().AsTask().WaitAsync(Timeout);
+        _dir.Dispose();
+    }
+
+    private async Task<FastLbProcess> StartAsync()
+    {
+        var p = FastLbProcess.Start(_dir.Path, "run", "-c", ConfigPath);
+        await p.WaitForLogAsync("bind control socket", Timeout);
+        return p;
+    }
+
+    private async Task<JsonElement> CtlAsync(string command)
+    {
+        var reply = await ControlClient.SendAsync(Socket, command, Timeout).WaitAsync(Timeout);
+        return JsonDocument.Parse(reply).RootElement.Clone();
+    }
+
+    private async Task<IPEndPoint> ListenerAsync()
+    {
+        var status = await CtlAsync("status");
+        return IPEndPoint.Parse(status.GetProperty("listeners")[0].GetProperty("bind").GetString()!);
+    }
+
+    [Fact]
+    public async Task Run_ControlSocket_CreatedMode0600()
+    {
+        await using var p = await StartAsync();
+
+        var mode = File.GetUnixFileMode(Socket);
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, mode);
+    }
+
+    [Fact]
+    public async Task Sighup_EditedFile_Reloaded()
+    {
+        await using var p = await StartAsync();
+        var endPoint = await ListenerAsync();
+        Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(endPoint, Timeout));
+
+        await File.WriteAllTextAsync(ConfigPath, _backends.TcpConfig(_dir.Path, shares: "active: green"));
+        p.Signal(FastLbProcess.SIGHUP);
+        await p.WaitForLogAsync("reload ok", Timeout);
+
+        Assert.StartsWith("green-", await HttpOnce.GetBackendAsync(endPoint, Timeout));
+        Assert.False(p.HasExited);
+    }
+
+    [Fact]
+    public async Task Sighup_BadFile_KeepsServingAndLogsPosition()
+    {
+        await using var p = await StartAsync();
+        var endPoint = await ListenerAsync();
+
+        await File.WriteAllTextAsync(ConfigPath, "listeners:\n  - name: web\n    bnd: 127.0.0.1:0\n");
+        p.Signal(FastLbProcess.SIGHUP);
+        await p.WaitForLogAsync("reload failed", Timeout);
+
+        Assert.Contains($"{ConfigPath}:3:5:", p.Log);
+        Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(endPoint, Timeout));
+    }
+
+    [Fact]
+    public async Task Sigterm_Running_StopsAcceptingAndExitsZero()
+    {
+        await using var p = await StartAsync();
+        var endPoint = await ListenerAsync();
+        Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(endPoint, Timeout));
+
+        p.Signal(FastLbProcess.SIGTERM);
+        var code = await p.WaitForExitAsync(Timeout);
+
+        Assert.Equal(0, code);
+        Assert.Contains("stopped", p.Log);
+        Assert.False(File.Exists(Socket));
+    }
+
+    [Fact]
+    public async Task Check_BadFile_PrintsPositionsAndExitsOne()
+    {
+        await File.WriteAllTextAsync(ConfigPath, "listeners:\n  - name: web\n    bind: 127.0.0.1:0\n    protocol: htp\n");
+        await using var p = FastLbProcess.Start(_dir.Path, "check", "-c", ConfigPath);
+
+        var code = await p.WaitForExitAsync(Timeout);
+
+        Assert.Equal(1, code);
+        Assert.Contains($"{ConfigPath}:4:15:", p.Log);
+    }
+
+    [Fact]
+    public async Task Ctl_StatusThroughConfigFile_PrintsReadableTree()
+    {
+        await using var p = await StartAsync();
+        await using var ctl = FastLbProcess.Start(_dir.Path, "ctl", "-c", ConfigPath, "status");
+
+        Assert.Equal(0, await ctl.WaitForExitAsync(Timeout));
+        Assert.Contains("service web", ctl.Log);
+        Assert.Contains("pool blue", ctl.Log);
+    }
+}

@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using FastLb.Core.Config;
+using FastLb.Host;
+using FastLb.Host.Control;
+using Xunit;
+
+namespace FastLb.FunctionalTests.Host;
+
+/// <summary>Blue/green through the control socket against an in-process FastLb on loopback.</summary>
+public class ReleaseFlowTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private readonly TempDir _dir = new();
+    private readonly DemoBackends _backends = new();
+    private FastLbRuntime _runtime = null!;
+    private IPEndPoint _endPoint = null!;
+    private string ConfigPath => _dir.File("fastlb.yaml");
+    private string Socket => _dir.File("fastlb.sock");
+
+    public async Task InitializeAsync()
+    {
+        FastLb.Core.Diagnostics.Log.MinLevel = FastLb.Core.Diagnostics.LogLevel.Warn;
+        await File.WriteAllTextAsync(ConfigPath, _backends.TcpConfig(_dir.Path));
+        _runtime = new FastLbRuntime(() => ConfigLoader.LoadFile(ConfigPath));
+        Assert.True(await _runtime.StartAsync(ConfigLoader.LoadFile(ConfigPath), handleSignals: false).WaitAsync(Timeout));
+        _endPoint = new IPEndPoint(IPAddress.Loopback, _runtime.Proxy.Listeners[0].EndPoint.Port);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _runtime.DisposeAsync().AsTask().WaitAsync(Timeout);
+        await _backends.DisposeAsync().AsTask().WaitAsync(Timeout);
+        _dir.Dispose();
+    }
+
+    private async Task<JsonElement> CtlAsync(string command)
+    {
+        var reply = await ControlClient.SendAsync(Socket, command, Timeout).WaitAsync(Timeout);
+        return JsonDocument.Parse(reply).RootElement.Clone();
+    }
+
+    [Fact]
+    public async Task Swap_WhileConnectionsArriveContinuously_NoFailuresAndNoneToOldPoolAfterReply()
+    {
+        var clock = Stopwatch.StartNew();
+        long swapRepliedAt = long.MaxValue;
+        var results = new List<(long StartedAt, string Backend)>();
+        var failures = new List<string>();
+        var stop = DateTime.UtcNow + TimeSpan.FromSeconds(2.5);
+
+        async Task ClientLoopAsync()
+        {
+            while (DateTime.UtcNow < stop)
+            {
+                var started = clock.ElapsedTicks;
+                try
+                {
+                    var backend = await HttpOnce.GetBackendAsync(_endPoint, Timeout);
+                    lock (results) results.Add((started, backend));
+                }
+                catch (Exception e)
+                {
+                    lock (failures) failures.Add(e.Message);
+                }
+            }
+        }
+
+        var clients = Enumerable.Range(0, 4).Select(_ => Task.Run(ClientLoopAsync)).ToArray();
+        await Task.Delay(800);
+        var reply = await CtlAsync("swap web green");
+        Interlocked.Exchange(ref swapRepliedAt, clock.ElapsedTicks);
+        await Task.WhenAll(clients).WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.True(reply.GetProperty("ok").GetBoolean());
+        Assert.Empty(failures);
+        var after = results.Where(r => r.StartedAt > swapRepliedAt).ToList();
+        Assert.NotEmpty(after);
+        Assert.All(after, r => Assert.StartsWith("green-", r.Backend));
+        Assert.Contains(results, r => r.Backend.StartsWith("blue-", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Swap_LongConnectionOnBlue_SurvivesThenClosedAtDrainTimeout()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(_endPoint).WaitAsync(Timeout);
+        Assert.StartsWith("blue-", await RequestOnAsync(socket));
+
+        var swap = await CtlAsync("swap web green");
+        Assert.True(swap.GetProperty("ok").GetBoolean());
+
+        // The open connection keeps its backend: the next request on it still reaches blue.
+        Assert.StartsWith("blue-", await RequestOnAsync(socket));
+        var status = await CtlAsync("status");
+        var blue = status.GetProperty("services").GetProperty("web").GetProperty("pools").GetProperty("blue");
+        Assert.Equal(1, blue.GetProperty("live").GetInt32());
+        Assert.Equal(JsonValueKind.Null, blue.GetProperty("draining").GetProperty("drained_at").ValueKind);
+
+        // drain_timeout is 1s: the connection is cut, then status records when blue reached 0.
+        var buffer = new byte[16];
+        int read;
+        try
+        {
+            read = await socket.ReceiveAsync(buffer, SocketFlags.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (SocketException)
+        {
+            read = 0;
+        }
+        Assert.Equal(0, read);
+        await WaitUntilAsync(async () =>
+        {
+            var s = await CtlAsync("status");
+            var d = s.GetProperty("services").GetProperty("web").GetProperty("pools").GetProperty("blue").GetProperty("draining");
+            return d.GetProperty("drained_at").ValueKind == JsonValueKind.String;
+        });
+    }
+
+    [Fact]
+    public async Task Reload_GoodFileThenBadFile_AppliesFirstKeepsRunningConfigOnSecond()
+    {
+        await File.WriteAllTextAsync(ConfigPath, _backends.TcpConfig(_dir.Path, shares: "split: { blue: 50, green: 50 }"));
+        var good = await CtlAsync("reload");
+        Assert.True(good.GetProperty("ok").GetBoolean());
+        var generation = good.GetProperty("generation").GetInt64();
+
+        await File.WriteAllTextAsync(ConfigPath, _backends.TcpConfig(_dir.Path, shares: "split: { blue: 50, gren: 50 }"));
+        var bad = await CtlAsync("reload");
+
+        Assert.False(bad.GetProperty("ok").GetBoolean());
+        Assert.Contains($"{ConfigPath}:", bad.GetProperty("error").GetString());
+        Assert.Contains("gren", bad.GetProperty("error").GetString());
+        var status = await CtlAsync("status");
+        Assert.Equal(generation, status.GetProperty("generation").GetInt64());
+        Assert.Equal(50, status.GetProperty("services").GetProperty("web").GetProperty("shares").GetProperty("green").GetInt32());
+        var seen = new HashSet<string>();
+        for (var i = 0; i < 8; i++) seen.Add((await HttpOnce.GetBackendAsync(_endPoint, Timeout))[..4]);
+        Assert.Contains("gree", seen);
+        Assert.Contains("blue", seen);
+    }
+
+    [Fact]
+    public async Task Ctl_UnknownPool_ErrorNamesChoicesAndGenerationUnchanged()
+    {
+        var before = (await CtlAsync("status")).GetProperty("generation").GetInt64();
+
+        var reply = await CtlAsync("swap web gren");
+
+        Assert.False(reply.GetProperty("ok").GetBoolean());
+        Assert.Equal("unknown pool 'gren' in service 'web'; pools are: blue, green", reply.GetProperty("error").GetString());
+        Assert.Equal(before, (await CtlAsync("status")).GetProperty("generation").GetInt64());
+    }
+
+    [Fact]
+    public async Task Ctl_Rollback_ReturnsTrafficToBlueAtOnce()
+    {
+        await CtlAsync("swap web green");
+        Assert.StartsWith("green-", await HttpOnce.GetBackendAsync(_endPoint, Timeout));
+
+        var reply = await CtlAsync("rollback web");
+
+        Assert.True(reply.GetProperty("ok").GetBoolean());
+        for (var i = 0; i < 4; i++) Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(_endPoint, Timeout));
+    }
+
+    [Fact]
+    public async Task ControlSocket_OverlongLine_RefusedWithError()
+    {
+        var reply = await ControlClient.SendAsync(Socket, new string('x', ControlServer.MaxLineBytes + 10), Timeout).WaitAsync(Timeout);
+
+        Assert.Contains("longer than", reply);
+    }
+
+    private static async Task<string> RequestOnAsync(Socket socket)
+    {
+        await socket.SendAsync("GET / HTTP/1.1\r\nHost: test\r\n\r\n"u8.ToArray(), SocketFlags.None).AsTask().WaitAsync(Timeout);
+        var sb = new StringBuilder();
+        var buffer = new byte[4096];
+        while (true)
+        {
+            var n = await socket.ReceiveAsync(buffer, SocketFlags.None).AsTask().WaitAsync(Timeout);
+            if (n == 0) throw new IOException("closed early");
+            sb.Append(Encoding.ASCII.GetString(buffer, 0, n));
+            var text = sb.ToString();
+            var headEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            if (headEnd >= 0 && text.Length >= headEnd + 4 + ContentLength(text)) return HttpOnce.BackendOf(text)!;
+        }
+    }
+
+    private static int ContentLength(string head)
+    {
+        foreach (var line in head.Split("\r\n"))
+        {
+            if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase)) return int.Parse(line[15..].Trim());
+        }
+        return 0;
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
+            await Task.Delay(50);
+        }
+    }
+}
