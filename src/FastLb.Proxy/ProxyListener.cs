@@ -218,8 +218,9 @@ internal sealed class ProxyListener
     private static void EnableAddressReuse(Socket socket)
     {
         // Plain SO_REUSEADDR: a restarted proxy rebinds while old connections sit in TIME_WAIT, yet a port another
-        // live socket listens on still fails. SocketOptionName.ReuseAddress is avoided because on Unix .NET may map
-        // it to SO_REUSEPORT as well, which would let two processes share the port silently. Windows needs nothing.
+        // live socket listens on still fails. SocketOptionName.ReuseAddress is avoided: on Unix .NET sets SO_REUSEPORT
+        // with it, which would let two processes share the port silently (https://github.com/dotnet/corefx/issues/24562).
+        // Windows is left alone: there SO_REUSEADDR would let another socket steal the port.
         try
         {
             if (OperatingSystem.IsLinux())

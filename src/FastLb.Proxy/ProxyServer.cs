@@ -75,37 +75,49 @@ internal sealed class ProxyServer : IAsyncDisposable
             var errors = new List<string>();
             var next = new Dictionary<string, ProxyListener>(StringComparer.Ordinal);
 
-            // Step 1: keep what is unchanged; retire the rest first, so a listener whose protocol changed can
-            // rebind the same port in step 2.
+            // Step 1: retire listeners the file no longer names, and those whose protocol changed on the same
+            // bind (they must free the port before step 2 can rebind it).
             foreach (var (name, listener) in _active)
             {
                 var wanted = FindListener(config, name);
-                if (wanted is not null && listener.CanKeep(wanted))
-                {
-                    listener.Update(wanted);
-                    next[name] = listener;
-                }
-                else
+                if (wanted is null || (wanted.Bind == listener.Config.Bind && !listener.CanKeep(wanted)))
                 {
                     await RetireAsync(listener, config.Defaults.DrainTimeout).ConfigureAwait(false);
                 }
             }
 
-            // Step 2: bind the new ones.
+            // Step 2: in file order, keep unchanged listeners and bind the others. A listener moving to another
+            // address binds first and retires the old socket only once the new one works.
             foreach (var wanted in config.Listeners)
             {
-                if (next.ContainsKey(wanted.Name))
+                if (next.TryGetValue(wanted.Name, out var existing))
                 {
-                    if (!ReferenceEquals(next[wanted.Name].Config, wanted)) errors.Add($"listener '{wanted.Name}': defined twice");
+                    if (!ReferenceEquals(existing.Config, wanted)) errors.Add($"listener '{wanted.Name}': defined twice");
+                    continue;
+                }
+                var old = _active.GetValueOrDefault(wanted.Name);
+                if (old is not null && old.CanKeep(wanted))
+                {
+                    old.Update(wanted);
+                    next[wanted.Name] = old;
                     continue;
                 }
                 var handler = wanted.Protocol == ListenerProtocol.Http ? _httpHandlerFactory?.Invoke(wanted) : null;
                 var listener = ProxyListener.TryBind(wanted, this, handler, out var error);
                 if (listener is null)
                 {
+                    if (old is not null && wanted.Bind != old.Config.Bind)
+                    {
+                        error += $"; still serving on {old.EndPoint}";
+                        next[wanted.Name] = old;
+                    }
                     Log.Warn(error!);
                     errors.Add(error!);
                     continue;
+                }
+                if (old is not null && wanted.Bind != old.Config.Bind)
+                {
+                    await RetireAsync(old, config.Defaults.DrainTimeout).ConfigureAwait(false);
                 }
                 next[wanted.Name] = listener;
                 listener.Start();

@@ -98,6 +98,29 @@ public class ProxyServerTests
     }
 
     [Fact]
+    public async Task ApplyAsync_MovedListenerCannotBind_KeepsServingOnOldAddress()
+    {
+        using var squatter = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        squatter.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        squatter.Listen();
+        var taken = (IPEndPoint)squatter.LocalEndPoint!;
+        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
+        var service = TestTables.Service("echo", [backend.EndPoint]);
+        var first = TestTables.Config([TestTables.TcpListener("web", "echo")], [service]);
+        var moved = TestTables.Config([TestTables.TcpListener("web", "echo", taken)], [service]);
+        await using var server = new ProxyServer(TestTables.Router(first, new BackendStateRegistry()));
+        Assert.Empty(await server.ApplyAsync(first).WaitAsync(Timeout));
+        var original = server.Listeners[0].EndPoint;
+
+        var errors = await server.ApplyAsync(moved).WaitAsync(Timeout);
+
+        Assert.Equal([$"listener 'web': cannot bind 127.0.0.1:{taken.Port}: address already in use; still serving on {original}"], errors);
+        Assert.Equal(original, Assert.Single(server.Listeners).EndPoint);
+        await using var client = await TestClient.ConnectAsync(original).WaitAsync(Timeout);
+        await EchoAsync(client, "still here");
+    }
+
+    [Fact]
     public async Task StopAsync_Straggler_AbortedAfterDrainTimeout()
     {
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
@@ -131,6 +154,41 @@ public class ProxyServerTests
         await TcpHarness.WaitUntilAsync(() => harness.Server.LiveConnections == 0, "the connection ended");
 
         await harness.Server.StopAsync(TimeSpan.FromSeconds(30)).WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task HttpListener_WithHandler_DispatchesAndCancelsOnStop()
+    {
+        var service = TestTables.Service("web", [LoopbackBackend.ClosedPort()]);
+        var config = TestTables.Config([TestTables.HttpListener("web", "web")], [service]);
+        var handler = new GreetingHandler();
+        var server = new ProxyServer(TestTables.Router(config, new BackendStateRegistry()), _ => handler);
+        Assert.Empty(await server.ApplyAsync(config).WaitAsync(Timeout));
+        await using var client = await TestClient.ConnectAsync(server.Listeners[0].EndPoint).WaitAsync(Timeout);
+        Assert.Equal("hi web", await client.ReceiveStringAsync(6).WaitAsync(Timeout));
+        Assert.Equal(1, server.LiveConnections);
+
+        // The handler returns as soon as its token is canceled, long before the drain timeout.
+        await server.StopAsync(TimeSpan.FromSeconds(30)).WaitAsync(Timeout);
+
+        Assert.Empty(await client.ReadToEndAsync().WaitAsync(Timeout));
+        Assert.Equal(0, server.LiveConnections);
+    }
+
+    private sealed class GreetingHandler : IConnectionHandler
+    {
+        public async Task HandleAsync(Socket client, ListenerConfig listener, CancellationToken ct)
+        {
+            await client.SendAsync(System.Text.Encoding.ASCII.GetBytes("hi " + listener.Name), SocketFlags.None, ct);
+            try
+            {
+                await Task.Delay(System.Threading.Timeout.Infinite, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                client.Shutdown(SocketShutdown.Both);
+            }
+        }
     }
 
     private static async Task EchoAsync(TestClient client, string text)
