@@ -55,7 +55,9 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
             var service = serviceName is null ? null : table.FindService(serviceName);
             if (service is null)
             {
-                _listener.WarnRateLimited($"listener '{_listener.Name}': service '{serviceName}' is not in the routing table; resetting connections");
+                _listener.WarnRateLimited(serviceName is null
+                    ? $"listener '{_listener.Name}': no service to relay to (no catch-all route); resetting connections"
+                    : $"listener '{_listener.Name}': service '{serviceName}' is not in the routing table; resetting connections");
                 SocketTeardown.Abort(_client);
                 return;
             }

@@ -162,6 +162,8 @@ public class TcpRelayTests
         Assert.Equal("ping", await client.ReceiveStringAsync(4).WaitAsync(Timeout));
         var state = harness.State(backend.EndPoint);
         Assert.Equal(1, state.Live);
+        // Zero-byte receives: a connection with nothing in flight holds no buffer.
+        await TcpHarness.WaitUntilAsync(() => harness.Server.Transport.RentedBlocks == 0, "the idle connection returned its buffers");
 
         // What the drain tracker does when a pool's drain deadline passes.
         Assert.Equal(1, state.AbortAll());
