@@ -1,0 +1,13 @@
+using FastLb.Core.Routing;
+
+namespace FastLb.Proxy;
+
+/// <summary>A client connection the server tracks for drain, idle checks and shutdown.</summary>
+internal interface IProxyConnection : IDrainable, IThreadPoolWorkItem
+{
+    /// <summary>Asks the connection to finish what is in flight and close; TCP relays have no such point and ignore it.</summary>
+    void RequestClose();
+
+    /// <summary>Called by the server's coarse timer (about once a second) to enforce idle timeouts.</summary>
+    void OnHeartbeat(long nowMs);
+}

@@ -1,0 +1,249 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using FastLb.Core.Config;
+using FastLb.Core.Diagnostics;
+using FastLb.Proxy.Tcp;
+
+namespace FastLb.Proxy;
+
+/// <summary>One bound listen socket: its accept loop and the client connections it accepted.</summary>
+internal sealed class ProxyListener
+{
+    public const int Backlog = 1024;
+
+    private readonly Socket _listenSocket;
+    private readonly ProxyServer _server;
+    private readonly IConnectionHandler? _httpHandler;
+    private readonly ConcurrentDictionary<IProxyConnection, byte> _connections = new(ReferenceEqualityComparer.Instance);
+    private readonly Lock _stateLock = new();
+    private readonly TaskCompletionSource _empty = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ListenerTarget _target;
+    private Task _acceptLoop = Task.CompletedTask;
+    private int _live;
+    private bool _stopped;
+    private long _lastWarnMs = long.MinValue;
+
+    private ProxyListener(ListenerConfig config, Socket listenSocket, ProxyServer server, IConnectionHandler? httpHandler)
+    {
+        _listenSocket = listenSocket;
+        _server = server;
+        _httpHandler = httpHandler;
+        _target = new ListenerTarget(config);
+        Name = config.Name;
+        EndPoint = (IPEndPoint)listenSocket.LocalEndPoint!;
+        Info = new ListenerInfo(Name, EndPoint, config.Protocol);
+    }
+
+    public string Name { get; }
+    public IPEndPoint EndPoint { get; }
+    public ListenerInfo Info { get; }
+    public ListenerTarget Target => Volatile.Read(ref _target);
+    public ListenerConfig Config => Target.Config;
+    public int Live => Volatile.Read(ref _live);
+
+    /// <summary>Completes once the listener stopped accepting and its last connection ended.</summary>
+    public Task WhenEmpty => _empty.Task;
+
+    /// <summary>Binds and listens; returns null with an operator-readable message on failure.</summary>
+    public static ProxyListener? TryBind(ListenerConfig config, ProxyServer server, IConnectionHandler? httpHandler, out string? error)
+    {
+        error = null;
+        var endPoint = config.Bind.ToIPEndPoint();
+        if (endPoint is null)
+        {
+            error = $"listener '{config.Name}': cannot bind {config.Bind}: '{config.Bind.Host}' is not an IP address";
+            return null;
+        }
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true; // [::] takes IPv4 clients too, as operators expect from 0.0.0.0.
+            }
+            EnableAddressReuse(socket);
+            socket.Bind(endPoint);
+            socket.Listen(Backlog);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            error = $"listener '{config.Name}': cannot bind {config.Bind}: {Describe(e.SocketErrorCode, e.Message)}";
+            return null;
+        }
+        return new ProxyListener(config, socket, server, httpHandler);
+    }
+
+    /// <summary>True when <paramref name="next"/> can keep this socket: same name, bind and protocol.</summary>
+    public bool CanKeep(ListenerConfig next) =>
+        next.Name == Name && next.Bind == Config.Bind && next.Protocol == Config.Protocol;
+
+    /// <summary>Takes a reloaded config for the same socket (a TCP listener may now name another service).</summary>
+    public void Update(ListenerConfig next) => Volatile.Write(ref _target, new ListenerTarget(next));
+
+    public void Start()
+    {
+        var target = Target;
+        if (target.Service is null && (target.Config.Protocol == ListenerProtocol.Tcp || _httpHandler is null))
+        {
+            Log.Warn($"listener '{Name}': no service to relay to (no catch-all route); connections will be reset");
+        }
+        Log.Info($"listener '{Name}' accepting on {EndPoint} ({(target.Config.Protocol == ListenerProtocol.Tcp ? "tcp" : "http")})");
+        _acceptLoop = AcceptLoopAsync();
+    }
+
+    /// <summary>Closes the listen socket; accepted connections keep running. Idempotent.</summary>
+    public Task StopAcceptingAsync()
+    {
+        lock (_stateLock)
+        {
+            if (_stopped) return _acceptLoop;
+            _stopped = true;
+            if (_live == 0) _empty.TrySetResult();
+        }
+        _listenSocket.Dispose();
+        Log.Info($"listener '{Name}' stopped accepting on {EndPoint}; {Live} connection(s) still open");
+        return _acceptLoop;
+    }
+
+    /// <summary>Counts a new connection; false once the listener stopped (the caller resets the socket).</summary>
+    public bool Register(IProxyConnection connection)
+    {
+        lock (_stateLock)
+        {
+            if (_stopped) return false;
+            _live++;
+        }
+        _connections.TryAdd(connection, 0);
+        _server.OnConnectionOpened();
+        return true;
+    }
+
+    /// <summary>Balances <see cref="Register"/>; connections call it exactly once, when they end.</summary>
+    public void Unregister(IProxyConnection connection)
+    {
+        _connections.TryRemove(connection, out _);
+        _server.OnConnectionClosed();
+        lock (_stateLock)
+        {
+            _live--;
+            if (_stopped && _live == 0) _empty.TrySetResult();
+        }
+    }
+
+    public void RequestCloseAll()
+    {
+        foreach (var c in _connections.Keys) c.RequestClose();
+    }
+
+    /// <summary>Aborts every open connection (RST); returns how many.</summary>
+    public int AbortAll()
+    {
+        var n = 0;
+        foreach (var c in _connections.Keys)
+        {
+            c.Abort();
+            n++;
+        }
+        return n;
+    }
+
+    public void Heartbeat(long nowMs)
+    {
+        foreach (var c in _connections.Keys) c.OnHeartbeat(nowMs);
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        var listenSocket = _listenSocket;
+        while (true)
+        {
+            Socket client;
+            try
+            {
+                client = await listenSocket.AcceptAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ObjectDisposedException || e is SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Interrupted })
+            {
+                break; // StopAcceptingAsync closed the socket.
+            }
+            catch (Exception e)
+            {
+                if (Volatile.Read(ref _stopped)) break;
+                // Transient (a client gave up in the backlog) or resource exhaustion (EMFILE): keep accepting, but
+                // back off so an exhausted process does not spin.
+                WarnRateLimited($"listener '{Name}': accept failed: {e.Message}");
+                await Task.Delay(50).ConfigureAwait(false);
+                continue;
+            }
+            try
+            {
+                Dispatch(client);
+            }
+            catch (Exception e)
+            {
+                WarnRateLimited($"listener '{Name}': could not start a connection: {e.Message}");
+                Transport.SocketTeardown.Abort(client);
+            }
+        }
+    }
+
+    private void Dispatch(Socket client)
+    {
+        client.NoDelay = true;
+        var target = Target;
+        IProxyConnection connection = target.Config.Protocol == ListenerProtocol.Http && _httpHandler is not null
+            ? new HandlerConnection(client, this, _httpHandler, target.Config)
+            : new TcpProxyConnection(client, this, target, _server.Router, _server.Transport);
+        if (!Register(connection))
+        {
+            Transport.SocketTeardown.Abort(client);
+            return;
+        }
+        // Off the accept loop at once, so a slow connect never delays the next accept.
+        ThreadPool.UnsafeQueueUserWorkItem(connection, preferLocal: false);
+    }
+
+    /// <summary>Logs at most one warning per listener every 10 s, so a dead service cannot flood the log.</summary>
+    public void WarnRateLimited(string message)
+    {
+        var now = Environment.TickCount64;
+        var last = Volatile.Read(ref _lastWarnMs);
+        if (now - last < 10_000) return;
+        if (Interlocked.CompareExchange(ref _lastWarnMs, now, last) != last) return;
+        Log.Warn(message);
+    }
+
+    private static void EnableAddressReuse(Socket socket)
+    {
+        // Plain SO_REUSEADDR: a restarted proxy rebinds while old connections sit in TIME_WAIT, yet a port another
+        // live socket listens on still fails. SocketOptionName.ReuseAddress is avoided: on Unix .NET sets SO_REUSEPORT
+        // with it, which would let two processes share the port silently (https://github.com/dotnet/corefx/issues/24562).
+        // Windows is left alone: there SO_REUSEADDR would let another socket steal the port.
+        try
+        {
+            if (OperatingSystem.IsLinux())
+            {
+                socket.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
+            }
+            else if (OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD())
+            {
+                socket.SetRawSocketOption(0xffff /* SOL_SOCKET */, 0x4 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
+            }
+        }
+        catch (SocketException)
+        {
+            // Best effort: binding still works without it, only restarts may wait out TIME_WAIT.
+        }
+    }
+
+    private static string Describe(SocketError error, string fallback) => error switch
+    {
+        SocketError.AddressAlreadyInUse => "address already in use",
+        SocketError.AccessDenied => "permission denied",
+        SocketError.AddressNotAvailable => "address not available on this host",
+        SocketError.AddressFamilyNotSupported => "address family not supported",
+        _ => fallback,
+    };
+}

@@ -1,0 +1,294 @@
+using FastLb.Core.Config;
+using FastLb.Core.Diagnostics;
+using FastLb.Core.Routing;
+using FastLb.Proxy.Transport;
+
+namespace FastLb.Proxy;
+
+/// <summary>Owns the listeners: reconciles them with each config, accepts, dispatches, drains and stops.</summary>
+/// <remarks>
+/// Dispatch by protocol: tcp listeners relay to their service (<see cref="Tcp.TcpProxyConnection"/>); http
+/// listeners go to the handler from <c>httpHandlerFactory</c>. Until the L7 proxy is wired in (no factory),
+/// an http listener falls back to relaying each whole connection at L4 to the service of its catch-all route
+/// (the route with an empty match), so curl through an http listener works per connection, without
+/// per-request routing.
+/// </remarks>
+internal sealed class ProxyServer : IAsyncDisposable
+{
+    private static readonly TimeSpan DefaultHeartbeat = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long stragglers get to finish after they were aborted, before StopAsync returns anyway.</summary>
+    private static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(5);
+
+    private readonly Func<ListenerConfig, IConnectionHandler>? _httpHandlerFactory;
+    private readonly SemaphoreSlim _applyGate = new(1, 1);
+    private readonly Lock _stateLock = new();
+    private readonly Timer _heartbeat;
+    private Dictionary<string, ProxyListener> _active = new(StringComparer.Ordinal);
+    private readonly List<ProxyListener> _draining = [];
+    private ProxyListener[] _all = [];           // active + draining, for the heartbeat
+    private ListenerInfo[] _listeners = [];
+    private int _live;
+    private int _heartbeatRunning;
+    private Task? _stopTask;
+
+    public ProxyServer(Router router)
+        : this(router, httpHandlerFactory: null)
+    {
+    }
+
+    /// <param name="router">Source of the routing table; each connection reads it once.</param>
+    /// <param name="httpHandlerFactory">Makes the handler of each http listener when it binds; null = L4 fallback.</param>
+    /// <param name="heartbeatInterval">Period of the idle-timeout check (default 1 s); tests shorten it.</param>
+    public ProxyServer(Router router, Func<ListenerConfig, IConnectionHandler>? httpHandlerFactory, TimeSpan? heartbeatInterval = null)
+    {
+        Router = router;
+        _httpHandlerFactory = httpHandlerFactory;
+        Transport = new TransportOptions();
+        var period = heartbeatInterval ?? DefaultHeartbeat;
+        _heartbeat = new Timer(static s => ((ProxyServer)s!).OnHeartbeat(), this, period, period);
+    }
+
+    public Router Router { get; }
+
+    /// <summary>Memory pool and pipe settings shared by every connection of this server.</summary>
+    public TransportOptions Transport { get; }
+
+    /// <summary>Listeners that are accepting, with the address they actually bound.</summary>
+    public IReadOnlyList<ListenerInfo> Listeners => Volatile.Read(ref _listeners);
+
+    /// <summary>Client connections open on all listeners, draining ones included.</summary>
+    public int LiveConnections => Volatile.Read(ref _live);
+
+    /// <summary>
+    /// Reconciles listeners with <paramref name="config"/> by name: binds new ones, keeps unchanged ones (same
+    /// name, bind and protocol) without touching their connections, and stops accepting on removed or changed
+    /// ones, whose open connections run on until they end or <c>config.Defaults.DrainTimeout</c> passes.
+    /// Returns one message per listener that could not bind; the others are applied regardless.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ApplyAsync(FastLbConfig config)
+    {
+        await _applyGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_stopTask is not null) return ["server is stopping; listeners were not changed"];
+            var errors = new List<string>();
+            var next = new Dictionary<string, ProxyListener>(StringComparer.Ordinal);
+
+            // Step 1: retire listeners the file no longer names, and those whose protocol changed on the same
+            // bind (they must free the port before step 2 can rebind it).
+            foreach (var (name, listener) in _active)
+            {
+                var wanted = FindListener(config, name);
+                if (wanted is null || (wanted.Bind == listener.Config.Bind && !listener.CanKeep(wanted)))
+                {
+                    await RetireAsync(listener, config.Defaults.DrainTimeout).ConfigureAwait(false);
+                }
+            }
+
+            // Step 2: in file order, keep unchanged listeners and bind the others. A listener moving to another
+            // address binds first and retires the old socket only once the new one works.
+            foreach (var wanted in config.Listeners)
+            {
+                if (next.TryGetValue(wanted.Name, out var existing))
+                {
+                    if (!ReferenceEquals(existing.Config, wanted)) errors.Add($"listener '{wanted.Name}': defined twice");
+                    continue;
+                }
+                var old = _active.GetValueOrDefault(wanted.Name);
+                if (old is not null && old.CanKeep(wanted))
+                {
+                    old.Update(wanted);
+                    next[wanted.Name] = old;
+                    continue;
+                }
+                var handler = wanted.Protocol == ListenerProtocol.Http ? _httpHandlerFactory?.Invoke(wanted) : null;
+                var listener = ProxyListener.TryBind(wanted, this, handler, out var error);
+                if (listener is null)
+                {
+                    if (old is not null && wanted.Bind != old.Config.Bind)
+                    {
+                        error += $"; still serving on {old.EndPoint}";
+                        next[wanted.Name] = old;
+                    }
+                    Log.Warn(error!);
+                    errors.Add(error!);
+                    continue;
+                }
+                if (old is not null && wanted.Bind != old.Config.Bind)
+                {
+                    await RetireAsync(old, config.Defaults.DrainTimeout).ConfigureAwait(false);
+                }
+                next[wanted.Name] = listener;
+                listener.Start();
+            }
+
+            lock (_stateLock)
+            {
+                _active = next;
+                PublishLocked();
+            }
+            return errors;
+        }
+        finally
+        {
+            _applyGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Stops accepting everywhere, lets connections finish for up to <paramref name="drainTimeout"/>, aborts the
+    /// stragglers and closes the listeners. Idempotent: later calls return the first call's task.
+    /// </summary>
+    public Task StopAsync(TimeSpan drainTimeout)
+    {
+        lock (_stateLock)
+        {
+            return _stopTask ??= StopCoreAsync(drainTimeout);
+        }
+    }
+
+    public ValueTask DisposeAsync() => new(StopAsync(TimeSpan.Zero));
+
+    internal void OnConnectionOpened() => Interlocked.Increment(ref _live);
+
+    internal void OnConnectionClosed() => Interlocked.Decrement(ref _live);
+
+    private async Task StopCoreAsync(TimeSpan drainTimeout)
+    {
+        await Task.Yield(); // Leave the caller's lock before doing anything slow.
+        await _applyGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            ProxyListener[] all;
+            lock (_stateLock)
+            {
+                all = _all;
+                _active = new Dictionary<string, ProxyListener>(StringComparer.Ordinal);
+                _draining.Clear();
+                PublishLocked();
+            }
+
+            // Shutdown order: stop accepting, ask every connection to close, wait, abort stragglers.
+            var empties = new Task[all.Length];
+            for (var i = 0; i < all.Length; i++)
+            {
+                await all[i].StopAcceptingAsync().ConfigureAwait(false);
+                all[i].RequestCloseAll();
+                empties[i] = all[i].WhenEmpty;
+            }
+            var allEmpty = Task.WhenAll(empties);
+            if (!await WaitAsync(allEmpty, drainTimeout).ConfigureAwait(false))
+            {
+                var aborted = 0;
+                foreach (var l in all) aborted += l.AbortAll();
+                Log.Info($"stop: drain timeout ({drainTimeout.TotalSeconds:0.###}s) passed; aborted {aborted} connection(s)");
+                if (!await WaitAsync(allEmpty, AbortGrace).ConfigureAwait(false))
+                {
+                    Log.Warn($"stop: {LiveConnections} connection(s) did not end after abort");
+                }
+            }
+        }
+        finally
+        {
+            await _heartbeat.DisposeAsync().ConfigureAwait(false);
+            Transport.Dispose(); // Blocks still out (a stuck straggler) fall to the GC when returned.
+            _applyGate.Release();
+        }
+    }
+
+    /// <summary>Stops accepting on <paramref name="listener"/> and aborts what is left of it after the drain timeout.</summary>
+    private async Task RetireAsync(ProxyListener listener, TimeSpan drainTimeout)
+    {
+        lock (_stateLock)
+        {
+            _draining.Add(listener);
+        }
+        await listener.StopAcceptingAsync().ConfigureAwait(false);
+        listener.RequestCloseAll();
+        _ = DrainAsync(listener, drainTimeout);
+    }
+
+    private async Task DrainAsync(ProxyListener listener, TimeSpan drainTimeout)
+    {
+        try
+        {
+            if (!await WaitAsync(listener.WhenEmpty, drainTimeout).ConfigureAwait(false))
+            {
+                var n = listener.AbortAll();
+                Log.Info($"listener '{listener.Name}': drain timeout ({drainTimeout.TotalSeconds:0.###}s) passed; aborted {n} connection(s)");
+                await WaitAsync(listener.WhenEmpty, AbortGrace).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            Log.Error($"listener '{listener.Name}': drain failed: {e.Message}");
+        }
+        finally
+        {
+            lock (_stateLock)
+            {
+                if (_draining.Remove(listener)) PublishLocked();
+            }
+        }
+    }
+
+    private void PublishLocked()
+    {
+        var all = new ProxyListener[_active.Count + _draining.Count];
+        var infos = new ListenerInfo[_active.Count];
+        var i = 0;
+        foreach (var l in _active.Values)
+        {
+            infos[i] = l.Info;
+            all[i++] = l;
+        }
+        foreach (var l in _draining) all[i++] = l;
+        Volatile.Write(ref _all, all);
+        Volatile.Write(ref _listeners, infos);
+    }
+
+    private void OnHeartbeat()
+    {
+        // Skip a tick rather than overlap when a sweep runs long.
+        if (Interlocked.Exchange(ref _heartbeatRunning, 1) != 0) return;
+        try
+        {
+            var now = Environment.TickCount64;
+            foreach (var l in Volatile.Read(ref _all)) l.Heartbeat(now);
+        }
+        catch (Exception e)
+        {
+            Log.Error($"heartbeat failed: {e.Message}");
+        }
+        finally
+        {
+            Volatile.Write(ref _heartbeatRunning, 0);
+        }
+    }
+
+    private static ListenerConfig? FindListener(FastLbConfig config, string name)
+    {
+        foreach (var l in config.Listeners)
+        {
+            if (l.Name == name) return l;
+        }
+        return null;
+    }
+
+    /// <summary>True when <paramref name="task"/> completed within <paramref name="timeout"/>.</summary>
+    private static async Task<bool> WaitAsync(Task task, TimeSpan timeout)
+    {
+        if (task.IsCompleted) return true;
+        if (timeout <= TimeSpan.Zero) return false;
+        try
+        {
+            await task.WaitAsync(timeout).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,159 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using FastLb.Core.Diagnostics;
+using FastLb.Core.Routing;
+using FastLb.Proxy.Transport;
+
+namespace FastLb.Proxy.Tcp;
+
+/// <summary>One client connection relayed at L4 to one backend, picked once from the table current at accept.</summary>
+/// <remarks>
+/// Two pipes cross-wire the transports: the client's receive loop writes the pipe the backend's send loop
+/// drains, and the other way round, so bytes cross without a copy and each direction closes on its own:
+/// a FIN becomes Shutdown(Send) on the other side while the reverse direction keeps flowing (half-close),
+/// and an RST or failure on one side resets the other. Lifetime: connect (with retries) → Acquire → relay
+/// until all four loops end → Release, exactly once.
+/// </remarks>
+internal sealed partial class TcpProxyConnection : IProxyConnection
+{
+    private readonly Socket _client;
+    private readonly ProxyListener _listener;
+    private readonly ListenerTarget _target;
+    private readonly Router _router;
+    private readonly TransportOptions _options;
+    private SocketTransport? _clientTransport;
+    private SocketTransport? _backendTransport;
+    private Socket? _backendSocket;
+    private long _idleTimeoutMs;
+    private int _aborted;
+    private int _idleClosed;
+
+    public TcpProxyConnection(Socket client, ProxyListener listener, ListenerTarget target, Router router, TransportOptions options)
+    {
+        _client = client;
+        _listener = listener;
+        _target = target;
+        _router = router;
+        _options = options;
+    }
+
+    /// <summary>The backend this connection relays to, once connected.</summary>
+    public BackendSnapshot? Backend { get; private set; }
+
+    private bool IsAborted => Volatile.Read(ref _aborted) != 0;
+
+    public void Execute() => _ = RunAsync();
+
+    private async Task RunAsync()
+    {
+        BackendState? acquired = null;
+        try
+        {
+            // Read the table once: this connection routes by this generation for its whole life.
+            var table = _router.Current;
+            var serviceName = _target.Service;
+            var service = serviceName is null ? null : table.FindService(serviceName);
+            if (service is null)
+            {
+                _listener.WarnRateLimited(serviceName is null
+                    ? $"listener '{_listener.Name}': no service to relay to (no catch-all route); resetting connections"
+                    : $"listener '{_listener.Name}': service '{serviceName}' is not in the routing table; resetting connections");
+                SocketTeardown.Abort(_client);
+                return;
+            }
+            var pinned = _target.Pool is null ? null : service.FindPool(_target.Pool);
+            var hash = ClientIpHash.Compute(_client.RemoteEndPoint);
+
+            var backend = await ConnectAsync(service, pinned, hash).ConfigureAwait(false);
+            if (backend is null)
+            {
+                // No backend answered: RST tells the client at once that nothing is behind this port.
+                SocketTeardown.Abort(_client);
+                return;
+            }
+            Backend = backend;
+            _idleTimeoutMs = (long)service.Config.IdleTimeout.TotalMilliseconds;
+            backend.State.Acquire(this);
+            acquired = backend.State;
+
+            var upstream = new Pipe(_options.RelayPipe);   // client → backend
+            var downstream = new Pipe(_options.RelayPipe); // backend → client
+            var clientTransport = new SocketTransport(_client, upstream.Writer, downstream.Reader);
+            var backendTransport = new SocketTransport(_backendSocket!, downstream.Writer, upstream.Reader);
+            // Publish, then re-check: an Abort racing with setup either sees the transports or we see its flag.
+            Interlocked.Exchange(ref _clientTransport, clientTransport);
+            Interlocked.Exchange(ref _backendTransport, backendTransport);
+            var clientDone = clientTransport.Start();
+            var backendDone = backendTransport.Start();
+            if (IsAborted)
+            {
+                clientTransport.Abort();
+                backendTransport.Abort();
+            }
+            await clientDone.ConfigureAwait(false);
+            await backendDone.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Never let one connection's failure escape to the thread pool.
+            if (!IsAborted) _listener.WarnRateLimited($"listener '{_listener.Name}': connection failed: {e.Message}");
+            Abort();
+        }
+        finally
+        {
+            await TeardownAsync().ConfigureAwait(false);
+            acquired?.Release(this);
+            _listener.Unregister(this);
+        }
+    }
+
+    private async ValueTask TeardownAsync()
+    {
+        var clientTransport = Volatile.Read(ref _clientTransport);
+        var backendTransport = Volatile.Read(ref _backendTransport);
+        try
+        {
+            if (clientTransport is not null) await clientTransport.DisposeAsync().ConfigureAwait(false);
+            if (backendTransport is not null) await backendTransport.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Log.Debug($"listener '{_listener.Name}': teardown failed: {e.Message}");
+        }
+        // Sockets that never got a transport (failed connect, abort during setup); Dispose is idempotent.
+        _client.Dispose();
+        _backendSocket?.Dispose();
+    }
+
+    /// <summary>Cuts both sides with RST (drain deadline, shutdown); idempotent.</summary>
+    public void Abort()
+    {
+        if (Interlocked.Exchange(ref _aborted, 1) != 0) return;
+        var clientTransport = Volatile.Read(ref _clientTransport);
+        var backendTransport = Volatile.Read(ref _backendTransport);
+        if (clientTransport is not null) clientTransport.Abort();
+        else SocketTeardown.Abort(_client);
+        if (backendTransport is not null) backendTransport.Abort();
+        else if (Volatile.Read(ref _backendSocket) is { } connecting) SocketTeardown.Abort(connecting);
+    }
+
+    public void RequestClose()
+    {
+        // A byte stream has no request boundary to stop at: the relay runs until it ends or the drain deadline.
+    }
+
+    public void OnHeartbeat(long nowMs)
+    {
+        var idle = _idleTimeoutMs;
+        if (idle <= 0) return;
+        var clientTransport = Volatile.Read(ref _clientTransport);
+        var backendTransport = Volatile.Read(ref _backendTransport);
+        if (clientTransport is null || backendTransport is null) return;
+        var last = Math.Max(clientTransport.LastReceiveMs, backendTransport.LastReceiveMs);
+        if (nowMs - last < idle) return;
+        if (Interlocked.Exchange(ref _idleClosed, 1) != 0) return;
+        // Idle: close politely (FIN both ways); nothing is in flight, so nothing is lost.
+        clientTransport.Close();
+        backendTransport.Close();
+    }
+}

@@ -1,0 +1,69 @@
+using System.Net.Sockets;
+
+namespace FastLb.Proxy.Transport;
+
+internal sealed partial class SocketTransport
+{
+    private async Task ReceiveLoopAsync()
+    {
+        var socket = _socket;
+        var writer = _receiveInto;
+        var end = ReceiveEnd.Local;
+        Exception? error = null;
+        var waitForData = true;
+        try
+        {
+            while (true)
+            {
+                if (waitForData)
+                {
+                    // Zero-byte receive: park until readable without holding a buffer, so an idle connection costs no block.
+                    await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                }
+                var memory = writer.GetMemory();
+                var n = await socket.ReceiveAsync(memory, SocketFlags.None).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    end = ReceiveEnd.Fin;
+                    break;
+                }
+                writer.Advance(n);
+                _bytesReceived += n;
+                Volatile.Write(ref _lastReceiveMs, Environment.TickCount64);
+                // A full buffer suggests more is queued in the kernel: read again at once instead of parking first.
+                waitForData = n < memory.Length;
+
+                var flush = await writer.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCanceled)
+                {
+                    break; // Abort woke us; the socket is gone.
+                }
+                if (flush.IsCompleted)
+                {
+                    break; // Nobody reads any more; whoever completed the reader ends the connection.
+                }
+            }
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            end = ReceiveEnd.Reset;
+            error = new ConnectionResetException("connection reset by peer", e);
+        }
+        catch (Exception e) when (IsLocalClose(e))
+        {
+            end = ReceiveEnd.Local;
+        }
+        catch (Exception e)
+        {
+            // Other socket errors (timeouts, unreachable), or the reader failed with an error of its own.
+            end = ReceiveEnd.Error;
+            error = new ConnectionAbortedException("receive failed: " + e.Message, e);
+        }
+        finally
+        {
+            if (error is null && IsAborted) error = new ConnectionAbortedException("connection aborted");
+            Volatile.Write(ref _receiveEnd, (int)end);
+            await writer.CompleteAsync(error).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using System.Net.Sockets;
+using FastLb.Tests.Common;
+using Xunit;
+
+namespace FastLb.FunctionalTests.Tcp;
+
+public class TcpConnectTests
+{
+    private static readonly TimeSpan Timeout = TcpHarness.Timeout;
+
+    [Fact]
+    public async Task Connect_FirstBackendRefuses_LandsOnSecondAndCountsFailure()
+    {
+        var closed = LoopbackBackend.ClosedPort();
+        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Name, "b");
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("svc", [closed, backend.EndPoint]));
+        await using var client = await harness.ConnectAsync();
+
+        Assert.Equal("b", await client.ReceiveStringAsync(1).WaitAsync(Timeout));
+        Assert.Equal(1, harness.State(closed).Failures);
+        Assert.Equal(0, harness.State(closed).TotalConnections);
+        Assert.Equal(1, harness.State(backend.EndPoint).TotalConnections);
+    }
+
+    [Fact]
+    public async Task Connect_NoBackendAnswers_ClientIsReset()
+    {
+        var closed = LoopbackBackend.ClosedPort();
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("svc", [closed]));
+        await using var client = await harness.ConnectAsync();
+
+        await Assert.ThrowsAsync<SocketException>(() => client.ReadToEndAsync().WaitAsync(Timeout));
+        Assert.Equal(1, harness.State(closed).Failures);
+        await TcpHarness.WaitUntilAsync(() => harness.Server.LiveConnections == 0, "the connection ended");
+    }
+
+    [Fact]
+    public async Task Connect_TwoBackends_PickedPerConnectionRoundRobin()
+    {
+        await using var a = LoopbackBackend.Start(LoopbackBackendMode.Name, "a");
+        await using var b = LoopbackBackend.Start(LoopbackBackendMode.Name, "b");
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("svc", [a.EndPoint, b.EndPoint]));
+
+        var names = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            await using var client = await harness.ConnectAsync();
+            names.Add(await client.ReceiveStringAsync(1).WaitAsync(Timeout));
+        }
+
+        Assert.Equal(["a", "b", "a", "b"], names);
+        Assert.Equal(2, a.AcceptedConnections);
+        Assert.Equal(2, b.AcceptedConnections);
+    }
+
+    [Fact]
+    public async Task HttpListener_WithoutHandler_RelaysToCatchAllService()
+    {
+        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Http, "web1");
+        var service = TestTables.Service("web", [backend.EndPoint]);
+        await using var harness = await TcpHarness.StartAsync(service, TestTables.HttpListener("web", "web"));
+        await using var client = await harness.ConnectAsync();
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").WaitAsync(Timeout);
+        var response = await client.ReadStringToEndAsync().WaitAsync(Timeout);
+
+        Assert.StartsWith("HTTP/1.1 200 OK", response);
+        Assert.Contains("x-backend: web1", response);
+        Assert.EndsWith("\r\n\r\nweb1", response);
+    }
+}

@@ -1,0 +1,59 @@
+using System.Net;
+using FastLb.Core.Config;
+using FastLb.Core.Routing;
+using FastLb.Proxy;
+using FastLb.Tests.Common;
+using Xunit;
+
+namespace FastLb.FunctionalTests.Tcp;
+
+/// <summary>A ProxyServer with one tcp listener "l" in front of one service, on loopback port 0.</summary>
+internal sealed class TcpHarness : IAsyncDisposable
+{
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    private TcpHarness(FastLbConfig config, BackendStateRegistry registry, Router router, ProxyServer server)
+    {
+        Config = config;
+        Registry = registry;
+        Router = router;
+        Server = server;
+    }
+
+    public FastLbConfig Config { get; }
+    public BackendStateRegistry Registry { get; }
+    public Router Router { get; }
+    public ProxyServer Server { get; }
+    public IPEndPoint EndPoint => Server.Listeners[0].EndPoint;
+
+    public static async Task<TcpHarness> StartAsync(ServiceConfig service, ListenerConfig? listener = null, DefaultsConfig? defaults = null)
+    {
+        var config = TestTables.Config([listener ?? TestTables.TcpListener("l", service.Name)], [service], defaults);
+        var registry = new BackendStateRegistry();
+        var router = TestTables.Router(config, registry);
+        var server = new ProxyServer(router, httpHandlerFactory: null, heartbeatInterval: TimeSpan.FromMilliseconds(100));
+        var errors = await server.ApplyAsync(config).WaitAsync(Timeout);
+        Assert.Empty(errors);
+        return new TcpHarness(config, registry, router, server);
+    }
+
+    /// <summary>The state of a backend of pool "main" of the harness's first service.</summary>
+    public BackendState State(IPEndPoint backend) =>
+        Registry.Find(Config.Services[0].Name, "main", TestTables.Address(backend).ToString())
+        ?? throw new InvalidOperationException($"no state for {backend}");
+
+    public Task<TestClient> ConnectAsync() => TestClient.ConnectAsync(EndPoint).WaitAsync(Timeout);
+
+    public ValueTask DisposeAsync() => new(Server.StopAsync(TimeSpan.Zero).WaitAsync(Timeout));
+
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails the test after <paramref name="timeout"/>.</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? Timeout);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting until {what}");
+            await Task.Delay(20);
+        }
+    }
+}

@@ -1,0 +1,210 @@
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using FastLb.Tests.Common;
+using Xunit;
+
+namespace FastLb.FunctionalTests.Tcp;
+
+public class TcpRelayTests
+{
+    private static readonly TimeSpan Timeout = TcpHarness.Timeout;
+    private const long BigTransfer = 64L * 1024 * 1024;
+
+    [Fact]
+    public async Task Relay_64MiBBothWaysAtOnce_ArrivesIntact()
+    {
+        var backendReceived = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var backendSent = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = LoopbackBackend.Start("big", async (socket, ct) =>
+        {
+            var receiving = ReceiveAllHashedAsync(socket, ct);
+            var sending = SendRandomHashedAsync(socket, seed: 2, ct);
+            backendSent.TrySetResult(await sending);
+            socket.Shutdown(SocketShutdown.Send);
+            backendReceived.TrySetResult(await receiving);
+        });
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("big", [backend.EndPoint]));
+        await using var client = await harness.ConnectAsync();
+
+        var clientReceiving = ReceiveAllHashedAsync(client.Socket, CancellationToken.None);
+        var clientSent = await SendRandomHashedAsync(client.Socket, seed: 1, CancellationToken.None).WaitAsync(Timeout);
+        client.ShutdownSend();
+        var clientReceived = await clientReceiving.WaitAsync(Timeout);
+
+        Assert.Equal(clientSent, await backendReceived.Task.WaitAsync(Timeout));
+        Assert.Equal(await backendSent.Task.WaitAsync(Timeout), clientReceived);
+        await TcpHarness.WaitUntilAsync(() => harness.Server.LiveConnections == 0, "the connection ended");
+        Assert.Equal(0, harness.Server.Transport.RentedBlocks);
+    }
+
+    [Fact]
+    public async Task Relay_ClientHalfCloses_BackendReplyStillArrives()
+    {
+        // The backend answers only after the client's FIN, so the reply must flow on a half-closed connection.
+        await using var backend = LoopbackBackend.Start("reply", async (socket, ct) =>
+        {
+            var total = 0;
+            var buffer = new byte[1024];
+            int n;
+            while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None, ct)) > 0) total += n;
+            await socket.SendAsync(Encoding.ASCII.GetBytes($"got {total}"), SocketFlags.None, ct);
+            socket.Shutdown(SocketShutdown.Send);
+        });
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("reply", [backend.EndPoint]));
+        await using var client = await harness.ConnectAsync();
+
+        await client.SendAsync("hello").WaitAsync(Timeout);
+        client.ShutdownSend();
+
+        Assert.Equal("got 5", await client.ReadStringToEndAsync().WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task Relay_BackendHalfCloses_ClientCanStillSend()
+    {
+        var backendGot = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = LoopbackBackend.Start("early-fin", async (socket, ct) =>
+        {
+            await socket.SendAsync("bye"u8.ToArray(), SocketFlags.None, ct);
+            socket.Shutdown(SocketShutdown.Send);
+            var received = new MemoryStream();
+            var buffer = new byte[1024];
+            int n;
+            while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None, ct)) > 0) received.Write(buffer, 0, n);
+            backendGot.TrySetResult(Encoding.ASCII.GetString(received.ToArray()));
+        });
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("early-fin", [backend.EndPoint]));
+        await using var client = await harness.ConnectAsync();
+
+        Assert.Equal("bye", await client.ReadStringToEndAsync().WaitAsync(Timeout));
+        await client.SendAsync("late data").WaitAsync(Timeout);
+        client.ShutdownSend();
+
+        Assert.Equal("late data", await backendGot.Task.WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task Relay_ClientResets_BackendIsReset()
+    {
+        var firstByte = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var backendError = new TaskCompletionSource<SocketError>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = LoopbackBackend.Start("rst", async (socket, ct) =>
+        {
+            var buffer = new byte[1024];
+            await socket.ReceiveAsync(buffer, SocketFlags.None, ct);
+            firstByte.TrySetResult();
+            try
+            {
+                var n = await socket.ReceiveAsync(buffer, SocketFlags.None, ct);
+                backendError.TrySetResult(n == 0 ? SocketError.Disconnecting : SocketError.Success);
+            }
+            catch (SocketException e)
+            {
+                backendError.TrySetResult(e.SocketErrorCode);
+            }
+        });
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("rst", [backend.EndPoint]));
+        var client = await harness.ConnectAsync();
+        await client.SendAsync("x").WaitAsync(Timeout);
+        await firstByte.Task.WaitAsync(Timeout);
+
+        client.Reset();
+
+        // Disconnecting would mean a FIN: the proxy must pass the reset on, not turn it into a clean close.
+        Assert.Equal(SocketError.ConnectionReset, await backendError.Task.WaitAsync(Timeout));
+        await TcpHarness.WaitUntilAsync(() => harness.Server.LiveConnections == 0, "the connection ended");
+    }
+
+    [Fact]
+    public async Task Relay_BackendResets_ClientIsReset()
+    {
+        await using var backend = LoopbackBackend.Start("rst", async (socket, ct) =>
+        {
+            await socket.ReceiveAsync(new byte[16], SocketFlags.None, ct);
+            socket.LingerState = new LingerOption(true, 0);
+            socket.Dispose();
+        });
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("rst", [backend.EndPoint]));
+        await using var client = await harness.ConnectAsync();
+
+        await client.SendAsync("x").WaitAsync(Timeout);
+
+        var e = await Assert.ThrowsAsync<SocketException>(() => client.ReadToEndAsync().WaitAsync(Timeout));
+        Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
+    }
+
+    [Fact]
+    public async Task Idle_SilentConnection_ClosedAfterIdleTimeout()
+    {
+        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
+        var service = TestTables.Service("idle", [backend.EndPoint], idleTimeout: TimeSpan.FromMilliseconds(500));
+        await using var harness = await TcpHarness.StartAsync(service);
+        await using var client = await harness.ConnectAsync();
+        await client.SendAsync("ping").WaitAsync(Timeout);
+        Assert.Equal("ping", await client.ReceiveStringAsync(4).WaitAsync(Timeout));
+        var silentSince = Environment.TickCount64;
+
+        Assert.Empty(await client.ReadToEndAsync().WaitAsync(Timeout)); // a clean FIN, no data
+
+        Assert.InRange(Environment.TickCount64 - silentSince, 400, 5_000);
+        await TcpHarness.WaitUntilAsync(() => harness.Server.LiveConnections == 0, "the connection ended");
+        Assert.Equal(0, harness.State(backend.EndPoint).Live);
+    }
+
+    [Fact]
+    public async Task AbortAll_LiveConnection_CutsBothSides()
+    {
+        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("drain", [backend.EndPoint]));
+        await using var client = await harness.ConnectAsync();
+        await client.SendAsync("ping").WaitAsync(Timeout);
+        Assert.Equal("ping", await client.ReceiveStringAsync(4).WaitAsync(Timeout));
+        var state = harness.State(backend.EndPoint);
+        Assert.Equal(1, state.Live);
+        // Zero-byte receives: a connection with nothing in flight holds no buffer.
+        await TcpHarness.WaitUntilAsync(() => harness.Server.Transport.RentedBlocks == 0, "the idle connection returned its buffers");
+
+        // What the drain tracker does when a pool's drain deadline passes.
+        Assert.Equal(1, state.AbortAll());
+
+        var e = await Assert.ThrowsAsync<SocketException>(() => client.ReadToEndAsync().WaitAsync(Timeout));
+        Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
+        await TcpHarness.WaitUntilAsync(() => state.Live == 0 && harness.Server.LiveConnections == 0, "the connection was released");
+        Assert.Equal(1, state.TotalConnections);
+    }
+
+    private static async Task<byte[]> SendRandomHashedAsync(Socket socket, int seed, CancellationToken ct)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var random = new Random(seed);
+        var chunk = new byte[64 * 1024];
+        for (long sent = 0; sent < BigTransfer; sent += chunk.Length)
+        {
+            random.NextBytes(chunk);
+            hash.AppendData(chunk);
+            var remaining = chunk.AsMemory();
+            while (!remaining.IsEmpty)
+            {
+                var n = await socket.SendAsync(remaining, SocketFlags.None, ct);
+                remaining = remaining[n..];
+            }
+        }
+        return hash.GetHashAndReset();
+    }
+
+    private static async Task<byte[]> ReceiveAllHashedAsync(Socket socket, CancellationToken ct)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[64 * 1024];
+        long total = 0;
+        int n;
+        while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None, ct)) > 0)
+        {
+            hash.AppendData(buffer, 0, n);
+            total += n;
+        }
+        Assert.Equal(BigTransfer, total);
+        return hash.GetHashAndReset();
+    }
+}

@@ -1,0 +1,148 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace FastLb.Tests.Common;
+
+/// <summary>A backend on 127.0.0.1:0 for functional tests: echo, name-then-echo, HTTP responder, or a custom handler.</summary>
+internal sealed class LoopbackBackend : IAsyncDisposable
+{
+    private readonly Socket _listener;
+    private readonly Func<Socket, CancellationToken, Task> _handler;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<Socket, Task> _connections = new();
+    private readonly Task _acceptLoop;
+    private int _accepted;
+
+    private LoopbackBackend(string name, Func<Socket, CancellationToken, Task> handler)
+    {
+        Name = name;
+        _handler = handler;
+        _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _listener.Listen(512);
+        EndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+        _acceptLoop = AcceptLoopAsync();
+    }
+
+    public string Name { get; }
+    public IPEndPoint EndPoint { get; }
+
+    /// <summary>Connections accepted so far.</summary>
+    public int AcceptedConnections => Volatile.Read(ref _accepted);
+
+    public static LoopbackBackend Start(LoopbackBackendMode mode, string name = "backend")
+    {
+        var nameBytes = Encoding.UTF8.GetBytes(name);
+        return mode switch
+        {
+            LoopbackBackendMode.Echo => new LoopbackBackend(name, EchoAsync),
+            LoopbackBackendMode.Name => new LoopbackBackend(name, async (s, ct) =>
+            {
+                await s.SendAsync(nameBytes, SocketFlags.None, ct).ConfigureAwait(false);
+                await EchoAsync(s, ct).ConfigureAwait(false);
+            }),
+            _ => new LoopbackBackend(name, (s, ct) => HttpAsync(s, name, ct)),
+        };
+    }
+
+    /// <summary>Runs <paramref name="handler"/> for each accepted socket; the backend closes the socket afterwards.</summary>
+    public static LoopbackBackend Start(string name, Func<Socket, CancellationToken, Task> handler) => new(name, handler);
+
+    /// <summary>An address nothing listens on: connecting is refused at once.</summary>
+    public static IPEndPoint ClosedPort()
+    {
+        // Bound but never listening, then closed: the kernel answers SYNs to this port with RST.
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return (IPEndPoint)probe.LocalEndPoint!;
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (true)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch
+            {
+                return;
+            }
+            Interlocked.Increment(ref _accepted);
+            socket.NoDelay = true;
+            _connections[socket] = RunAsync(socket);
+        }
+    }
+
+    private async Task RunAsync(Socket socket)
+    {
+        await Task.Yield();
+        try
+        {
+            await _handler(socket, _stop.Token).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Resets and disposal are part of what tests provoke.
+        }
+        finally
+        {
+            socket.Dispose();
+            _connections.TryRemove(socket, out _);
+        }
+    }
+
+    /// <summary>Echoes until the peer's FIN, then sends FIN back.</summary>
+    public static async Task EchoAsync(Socket socket, CancellationToken ct)
+    {
+        var buffer = new byte[64 * 1024];
+        while (true)
+        {
+            var n = await socket.ReceiveAsync(buffer, SocketFlags.None, ct).ConfigureAwait(false);
+            if (n == 0) break;
+            await socket.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, ct).ConfigureAwait(false);
+        }
+        socket.Shutdown(SocketShutdown.Send);
+    }
+
+    private static async Task HttpAsync(Socket socket, string name, CancellationToken ct)
+    {
+        var body = Encoding.UTF8.GetBytes(name);
+        var reader = new HttpRequestReader(socket);
+        while (true)
+        {
+            var request = await reader.ReadRequestAsync(ct).ConfigureAwait(false);
+            if (request is null) break;
+            var close = request.Value.Close;
+            var head = $"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {body.Length}\r\nx-backend: {name}\r\n" +
+                       (close ? "Connection: close\r\n" : "") + "\r\n";
+            var response = new byte[Encoding.ASCII.GetByteCount(head) + (request.Value.IsHead ? 0 : body.Length)];
+            var written = Encoding.ASCII.GetBytes(head, response);
+            if (!request.Value.IsHead) body.CopyTo(response, written);
+            await socket.SendAsync(response, SocketFlags.None, ct).ConfigureAwait(false);
+            if (close) break;
+        }
+        socket.Shutdown(SocketShutdown.Send);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Dispose();
+        foreach (var socket in _connections.Keys) socket.Dispose();
+        var tasks = new List<Task>(_connections.Values) { _acceptLoop };
+        try
+        {
+            await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Handlers fail as their sockets close; a stuck one must not hang the test run.
+        }
+        _stop.Dispose();
+    }
+}
