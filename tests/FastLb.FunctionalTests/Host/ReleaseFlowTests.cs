@@ -105,7 +105,7 @@ public class ReleaseFlowTests : IAsyncLifetime
         int read;
         try
         {
-            read = await socket.ReceiveAsync(buffer, SocketFlags.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+            read = await socket.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(5));
         }
         catch (SocketException)
         {
@@ -177,12 +177,12 @@ public class ReleaseFlowTests : IAsyncLifetime
 
     private static async Task<string> RequestOnAsync(Socket socket)
     {
-        await socket.SendAsync("GET / HTTP/1.1\r\nHost: test\r\n\r\n"u8.ToArray(), SocketFlags.None).AsTask().WaitAsync(Timeout);
+        await socket.SendAsync("GET / HTTP/1.1\r\nHost: test\r\n\r\n"u8.ToArray(), SocketFlags.None).WaitAsync(Timeout);
         var sb = new StringBuilder();
         var buffer = new byte[4096];
         while (true)
         {
-            var n = await socket.ReceiveAsync(buffer, SocketFlags.None).AsTask().WaitAsync(Timeout);
+            var n = await socket.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(Timeout);
             if (n == 0) throw new IOException("closed early");
             sb.Append(Encoding.ASCII.GetString(buffer, 0, n));
             var text = sb.ToString();
