@@ -111,8 +111,8 @@ internal sealed partial class TrafficController(Router router, BackendStateRegis
         var next = RoutingTableBuilder.Build(config, _generation + 1, _traffic, _overrides, Registry);
         _generation = next.Generation;
         var old = Router.Publish(next);
-        UpdateDrains(old, next);
         Log.Info($"publish generation={next.Generation} {summary}");
+        UpdateDrains(old, next);
         return new ChangeResult(next.Generation, true, summary);
     }
 
