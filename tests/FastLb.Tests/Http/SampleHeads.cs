@@ -19,4 +19,16 @@ internal static class SampleHeads
         "Sec-Fetch-Site: same-origin\r\n" +
         "Cache-Control: max-age=0\r\n" +
         "\r\n";
+
+    public const string TypicalResponse =
+        "HTTP/1.1 200 OK\r\n" +
+        "Date: Thu, 26 Nov 2026 10:00:00 GMT\r\n" +
+        "Server: nginx\r\n" +
+        "Content-Type: text/html; charset=utf-8\r\n" +
+        "Content-Length: 5120\r\n" +
+        "Connection: keep-alive\r\n" +
+        "Cache-Control: private, max-age=0\r\n" +
+        "Set-Cookie: session=abc123; Path=/; HttpOnly; Secure\r\n" +
+        "Vary: Accept-Encoding\r\n" +
+        "\r\n";
 }
