@@ -41,7 +41,7 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
         {
             Umask(oldMask);
         }
-        File.SetUnixFileMode(Path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         socket.Listen(16);
         _listener = socket;
         _ = AcceptLoopAsync(socket);
