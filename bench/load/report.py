@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Turns the load harness's results.tsv into perf-results markdown (stdout). Standard library only.
+
+Input lines: METRIC TARGET THREADS ROUND VALUE (threads 0 = direct, no proxy), or: meta KEY VALUE.
+"""
+import statistics
+import sys
+from collections import defaultdict
+
+L7 = ["haproxy", "nginx", "yarp", "fastlb"]
+L4 = ["haproxy-tcp", "nginx-stream", "fastlb-tcp"]
+LABEL = {
+    "direct": "direct (no proxy)",
+    "haproxy": "HAProxy http",
+    "nginx": "NGINX http",
+    "yarp": "YARP",
+    "fastlb": "FastLb http",
+    "haproxy-tcp": "HAProxy tcp",
+    "nginx-stream": "NGINX stream",
+    "fastlb-tcp": "FastLb tcp",
+}
+
+
+def load(path):
+    meta, data = {}, defaultdict(list)
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if parts[0] == "meta":
+                meta[parts[1]] = parts[2] if len(parts) > 2 else ""
+            elif len(parts) == 5:
+                metric, target, threads, _, value = parts
+                data[(metric, target, int(threads))].append(float(value))
+    return meta, data
+
+
+def reference(target):
+    """The HAProxy row a target is compared with at the same thread count."""
+    if target == "direct":
+        return None
+    return "haproxy-tcp" if target in L4 else "haproxy"
+
+
+def fmt(v, digits):
+    return "—" if v is None else f"{v:,.{digits}f}"
+
+
+def ratio(a, b):
+    return "—" if a is None or not b else f"{a / b:.2f}×"
+
+
+class Report:
+    def __init__(self, meta, data):
+        self.meta, self.data = meta, data
+        self.threads = [int(t) for t in meta.get("threads", "1").split()]
+        self.out = []
+
+    def median(self, metric, target, threads):
+        values = self.data.get((metric, target, 0 if target == "direct" else threads))
+        return statistics.median(values) if values else None
+
+    def w(self, line=""):
+        self.out.append(line)
+
+    def table(self, title, metric, targets, unit, digits=0, scale=1.0, direct_ratio=True, errors=None, better=""):
+        rows = []
+        for target in targets:
+            for n in [0] if target == "direct" else self.threads:
+                values = self.data.get((metric, target, n))
+                if values:
+                    rows.append((target, n, [v * scale for v in values]))
+        if not rows:
+            return
+        self.w(f"### {title}")
+        self.w()
+        if better:
+            self.w(f"{better}.")
+            self.w()
+        head = f"| target | threads | median ({unit}) | min–max | × direct | × HAProxy | runs |"
+        rule = "|---|---:|---:|---:|---:|---:|---:|"
+        if errors:
+            head += " errors |"
+            rule += "---:|"
+        self.w(head)
+        self.w(rule)
+        for target, n, values in rows:
+            med = statistics.median(values)
+            direct = self.median(metric, "direct", n) if direct_ratio and target != "direct" else None
+            ref_name = reference(target)
+            ref = self.median(metric, ref_name, n) if ref_name and ref_name != target else None
+            ref = ref * scale if ref is not None else None
+            direct = direct * scale if direct is not None else None
+            line = (
+                f"| {LABEL.get(target, target)} | {n or '—'} | {fmt(med, digits)} | "
+                f"{fmt(min(values), digits)}–{fmt(max(values), digits)} | "
+                f"{ratio(med, direct) if direct_ratio and target != 'direct' else '—'} | "
+                f"{ratio(med, ref) if ref_name and ref_name != target else '—'} | {len(values)} |"
+            )
+            if errors:
+                line += f" {int(sum(self.data.get((errors, target, n), [])))} |"
+            self.w(line)
+        self.w()
+
+    def targets_at_a_glance(self):
+        self.w("## Issue 4 targets at a glance")
+        self.w()
+        self.w("Ratios of medians from this run.")
+        self.w()
+        self.w("| target | required | " + " | ".join(f"{n} thread(s)" for n in self.threads) + " |")
+        self.w("|---|---|" + "---|" * len(self.threads))
+
+        def row(name, required, fn):
+            cells = []
+            for n in self.threads:
+                try:
+                    cells.append(fn(n))
+                except (TypeError, ZeroDivisionError):
+                    cells.append("—")
+            self.w(f"| {name} | {required} | " + " | ".join(cells) + " |")
+
+        m = self.median
+        row("L7 keep-alive req/s vs HAProxy", "≥ 1.15×", lambda n: f"{m('ka_rps', 'fastlb', n) / m('ka_rps', 'haproxy', n):.2f}×")
+        row("L7 keep-alive req/s vs YARP", "≥ 3×", lambda n: f"{m('ka_rps', 'fastlb', n) / m('ka_rps', 'yarp', n):.2f}×")
+        row("L7 CPU per request vs HAProxy", "≤ 0.85×", lambda n: f"{m('ka_cpu_us', 'fastlb', n) / m('ka_cpu_us', 'haproxy', n):.2f}×")
+        row("L7 p99 vs HAProxy", "≤ 1×", lambda n: f"{m('ka_p99_us', 'fastlb', n) / m('ka_p99_us', 'haproxy', n):.2f}×")
+        row("L4 req/s vs HAProxy tcp", "≥ 1×", lambda n: f"{m('ka_rps', 'fastlb-tcp', n) / m('ka_rps', 'haproxy-tcp', n):.2f}×")
+        row("L4 bulk vs direct", "≥ 0.9×", lambda n: f"{m('bulk_gbps', 'fastlb-tcp', n) / m('bulk_gbps', 'direct', n):.2f}×")
+        row("idle RSS", "≤ 16 MiB", lambda n: f"{m('rss_idle_kib', 'fastlb', n) / 1024:.1f} MiB")
+        self.w()
+
+    def render(self):
+        meta = self.meta
+        if meta.get("note"):
+            self.w(f"> {meta['note']}")
+            self.w()
+        self.w(f"# Load run {meta.get('date', '')}: FastLb vs HAProxy, NGINX, YARP")
+        self.w()
+        self.w(
+            "**The machine is shared with other engineers and noisy**: every process (wrk, two NGINX backends, "
+            "the proxy, iperf3) runs on the same cores. Quote medians and ratios from one run, not absolute "
+            "numbers across runs."
+        )
+        self.w()
+        self.w("```")
+        self.w(meta.get("command", ""))
+        self.w("```")
+        self.w()
+        self.targets_at_a_glance()
+        self.w("## Results")
+        self.w()
+        self.w("Each row: the median over the measured rounds, min–max, and the median's ratio to direct (no proxy) "
+               "and to HAProxy (http or tcp, as the row) at the same thread count.")
+        self.w()
+        allt = ["direct"] + L7 + L4
+        self.table("Keep-alive requests/s", "ka_rps", allt, "req/s", better="Higher is better", errors="ka_errors")
+        self.table("Keep-alive latency p50", "ka_p50_us", allt, "ms", 3, 1e-3, better="Lower is better")
+        self.table("Keep-alive latency p99", "ka_p99_us", allt, "ms", 3, 1e-3, better="Lower is better")
+        self.table(
+            "Proxy CPU time per request, keep-alive", "ka_cpu_us", L7 + L4, "µs", 2, direct_ratio=False,
+            better="utime+stime of the proxy's processes over the run / requests; lower is better",
+        )
+        self.table(
+            "New connections/s (`Connection: close`)", "close_rps", allt, "conn/s",
+            better="Higher is better", errors="close_errors",
+        )
+        self.table(
+            "Proxy CPU time per request, `Connection: close`", "close_cpu_us", L7 + L4, "µs", 2,
+            direct_ratio=False, better="Lower is better",
+        )
+        self.table("RSS idle", "rss_idle_kib", L7, "MiB", 1, 1 / 1024, direct_ratio=False,
+                   better="VmRSS summed over the proxy's processes before any load; lower is better")
+        self.table("RSS under keep-alive load", "rss_load_kib", L7 + L4, "MiB", 1, 1 / 1024, direct_ratio=False,
+                   better="Sampled halfway through each keep-alive run; lower is better")
+        self.table("L4 bulk throughput (iperf3, one stream)", "bulk_gbps", ["direct"] + L4, "Gbit/s", 2,
+                   better="Higher is better")
+        self.w("## Setup")
+        self.w()
+        self.w(f"- Machine: {meta.get('cpu', '?')}, {meta.get('cores', '?')} cores, kernel {meta.get('kernel', '?')}")
+        self.w(f"- FastLb: {meta.get('fastlb_publish', '?')}, commit {meta.get('fastlb_commit', '?')}")
+        for key in ["wrk", "h2load", "haproxy", "nginx", "iperf3"]:
+            self.w(f"- {key}: {meta.get(key, '?')}")
+        self.w(f"- dotnet SDK: {meta.get('dotnet', '?')}; YARP peer: Yarp.ReverseProxy 2.3.0 (bench/load/peers/yarp)")
+        self.w(f"- Thread counts: {meta.get('threads', '?')}; {meta.get('rounds', '?')} interleaved rounds after a warm-up; "
+               f"{meta.get('connections', '?')} connections, wrk -t1 --latency")
+        self.w(f"- Durations: {meta.get('durations', '?')}; {meta.get('elapsed', '?')}")
+        self.w(
+            "- Everything on 127.0.0.1. Backends: two NGINX, worker_processes 1, access_log off, `GET /` → 13-byte "
+            "`hello, world\\n`. Every proxy round-robins over both with upstream keep-alive and no access logs: "
+            "HAProxy `mode http` + `http-reuse always` (nbthread N) and `mode tcp`; NGINX `upstream keepalive 64`, "
+            "`proxy_http_version 1.1`, `proxy_set_header Connection \"\"` (worker_processes N) and `stream`; "
+            "YARP with `DOTNET_PROCESSOR_COUNT=N`, X-Forwarded headers off, logging at Warning; FastLb `workers: N` "
+            "with an http and a tcp listener. L4 bulk goes to an iperf3 server through a third (tcp) listener of each "
+            "L4 proxy."
+        )
+        self.w("- CPU per request: utime+stime from /proc/PID/stat of the proxy's processes (NGINX: master + workers), "
+               "before and after each run, divided by the requests wrk completed. RSS: VmRSS summed the same way.")
+        self.w("- Configs, logs and raw wrk/iperf3 output: `bench/load/.work/` (git-ignored).")
+        return "\n".join(self.out) + "\n"
+
+
+def main():
+    meta, data = load(sys.argv[1])
+    sys.stdout.write(Report(meta, data).render())
+
+
+if __name__ == "__main__":
+    main()
