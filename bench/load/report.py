@@ -183,6 +183,8 @@ class Report:
         self.w(f"- Thread counts: {meta.get('threads', '?')}; {meta.get('rounds', '?')} interleaved rounds after a warm-up; "
                f"{meta.get('connections', '?')} connections, wrk -t1 --latency")
         self.w(f"- Durations: {meta.get('durations', '?')}; {meta.get('elapsed', '?')}")
+        if meta.get("loadavg"):
+            self.w(f"- Machine load: {meta['loadavg']}")
         self.w(
             "- Everything on 127.0.0.1. Backends: two NGINX, worker_processes 1, access_log off, `GET /` → 13-byte "
             "`hello, world\\n`. Every proxy round-robins over both with upstream keep-alive and no access logs: "
