@@ -8,8 +8,8 @@ namespace FastLb.Core.Routing;
 /// equal weights O(n); D ≤ 16 runs exact nginx order in O(W·D + n log n) by grouping items of equal weight
 /// (inside a group nginx visits members in index order, so a group is one cursor, not one current per item);
 /// D &gt; 16 uses earliest-deadline-first on a heap in O(W log n) (the k-th turn of item i is due at
-/// (k + 1/2)/w_i, i.e. Sainte-Laguë order; same exact shares, each item within one turn of its ideal count
-/// at every prefix, but not nginx's tie order). Lookup O(1). Memory W ints: weights are expected to be small.
+/// (k + 1/2)/w_i, i.e. Sainte-Laguë order; same exact shares and
+/// every prefix within two turns of each item's ideal count, but not nginx's tie order). Lookup O(1). Memory W ints: weights are expected to be small.
 /// </summary>
 internal static class SmoothWeightedSchedule
 {
@@ -116,37 +116,52 @@ internal static class SmoothWeightedSchedule
 
     private static int[] BuildEdf(long[] keys, int total)
     {
-        var queue = new PriorityQueue<int, Turn>(keys.Length, TurnComparer.Instance);
-        for (var i = 0; i < keys.Length; i++)
+        // Binary min-heap of each item's next turn, keyed by due time (2·taken + 1) / (2·weight), ties by index.
+        var n = keys.Length;
+        var weight = new long[n];
+        var index = new int[n];
+        var taken = new long[n];
+        var heap = new int[n];
+        for (var i = 0; i < n; i++)
         {
-            queue.Enqueue(i, new Turn(0, (int)(keys[i] >> 32), (int)(keys[i] & 0xFFFFFFFF)));
+            weight[i] = keys[i] >> 32;
+            index[i] = (int)(keys[i] & 0xFFFFFFFF);
+            heap[i] = i;
         }
+        for (var i = n / 2 - 1; i >= 0; i--) SiftDown(heap, n, i);
+
         var schedule = new int[total];
+        var size = n;
         for (var s = 0; s < schedule.Length; s++)
         {
-            queue.TryPeek(out var item, out var turn);
-            schedule[s] = turn.Index;
-            var next = turn with { Taken = turn.Taken + 1 };
-            if (next.Taken < next.Weight) queue.DequeueEnqueue(item, next);
-            else queue.Dequeue();
+            var top = heap[0];
+            schedule[s] = index[top];
+            if (++taken[top] == weight[top]) heap[0] = heap[--size];
+            SiftDown(heap, size, 0);
         }
         return schedule;
-    }
 
-    /// <summary>The next turn of one item: due at (2·Taken + 1) / (2·Weight) of the cycle.</summary>
-    private readonly record struct Turn(int Taken, int Weight, int Index);
-
-    private sealed class TurnComparer : IComparer<Turn>
-    {
-        public static readonly TurnComparer Instance = new();
-
-        public int Compare(Turn x, Turn y)
+        // (2ta + 1)·wb < (2tb + 1)·wa; both sides stay below 2^63 because taken < weight ≤ total ≤ Array.MaxLength.
+        bool Before(int a, int b)
         {
-            // (2kx + 1)/wx vs (2ky + 1)/wy, cross-multiplied in 128 bits so large weights cannot overflow.
-            var lhs = (Int128)(2L * x.Taken + 1) * y.Weight;
-            var rhs = (Int128)(2L * y.Taken + 1) * x.Weight;
-            var c = lhs.CompareTo(rhs);
-            return c != 0 ? c : x.Index.CompareTo(y.Index);
+            var lhs = (2 * taken[a] + 1) * weight[b];
+            var rhs = (2 * taken[b] + 1) * weight[a];
+            return lhs < rhs || (lhs == rhs && index[a] < index[b]);
+        }
+
+        void SiftDown(int[] h, int count, int i)
+        {
+            var item = h[i];
+            while (true)
+            {
+                var child = 2 * i + 1;
+                if (child >= count) break;
+                if (child + 1 < count && Before(h[child + 1], h[child])) child++;
+                if (!Before(h[child], item)) break;
+                h[i] = h[child];
+                i = child;
+            }
+            h[i] = item;
         }
     }
 

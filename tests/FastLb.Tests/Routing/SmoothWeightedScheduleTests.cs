@@ -74,6 +74,28 @@ public class SmoothWeightedScheduleTests
     }
 
     [Fact]
+    public void Build_ManyDistinctWeights_MatchesSortedDueTimes()
+    {
+        var random = new Random(9);
+        var weights = new int[120];
+        for (var i = 0; i < weights.Length; i++) weights[i] = random.Next(0, 60);
+
+        // Every turn k of item i is due at (2k + 1) / (2w_i); the schedule is all turns in due order, ties by index.
+        var turns = new List<(int K, int W, int I)>();
+        for (var i = 0; i < weights.Length; i++)
+        {
+            for (var k = 0; k < weights[i]; k++) turns.Add((k, weights[i], i));
+        }
+        turns.Sort((x, y) =>
+        {
+            var c = ((2L * x.K + 1) * y.W).CompareTo((2L * y.K + 1) * x.W);
+            return c != 0 ? c : x.I.CompareTo(y.I);
+        });
+
+        Assert.Equal(turns.Select(t => t.I), SmoothWeightedSchedule.Build(weights));
+    }
+
+    [Fact]
     public void Build_AllZero_Empty()
     {
         Assert.Empty(SmoothWeightedSchedule.Build([0, 0]));
