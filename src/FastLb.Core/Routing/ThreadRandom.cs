@@ -1,30 +1,16 @@
 namespace FastLb.Core.Routing;
 
 /// <summary>
-/// Per-thread xorshift64* (Vigna, "An experimental exploration of Marsaglia's xorshift generators", 2016):
-/// lock-free, allocation-free, one thread-static load and store per draw. Not for secrets.
+/// The random bits behind the random and least-request policies: <see cref="Random.Shared"/> (per-thread
+/// xoshiro256**, lock-free, allocation-free). Measured 1.1-1.2 ns/draw against 2.2-2.6 ns for a hand-rolled
+/// [ThreadStatic] xorshift64* or SplitMix64 (perf-results/2026-11-26-routing.md). Not for secrets.
 /// </summary>
 internal static class ThreadRandom
 {
-    [ThreadStatic]
-    private static ulong t_state;
+    /// <summary>Returns 64 bits of which bits 1-63 are random and bit 0 is 0 (NextInt64 yields 63 bits); both 32-bit halves are uniform enough for <see cref="SelectionHelpers.Reduce"/>.</summary>
+    public static ulong Next() => (ulong)Random.Shared.NextInt64() << 1;
 
-    /// <summary>Returns 64 random bits.</summary>
-    public static ulong Next()
-    {
-        var s = t_state;
-        if (s == 0) s = Seed();
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        t_state = s;
-        return s * 0x2545F4914F6CDD1DUL;
-    }
-
-    /// <summary>64 random bits from <paramref name="injected"/> when a test supplies one, else from this thread's generator.</summary>
+    /// <summary>Random bits from <paramref name="injected"/> when a test supplies one, else from <see cref="Random.Shared"/>.</summary>
     public static ulong Next(Random? injected) =>
         injected is null ? Next() : unchecked((ulong)injected.NextInt64(long.MinValue, long.MaxValue));
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private static ulong Seed() => (ulong)Random.Shared.NextInt64() | 1;
 }
