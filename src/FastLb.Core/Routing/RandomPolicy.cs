@@ -2,7 +2,7 @@ namespace FastLb.Core.Routing;
 
 /// <summary>
 /// Weighted random: a uniform draw over slots in which each backend appears weight/gcd times.
-/// Pick O(1): one xorshift64* draw and one multiply-shift reduction; build O(W).
+/// Pick O(1): one Random.Shared draw and one multiply-shift reduction; build O(W).
 /// </summary>
 internal sealed class RandomPolicy : ISelectionPolicy
 {
