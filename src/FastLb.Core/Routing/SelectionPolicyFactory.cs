@@ -11,6 +11,10 @@ internal static class SelectionPolicyFactory
     /// </summary>
     public static ISelectionPolicy Create(BalanceKind kind, BackendSnapshot[] backends) => kind switch
     {
-        _ => new RoundRobinPolicy(backends),
+        BalanceKind.RoundRobin => new RoundRobinPolicy(backends),
+        BalanceKind.LeastRequest => new LeastRequestPolicy(backends),
+        BalanceKind.Random => new RandomPolicy(backends),
+        BalanceKind.Hash => new MaglevPolicy(backends),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown balance kind"),
     };
 }

@@ -8,6 +8,7 @@ internal sealed class ServiceSnapshot
     private readonly PoolSnapshot[] _poolSlots;   // smooth weighted schedule over pool shares
     private readonly PoolSnapshot[] _sharedPools; // pools with share > 0, for fallback and hashing
     private readonly int _totalShare;
+    private readonly FastModulus _slotModulus;
     private int _cursor = -1;
 
     public ServiceSnapshot(ServiceConfig config, PoolSnapshot[] pools)
@@ -29,6 +30,7 @@ internal sealed class ServiceSnapshot
         _poolSlots = new PoolSnapshot[schedule.Length];
         for (var i = 0; i < schedule.Length; i++) _poolSlots[i] = pools[schedule[i]];
         _sharedPools = [.. shared];
+        _slotModulus = new FastModulus((uint)Math.Max(1, _poolSlots.Length));
     }
 
     public ServiceConfig Config { get; }
@@ -54,9 +56,13 @@ internal sealed class ServiceSnapshot
         {
             pool = PoolForHash(hash);
         }
+        else if (slots.Length == 1)
+        {
+            pool = slots[0]; // one pool takes all traffic (no split): skip the shared cursor and its cache-line traffic
+        }
         else
         {
-            pool = slots[(int)((uint)Interlocked.Increment(ref _cursor) % (uint)slots.Length)];
+            pool = slots[_slotModulus.Mod((uint)Interlocked.Increment(ref _cursor))];
         }
         var backend = pool.Policy.Pick(hash, attempt);
         if (backend is not null) return backend;

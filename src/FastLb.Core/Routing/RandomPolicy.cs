@@ -1,0 +1,42 @@
+namespace FastLb.Core.Routing;
+
+/// <summary>
+/// Weighted random: a uniform draw over slots in which each backend appears weight/gcd times.
+/// Pick O(1): one Random.Shared draw and one multiply-shift reduction; build O(W).
+/// </summary>
+internal sealed class RandomPolicy : ISelectionPolicy
+{
+    private readonly BackendSnapshot[] _positive;
+    private readonly int[] _slots;
+    private readonly Random? _random;
+
+    /// <param name="random">A seeded source for tests; null (production) uses <see cref="ThreadRandom"/>.</param>
+    public RandomPolicy(BackendSnapshot[] backends, Random? random = null)
+    {
+        _positive = SelectionHelpers.Positive(backends);
+        _slots = SelectionHelpers.ExpandSlots(_positive);
+        _random = random;
+    }
+
+    public BackendSnapshot? Pick(ulong hash, int attempt)
+    {
+        var slots = _slots;
+        if (slots.Length == 0) return null;
+        var b = _positive[slots[SelectionHelpers.Reduce((uint)NextRandom(), (uint)slots.Length)]];
+        return b.State.Healthy ? b : PickPastUnhealthy(b);
+    }
+
+    private BackendSnapshot PickPastUnhealthy(BackendSnapshot first)
+    {
+        var slots = _slots;
+        for (var k = 0; k < SelectionHelpers.HealthProbes; k++)
+        {
+            var r = NextRandom();
+            var b = _positive[slots[SelectionHelpers.Reduce((uint)r, (uint)slots.Length)]];
+            if (b.State.Healthy) return b;
+        }
+        return SelectionHelpers.ScanHealthy(_positive, (uint)NextRandom(), null) ?? first;
+    }
+
+    private ulong NextRandom() => ThreadRandom.Next(_random);
+}

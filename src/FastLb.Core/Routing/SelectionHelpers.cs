@@ -1,0 +1,83 @@
+namespace FastLb.Core.Routing;
+
+/// <summary>Build-time and cold-path helpers shared by the selection policies.</summary>
+internal static class SelectionHelpers
+{
+    /// <summary>How many extra draws a policy makes past unhealthy backends before scanning the pool.</summary>
+    public const int HealthProbes = 16;
+
+    /// <summary>The backends with weight &gt; 0, in pool order.</summary>
+    public static BackendSnapshot[] Positive(BackendSnapshot[] backends)
+    {
+        var n = 0;
+        foreach (var b in backends)
+        {
+            if (b.Weight > 0) n++;
+        }
+        var positive = new BackendSnapshot[n];
+        n = 0;
+        foreach (var b in backends)
+        {
+            if (b.Weight > 0) positive[n++] = b;
+        }
+        return positive;
+    }
+
+    /// <summary>
+    /// Indexes into <paramref name="positive"/>, each repeated weight/gcd times, so a uniform draw over the
+    /// result is a weight-proportional draw over the backends. Order does not matter, so this is O(W), not a schedule.
+    /// </summary>
+    public static int[] ExpandSlots(BackendSnapshot[] positive)
+    {
+        if (positive.Length == 0) return [];
+        var g = 0;
+        long total = 0;
+        foreach (var b in positive)
+        {
+            g = g == 0 ? b.Weight : Gcd(g, b.Weight);
+            total += b.Weight;
+        }
+        total /= g;
+        if (total > Array.MaxLength) throw new ArgumentException($"weights reduce to {total} slots; lower the weights");
+        var slots = new int[total];
+        var k = 0;
+        for (var i = 0; i < positive.Length; i++)
+        {
+            var reps = positive[i].Weight / g;
+            slots.AsSpan(k, reps).Fill(i);
+            k += reps;
+        }
+        return slots;
+    }
+
+    /// <summary>Maps 32 uniform bits onto [0, n) with one multiply (Lemire, 2019); bias ≤ n / 2^32.</summary>
+    public static uint Reduce(uint x, uint n) => (uint)(((ulong)x * n) >> 32);
+
+    /// <summary>Cold path: the first healthy backend at or after <paramref name="start"/> (wrapping), other than <paramref name="exclude"/>; null if none.</summary>
+    public static BackendSnapshot? ScanHealthy(BackendSnapshot[] backends, uint start, BackendSnapshot? exclude) =>
+        Scan(backends, start, exclude, healthyOnly: true);
+
+    /// <summary>Cold path: the first backend at or after <paramref name="start"/> (wrapping) other than <paramref name="exclude"/>, healthy or not; null if none.</summary>
+    public static BackendSnapshot? ScanOther(BackendSnapshot[] backends, uint start, BackendSnapshot? exclude) =>
+        Scan(backends, start, exclude, healthyOnly: false);
+
+    private static BackendSnapshot? Scan(BackendSnapshot[] backends, uint start, BackendSnapshot? exclude, bool healthyOnly)
+    {
+        var n = backends.Length;
+        if (n == 0) return null;
+        var i = (int)(start % (uint)n);
+        for (var k = 0; k < n; k++)
+        {
+            var b = backends[i];
+            if ((!healthyOnly || b.State.Healthy) && !ReferenceEquals(b, exclude)) return b;
+            if (++i == n) i = 0;
+        }
+        return null;
+    }
+
+    private static int Gcd(int a, int b)
+    {
+        while (b != 0) (a, b) = (b, a % b);
+        return a;
+    }
+}
