@@ -16,6 +16,9 @@ internal static class SmoothWeightedSchedule
     /// <summary>Above this many distinct weights the O(W·D) exact path yields to the O(W log n) heap.</summary>
     internal const int MaxExactDistinctWeights = 16;
 
+    /// <summary>Longest cycle built; larger weight sums are scaled down to fit (shares then exact to about 1/MaxSlots).</summary>
+    internal const int MaxSlots = 1 << 20;
+
     /// <summary>Returns the cycle of indexes into <paramref name="weights"/>; weight 0 never appears.</summary>
     public static int[] Build(ReadOnlySpan<int> weights)
     {
@@ -31,7 +34,7 @@ internal static class SmoothWeightedSchedule
         }
         if (positive == 0) return [];
         total /= g;
-        if (total > Array.MaxLength) ThrowTooLong(total);
+        if (total > MaxSlots) return Build(ScaleDown(weights, total * g));
         if (total == positive)
         {
             // All weights equal: the schedule is every positive item once, in order.
@@ -60,6 +63,18 @@ internal static class SmoothWeightedSchedule
         return distinct <= MaxExactDistinctWeights
             ? BuildExact(keys, distinct, (int)total)
             : BuildEdf(keys, (int)total);
+    }
+
+    /// <summary>Scales weights so their sum fits <see cref="MaxSlots"/>, keeping every positive weight at least 1.</summary>
+    private static int[] ScaleDown(ReadOnlySpan<int> weights, long sum)
+    {
+        var scaled = new int[weights.Length];
+        var budget = MaxSlots - weights.Length; // the max(1, ..) floor can add at most one slot per item
+        for (var i = 0; i < weights.Length; i++)
+        {
+            if (weights[i] > 0) scaled[i] = (int)Math.Max(1, (long)weights[i] * budget / sum);
+        }
+        return scaled;
     }
 
     private static int[] BuildExact(long[] keys, int distinct, int total)
@@ -170,8 +185,4 @@ internal static class SmoothWeightedSchedule
         while (b != 0) (a, b) = (b, a % b);
         return a;
     }
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private static void ThrowTooLong(long total) =>
-        throw new ArgumentException($"weights reduce to a schedule of {total} slots; lower the weights (divide them by a common factor)");
 }

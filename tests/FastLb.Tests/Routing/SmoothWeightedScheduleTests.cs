@@ -147,4 +147,18 @@ public class SmoothWeightedScheduleTests
         while (b != 0) (a, b) = (b, a % b);
         return a;
     }
+
+    [Fact]
+    public void Build_HugeCoprimeWeights_ScaledToBoundedCycleKeepingShares()
+    {
+        int[] weights = [1_000_000, 999_999, 1];
+
+        var schedule = SmoothWeightedSchedule.Build(weights);
+
+        Assert.True(schedule.Length <= SmoothWeightedSchedule.MaxSlots);
+        var counts = new int[3];
+        foreach (var i in schedule) counts[i]++;
+        Assert.InRange(counts[0] / (double)schedule.Length, 0.4999, 0.5001);
+        Assert.True(counts[2] >= 1);
+    }
 }
