@@ -27,7 +27,10 @@ internal sealed class FastLbProcess : IAsyncDisposable
     }
 
     /// <summary>Starts `fastlb ARGS` from the test's output folder (fastlb.dll is copied there by the project reference).</summary>
-    public static FastLbProcess Start(string workingDirectory, params string[] args)
+    public static FastLbProcess Start(string workingDirectory, params string[] args) => Start(workingDirectory, null, args);
+
+    /// <summary>Starts `fastlb ARGS` with extra environment variables.</summary>
+    public static FastLbProcess Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "fastlb.dll");
         var info = new ProcessStartInfo("dotnet")
@@ -38,6 +41,10 @@ internal sealed class FastLbProcess : IAsyncDisposable
             UseShellExecute = false,
         };
         info.ArgumentList.Add(dll);
+        if (environment is not null)
+        {
+            foreach (var (k, v) in environment) info.Environment[k] = v;
+        }
         foreach (var a in args) info.ArgumentList.Add(a);
         var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start fastlb");
         var p = new FastLbProcess(process);
