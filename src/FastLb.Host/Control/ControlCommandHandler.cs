@@ -78,7 +78,24 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
         }
         w.WriteEndArray();
         w.WriteNumber("live_connections", runtime.Proxy.LiveConnections);
+        WriteProcess(w);
     });
+
+    /// <summary>Process figures an operator (and the load harness) reads: memory, GC counts, allocated bytes.</summary>
+    private static void WriteProcess(Utf8JsonWriter w)
+    {
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        w.WriteStartObject("process");
+        w.WriteNumber("rss_bytes", self.WorkingSet64);
+        w.WriteNumber("managed_heap_bytes", GC.GetTotalMemory(forceFullCollection: false));
+        w.WriteNumber("allocated_bytes", GC.GetTotalAllocatedBytes(precise: false));
+        w.WriteNumber("gc_gen0", GC.CollectionCount(0));
+        w.WriteNumber("gc_gen1", GC.CollectionCount(1));
+        w.WriteNumber("gc_gen2", GC.CollectionCount(2));
+        w.WriteNumber("threads", self.Threads.Count);
+        w.WriteNumber("uptime_seconds", (long)(DateTime.Now - self.StartTime).TotalSeconds);
+        w.WriteEndObject();
+    }
 
     private static string Changed(ChangeResult result) => Json(w =>
     {
