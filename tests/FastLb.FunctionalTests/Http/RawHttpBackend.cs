@@ -42,6 +42,9 @@ internal sealed class RawHttpBackend : IAsyncDisposable
     /// <summary>Answer <c>Expect: 100-continue</c> with <c>100 Continue</c> before reading the body (default true).</summary>
     public bool SendContinue { get; set; } = true;
 
+    /// <summary>The interim response sent for <c>Expect: 100-continue</c>.</summary>
+    public string ContinueResponse { get; set; } = "HTTP/1.1 100 Continue\r\n\r\n";
+
     public int AcceptedConnections => Volatile.Read(ref _accepted);
     public int OpenConnections => Volatile.Read(ref _open);
 
@@ -122,7 +125,7 @@ internal sealed class RawHttpBackend : IAsyncDisposable
                 if (headBytes is null) break;
                 var head = HttpHead.Parse(headBytes);
                 if (SendContinue && head.HasToken("expect", "100-continue"))
-                    await connection.SendAsync("HTTP/1.1 100 Continue\r\n\r\n", ct).ConfigureAwait(false);
+                    await connection.SendAsync(ContinueResponse, ct).ConfigureAwait(false);
 
                 var body = new MemoryStream();
                 var framing = "none";
