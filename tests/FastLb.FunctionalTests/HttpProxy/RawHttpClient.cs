@@ -88,6 +88,14 @@ internal sealed class RawHttpClient : IAsyncDisposable
         return new RawHttpResponse(status, headers, body.ToArray());
     }
 
+    /// <summary>Reads exactly <paramref name="count"/> raw bytes (a tunnel's payload).</summary>
+    public async Task<byte[]> ReceiveRawAsync(int count)
+    {
+        using var data = new MemoryStream();
+        await CopyAsync(data, count);
+        return data.ToArray();
+    }
+
     /// <summary>True when the proxy closed the connection (FIN) with nothing more to read.</summary>
     public async Task<bool> IsClosedAsync() => _end == _start && !await FillAsync();
 
