@@ -13,7 +13,7 @@ internal sealed class BackendRequest(HttpHead head, byte[] body, string framing,
 
     public List<string> Trailers { get; } = trailers;
 
-    /// <summary>Which accepted connection (1-based, in accept order) carried the request.</summary>
+    /// <summary>Which accepted connection (1-based, in accept order, never reused) carried the request.</summary>
     public int Connection { get; } = connection;
 
     public string Method => Head.StartLine.Split(' ')[0];

@@ -20,6 +20,7 @@ internal sealed class RawHttpBackend : IAsyncDisposable
     private readonly MemoryStream _received = new();
     private readonly Task _acceptLoop;
     private int _accepted;
+    private int _connectionIds; // never reset, so a connection's index stays unique across Reset()
     private int _open;
 
     private RawHttpBackend(string name, BackendResponder? responder)
@@ -104,7 +105,8 @@ internal sealed class RawHttpBackend : IAsyncDisposable
             {
                 return;
             }
-            var index = Interlocked.Increment(ref _accepted);
+            Interlocked.Increment(ref _accepted);
+            var index = Interlocked.Increment(ref _connectionIds);
             socket.NoDelay = true;
             _connections[socket] = ServeAsync(socket, index);
         }
