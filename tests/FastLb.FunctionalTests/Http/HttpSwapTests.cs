@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using System.Text;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace FastLb.FunctionalTests.Http;
 
 /// <summary>Blue/green for HTTP: per-request routing on open keep-alive connections during swaps, and draining of requests in flight.</summary>
-public sealed class HttpSwapTests
+public sealed class HttpSwapTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Timeout = HttpLb.Timeout;
 
@@ -92,6 +93,7 @@ public sealed class HttpSwapTests
             var summary = $"{exchanges.Count} ok responses, {failures.Count} failures, {swaps.Count} swaps, "
                           + $"{checkedCount} responses checked against the swap before them, {violations.Count} from the old pool";
 
+            output.WriteLine(summary);
             Assert.True(failures.Count == 0, $"{summary}\nfirst failures:\n{string.Join("\n", failures.Take(10))}");
             Assert.True(violations.Count == 0, $"{summary}\nfirst violations:\n{string.Join("\n", violations.Where(v => v.Length > 0))}");
             Assert.True(swaps.Count >= 50, $"{summary}: too few swaps to mean anything");
