@@ -28,6 +28,7 @@ public sealed class HttpErrorTests : IAsyncLifetime
         _lb = await HttpLb.StartAsync($"""
             defaults:
               connect_timeout: 1s
+              request_head_timeout: 500ms
             listeners:
               - name: web
                 bind: 127.0.0.1:0
@@ -157,6 +158,36 @@ public sealed class HttpErrorTests : IAsyncLifetime
         AssertOwnError(await client.GetAsync("/silent").WaitAsync(Timeout), 504);
         AssertOwnError(await client.GetAsync("/refused").WaitAsync(Timeout), 502);
         await AssertUsableAsync(client);
+    }
+
+    [Fact]
+    public async Task TrickledRequestHead_CutAfterRequestHeadTimeoutAndNothingForwarded()
+    {
+        await using var client = await _lb.ConnectAsync();
+        var clock = Stopwatch.StartNew();
+        await client.SendAsync("GET /ok HTTP/1.1\r\nHost: test\r\n").WaitAsync(Timeout);
+        var cut = false;
+        for (var i = 0; i < 40 && !cut; i++)
+        {
+            try
+            {
+                await client.SendAsync("X").WaitAsync(Timeout); // one byte of a header name every 100 ms: never completes the head
+                await Task.Delay(100);
+            }
+            catch (SocketException)
+            {
+                cut = true;
+            }
+            if (!cut && client.Socket.Poll(0, SelectMode.SelectRead)) cut = true;
+        }
+
+        Assert.True(cut, $"a client trickling its head for {clock.ElapsedMilliseconds} ms was not cut (request_head_timeout 500ms)");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"cut only after {clock.ElapsedMilliseconds} ms");
+        var (closed, extra) = await client.WaitForCloseAsync(TimeSpan.FromSeconds(2)).WaitAsync(Timeout);
+        Assert.True(closed, "connection not closed");
+        var text = System.Text.Encoding.Latin1.GetString(extra);
+        Assert.True(text.Length == 0 || text.StartsWith("HTTP/1.1 408", StringComparison.Ordinal), $"unexpected answer to a slow head:\n{text}");
+        Assert.Empty(_ok.Requests);
     }
 
     private static void AssertOwnError(HttpResponse response, int status)

@@ -136,5 +136,34 @@ public sealed class HttpSwapTests(ITestOutputHelper output)
         Assert.DoesNotContain(blue.Requests, r => r.Target == "/next");
     }
 
+    [Fact]
+    public async Task Swap_UpgradedTunnelOnBlue_KeepsRelayingThenClosedAtDrainTimeout()
+    {
+        BackendResponder tunnel(string name) => async (request, connection, ct) =>
+        {
+            await connection.SendAsync($"HTTP/1.1 101 Switching Protocols\r\nx-backend: {name}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", ct);
+            await connection.EchoUntilFinAsync(ct);
+            return false;
+        };
+        await using var blue = RawHttpBackend.Start("blue-1", tunnel("blue-1"));
+        await using var green = RawHttpBackend.Start("green-1", tunnel("green-1"));
+        await using var lb = await HttpLb.StartAsync(OneServiceConfig.Yaml([("blue", [blue]), ("green", [green])], drainTimeout: "1s"));
+        await using var client = await lb.ConnectAsync();
+        var switching = await client.RequestAsync("GET /ws HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n").WaitAsync(Timeout);
+        Assert.True(switching.Status == 101 && switching.Backend == "blue-1", switching.ToString());
+
+        await lb.CtlOkAsync("swap web green");
+        var clock = Stopwatch.StartNew();
+        await client.SendAsync("still here").WaitAsync(Timeout);
+        Assert.Equal("still here", Encoding.ASCII.GetString(await client.ReadExactlyAsync(10).WaitAsync(Timeout)));
+        var (closed, extra) = await client.WaitForCloseAsync(TimeSpan.FromSeconds(5)).WaitAsync(Timeout);
+
+        Assert.True(closed && extra.Length == 0, "the tunnel on drained blue should be closed at drain_timeout (1s)");
+        Assert.True(clock.Elapsed > TimeSpan.FromMilliseconds(700), $"closed after {clock.ElapsedMilliseconds} ms, before drain_timeout");
+        await using var fresh = await lb.ConnectAsync();
+        Assert.Equal("green-1", (await fresh.RequestAsync("GET /ws HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+            .WaitAsync(Timeout)).Backend);
+    }
+
     private static string Ms(long ticks) => (ticks * 1000.0 / Stopwatch.Frequency).ToString("F1");
 }
