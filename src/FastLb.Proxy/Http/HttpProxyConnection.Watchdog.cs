@@ -10,6 +10,7 @@ internal sealed partial class HttpProxyConnection
     // loop sees IsCanceled with _expired set: no exceptions, no per-read timers, no allocations.
     private readonly Timer _timer;
     private long _watchMs;
+    private int _phase; // bumped by Watch/Unwatch so a timer that read an old phase cannot expire the new one
     private long _progressMs;
     private PipeReader? _watchReader;
     private PipeWriter? _watchWriter;
@@ -19,6 +20,7 @@ internal sealed partial class HttpProxyConnection
     /// <summary>Starts a phase: expire after <paramref name="timeout"/> without progress; zero or less disables it.</summary>
     private void Watch(PipeReader? reader, PipeWriter? writer, TimeSpan timeout)
     {
+        Interlocked.Increment(ref _phase);
         _expired = false;
         var ms = (long)timeout.TotalMilliseconds;
         if (ms <= 0)
@@ -39,6 +41,7 @@ internal sealed partial class HttpProxyConnection
     /// <summary>Ends the phase; a timer still due finds nothing to watch.</summary>
     private void Unwatch()
     {
+        Interlocked.Increment(ref _phase);
         Volatile.Write(ref _watchMs, 0);
         Volatile.Write(ref _watchReader, null);
         Volatile.Write(ref _watchWriter, null);
@@ -46,6 +49,7 @@ internal sealed partial class HttpProxyConnection
 
     private void OnTimer()
     {
+        var phase = Volatile.Read(ref _phase);
         var watch = Volatile.Read(ref _watchMs);
         if (watch <= 0) return;
         var idle = Environment.TickCount64 - Volatile.Read(ref _progressMs);
@@ -54,6 +58,7 @@ internal sealed partial class HttpProxyConnection
             ChangeTimer(watch - idle);
             return;
         }
+        if (Volatile.Read(ref _phase) != phase) return;
         _expired = true;
         try
         {
