@@ -6,6 +6,7 @@ using FastLb.Core.Traffic;
 using FastLb.Host.Control;
 using FastLb.Host.Systemd;
 using FastLb.Proxy;
+using FastLb.Proxy.Http;
 
 namespace FastLb.Host;
 
@@ -31,12 +32,15 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     {
         _reloadSource = reloadSource;
         Controller = new TrafficController(Router);
-        Proxy = new ProxyServer(Router);
+        // http listeners share one L7 proxy (and its upstream pool); the factory runs at bind time, after Http is set.
+        Proxy = new ProxyServer(Router, _ => Http!);
+        Http = new HttpProxy(Router, Proxy.Transport);
     }
 
     public Router Router { get; } = new();
     public TrafficController Controller { get; }
     public ProxyServer Proxy { get; }
+    public HttpProxy Http { get; }
     public ControlServer? Control => _control;
 
     /// <summary>Loads the first config, binds listeners and the control socket. False (with the reason logged) when it cannot start.</summary>
@@ -121,6 +125,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
             var timeout = Controller.Config?.Defaults.DrainTimeout ?? TimeSpan.FromSeconds(30);
             _control?.Dispose();
             await Proxy.StopAsync(timeout).ConfigureAwait(false);
+            Http.Dispose();
             _shutdown.Cancel();
             Log.Info("stopped");
             _stopped.TrySetResult(0);
@@ -173,6 +178,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         _signals.Clear();
         _control?.Dispose();
         await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+        Http.Dispose();
         _shutdown.Cancel();
         if (_ticker is not null) await _ticker.ConfigureAwait(false);
         _shutdown.Dispose();

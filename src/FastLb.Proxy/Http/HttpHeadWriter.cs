@@ -96,7 +96,7 @@ internal static class HttpHeadWriter
         }
 
         // Kept for HEAD/204/304 too: there the fields describe the representation, not a body that follows.
-        WriteFraming(ref w, head.HasChunkedTransferEncoding, head.ContentLength);
+        if (!options.OmitFraming) WriteFraming(ref w, head.HasChunkedTransferEncoding, head.ContentLength);
 
         if (options.AllowUpgrade && head.StatusCode == 101 && head.HasUpgrade)
         {

@@ -1,9 +1,10 @@
 using System.Text;
+using FastLb.Core.Routing;
 
 namespace FastLb.Proxy.Http;
 
 /// <summary>A parsed request head: its bytes, header offsets and derived framing; one per client connection, reused per request.</summary>
-internal sealed class HttpRequestHead : IDisposable
+internal sealed class HttpRequestHead : IHttpRequestView, IDisposable
 {
     internal HttpHeaderBlock Block { get; } = new();
 
@@ -99,6 +100,31 @@ internal sealed class HttpRequestHead : IDisposable
 
     /// <summary>Value of cookie <paramref name="name"/> from any Cookie line.</summary>
     public bool TryGetCookie(ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value) => Block.TryGetCookie(name, out value);
+
+    ReadOnlySpan<byte> IHttpRequestView.Method => MethodBytes;
+
+    /// <summary>The path without the query string, for route matching.</summary>
+    public ReadOnlySpan<byte> Path
+    {
+        get
+        {
+            var p = PathAndQuery;
+            int q = p.IndexOf((byte)'?');
+            return q < 0 ? p : p[..q];
+        }
+    }
+
+    /// <summary>The routing authority without its port; an IPv6 literal keeps its brackets.</summary>
+    ReadOnlySpan<byte> IHttpRequestView.Host => AuthorityWithoutPort(Authority);
+
+    internal static ReadOnlySpan<byte> AuthorityWithoutPort(ReadOnlySpan<byte> authority)
+    {
+        int colon = authority.LastIndexOf((byte)':');
+        if (colon < 0) return authority;
+        // "[::1]" has colons inside the brackets only; "[::1]:80" has one after the closing bracket.
+        int bracket = authority.LastIndexOf((byte)']');
+        return colon > bracket ? authority[..colon] : authority;
+    }
 
     /// <summary>Clears every parsed field before the next request; keeps the buffers.</summary>
     public void Reset()

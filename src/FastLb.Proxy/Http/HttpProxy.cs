@@ -1,0 +1,45 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Text;
+using FastLb.Core.Config;
+using FastLb.Core.Routing;
+using FastLb.Proxy.Transport;
+
+namespace FastLb.Proxy.Http;
+
+/// <summary>The L7 proxy shared by every <c>protocol: http</c> listener: the routing source, buffers and the upstream pool.</summary>
+/// <remarks>Plug it into <see cref="ProxyServer"/> as the http handler factory (<c>_ => httpProxy</c>); dispose it after the server stopped.</remarks>
+internal sealed class HttpProxy : IConnectionHandler, IDisposable
+{
+    private readonly ConcurrentDictionary<string, byte[]> _nameBytes = new(StringComparer.Ordinal);
+
+    public HttpProxy(Router router, TransportOptions transport, UpstreamPool? pool = null)
+    {
+        Router = router;
+        Transport = transport;
+        Pool = pool ?? new UpstreamPool(router);
+    }
+
+    public Router Router { get; }
+    public TransportOptions Transport { get; }
+    public UpstreamPool Pool { get; }
+
+    public async Task HandleAsync(Socket client, ListenerConfig listener, CancellationToken ct)
+    {
+        var connection = new HttpProxyConnection(this, client, listener);
+        try
+        {
+            await connection.RunAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            connection.Dispose();
+        }
+    }
+
+    /// <summary>The bytes of a hash_on header or cookie name, encoded once.</summary>
+    internal byte[] NameBytes(string name) =>
+        _nameBytes.GetOrAdd(name, static n => Encoding.ASCII.GetBytes(n));
+
+    public void Dispose() => Pool.Dispose();
+}

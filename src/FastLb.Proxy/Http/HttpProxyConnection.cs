@@ -1,0 +1,222 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text;
+using FastLb.Core.Config;
+using FastLb.Core.Diagnostics;
+using FastLb.Core.Routing;
+using FastLb.Proxy.Tcp;
+using FastLb.Proxy.Transport;
+
+namespace FastLb.Proxy.Http;
+
+/// <summary>One client connection of an http listener: a keep-alive loop that routes, forwards and answers each request in turn.</summary>
+/// <remarks>
+/// Per request: read the head (keep-alive timeout for the first byte, then request_head_timeout for the whole head),
+/// read <see cref="Router.Current"/> once, match the listener's routes, pick a backend, rent or open an upstream
+/// connection, forward the head and stream both bodies, then loop. Requests are handled one at a time, so pipelined
+/// requests are answered in order. Everything per request lives in this object and is reused (heads, framers, the
+/// watchdog timer); async helpers use pooled builders, so a keep-alive request allocates nothing in steady state.
+/// The request in flight is counted on its backend (<see cref="BackendState.Acquire"/>), so drains see it and a
+/// drain deadline can cut it through <see cref="Abort"/>.
+/// </remarks>
+internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
+{
+    private const int MaxConnectAttempts = 3;
+
+    /// <summary>After the last response and our FIN, how long the client gets to close before we reset.</summary>
+    private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly HttpProxy _proxy;
+    private readonly Socket _socket;
+    private readonly ListenerConfig _listener;
+    private readonly HttpRequestHead _request = new();
+    private readonly HttpResponseHead _response = new();
+    private readonly HttpBodyFramer _requestBody = new();
+    private readonly HttpBodyFramer _responseBody = new();
+    private readonly ChunkedDecoder _dechunker = new();
+    private readonly CancellationTokenSource _abort = new();
+    private readonly byte[] _clientAddress;
+    private readonly ulong _clientHash;
+    private SocketTransport? _client;
+    private PipeReader _input = null!;
+    private PipeWriter _output = null!;
+    private UpstreamConnection? _upstream;
+    private volatile bool _stopping;
+    private int _aborted;
+
+    public HttpProxyConnection(HttpProxy proxy, Socket socket, ListenerConfig listener)
+    {
+        _proxy = proxy;
+        _socket = socket;
+        _listener = listener;
+        var remote = socket.RemoteEndPoint as IPEndPoint;
+        _clientHash = remote is null ? 0 : ClientIpHash.Compute(remote.Address);
+        _clientAddress = FormatAddress(remote);
+        _timer = new Timer(static s => ((HttpProxyConnection)s!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
+    }
+
+    private bool IsAborted => Volatile.Read(ref _aborted) != 0;
+
+    private enum Outcome : byte
+    {
+        /// <summary>Keep the client connection and read the next request.</summary>
+        Next,
+
+        /// <summary>Close the client connection gracefully (FIN after what was written).</summary>
+        Close,
+
+        /// <summary>Reset the client connection: a response was cut or the client is gone.</summary>
+        Abort,
+
+        /// <summary>A reused upstream connection was found closed before any response byte: retry on a fresh one.</summary>
+        RetryFresh,
+    }
+
+    /// <summary>Serves requests until the client closes, an error ends the connection, or <paramref name="ct"/> (listener stopping) fires between requests.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var client = SocketTransport.CreateDuplex(_socket, _proxy.Transport, out var app);
+        _input = app.Input;
+        _output = app.Output;
+        Volatile.Write(ref _client, client);
+        _ = client.Start();
+        if (IsAborted) client.Abort();
+        var graceful = true;
+        try
+        {
+            using (ct.UnsafeRegister(static s => ((HttpProxyConnection)s!).OnStopping(), this))
+            {
+                graceful = await ServeAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            graceful = false;
+            if (!IsAborted) Log.Debug($"listener '{_listener.Name}': http connection failed: {e.Message}");
+        }
+        await CloseClientAsync(client, graceful).ConfigureAwait(false);
+    }
+
+    private async Task<bool> ServeAsync()
+    {
+        while (true)
+        {
+            var head = await ReadRequestHeadAsync().ConfigureAwait(false);
+            switch (head)
+            {
+                case HeadRead.Closed:
+                    return true;
+                case HeadRead.TimedOut:
+                    return await AnswerAsync(408, bodyConsumed: false).ConfigureAwait(false) != Outcome.Abort;
+                case HeadRead.Invalid:
+                    // Never parse what follows a rejected head (request smuggling): answer and close.
+                    return await AnswerAsync(_request.ErrorStatusCode, bodyConsumed: false).ConfigureAwait(false) != Outcome.Abort;
+            }
+            var outcome = await ProxyRequestAsync().ConfigureAwait(false);
+            if (outcome == Outcome.Abort || IsAborted) return false;
+            if (outcome == Outcome.Close || _stopping) return true;
+        }
+    }
+
+    /// <summary>Writes FastLb's own answer; closes unless the request body was consumed and the client keeps alive.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<Outcome> AnswerAsync(int status, bool bodyConsumed)
+    {
+        var close = !bodyConsumed || _stopping || _request.ErrorStatusCode != 0 || status == 408
+                    || !_request.KeepAlive || _request.Version == HttpProtocolVersion.Http10;
+        var bytes = HttpErrorResponses.Get(status, close);
+        if (_request.Method == HttpMethodKind.Head && _request.ErrorStatusCode == 0)
+        {
+            _output.Write(bytes.AsSpan(0, bytes.AsSpan().IndexOf("\r\n\r\n"u8) + 4)); // HEAD: the same head, no body
+        }
+        else
+        {
+            _output.Write(bytes);
+        }
+        try
+        {
+            var flush = await _output.FlushAsync().ConfigureAwait(false);
+            if (flush.IsCompleted || flush.IsCanceled) return Outcome.Abort;
+        }
+        catch (Exception)
+        {
+            return Outcome.Abort;
+        }
+        return close ? Outcome.Close : Outcome.Next;
+    }
+
+    private void OnStopping()
+    {
+        // The listener stops accepting: finish the request in flight, start no new one; wake an idle wait at once.
+        _stopping = true;
+        try
+        {
+            _input.CancelPendingRead();
+        }
+        catch (Exception)
+        {
+        }
+    }
+
+    private async ValueTask CloseClientAsync(SocketTransport client, bool graceful)
+    {
+        try
+        {
+            if (!graceful || IsAborted) client.Abort();
+            await _output.CompleteAsync().ConfigureAwait(false);
+            await _input.CompleteAsync().ConfigureAwait(false);
+            if (graceful && !client.Completion.IsCompleted)
+            {
+                // Our FIN follows the last response; give the client a moment to close its side, so closing ours
+                // with unread bytes does not reset a response it is still reading.
+                try
+                {
+                    await client.Completion.WaitAsync(LingerTimeout).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                }
+            }
+            await client.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Log.Debug($"listener '{_listener.Name}': http connection teardown failed: {e.Message}");
+        }
+    }
+
+    /// <summary>Cuts the client and the upstream connection in flight with RST (drain deadline, shutdown); idempotent.</summary>
+    public void Abort()
+    {
+        if (Interlocked.Exchange(ref _aborted, 1) != 0) return;
+        try
+        {
+            _abort.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        var client = Volatile.Read(ref _client);
+        if (client is not null) client.Abort();
+        else SocketTeardown.Abort(_socket);
+        Volatile.Read(ref _upstream)?.Abort();
+    }
+
+    public void Dispose()
+    {
+        _timer.Dispose();
+        _request.Dispose();
+        _response.Dispose();
+        _abort.Dispose();
+    }
+
+    private static byte[] FormatAddress(IPEndPoint? remote)
+    {
+        if (remote is null) return [];
+        var address = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
+        return Encoding.ASCII.GetBytes(address.ToString());
+    }
+}

@@ -1,0 +1,164 @@
+using System.Collections.Concurrent;
+using FastLb.Core.Diagnostics;
+using FastLb.Core.Routing;
+
+namespace FastLb.Proxy.Http;
+
+/// <summary>Idle keep-alive connections per backend, shared by every HTTP listener; reuse is LIFO and bounded per backend.</summary>
+/// <remarks>
+/// A connection enters the pool only when its last exchange ended cleanly (see <see cref="HttpProxyConnection"/>).
+/// It leaves it when rented, when it idled past its upstream_idle_timeout, when the backend closed it, or when the
+/// backend no longer takes traffic in the current table (swap, split to 0, weight 0, removed): the drain rule
+/// "idle upstream connections to the old pool are closed". The last two are checked on return and by a coarse sweep.
+/// </remarks>
+internal sealed class UpstreamPool : IDisposable
+{
+    public const int DefaultMaxIdlePerBackend = 256;
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(1);
+
+    private readonly ConcurrentDictionary<BackendState, UpstreamIdleList> _idle = new(ReferenceEqualityComparer.Instance);
+    private readonly Router _router;
+    private readonly int _maxIdlePerBackend;
+    private readonly Timer _sweep;
+    private LiveBackends? _live;
+    private int _sweeping;
+    private volatile bool _disposed;
+
+    public UpstreamPool(Router router, int maxIdlePerBackend = DefaultMaxIdlePerBackend, TimeSpan? sweepInterval = null)
+    {
+        _router = router;
+        _maxIdlePerBackend = maxIdlePerBackend;
+        var period = sweepInterval ?? SweepInterval;
+        _sweep = new Timer(static s => ((UpstreamPool)s!).Sweep(), this, period, period);
+    }
+
+    /// <summary>Idle connections over all backends (tests and status).</summary>
+    public int IdleCount
+    {
+        get
+        {
+            var n = 0;
+            foreach (var list in _idle.Values) n += list.Count;
+            return n;
+        }
+    }
+
+    /// <summary>The most recently returned usable idle connection to <paramref name="backend"/>, or null.</summary>
+    public UpstreamConnection? TryRent(BackendState backend)
+    {
+        if (!_idle.TryGetValue(backend, out var list)) return null;
+        var now = Environment.TickCount64;
+        while (list.TryPop(out var c))
+        {
+            if (now - c!.IdleSinceMs < c.IdleTimeoutMs && c.IsIdleUsable())
+            {
+                c.Reused = true;
+                return c;
+            }
+            c.Discard();
+        }
+        return null;
+    }
+
+    /// <summary>Pools <paramref name="connection"/> for reuse, or closes it when it cannot be reused or the pool is full.</summary>
+    public void Return(UpstreamConnection connection, TimeSpan idleTimeout)
+    {
+        if (_disposed || idleTimeout <= TimeSpan.Zero || !IsLive(connection.Backend) || !connection.IsIdleUsable())
+        {
+            connection.Discard();
+            return;
+        }
+        connection.IdleSinceMs = Environment.TickCount64;
+        connection.IdleTimeoutMs = (long)idleTimeout.TotalMilliseconds;
+        var list = _idle.GetOrAdd(connection.Backend, static (_, max) => new UpstreamIdleList(max), _maxIdlePerBackend);
+        if (!list.TryPush(connection)) connection.Discard();
+        else if (_disposed && list.TryPop(out var raced)) raced!.Discard();
+    }
+
+    /// <summary>Closes idle connections that expired, were closed by the backend, or lead to a backend without traffic.</summary>
+    public void Sweep()
+    {
+        if (Interlocked.Exchange(ref _sweeping, 1) != 0) return;
+        try
+        {
+            var live = CurrentLive();
+            var now = Environment.TickCount64;
+            var evicted = new List<UpstreamConnection>();
+            foreach (var (backend, list) in _idle)
+            {
+                var takesTraffic = !_disposed && live.Contains(backend);
+                list.RemoveWhere(static (c, s) => !s.takesTraffic || s.now - c.IdleSinceMs >= c.IdleTimeoutMs
+                    || c.Transport.ReceiveEnd != Transport.ReceiveEnd.None, (takesTraffic, now), evicted);
+                if (list.Count == 0 && !takesTraffic) _idle.TryRemove(new KeyValuePair<BackendState, UpstreamIdleList>(backend, list));
+            }
+            foreach (var c in evicted) c.Discard();
+        }
+        catch (Exception e)
+        {
+            Log.Error($"upstream pool sweep failed: {e.Message}");
+        }
+        finally
+        {
+            Volatile.Write(ref _sweeping, 0);
+        }
+    }
+
+    /// <summary>True when <paramref name="backend"/> takes new traffic in the current table (shared pool or pinned route, weight above 0).</summary>
+    public bool IsLive(BackendState backend) => CurrentLive().Contains(backend);
+
+    private HashSet<BackendState> CurrentLive()
+    {
+        var table = _router.Current;
+        var cached = Volatile.Read(ref _live);
+        if (cached is not null && ReferenceEquals(cached.Table, table)) return cached.States;
+        // Once per published table; racing builders produce equal sets, so the last write is as good as any.
+        cached = new LiveBackends(table, BuildLive(table));
+        Volatile.Write(ref _live, cached);
+        return cached.States;
+    }
+
+    private static HashSet<BackendState> BuildLive(RoutingTable table)
+    {
+        var live = new HashSet<BackendState>(ReferenceEqualityComparer.Instance);
+        foreach (var service in table.Services.Values)
+        {
+            foreach (var pool in service.Pools)
+            {
+                if (pool.Share > 0) AddLive(live, pool);
+            }
+        }
+        foreach (var listener in table.Listeners.Values)
+        {
+            foreach (var route in listener.Routes)
+            {
+                if (route.PinnedPool is { } pinned) AddLive(live, pinned);
+            }
+        }
+        return live;
+    }
+
+    private static void AddLive(HashSet<BackendState> live, PoolSnapshot pool)
+    {
+        foreach (var b in pool.Backends)
+        {
+            if (b.Weight > 0) live.Add(b.State);
+        }
+    }
+
+    /// <summary>Closes every idle connection; later returns close at once.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        _sweep.Dispose();
+        foreach (var list in _idle.Values)
+        {
+            while (list.TryPop(out var c)) c!.Discard();
+        }
+    }
+
+    private sealed class LiveBackends(RoutingTable table, HashSet<BackendState> states)
+    {
+        public RoutingTable Table { get; } = table;
+        public HashSet<BackendState> States { get; } = states;
+    }
+}

@@ -1,0 +1,37 @@
+using System.Net.Sockets;
+using System.Text;
+
+namespace FastLb.FunctionalTests.Http;
+
+/// <summary>The backend side of one upstream connection, as a responder sees it.</summary>
+internal sealed class BackendConnection(Socket socket, SocketReader reader, int index)
+{
+    public Socket Socket { get; } = socket;
+    public SocketReader Reader { get; } = reader;
+
+    /// <summary>1-based accept order on its backend.</summary>
+    public int Index { get; } = index;
+
+    public Task SendAsync(string latin1, CancellationToken ct) => SendAsync(Encoding.Latin1.GetBytes(latin1), ct);
+
+    public async Task SendAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        while (!data.IsEmpty)
+        {
+            var n = await Socket.SendAsync(data, SocketFlags.None, ct).ConfigureAwait(false);
+            data = data[n..];
+        }
+    }
+
+    /// <summary>Echoes raw bytes (buffered ones first) until FIN, then sends FIN.</summary>
+    public async Task EchoUntilFinAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            var bytes = await Reader.ReadSomeAsync(ct).ConfigureAwait(false);
+            if (bytes.Length == 0) break;
+            await SendAsync(bytes, ct).ConfigureAwait(false);
+        }
+        Socket.Shutdown(SocketShutdown.Send);
+    }
+}

@@ -1,0 +1,185 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace FastLb.FunctionalTests.Http;
+
+/// <summary>
+/// An HTTP/1.1 backend on 127.0.0.1:0 under the test's full control: it records every byte it receives,
+/// counts connections and complete requests, and lets a <see cref="BackendResponder"/> answer each request
+/// with exact bytes. By default it answers 200 with its name as body and in <c>x-backend</c>, keeping alive.
+/// </summary>
+internal sealed class RawHttpBackend : IAsyncDisposable
+{
+    private static readonly byte[] HeadEnd = "\r\n\r\n"u8.ToArray();
+    private readonly Socket _listener;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<Socket, Task> _connections = new();
+    private readonly Lock _receivedLock = new();
+    private readonly MemoryStream _received = new();
+    private readonly Task _acceptLoop;
+    private int _accepted;
+    private int _connectionIds; // never reset, so a connection's index stays unique across Reset()
+    private int _open;
+
+    private RawHttpBackend(string name, BackendResponder? responder)
+    {
+        Name = name;
+        Responder = responder ?? OkAsync;
+        _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _listener.Listen(512);
+        EndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+        _acceptLoop = AcceptLoopAsync();
+    }
+
+    public string Name { get; }
+    public IPEndPoint EndPoint { get; }
+
+    /// <summary>Answers requests; swap it between tests of a shared fixture.</summary>
+    public BackendResponder Responder { get; set; }
+
+    /// <summary>Answer <c>Expect: 100-continue</c> with <c>100 Continue</c> before reading the body (default true).</summary>
+    public bool SendContinue { get; set; } = true;
+
+    /// <summary>The interim response sent for <c>Expect: 100-continue</c>.</summary>
+    public string ContinueResponse { get; set; } = "HTTP/1.1 100 Continue\r\n\r\n";
+
+    public int AcceptedConnections => Volatile.Read(ref _accepted);
+    public int OpenConnections => Volatile.Read(ref _open);
+
+    /// <summary>Complete requests received, in order.</summary>
+    public ConcurrentQueue<BackendRequest> Requests { get; private set; } = new();
+
+    /// <summary>Every byte received on any connection, in arrival order per read (Latin-1).</summary>
+    public string ReceivedText
+    {
+        get
+        {
+            lock (_receivedLock) return Encoding.Latin1.GetString(_received.GetBuffer(), 0, (int)_received.Length);
+        }
+    }
+
+    public long ReceivedByteCount
+    {
+        get
+        {
+            lock (_receivedLock) return _received.Length;
+        }
+    }
+
+    public static RawHttpBackend Start(string name, BackendResponder? responder = null) => new(name, responder);
+
+    /// <summary>Forgets what was received and counted so far (connections already open stay open).</summary>
+    public void Reset()
+    {
+        lock (_receivedLock) _received.SetLength(0);
+        Requests = new ConcurrentQueue<BackendRequest>();
+        Interlocked.Exchange(ref _accepted, 0);
+    }
+
+    /// <summary>A complete 200 response naming <paramref name="name"/>; the body defaults to the name.</summary>
+    public static string Ok(string name, string? body = null, string extraHeaders = "")
+    {
+        body ??= name;
+        return $"HTTP/1.1 200 OK\r\nx-backend: {name}\r\nContent-Length: {Encoding.Latin1.GetByteCount(body)}\r\n{extraHeaders}\r\n{body}";
+    }
+
+    private async Task<bool> OkAsync(BackendRequest request, BackendConnection connection, CancellationToken ct)
+    {
+        await connection.SendAsync(Ok(Name, request.Method == "HEAD" ? "" : null), ct).ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (true)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch
+            {
+                return;
+            }
+            Interlocked.Increment(ref _accepted);
+            var index = Interlocked.Increment(ref _connectionIds);
+            socket.NoDelay = true;
+            _connections[socket] = ServeAsync(socket, index);
+        }
+    }
+
+    private async Task ServeAsync(Socket socket, int index)
+    {
+        await Task.Yield();
+        Interlocked.Increment(ref _open);
+        var reader = new SocketReader(socket, Record);
+        var connection = new BackendConnection(socket, reader, index);
+        var ct = _stop.Token;
+        try
+        {
+            while (true)
+            {
+                var headBytes = await reader.ReadThroughAsync(HeadEnd, 1024 * 1024, ct).ConfigureAwait(false);
+                if (headBytes is null) break;
+                var head = HttpHead.Parse(headBytes);
+                if (SendContinue && head.HasToken("expect", "100-continue"))
+                    await connection.SendAsync(ContinueResponse, ct).ConfigureAwait(false);
+
+                var body = new MemoryStream();
+                var framing = "none";
+                var trailers = new List<string>();
+                if (head.HasToken("transfer-encoding", "chunked"))
+                {
+                    framing = "chunked";
+                    trailers = await HttpBodies.ReadChunkedAsync(reader, s => body.Write(s), ct).ConfigureAwait(false);
+                }
+                else if (head["content-length"] is { } cl)
+                {
+                    framing = "length";
+                    await reader.ReadExactlyAsync(long.Parse(cl), s => body.Write(s), ct).ConfigureAwait(false);
+                }
+                var request = new BackendRequest(head, body.ToArray(), framing, trailers, index);
+                Requests.Enqueue(request);
+                if (!await Responder(request, connection, ct).ConfigureAwait(false)) break;
+                if (request.Version == "HTTP/1.0" || head.HasToken("connection", "close")) break;
+            }
+            socket.Shutdown(SocketShutdown.Send);
+        }
+        catch
+        {
+            // Malformed input, resets and disposal are what these tests provoke; the connection just ends.
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _open);
+            socket.Dispose();
+            _connections.TryRemove(socket, out _);
+        }
+    }
+
+    private void Record(ReadOnlySpan<byte> bytes)
+    {
+        lock (_receivedLock) _received.Write(bytes);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Dispose();
+        foreach (var socket in _connections.Keys) socket.Dispose();
+        var tasks = new List<Task>(_connections.Values) { _acceptLoop };
+        try
+        {
+            await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch
+        {
+            // A stuck handler must not hang the run.
+        }
+        _stop.Dispose();
+    }
+}

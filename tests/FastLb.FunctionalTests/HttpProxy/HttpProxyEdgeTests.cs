@@ -1,0 +1,156 @@
+using System.Text;
+using FastLb.Tests.Common;
+using Xunit;
+
+namespace FastLb.FunctionalTests.HttpProxy;
+
+public sealed class HttpProxyEdgeTests
+{
+    private static string Config(LoopbackBackend backend, string serviceExtra = "") => $"""
+        defaults:
+          connect_timeout: 1s
+        listeners:
+          - name: web
+            bind: 127.0.0.1:0
+            protocol: http
+            routes:
+              - service: web
+        services:
+          web:
+            active: main
+        {serviceExtra}
+            pools:
+              main:
+                - {backend.EndPoint}
+        """;
+
+    [Fact]
+    public async Task Upgrade_101_BecomesTunnel_EchoBothWays_CountedOnBackend()
+    {
+        await using var backend = LoopbackBackend.Start("ws", async (s, ct) =>
+        {
+            var head = await ScriptedBackend.ReadHeadAsync(s, ct);
+            Assert.Contains("Upgrade: websocket", head);
+            Assert.DoesNotContain("h2c", head);
+            await ScriptedBackend.SendAsync(s, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", ct);
+            await LoopbackBackend.EchoAsync(s, ct);
+        });
+        await using var lb = await L7Harness.StartAsync(Config(backend));
+        await using var client = await lb.ConnectAsync();
+
+        var response = await client.SendAsync("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket, h2c\r\n\r\n");
+        Assert.Equal(101, response.Status);
+        Assert.Equal("websocket", response.Header("upgrade"));
+
+        var state = lb.Controller.Registry.Find("web", "main", backend.EndPoint.ToString())!;
+        Assert.Equal(1, state.Live);
+        await client.SendRawAsync(Encoding.ASCII.GetBytes("ping-1"));
+        var echoed = Encoding.ASCII.GetString(await client.ReceiveRawAsync(6));
+        Assert.Equal("ping-1", echoed);
+
+        // Drain deadline behaviour: AbortAll cuts the tunnel.
+        Assert.Equal(1, state.AbortAll());
+        await Poll.UntilAsync(() => state.Live == 0, "tunnel released");
+    }
+
+    [Fact]
+    public async Task SilentBackend_Answers504_AfterResponseHeadTimeout()
+    {
+        await using var backend = LoopbackBackend.Start("slow", async (s, ct) =>
+        {
+            await ScriptedBackend.ReadHeadAsync(s, ct);
+            await Task.Delay(Timeout.Infinite, ct);
+        });
+        await using var lb = await L7Harness.StartAsync(Config(backend, "    response_head_timeout: 300ms"));
+        await using var client = await lb.ConnectAsync();
+
+        var response = await client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+
+        Assert.Equal(504, response.Status);
+        Assert.Equal(0, lb.Http.Pool.IdleCount);
+    }
+
+    [Fact]
+    public async Task ReusedConnectionClosedBeforeAnswer_IdempotentGet_RetriedOnFreshConnection()
+    {
+        await using var backend = LoopbackBackend.Start("flaky", async (s, ct) =>
+        {
+            // Answers the first request of each connection, then drops the connection on the second one unanswered.
+            await ScriptedBackend.ReadHeadAsync(s, ct);
+            await ScriptedBackend.SendAsync(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", ct);
+            await ScriptedBackend.ReadHeadAsync(s, ct);
+        });
+        await using var lb = await L7Harness.StartAsync(Config(backend));
+        await using var client = await lb.ConnectAsync();
+
+        Assert.Equal(200, (await client.SendAsync("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")).Status);
+        var second = await client.SendAsync("GET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+
+        Assert.Equal(200, second.Status);
+        Assert.Equal("ok", second.Text);
+        Assert.Equal(2, backend.AcceptedConnections);
+    }
+
+    [Fact]
+    public async Task ChunkedResponse_ToHttp10Client_IsDechunkedAndCloseDelimited()
+    {
+        await using var backend = LoopbackBackend.Start("chunky", async (s, ct) =>
+        {
+            await ScriptedBackend.ReadHeadAsync(s, ct);
+            await ScriptedBackend.SendAsync(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: t\r\n\r\n", ct);
+            await ScriptedBackend.ReadHeadAsync(s, ct);
+        });
+        await using var lb = await L7Harness.StartAsync(Config(backend));
+        await using var client = await lb.ConnectAsync();
+
+        var response = await client.SendAsync("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+
+        Assert.Equal(200, response.Status);
+        Assert.Null(response.Header("transfer-encoding"));
+        Assert.Null(response.Header("content-length"));
+        Assert.Equal("close", response.Header("connection"));
+        Assert.Equal("hello world", response.Text);
+    }
+
+    [Fact]
+    public async Task ExpectContinue_100RelayedBeforeBody()
+    {
+        await using var backend = LoopbackBackend.Start("continue", async (s, ct) =>
+        {
+            var head = await ScriptedBackend.ReadHeadAsync(s, ct);
+            Assert.Contains("Expect: 100-continue", head, StringComparison.OrdinalIgnoreCase);
+            await ScriptedBackend.SendAsync(s, "HTTP/1.1 100 Continue\r\n\r\n", ct);
+            var body = Encoding.ASCII.GetString(await ScriptedBackend.ReadExactlyAsync(s, 5, ct));
+            await ScriptedBackend.SendAsync(s, $"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{body}", ct);
+            await ScriptedBackend.ReadHeadAsync(s, ct);
+        });
+        await using var lb = await L7Harness.StartAsync(Config(backend));
+        await using var client = await lb.ConnectAsync();
+
+        var interim = await client.SendAsync("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+        Assert.Equal(100, interim.Status);
+        await client.SendRawAsync(Encoding.ASCII.GetBytes("hello"));
+        var final = await client.ReadResponseAsync();
+
+        Assert.Equal(200, final.Status);
+        Assert.Equal("hello", final.Text);
+    }
+
+    [Fact]
+    public async Task InvalidUpstreamResponse_Answers502_AndDiscardsTheConnection()
+    {
+        await using var backend = LoopbackBackend.Start("bad", async (s, ct) =>
+        {
+            await ScriptedBackend.ReadHeadAsync(s, ct);
+            await ScriptedBackend.SendAsync(s, "HTTP/1.1 200 OK\r\nContent-Length: 5, 10\r\n\r\nhello", ct);
+            await ScriptedBackend.ReadHeadAsync(s, ct);
+        });
+        await using var lb = await L7Harness.StartAsync(Config(backend));
+        await using var client = await lb.ConnectAsync();
+
+        var response = await client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+
+        Assert.Equal(502, response.Status);
+        Assert.Equal(0, lb.Http.Pool.IdleCount);
+    }
+}
