@@ -51,13 +51,20 @@ internal sealed class LoopbackBackend : IAsyncDisposable
     public static LoopbackBackend Start(string name, Func<Socket, CancellationToken, Task> handler) => new(name, handler);
 
     /// <summary>An address nothing listens on: connecting is refused at once.</summary>
+    /// <summary>
+    /// A loopback port that refuses connections for the rest of the test run: the socket stays bound but never
+    /// listens, so the kernel answers SYNs with RST and no parallel test can bind the port in the meantime
+    /// (closing the probe at once let a concurrent listener take the port and made refusal tests flaky).
+    /// </summary>
     public static IPEndPoint ClosedPort()
     {
-        // Bound but never listening, then closed: the kernel answers SYNs to this port with RST.
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        ReservedPorts.Add(probe); // a handful per run; released when the test process exits
         return (IPEndPoint)probe.LocalEndPoint!;
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentBag<Socket> ReservedPorts = [];
 
     private async Task AcceptLoopAsync()
     {

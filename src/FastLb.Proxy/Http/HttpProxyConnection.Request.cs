@@ -14,7 +14,7 @@ internal sealed partial class HttpProxyConnection
         // One table per request: this request sees the old table or the new one, never a mix.
         var table = _proxy.Router.Current;
         var route = table.FindListener(_listener.Name)?.Match(_request);
-        var bodyConsumed = _request.Framing == BodyFraming.None;
+        var bodyConsumed = !_request.HasBody;
         if (route is null) return await AnswerAsync(404, bodyConsumed).ConfigureAwait(false);
 
         var service = route.Service;
@@ -69,7 +69,7 @@ internal sealed partial class HttpProxyConnection
     {
         Volatile.Write(ref _upstream, upstream);
         if (IsAborted) upstream.Abort();
-        var hasBody = _request.Framing != BodyFraming.None;
+        var hasBody = _request.HasBody;
         var mayRetry = upstream.Reused && !hasBody && IsIdempotent(_request.Method);
         _requestBodyDone = !hasBody;
         _requestBodyInvalid = false;

@@ -30,6 +30,9 @@ internal sealed class HttpRequestHead : IHttpRequestView, IDisposable
     /// <summary>True when the request carries <c>Transfer-Encoding: chunked</c>, the only coding accepted.</summary>
     public bool IsChunked => Framing == BodyFraming.Chunked;
 
+    /// <summary>True when body bytes follow the head (chunked, or a Content-Length above 0).</summary>
+    public bool HasBody => Framing == BodyFraming.Chunked || (Framing == BodyFraming.ContentLength && ContentLength > 0);
+
     /// <summary>True for <c>Expect: 100-continue</c>.</summary>
     public bool ExpectContinue { get; internal set; }
 
