@@ -46,7 +46,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     /// <summary>Loads the first config, binds listeners and the control socket. False (with the reason logged) when it cannot start.</summary>
     public async Task<bool> StartAsync(FastLbConfig config, bool handleSignals = true)
     {
-        Log.Info($"start fastlb pid={Environment.ProcessId} config={config.SourcePath} workers={config.Workers}");
+        Log.Info($"start fastlb pid={Environment.ProcessId} config={config.SourcePath} workers={(WorkerModel.Workers == 0 ? config.Workers : WorkerModel.Workers)}");
         Controller.Load(config);
         var errors = await Proxy.ApplyAsync(config).ConfigureAwait(false);
         if (errors.Count > 0)
@@ -96,6 +96,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
                 SystemdNotifier.Ready();
                 return new ReloadResult(false, Router.Current.Generation, e.Errors.Select(x => x.ToString()).ToList(), []);
             }
+            WorkerModel.WarnIfChanged(config.Workers);
             var change = Controller.Load(config);
             var warnings = await Proxy.ApplyAsync(config).ConfigureAwait(false);
             foreach (var w in warnings) Log.Warn($"reload: {w}");
