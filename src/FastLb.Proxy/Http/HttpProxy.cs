@@ -11,13 +11,19 @@ namespace FastLb.Proxy.Http;
 /// <remarks>Plug it into <see cref="ProxyServer"/> as the http handler factory (<c>_ => httpProxy</c>); dispose it after the server stopped.</remarks>
 internal sealed class HttpProxy : IConnectionHandler, IDisposable
 {
+    /// <summary>How often every connection's timeouts are checked; a timeout fires up to this late.</summary>
+    public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromMilliseconds(100);
+
     private readonly ConcurrentDictionary<string, byte[]> _nameBytes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<HttpProxyConnection, byte> _connections = new(ReferenceEqualityComparer.Instance);
+    private readonly Timer _heartbeat;
 
     public HttpProxy(Router router, TransportOptions transport, UpstreamPool? pool = null)
     {
         Router = router;
         Transport = transport;
         Pool = pool ?? new UpstreamPool(router);
+        _heartbeat = new Timer(static s => ((HttpProxy)s!).OnHeartbeat(), this, HeartbeatInterval, HeartbeatInterval);
     }
 
     public Router Router { get; }
@@ -27,19 +33,31 @@ internal sealed class HttpProxy : IConnectionHandler, IDisposable
     public async Task HandleAsync(Socket client, ListenerConfig listener, CancellationToken ct)
     {
         var connection = new HttpProxyConnection(this, client, listener);
+        _connections.TryAdd(connection, 0);
         try
         {
             await connection.RunAsync(ct).ConfigureAwait(false);
         }
         finally
         {
+            _connections.TryRemove(connection, out _);
             connection.Dispose();
         }
+    }
+
+    private void OnHeartbeat()
+    {
+        var now = Environment.TickCount64;
+        foreach (var (connection, _) in _connections) connection.OnHeartbeat(now);
     }
 
     /// <summary>The bytes of a hash_on header or cookie name, encoded once.</summary>
     internal byte[] NameBytes(string name) =>
         _nameBytes.GetOrAdd(name, static n => Encoding.ASCII.GetBytes(n));
 
-    public void Dispose() => Pool.Dispose();
+    public void Dispose()
+    {
+        _heartbeat.Dispose();
+        Pool.Dispose();
+    }
 }

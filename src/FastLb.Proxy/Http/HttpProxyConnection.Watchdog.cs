@@ -4,11 +4,11 @@ namespace FastLb.Proxy.Http;
 
 internal sealed partial class HttpProxyConnection
 {
-    // One timer per connection enforces every timeout: keep-alive, request head, response head, body and tunnel idle.
-    // A phase arms it with Watch; progress (Touch) pushes the deadline out without touching the timer, which re-arms
-    // itself for the remainder when it fires early. On expiry it cancels the pending read/flush of the phase, so the
-    // loop sees IsCanceled with _expired set: no exceptions, no per-read timers, no allocations.
-    private readonly Timer _timer;
+    // The proxy's one heartbeat (HttpProxy, every HeartbeatInterval) enforces every timeout of every connection:
+    // keep-alive, request head, response head, body and tunnel idle. A phase arms it with Watch and progress (Touch)
+    // pushes the deadline out, both plain field writes: no timer is touched per request (re-arming a per-connection
+    // Timer woke the timer thread and cost a context switch per request). On expiry the heartbeat cancels the
+    // pending read/flush of the phase, so the loop sees IsCanceled with _expired set: no exceptions, no allocations.
     private long _watchMs;
     private int _phase; // bumped by Watch/Unwatch so a timer that read an old phase cannot expire the new one
     private long _progressMs;
@@ -32,7 +32,6 @@ internal sealed partial class HttpProxyConnection
         Volatile.Write(ref _watchWriter, writer);
         Volatile.Write(ref _progressMs, Environment.TickCount64);
         Volatile.Write(ref _watchMs, ms);
-        ChangeTimer(ms);
     }
 
     /// <summary>Records progress: the phase's idle time starts again.</summary>
@@ -47,17 +46,13 @@ internal sealed partial class HttpProxyConnection
         Volatile.Write(ref _watchWriter, null);
     }
 
-    private void OnTimer()
+    /// <summary>Called by the proxy's heartbeat: expires the current phase when it made no progress in time.</summary>
+    internal void OnHeartbeat(long nowMs)
     {
         var phase = Volatile.Read(ref _phase);
         var watch = Volatile.Read(ref _watchMs);
         if (watch <= 0) return;
-        var idle = Environment.TickCount64 - Volatile.Read(ref _progressMs);
-        if (idle < watch)
-        {
-            ChangeTimer(watch - idle);
-            return;
-        }
+        if (nowMs - Volatile.Read(ref _progressMs) < watch) return;
         if (Volatile.Read(ref _phase) != phase) return;
         _expired = true;
         try
@@ -74,17 +69,6 @@ internal sealed partial class HttpProxyConnection
         catch (Exception)
         {
             // The pipes completed meanwhile: the phase already ended.
-        }
-    }
-
-    private void ChangeTimer(long dueMs)
-    {
-        try
-        {
-            _timer.Change(dueMs, Timeout.Infinite);
-        }
-        catch (ObjectDisposedException)
-        {
         }
     }
 }

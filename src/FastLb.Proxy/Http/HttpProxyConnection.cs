@@ -55,7 +55,6 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
         var remote = socket.RemoteEndPoint as IPEndPoint;
         _clientHash = remote is null ? 0 : ClientIpHash.Compute(remote.Address);
         _clientAddress = FormatAddress(remote);
-        _timer = new Timer(static s => ((HttpProxyConnection)s!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
     }
 
     private bool IsAborted => Volatile.Read(ref _aborted) != 0;
@@ -207,7 +206,6 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
 
     public void Dispose()
     {
-        _timer.Dispose();
         _request.Dispose();
         _response.Dispose();
         _abort.Dispose();
