@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using FastLb.Core.Config;
 using FastLb.Core.Diagnostics;
+using FastLb.Core.Routing;
 using FastLb.Proxy.Transport;
 
 namespace FastLb.Proxy;
@@ -9,6 +10,11 @@ namespace FastLb.Proxy;
 internal sealed class HandlerConnection(Socket client, ProxyListener listener, IConnectionHandler handler, ListenerConfig config)
     : IProxyConnection
 {
+    private DrainLink _drainLink;
+
+    /// <summary>Links for the backend's intrusive connection list (see <see cref="BackendState.Acquire"/>).</summary>
+    public ref DrainLink DrainLink => ref _drainLink;
+
     private readonly CancellationTokenSource _stopping = new();
     private int _aborted;
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 
 namespace FastLb.Core.Routing;
@@ -10,7 +9,8 @@ internal sealed class BackendState(string service, string pool, string address, 
     private long _total;
     private long _failures;
     private volatile bool _healthy = true;
-    private readonly ConcurrentDictionary<IDrainable, byte> _connections = new(ReferenceEqualityComparer.Instance);
+    private readonly Lock _connectionsLock = new();
+    private IDrainable? _head; // intrusive list of registered connections, linked through IDrainable.DrainLink
 
     public string Service { get; } = service;
     public string Pool { get; } = pool;
@@ -22,32 +22,56 @@ internal sealed class BackendState(string service, string pool, string address, 
     public long Failures => Interlocked.Read(ref _failures);
     public bool Healthy { get => _healthy; set => _healthy = value; }
 
-    /// <summary>Counts a connection (TCP) or request (HTTP) that started on this backend.</summary>
+    /// <summary>Counts a connection (TCP) or request (HTTP) that started on this backend; allocation-free.</summary>
     public void Acquire(IDrainable? connection)
     {
         Interlocked.Increment(ref _live);
         Interlocked.Increment(ref _total);
-        if (connection is not null) _connections.TryAdd(connection, 0);
+        if (connection is null) return;
+        lock (_connectionsLock)
+        {
+            ref var link = ref connection.DrainLink;
+            if (link.Owner is not null) return; // already registered (a tunnel after its upgrade request)
+            link.Owner = this;
+            link.Previous = null;
+            link.Next = _head;
+            if (_head is not null) _head.DrainLink.Previous = connection;
+            _head = connection;
+        }
     }
 
     /// <summary>Balances one <see cref="Acquire"/>.</summary>
     public void Release(IDrainable? connection)
     {
-        if (connection is not null) _connections.TryRemove(connection, out _);
+        if (connection is not null)
+        {
+            lock (_connectionsLock)
+            {
+                ref var link = ref connection.DrainLink;
+                if (ReferenceEquals(link.Owner, this))
+                {
+                    if (link.Previous is null) _head = link.Next;
+                    else link.Previous.DrainLink.Next = link.Next;
+                    if (link.Next is not null) link.Next.DrainLink.Previous = link.Previous;
+                    link = default;
+                }
+            }
+        }
         Interlocked.Decrement(ref _live);
     }
 
     public void RecordFailure() => Interlocked.Increment(ref _failures);
 
-    /// <summary>Aborts every registered connection; returns how many were cut.</summary>
+    /// <summary>Aborts every registered connection; returns how many were cut. Cold path (drain deadline).</summary>
     public int AbortAll()
     {
-        var n = 0;
-        foreach (var c in _connections.Keys)
+        var victims = new List<IDrainable>();
+        lock (_connectionsLock)
         {
-            c.Abort();
-            n++;
+            for (var c = _head; c is not null; c = c.DrainLink.Next) victims.Add(c);
         }
-        return n;
+        // Abort outside the lock: an abort may release (and so unlink) the connection synchronously.
+        foreach (var c in victims) c.Abort();
+        return victims.Count;
     }
 }

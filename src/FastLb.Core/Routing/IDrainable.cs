@@ -5,4 +5,7 @@ internal interface IDrainable
 {
     /// <summary>Closes the connection at once; idempotent.</summary>
     void Abort();
+
+    /// <summary>Storage for the backend's intrusive list; only <see cref="BackendState"/> touches it.</summary>
+    ref DrainLink DrainLink { get; }
 }

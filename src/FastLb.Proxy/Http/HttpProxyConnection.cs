@@ -24,6 +24,11 @@ namespace FastLb.Proxy.Http;
 /// </remarks>
 internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
 {
+    private DrainLink _drainLink;
+
+    /// <summary>Links for the backend's intrusive connection list (see <see cref="BackendState.Acquire"/>).</summary>
+    public ref DrainLink DrainLink => ref _drainLink;
+
     private const int MaxConnectAttempts = 3;
 
     /// <summary>After the last response and our FIN, how long the client gets to close before we reset.</summary>

@@ -16,6 +16,11 @@ namespace FastLb.Proxy.Tcp;
 /// </remarks>
 internal sealed partial class TcpProxyConnection : IProxyConnection
 {
+    private DrainLink _drainLink;
+
+    /// <summary>Links for the backend's intrusive connection list (see <see cref="BackendState.Acquire"/>).</summary>
+    public ref DrainLink DrainLink => ref _drainLink;
+
     private readonly Socket _client;
     private readonly ProxyListener _listener;
     private readonly ListenerTarget _target;
