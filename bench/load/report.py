@@ -126,6 +126,7 @@ class Report:
         row("L4 req/s vs HAProxy tcp", "≥ 1×", lambda n: f"{m('ka_rps', 'fastlb-tcp', n) / m('ka_rps', 'haproxy-tcp', n):.2f}×")
         row("L4 bulk vs direct", "≥ 0.9×", lambda n: f"{m('bulk_gbps', 'fastlb-tcp', n) / m('bulk_gbps', 'direct', n):.2f}×")
         row("idle RSS", "≤ 16 MiB", lambda n: f"{m('rss_idle_kib', 'fastlb', n) / 1024:.1f} MiB")
+        row("L7 allocation per request (steady state)", "0 B", lambda n: f"{m('ka_alloc_bytes_per_req', 'fastlb', n):.2f} B")
         self.w()
 
     def render(self):
@@ -171,6 +172,11 @@ class Report:
                    better="VmRSS summed over the proxy's processes before any load; lower is better")
         self.table("RSS under keep-alive load", "rss_load_kib", L7 + L4, "MiB", 1, 1 / 1024, direct_ratio=False,
                    better="Sampled halfway through each keep-alive run; lower is better")
+        self.table("FastLb managed allocation per request, keep-alive", "ka_alloc_bytes_per_req", ["fastlb", "fastlb-tcp"], "B", 2,
+                   direct_ratio=False,
+                   better="GC.GetTotalAllocatedBytes from `fastlb ctl status` before and after each run / requests")
+        self.table("FastLb gen0 collections per keep-alive run", "ka_gen0_gcs", ["fastlb", "fastlb-tcp"], "GCs", 0,
+                   direct_ratio=False, better="From `fastlb ctl status` before and after each run")
         self.table("L4 bulk throughput (iperf3, one stream)", "bulk_gbps", ["direct"] + L4, "Gbit/s", 2,
                    better="Higher is better")
         self.w("## Setup")
