@@ -193,16 +193,27 @@ internal sealed class ProxyListener
     {
         client.NoDelay = true;
         var target = Target;
-        IProxyConnection connection = target.Config.Protocol == ListenerProtocol.Http && _httpHandler is not null
-            ? new HandlerConnection(client, this, _httpHandler, target.Config)
-            : new TcpProxyConnection(client, this, target, _server.Router, _server.Transport);
-        if (!Register(connection))
+        if (target.Config.Protocol == ListenerProtocol.Http && _httpHandler is not null)
+        {
+            var handled = new HandlerConnection(client, this, _httpHandler, target.Config);
+            if (!Register(handled))
+            {
+                Transport.SocketTeardown.Abort(client);
+                return;
+            }
+            // Off the accept loop at once: the handler is code this loop does not control.
+            ThreadPool.UnsafeQueueUserWorkItem(handled, preferLocal: false);
+            return;
+        }
+        var relay = new TcpProxyConnection(client, this, target, _server.Router, _server.Transport);
+        if (!Register(relay))
         {
             Transport.SocketTeardown.Abort(client);
             return;
         }
-        // Off the accept loop at once, so a slow connect never delays the next accept.
-        ThreadPool.UnsafeQueueUserWorkItem(connection, preferLocal: false);
+        // Inline: up to its first await the relay only picks a backend and starts a non-blocking connect, so the
+        // accept loop is not held up, and skipping the thread-pool hop saves a wake-up per new connection.
+        relay.Execute();
     }
 
     /// <summary>Logs at most one warning per listener every 10 s, so a dead service cannot flood the log.</summary>

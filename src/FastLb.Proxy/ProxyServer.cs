@@ -72,6 +72,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         try
         {
             if (_stopTask is not null) return ["server is stopping; listeners were not changed"];
+            Transport.TcpRelay = config.Defaults.TcpRelay; // new connections only; running relays keep their mode
             var errors = new List<string>();
             var next = new Dictionary<string, ProxyListener>(StringComparer.Ordinal);
 

@@ -13,8 +13,9 @@ internal sealed partial class ConfigBinder(string file)
     private static readonly string[] DefaultsKeys =
     [
         "connect_timeout", "idle_timeout", "drain_timeout", "request_head_timeout",
-        "response_head_timeout", "keepalive_timeout", "upstream_idle_timeout",
+        "response_head_timeout", "keepalive_timeout", "upstream_idle_timeout", "tcp_relay",
     ];
+    private static readonly string[] TcpRelayModes = ["splice", "pipes"];
 
     // sun_path is 108 bytes on Linux, including the terminating NUL.
     private const int MaxSocketPathBytes = 107;
@@ -99,8 +100,16 @@ internal sealed partial class ConfigBinder(string file)
             ResponseHeadTimeout = Timeout(f, "response_head_timeout", d.ResponseHeadTimeout),
             KeepAliveTimeout = Timeout(f, "keepalive_timeout", d.KeepAliveTimeout),
             UpstreamIdleTimeout = Timeout(f, "upstream_idle_timeout", d.UpstreamIdleTimeout),
+            TcpRelay = f.TryGetValue("tcp_relay", out var relay) ? RelayMode(relay, d.TcpRelay) : d.TcpRelay,
         };
     }
+
+    private TcpRelayMode RelayMode(ConfigEntry entry, TcpRelayMode fallback) => Choice(entry, TcpRelayModes) switch
+    {
+        "splice" => TcpRelayMode.Splice,
+        "pipes" => TcpRelayMode.Pipes,
+        _ => fallback, // Choice reported the error.
+    };
 
     // ---- generic readers: each reports its own error and returns null on failure ----
 

@@ -14,7 +14,8 @@ internal static class ConfigSummary
         sb.AppendLine($"admin: control socket {config.Admin.ControlSocket}, http {config.Admin.Listen?.ToString() ?? "off"}");
         sb.AppendLine($"defaults: connect {F(d.ConnectTimeout)}, idle {F(d.IdleTimeout)}, drain {F(d.DrainTimeout)}, " +
                       $"request head {F(d.RequestHeadTimeout)}, response head {F(d.ResponseHeadTimeout)}, " +
-                      $"keep-alive {F(d.KeepAliveTimeout)}, upstream idle {F(d.UpstreamIdleTimeout)}");
+                      $"keep-alive {F(d.KeepAliveTimeout)}, upstream idle {F(d.UpstreamIdleTimeout)}, " +
+                      $"tcp relay {(d.TcpRelay == TcpRelayMode.Splice ? "splice" : "pipes")}");
 
         sb.AppendLine();
         sb.AppendLine($"listeners ({config.Listeners.Count}):");

@@ -18,4 +18,7 @@ internal sealed class DefaultsConfig
 
     /// <summary>HTTP: an idle pooled upstream connection is closed after this time.</summary>
     public TimeSpan UpstreamIdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>TCP: how tcp listeners relay bytes (splice or pipes); server-wide.</summary>
+    public TcpRelayMode TcpRelay { get; init; } = TcpRelayMode.Splice;
 }

@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using FastLb.Core.Config;
 using FastLb.Core.Diagnostics;
 using FastLb.Core.Routing;
 using FastLb.Proxy.Transport;
@@ -8,7 +9,8 @@ namespace FastLb.Proxy.Tcp;
 
 /// <summary>One client connection relayed at L4 to one backend, picked once from the table current at accept.</summary>
 /// <remarks>
-/// Two pipes cross-wire the transports: the client's receive loop writes the pipe the backend's send loop
+/// Two relays, chosen per connection by <c>defaults: tcp_relay</c>: splice(2) (see TcpProxyConnection.Splice.cs)
+/// or pipelines. Pipelines: two pipes cross-wire the transports: the client's receive loop writes the pipe the backend's send loop
 /// drains, and the other way round, so bytes cross without a copy and each direction closes on its own:
 /// a FIN becomes Shutdown(Send) on the other side while the reverse direction keeps flowing (half-close),
 /// and an RST or failure on one side resets the other. Lifetime: connect (with retries) → Acquire → relay
@@ -81,22 +83,15 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
             backend.State.Acquire(this);
             acquired = backend.State;
 
-            var upstream = new Pipe(_options.RelayPipe);   // client → backend
-            var downstream = new Pipe(_options.RelayPipe); // backend → client
-            var clientTransport = new SocketTransport(_client, upstream.Writer, downstream.Reader);
-            var backendTransport = new SocketTransport(_backendSocket!, downstream.Writer, upstream.Reader);
-            // Publish, then re-check: an Abort racing with setup either sees the transports or we see its flag.
-            Interlocked.Exchange(ref _clientTransport, clientTransport);
-            Interlocked.Exchange(ref _backendTransport, backendTransport);
-            var clientDone = clientTransport.Start();
-            var backendDone = backendTransport.Start();
-            if (IsAborted)
+            if (_options.TcpRelay == TcpRelayMode.Splice)
             {
-                clientTransport.Abort();
-                backendTransport.Abort();
+                // Abort acts on the sockets directly here (no transports), so no publish step is needed.
+                await SpliceRelayAsync(_backendSocket!).ConfigureAwait(false);
             }
-            await clientDone.ConfigureAwait(false);
-            await backendDone.ConfigureAwait(false);
+            else
+            {
+                await PipesRelayAsync(_backendSocket!).ConfigureAwait(false);
+            }
         }
         catch (Exception e)
         {
@@ -110,6 +105,26 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
             acquired?.Release(this);
             _listener.Unregister(this);
         }
+    }
+
+    private async Task PipesRelayAsync(Socket backend)
+    {
+        var upstream = new Pipe(_options.RelayPipe);   // client → backend
+        var downstream = new Pipe(_options.RelayPipe); // backend → client
+        var clientTransport = new SocketTransport(_client, upstream.Writer, downstream.Reader);
+        var backendTransport = new SocketTransport(backend, downstream.Writer, upstream.Reader);
+        // Publish, then re-check: an Abort racing with setup either sees the transports or we see its flag.
+        Interlocked.Exchange(ref _clientTransport, clientTransport);
+        Interlocked.Exchange(ref _backendTransport, backendTransport);
+        var clientDone = clientTransport.Start();
+        var backendDone = backendTransport.Start();
+        if (IsAborted)
+        {
+            clientTransport.Abort();
+            backendTransport.Abort();
+        }
+        await clientDone.ConfigureAwait(false);
+        await backendDone.ConfigureAwait(false);
     }
 
     private async ValueTask TeardownAsync()
@@ -151,6 +166,11 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
     {
         var idle = _idleTimeoutMs;
         if (idle <= 0) return;
+        if (_splicing)
+        {
+            if (Volatile.Read(ref _backendSocket) is { } backend) SpliceIdleCheck(nowMs, idle, backend);
+            return;
+        }
         var clientTransport = Volatile.Read(ref _clientTransport);
         var backendTransport = Volatile.Read(ref _backendTransport);
         if (clientTransport is null || backendTransport is null) return;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using FastLb.Core.Config;
 
 namespace FastLb.Proxy.Transport;
 
@@ -13,6 +14,7 @@ internal sealed class TransportOptions : IDisposable
     public const long ResumeWriterThreshold = 32 * 1024;
 
     private readonly PinnedBlockMemoryPool _pool;
+    private volatile TcpRelayMode _tcpRelay = new DefaultsConfig().TcpRelay;
 
     public TransportOptions(int blockSize = PinnedBlockMemoryPool.DefaultBlockSize)
     {
@@ -37,11 +39,25 @@ internal sealed class TransportOptions : IDisposable
     /// <summary>A pipe from one socket's receive loop straight into another socket's send loop.</summary>
     public PipeOptions RelayPipe { get; }
 
+    /// <summary>Kernel pipes for splice relays, rented only while bytes are in flight.</summary>
+    public SplicePipePool SplicePipes { get; } = new();
+
+    /// <summary>How new TCP relays move bytes (from <c>defaults: tcp_relay</c>); splice falls back to pipes off Linux.</summary>
+    public TcpRelayMode TcpRelay
+    {
+        get => _tcpRelay;
+        set => _tcpRelay = value == TcpRelayMode.Splice && !LinuxSplice.IsSupported ? TcpRelayMode.Pipes : value;
+    }
+
     /// <summary>Socket → application pipe (the socket writes, the application reads).</summary>
     public PipeOptions ApplicationInput { get; }
 
     /// <summary>Application → socket pipe (the application writes, the socket reads).</summary>
     public PipeOptions ApplicationOutput { get; }
 
-    public void Dispose() => _pool.Dispose();
+    public void Dispose()
+    {
+        _pool.Dispose();
+        SplicePipes.Dispose();
+    }
 }

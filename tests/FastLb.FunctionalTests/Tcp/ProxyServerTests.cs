@@ -120,11 +120,13 @@ public class ProxyServerTests
         await EchoAsync(client, "still here");
     }
 
-    [Fact]
-    public async Task StopAsync_Straggler_AbortedAfterDrainTimeout()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipes")]
+    public async Task StopAsync_Straggler_AbortedAfterDrainTimeout(string relay)
     {
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
-        await using var harness = await TcpHarness.StartAsync(TestTables.Service("echo", [backend.EndPoint]));
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("echo", [backend.EndPoint]), relay: relay);
         var endPoint = harness.EndPoint;
         await using var client = await harness.ConnectAsync();
         await EchoAsync(client, "hi");

@@ -8,12 +8,14 @@ public class TcpConnectTests
 {
     private static readonly TimeSpan Timeout = TcpHarness.Timeout;
 
-    [Fact]
-    public async Task Connect_FirstBackendRefuses_LandsOnSecondAndCountsFailure()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipes")]
+    public async Task Connect_FirstBackendRefuses_LandsOnSecondAndCountsFailure(string relay)
     {
         var closed = LoopbackBackend.ClosedPort();
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Name, "b");
-        await using var harness = await TcpHarness.StartAsync(TestTables.Service("svc", [closed, backend.EndPoint]));
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("svc", [closed, backend.EndPoint]), relay: relay);
         await using var client = await harness.ConnectAsync();
 
         Assert.Equal("b", await client.ReceiveStringAsync(1).WaitAsync(Timeout));
@@ -22,12 +24,15 @@ public class TcpConnectTests
         Assert.Equal(1, harness.State(backend.EndPoint).TotalConnections);
     }
 
-    [Fact]
-    public async Task Connect_NoBackendAnswers_ClientIsReset()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipes")]
+    public async Task Connect_NoBackendAnswers_ClientIsReset(string relay)
     {
         var closed = LoopbackBackend.ClosedPort();
-        await using var harness = await TcpHarness.StartAsync(TestTables.Service("svc", [closed]));
-        // The reset can arrive before the client's connect completion is observed, so it may surface there.
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("svc", [closed]), relay: relay);
+
+        // The RST can beat the client's own connect completion on loopback, so either step may see it.
         await Assert.ThrowsAsync<SocketException>(async () =>
         {
             await using var client = await harness.ConnectAsync();
@@ -37,12 +42,14 @@ public class TcpConnectTests
         await TcpHarness.WaitUntilAsync(() => harness.Server.LiveConnections == 0, "the connection ended");
     }
 
-    [Fact]
-    public async Task Connect_TwoBackends_PickedPerConnectionRoundRobin()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipes")]
+    public async Task Connect_TwoBackends_PickedPerConnectionRoundRobin(string relay)
     {
         await using var a = LoopbackBackend.Start(LoopbackBackendMode.Name, "a");
         await using var b = LoopbackBackend.Start(LoopbackBackendMode.Name, "b");
-        await using var harness = await TcpHarness.StartAsync(TestTables.Service("svc", [a.EndPoint, b.EndPoint]));
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("svc", [a.EndPoint, b.EndPoint]), relay: relay);
 
         var names = new List<string>();
         for (var i = 0; i < 4; i++)
@@ -56,12 +63,14 @@ public class TcpConnectTests
         Assert.Equal(2, b.AcceptedConnections);
     }
 
-    [Fact]
-    public async Task HttpListener_WithoutHandler_RelaysToCatchAllService()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipes")]
+    public async Task HttpListener_WithoutHandler_RelaysToCatchAllService(string relay)
     {
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Http, "web1");
         var service = TestTables.Service("web", [backend.EndPoint]);
-        await using var harness = await TcpHarness.StartAsync(service, TestTables.HttpListener("web", "web"));
+        await using var harness = await TcpHarness.StartAsync(service, TestTables.HttpListener("web", "web"), relay: relay);
         await using var client = await harness.ConnectAsync();
 
         await client.SendAsync("GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").WaitAsync(Timeout);

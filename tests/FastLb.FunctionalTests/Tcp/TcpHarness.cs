@@ -26,8 +26,11 @@ internal sealed class TcpHarness : IAsyncDisposable
     public ProxyServer Server { get; }
     public IPEndPoint EndPoint => Server.Listeners[0].EndPoint;
 
-    public static async Task<TcpHarness> StartAsync(ServiceConfig service, ListenerConfig? listener = null, DefaultsConfig? defaults = null)
+    /// <param name="relay">"splice" or "pipes" (<c>defaults: tcp_relay</c>); ignored when <paramref name="defaults"/> is given.</param>
+    public static async Task<TcpHarness> StartAsync(
+        ServiceConfig service, ListenerConfig? listener = null, DefaultsConfig? defaults = null, string relay = "splice")
     {
+        defaults ??= new DefaultsConfig { TcpRelay = relay == "pipes" ? TcpRelayMode.Pipes : TcpRelayMode.Splice };
         var config = TestTables.Config([listener ?? TestTables.TcpListener("l", service.Name)], [service], defaults);
         var registry = new BackendStateRegistry();
         var router = TestTables.Router(config, registry);

@@ -11,8 +11,10 @@ public class TcpRelayTests
     private static readonly TimeSpan Timeout = TcpHarness.Timeout;
     private const long BigTransfer = 64L * 1024 * 1024;
 
-    [Fact]
-    public async Task Relay_64MiBBothWaysAtOnce_ArrivesIntact()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipes")]
+    public async Task Relay_64MiBBothWaysAtOnce_ArrivesIntact(string relay)
     {
         var backendReceived = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
         var backendSent = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -24,7 +26,7 @@ public class TcpRelayTests
             socket.Shutdown(SocketShutdown.Send);
             backendReceived.TrySetResult(await receiving);
         });
-        await using var harness = await TcpHarness.StartAsync(TestTables.Service("big", [backend.EndPoint]));
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("big", [backend.EndPoint]), relay: relay);
         await using var client = await harness.ConnectAsync();
 
         var clientReceiving = ReceiveAllHashedAsync(client.Socket, CancellationToken.None);
@@ -36,10 +38,37 @@ public class TcpRelayTests
         Assert.Equal(await backendSent.Task.WaitAsync(Timeout), clientReceived);
         await TcpHarness.WaitUntilAsync(() => harness.Server.LiveConnections == 0, "the connection ended");
         Assert.Equal(0, harness.Server.Transport.RentedBlocks);
+        Assert.Equal(0, harness.Server.Transport.SplicePipes.Rented);
     }
 
-    [Fact]
-    public async Task Relay_ClientHalfCloses_BackendReplyStillArrives()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipes")]
+    public async Task Relay_ManyShortConnections_PipesReusedAndAllClosedOnStop(string relay)
+    {
+        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("echo", [backend.EndPoint]), relay: relay);
+        var pipes = harness.Server.Transport.SplicePipes;
+
+        for (var i = 0; i < 20; i++)
+        {
+            await using var client = await harness.ConnectAsync();
+            await client.SendAsync("ping").WaitAsync(Timeout);
+            Assert.Equal("ping", await client.ReceiveStringAsync(4).WaitAsync(Timeout));
+        }
+        await TcpHarness.WaitUntilAsync(() => harness.Server.LiveConnections == 0, "the connections ended");
+
+        // A pipe is rented only while bytes are in flight, so one-at-a-time connections share a couple of pipes.
+        Assert.Equal(0, pipes.Rented);
+        Assert.InRange(pipes.Open, relay == "splice" ? 1 : 0, relay == "splice" ? 2 : 0);
+        await harness.Server.StopAsync(TimeSpan.Zero).WaitAsync(Timeout);
+        Assert.Equal(0, pipes.Open); // every pipe fd closed
+    }
+
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipes")]
+    public async Task Relay_ClientHalfCloses_BackendReplyStillArrives(string relay)
     {
         // The backend answers only after the client's FIN, so the reply must flow on a half-closed connection.
         await using var backend = LoopbackBackend.Start("reply", async (socket, ct) =>
@@ -51,7 +80,7 @@ public class TcpRelayTests
             await socket.SendAsync(Encoding.ASCII.GetBytes($"got {total}"), SocketFlags.None, ct);
             socket.Shutdown(SocketShutdown.Send);
         });
-        await using var harness = await TcpHarness.StartAsync(TestTables.Service("reply", [backend.EndPoint]));
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("reply", [backend.EndPoint]), relay: relay);
         await using var client = await harness.ConnectAsync();
 
         await client.SendAsync("hello").WaitAsync(Timeout);
@@ -60,8 +89,10 @@ public class TcpRelayTests
         Assert.Equal("got 5", await client.ReadStringToEndAsync().WaitAsync(Timeout));
     }
 
-    [Fact]
-    public async Task Relay_BackendHalfCloses_ClientCanStillSend()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipes")]
+    public async Task Relay_BackendHalfCloses_ClientCanStillSend(string relay)
     {
         var backendGot = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var backend = LoopbackBackend.Start("early-fin", async (socket, ct) =>
@@ -74,7 +105,7 @@ public class TcpRelayTests
             while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None, ct)) > 0) received.Write(buffer, 0, n);
             backendGot.TrySetResult(Encoding.ASCII.GetString(received.ToArray()));
         });
-        await using var harness = await TcpHarness.StartAsync(TestTables.Service("early-fin", [backend.EndPoint]));
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("early-fin", [backend.EndPoint]), relay: relay);
         await using var client = await harness.ConnectAsync();
 
         Assert.Equal("bye", await client.ReadStringToEndAsync().WaitAsync(Timeout));
@@ -84,8 +115,10 @@ public class TcpRelayTests
         Assert.Equal("late data", await backendGot.Task.WaitAsync(Timeout));
     }
 
-    [Fact]
-    public async Task Relay_ClientResets_BackendIsReset()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipes")]
+    public async Task Relay_ClientResets_BackendIsReset(string relay)
     {
         var firstByte = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var backendError = new TaskCompletionSource<SocketError>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -104,7 +137,7 @@ public class TcpRelayTests
                 backendError.TrySetResult(e.SocketErrorCode);
             }
         });
-        await using var harness = await TcpHarness.StartAsync(TestTables.Service("rst", [backend.EndPoint]));
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("rst", [backend.EndPoint]), relay: relay);
         var client = await harness.ConnectAsync();
         await client.SendAsync("x").WaitAsync(Timeout);
         await firstByte.Task.WaitAsync(Timeout);
@@ -116,8 +149,10 @@ public class TcpRelayTests
         await TcpHarness.WaitUntilAsync(() => harness.Server.LiveConnections == 0, "the connection ended");
     }
 
-    [Fact]
-    public async Task Relay_BackendResets_ClientIsReset()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipes")]
+    public async Task Relay_BackendResets_ClientIsReset(string relay)
     {
         await using var backend = LoopbackBackend.Start("rst", async (socket, ct) =>
         {
@@ -125,7 +160,7 @@ public class TcpRelayTests
             socket.LingerState = new LingerOption(true, 0);
             socket.Dispose();
         });
-        await using var harness = await TcpHarness.StartAsync(TestTables.Service("rst", [backend.EndPoint]));
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("rst", [backend.EndPoint]), relay: relay);
         await using var client = await harness.ConnectAsync();
 
         await client.SendAsync("x").WaitAsync(Timeout);
@@ -134,12 +169,14 @@ public class TcpRelayTests
         Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
     }
 
-    [Fact]
-    public async Task Idle_SilentConnection_ClosedAfterIdleTimeout()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipes")]
+    public async Task Idle_SilentConnection_ClosedAfterIdleTimeout(string relay)
     {
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
         var service = TestTables.Service("idle", [backend.EndPoint], idleTimeout: TimeSpan.FromMilliseconds(500));
-        await using var harness = await TcpHarness.StartAsync(service);
+        await using var harness = await TcpHarness.StartAsync(service, relay: relay);
         await using var client = await harness.ConnectAsync();
         await client.SendAsync("ping").WaitAsync(Timeout);
         Assert.Equal("ping", await client.ReceiveStringAsync(4).WaitAsync(Timeout));
@@ -152,11 +189,13 @@ public class TcpRelayTests
         Assert.Equal(0, harness.State(backend.EndPoint).Live);
     }
 
-    [Fact]
-    public async Task AbortAll_LiveConnection_CutsBothSides()
+    [Theory]
+    [InlineData("splice")]
+    [InlineData("pipes")]
+    public async Task AbortAll_LiveConnection_CutsBothSides(string relay)
     {
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
-        await using var harness = await TcpHarness.StartAsync(TestTables.Service("drain", [backend.EndPoint]));
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("drain", [backend.EndPoint]), relay: relay);
         await using var client = await harness.ConnectAsync();
         await client.SendAsync("ping").WaitAsync(Timeout);
         Assert.Equal("ping", await client.ReceiveStringAsync(4).WaitAsync(Timeout));
@@ -172,6 +211,7 @@ public class TcpRelayTests
         Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
         await TcpHarness.WaitUntilAsync(() => state.Live == 0 && harness.Server.LiveConnections == 0, "the connection was released");
         Assert.Equal(1, state.TotalConnections);
+        Assert.Equal(0, harness.Server.Transport.SplicePipes.Rented);
     }
 
     private static async Task<byte[]> SendRandomHashedAsync(Socket socket, int seed, CancellationToken ct)

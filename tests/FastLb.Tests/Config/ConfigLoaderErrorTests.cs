@@ -97,6 +97,20 @@ public sealed class ConfigLoaderErrorTests
     }
 
     [Fact]
+    public void Parse_BadTcpRelay_NamesChoices()
+    {
+        AssertSingle(ConfigTestFiles.Minimal + "\ndefaults:\n  tcp_relay: splise",
+            14, 14, "tcp_relay must be splice or pipes, got 'splise'; did you mean 'splice'?");
+    }
+
+    [Fact]
+    public void Parse_EmptyTcpRelay_NamesChoices()
+    {
+        AssertSingle(ConfigTestFiles.Minimal + "\ndefaults:\n  tcp_relay:",
+            14, 3, "tcp_relay must be splice or pipes, got nothing");
+    }
+
+    [Fact]
     public void Parse_BadProtocol_NamesChoices()
     {
         AssertSingle(ConfigTestFiles.Minimal.Replace("protocol: http", "protocol: htp"),

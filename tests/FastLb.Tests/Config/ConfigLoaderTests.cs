@@ -127,6 +127,17 @@ public sealed class ConfigLoaderTests
             (s.ConnectTimeout, s.IdleTimeout, s.DrainTimeout, s.ResponseHeadTimeout, s.UpstreamIdleTimeout));
     }
 
+    [Theory]
+    [InlineData("", "Splice")]
+    [InlineData("\ndefaults: { tcp_relay: splice }", "Splice")]
+    [InlineData("\ndefaults: { tcp_relay: pipes }", "Pipes")]
+    public void Parse_TcpRelay_SetsServerWideMode(string defaults, string expected)
+    {
+        var config = ConfigLoader.Parse(ConfigTestFiles.Minimal + defaults, "t.yaml");
+
+        Assert.Equal(expected, config.Defaults.TcpRelay.ToString());
+    }
+
     [Fact]
     public void Parse_BackendShortAndLongForms_SameModel()
     {
