@@ -2,14 +2,15 @@ namespace FastLb.Core.Routing;
 
 /// <summary>
 /// Smooth weighted round-robin (nginx, 2012) over a schedule precomputed by <see cref="SmoothWeightedSchedule"/>,
-/// indexed by one atomic cursor. Pick O(1): one interlocked increment and a division-free modulo.
+/// indexed by a per-core atomic cursor (<see cref="StripedCursor"/>). Pick O(1): one uncontended interlocked
+/// increment and a division-free modulo.
 /// </summary>
 internal sealed class RoundRobinPolicy : ISelectionPolicy
 {
     private readonly BackendSnapshot[] _slots;
     private readonly BackendSnapshot[] _positive;
     private readonly FastModulus _modulus;
-    private int _cursor = -1;
+    private readonly StripedCursor _cursor = new();
 
     public RoundRobinPolicy(BackendSnapshot[] backends)
     {
@@ -26,7 +27,7 @@ internal sealed class RoundRobinPolicy : ISelectionPolicy
     {
         var slots = _slots;
         if (slots.Length == 0) return null;
-        var start = (int)_modulus.Mod((uint)Interlocked.Increment(ref _cursor));
+        var start = (int)_modulus.Mod(_cursor.Next());
         var b = slots[start];
         return b.State.Healthy ? b : PickPastUnhealthy(start);
     }

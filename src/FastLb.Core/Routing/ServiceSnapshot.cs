@@ -9,7 +9,7 @@ internal sealed class ServiceSnapshot
     private readonly PoolSnapshot[] _sharedPools; // pools with share > 0, for fallback and hashing
     private readonly int _totalShare;
     private readonly FastModulus _slotModulus;
-    private int _cursor = -1;
+    private readonly StripedCursor _cursor = new();
 
     public ServiceSnapshot(ServiceConfig config, PoolSnapshot[] pools)
     {
@@ -62,7 +62,7 @@ internal sealed class ServiceSnapshot
         }
         else
         {
-            pool = slots[_slotModulus.Mod((uint)Interlocked.Increment(ref _cursor))];
+            pool = slots[_slotModulus.Mod(_cursor.Next())];
         }
         var backend = pool.Policy.Pick(hash, attempt);
         if (backend is not null) return backend;
