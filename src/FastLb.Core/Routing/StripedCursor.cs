@@ -9,26 +9,28 @@ namespace FastLb.Core.Routing;
 /// </summary>
 internal sealed class StripedCursor
 {
-    private const int Stride = 16; // ints per 64-byte cache line: one counter per line
+    // 32 ints = 128 bytes between counters: a cache line each, plus the neighbour the adjacent-line prefetcher
+    // pulls in with it; the first counter also starts 128 bytes past the array header.
+    private const int Stride = 32;
     private static readonly int StripeMask = StripeCount() - 1;
     private static int _nextStripe = -1;
 
     [ThreadStatic]
     private static int t_stripe; // 1-based so that 0 means "not assigned yet"
 
-    private readonly int[] _cells = new int[(StripeMask + 1) * Stride];
+    private readonly int[] _cells = new int[(StripeMask + 2) * Stride];
 
     public StripedCursor()
     {
-        for (var i = 0; i < _cells.Length; i += Stride) _cells[i] = -1;
+        for (var i = Stride; i < _cells.Length; i += Stride) _cells[i] = -1;
     }
 
-    /// <summary>The next position for the calling core (wraps at 2^32).</summary>
+    /// <summary>The next position for the calling thread's stripe (wraps at 2^32).</summary>
     public uint Next()
     {
         var stripe = t_stripe;
         if (stripe == 0) stripe = AssignStripe();
-        return (uint)Interlocked.Increment(ref _cells[(stripe - 1) * Stride]);
+        return (uint)Interlocked.Increment(ref _cells[stripe * Stride]);
     }
 
     private static int AssignStripe() => t_stripe = (Interlocked.Increment(ref _nextStripe) & StripeMask) + 1;
