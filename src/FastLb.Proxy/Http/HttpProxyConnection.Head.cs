@@ -8,7 +8,7 @@ internal sealed partial class HttpProxyConnection
     {
         Complete,
 
-        /// <summary>The client closed, idled past the keep-alive timeout, or the listener stops: close quietly.</summary>
+        /// <summary>The client closed inside the head: close quietly.</summary>
         Closed,
 
         /// <summary>The head started but did not complete within request_head_timeout: 408 and close.</summary>
@@ -18,41 +18,24 @@ internal sealed partial class HttpProxyConnection
         Invalid,
     }
 
-    /// <summary>Waits for the next request's first byte (keep-alive timeout), then for its whole head (request head timeout).</summary>
+    /// <summary>Reads the request head whose first byte the loop waited for (request_head_timeout); a head that came whole reads without waiting.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<HeadRead> ReadRequestHeadAsync()
     {
-        if (_stopping) return HeadRead.Closed;
         var input = _input;
-        var defaults = _proxy.Router.Current.Config.Defaults;
-        var started = false;
-        Watch(input, null, defaults.KeepAliveTimeout);
+        // The first byte starts the slowloris clock: the whole head must arrive in time, trickled or not.
+        Watch(input, null, _proxy.Router.Current.Config.Defaults.RequestHeadTimeout);
         try
         {
             while (true)
             {
                 var result = await input.ReadAsync().ConfigureAwait(false);
-                var buffer = result.Buffer;
-                if (!started && !buffer.IsEmpty)
-                {
-                    // The first byte starts the slowloris clock: the whole head must arrive in time, trickled or not.
-                    started = true;
-                    Watch(input, null, defaults.RequestHeadTimeout);
-                }
-                if (started)
-                {
-                    var status = HttpRequestParser.Parse(buffer, _request, out var consumed, out var examined);
-                    input.AdvanceTo(consumed, examined);
-                    if (status == HttpParseStatus.Complete) return HeadRead.Complete;
-                    if (status == HttpParseStatus.Error) return HeadRead.Invalid;
-                }
-                else
-                {
-                    input.AdvanceTo(buffer.Start, buffer.End);
-                }
-                if (result.IsCompleted) return HeadRead.Closed; // FIN between or inside heads: nothing to answer
-                if (_expired) return started ? HeadRead.TimedOut : HeadRead.Closed;
-                if (_stopping && !started) return HeadRead.Closed;
+                var status = HttpRequestParser.Parse(result.Buffer, _request, out var consumed, out var examined);
+                input.AdvanceTo(consumed, examined);
+                if (status == HttpParseStatus.Complete) return HeadRead.Complete;
+                if (status == HttpParseStatus.Error) return HeadRead.Invalid;
+                if (result.IsCompleted) return HeadRead.Closed; // FIN inside a head: nothing to answer
+                if (_expired) return HeadRead.TimedOut;
             }
         }
         finally

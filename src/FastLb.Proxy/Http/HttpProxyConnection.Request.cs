@@ -7,9 +7,16 @@ namespace FastLb.Proxy.Http;
 
 internal sealed partial class HttpProxyConnection
 {
-    /// <summary>Routes the parsed request by the current table, picks and connects (with retries), and runs the exchange.</summary>
+    // The exchange in flight, kept in fields because the loop, not one method, carries it from the request head to
+    // the end of the response (see ServeAsync). _upstream (HttpProxyConnection.cs) is its connection.
+    private ServiceConfig? _service;
+    private BackendSnapshot? _picked;
+    private BackendState? _counted;
+    private bool _mayRetry;
+
+    /// <summary>Routes the parsed request by the current table, picks and connects (with retries), and sends it: AwaitResponse, or the request is answered.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<Outcome> ProxyRequestAsync()
+    private async ValueTask<Outcome> SendRequestAsync()
     {
         // One table per request: this request sees the old table or the new one, never a mix.
         var table = _proxy.Router.Current;
@@ -33,23 +40,23 @@ internal sealed partial class HttpProxyConnection
         }
         if (upstream is null) return IsAborted ? Outcome.Abort : await AnswerAsync(502, bodyConsumed).ConfigureAwait(false);
 
-        var state = upstream.Backend;
-        state.Acquire(this);
-        try
-        {
-            var outcome = await ExchangeAsync(upstream, config).ConfigureAwait(false);
-            if (outcome != Outcome.RetryFresh) return outcome;
-            // The pooled connection was closed by the backend before answering; the request is idempotent and
-            // bodiless, so sending it again on a fresh connection is safe. Once only.
-            upstream = await ConnectAsync(backend!, config).ConfigureAwait(false);
-            if (upstream is null) return IsAborted ? Outcome.Abort : await AnswerAsync(502, bodyConsumed).ConfigureAwait(false);
-            outcome = await ExchangeAsync(upstream, config).ConfigureAwait(false);
-            return outcome == Outcome.RetryFresh ? await AnswerAsync(502, bodyConsumed).ConfigureAwait(false) : outcome;
-        }
-        finally
-        {
-            state.Release(this);
-        }
+        _service = config;
+        _picked = backend;
+        _counted = upstream.Backend; // released by EndRequestAsync, once the request is over
+        _counted.Acquire(this);
+        return await StartExchangeAsync(upstream).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The pooled connection was closed by the backend before answering; the request is idempotent and bodiless,
+    /// so sending it again on a fresh connection is safe. A fresh connection is never Reused, so this happens once.
+    /// </summary>
+    private async ValueTask<Outcome> RetryFreshAsync()
+    {
+        await CutExchangeAsync().ConfigureAwait(false);
+        var upstream = await ConnectAsync(_picked!, _service!).ConfigureAwait(false);
+        if (upstream is null) return IsAborted ? Outcome.Abort : await AnswerAsync(502, !_request.HasBody).ConfigureAwait(false);
+        return await StartExchangeAsync(upstream).ConfigureAwait(false);
     }
 
     private async ValueTask<UpstreamConnection?> ConnectAsync(BackendSnapshot backend, ServiceConfig config)
@@ -61,93 +68,71 @@ internal sealed partial class HttpProxyConnection
     }
 
     /// <summary>
-    /// One request/response exchange on <paramref name="upstream"/>: head, body (concurrently), response head with
-    /// 1xx relayed, 101 → tunnel, response body. Returns the connection to the pool only when the exchange ended cleanly.
+    /// Opens an exchange on <paramref name="upstream"/>: sends the head, starts the body pump and arms the response
+    /// head deadline, then returns AwaitResponse so the loop waits for the answer. The exchange stays open until
+    /// <see cref="EndExchangeAsync"/>; whatever ends the request otherwise cuts it (<see cref="EndRequestAsync"/>).
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<Outcome> ExchangeAsync(UpstreamConnection upstream, ServiceConfig config)
+    private async ValueTask<Outcome> StartExchangeAsync(UpstreamConnection upstream)
     {
         Volatile.Write(ref _upstream, upstream);
         if (IsAborted) upstream.Abort();
         var hasBody = _request.HasBody;
-        var mayRetry = upstream.Reused && !hasBody && IsIdempotent(_request.Method);
+        _mayRetry = upstream.Reused && !hasBody && IsIdempotent(_request.Method);
         _requestBodyDone = !hasBody;
         _requestBodyInvalid = false;
-        var reusable = false;
-        var clean = false;
+        _inResponseBody = false;
+        HttpHeadWriter.WriteRequestHead(upstream.Output, _request, new RequestHeadOptions
+        {
+            ClientAddress = _clientAddress,
+            Scheme = "http"u8,
+            HostOverride = _service!.RewriteHost ? upstream.HostBytes : default,
+            AllowUpgrade = _request.IsUpgradeRequest,
+        });
+        if (!await FlushUpstreamAsync(upstream.Output).ConfigureAwait(false))
+        {
+            return _mayRetry ? Outcome.RetryFresh : await AnswerAsync(502, !hasBody).ConfigureAwait(false);
+        }
+
+        // The body streams concurrently with the response: a backend may answer (or echo) before it read it all.
+        if (hasBody) StartPump(upstream);
+        // The deadline runs from the request head; body upload progress (Touch) extends it.
+        Watch(upstream.Input, null, _service.ResponseHeadTimeout);
+        return Outcome.AwaitResponse;
+    }
+
+    /// <summary>Ends the exchange on <paramref name="upstream"/>: stops the body pump, then pools the connection or closes it (FIN when clean, else RST).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask EndExchangeAsync(UpstreamConnection upstream, bool reusable, bool clean)
+    {
+        await StopPumpAsync(upstream).ConfigureAwait(false);
+        Volatile.Write(ref _upstream, null);
+        if (reusable && !IsAborted) _proxy.Pool.Return(upstream, _service!.UpstreamIdleTimeout);
+        else upstream.Discard(graceful: clean);
+    }
+
+    /// <summary>Cuts the exchange still open, if any: it ended without a clean response (error, retry, tunnel).</summary>
+    private ValueTask CutExchangeAsync() =>
+        Volatile.Read(ref _upstream) is { } open ? EndExchangeAsync(open, reusable: false, clean: false) : default;
+
+    /// <summary>The request is over, however it ended: cuts an exchange still open, ends its timeout phase and uncounts it on its backend.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask EndRequestAsync()
+    {
         try
         {
-            HttpHeadWriter.WriteRequestHead(upstream.Output, _request, new RequestHeadOptions
-            {
-                ClientAddress = _clientAddress,
-                Scheme = "http"u8,
-                HostOverride = config.RewriteHost ? upstream.HostBytes : default,
-                AllowUpgrade = _request.IsUpgradeRequest,
-            });
-            if (!await FlushUpstreamAsync(upstream.Output).ConfigureAwait(false))
-            {
-                return mayRetry ? Outcome.RetryFresh : await AnswerAsync(502, !hasBody).ConfigureAwait(false);
-            }
-
-            // The body streams concurrently with the response: a backend may answer (or echo) before it read it all.
-            if (hasBody) StartPump(upstream);
-
-            var head = await ReadResponseHeadAsync(upstream, config).ConfigureAwait(false);
-            if (head != ResponseRead.Complete)
-            {
-                await StopPumpAsync(upstream).ConfigureAwait(false);
-                if (head == ResponseRead.ClientGone || IsAborted) return Outcome.Abort;
-                if (head == ResponseRead.Stale && mayRetry) return Outcome.RetryFresh;
-                var status = _requestBodyInvalid ? 400 : head == ResponseRead.TimedOut ? 504 : 502;
-                return await AnswerAsync(status, _requestBodyDone).ConfigureAwait(false);
-            }
-
-            if (_response.StatusCode == 101)
-            {
-                if (!_request.IsUpgradeRequest)
-                {
-                    await StopPumpAsync(upstream).ConfigureAwait(false);
-                    return await AnswerAsync(502, _requestBodyDone).ConfigureAwait(false);
-                }
-                await WaitPumpAsync().ConfigureAwait(false);
-                if (!_requestBodyDone) return Outcome.Abort;
-                return await TunnelAsync(upstream, config).ConfigureAwait(false);
-            }
-
-            var http10 = _request.Version == HttpProtocolVersion.Http10;
-            // An HTTP/1.0 client cannot read chunked: send the data de-chunked and delimit it by closing.
-            var dechunk = http10 && _response.Framing == BodyFraming.Chunked;
-            var closeClient = !_request.KeepAlive || _stopping || dechunk || _response.Framing == BodyFraming.CloseDelimited;
-            HttpHeadWriter.WriteResponseHead(_output, _response, new ResponseHeadOptions
-            {
-                ConnectionClose = closeClient,
-                ConnectionKeepAlive = http10 && !closeClient,
-                OmitFraming = http10 && _response.HasChunkedTransferEncoding,
-            });
-            if (!await ForwardResponseBodyAsync(upstream, config, dechunk).ConfigureAwait(false))
-            {
-                return Outcome.Abort; // The head went out: only a cut tells the client the body is incomplete.
-            }
-
-            if (_pumping && !_pump.IsCompleted)
-            {
-                // The backend answered without reading the whole body: the rest cannot be framed any more.
-                await StopPumpAsync(upstream).ConfigureAwait(false);
-            }
-            else
-            {
-                await WaitPumpAsync().ConfigureAwait(false);
-            }
-            clean = true;
-            reusable = _requestBodyDone && _response.CanReuseConnection;
-            return closeClient || !_requestBodyDone ? Outcome.Close : Outcome.Next;
+            await CutExchangeAsync().ConfigureAwait(false);
         }
         finally
         {
-            await StopPumpAsync(upstream).ConfigureAwait(false);
-            Volatile.Write(ref _upstream, null);
-            if (reusable && !IsAborted) _proxy.Pool.Return(upstream, config.UpstreamIdleTimeout);
-            else upstream.Discard(graceful: clean);
+            Unwatch();
+            _service = null;
+            _picked = null;
+            if (_counted is { } state)
+            {
+                _counted = null;
+                state.Release(this);
+            }
         }
     }
 

@@ -24,14 +24,69 @@ internal sealed partial class HttpProxyConnection
         ClientGone,
     }
 
-    /// <summary>Reads the final response head into <see cref="_response"/>, relaying 1xx interim responses (not 101) to the client.</summary>
+    private bool _inResponseBody;
+    private bool _dechunk;
+    private bool _closeClient;
+
+    /// <summary>Goes on with the response once the loop saw backend bytes (or its end, or the deadline): the head first, then the body.</summary>
+    private ValueTask<Outcome> ReceiveResponseAsync(UpstreamConnection upstream) =>
+        _inResponseBody ? ForwardResponseBodyAsync(upstream) : ReceiveResponseHeadAsync(upstream);
+
+    /// <summary>
+    /// Reads the response head, then: answers a failed one (502/504, or RetryFresh), tunnels after a 101, or writes
+    /// the head and starts forwarding the body.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ResponseRead> ReadResponseHeadAsync(UpstreamConnection upstream, ServiceConfig config)
+    private async ValueTask<Outcome> ReceiveResponseHeadAsync(UpstreamConnection upstream)
+    {
+        var config = _service!;
+        var head = await ReadResponseHeadAsync(upstream).ConfigureAwait(false);
+        if (head != ResponseRead.Complete)
+        {
+            await StopPumpAsync(upstream).ConfigureAwait(false);
+            if (head == ResponseRead.ClientGone || IsAborted) return Outcome.Abort;
+            if (head == ResponseRead.Stale && _mayRetry) return Outcome.RetryFresh;
+            var status = _requestBodyInvalid ? 400 : head == ResponseRead.TimedOut ? 504 : 502;
+            return await AnswerAsync(status, _requestBodyDone).ConfigureAwait(false);
+        }
+
+        if (_response.StatusCode == 101)
+        {
+            if (!_request.IsUpgradeRequest)
+            {
+                await StopPumpAsync(upstream).ConfigureAwait(false);
+                return await AnswerAsync(502, _requestBodyDone).ConfigureAwait(false);
+            }
+            await WaitPumpAsync().ConfigureAwait(false);
+            if (!_requestBodyDone) return Outcome.Abort;
+            return await TunnelAsync(upstream, config).ConfigureAwait(false);
+        }
+
+        var http10 = _request.Version == HttpProtocolVersion.Http10;
+        // An HTTP/1.0 client cannot read chunked: send the data de-chunked and delimit it by closing.
+        _dechunk = http10 && _response.Framing == BodyFraming.Chunked;
+        _closeClient = !_request.KeepAlive || _stopping || _dechunk || _response.Framing == BodyFraming.CloseDelimited;
+        HttpHeadWriter.WriteResponseHead(_output, _response, new ResponseHeadOptions
+        {
+            ConnectionClose = _closeClient,
+            ConnectionKeepAlive = http10 && !_closeClient,
+            OmitFraming = http10 && _response.HasChunkedTransferEncoding,
+        });
+        _responseBody.Reset(_response);
+        if (_dechunk) _dechunker.Reset();
+        _inResponseBody = true;
+        Watch(upstream.Input, _output, config.IdleTimeout);
+        return await ForwardResponseBodyAsync(upstream).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads the final response head into <see cref="_response"/>, relaying 1xx interim responses (not 101) to the client.</summary>
+    /// <remarks>The loop waited for the first bytes under the response head deadline (armed by StartExchangeAsync), so the first read does not wait.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ResponseRead> ReadResponseHeadAsync(UpstreamConnection upstream)
     {
         var input = upstream.Input;
         var gotBytes = false;
-        // The deadline runs from the request head; body upload progress (Touch) extends it.
-        Watch(input, null, config.ResponseHeadTimeout);
+        var first = true;
         try
         {
             while (true)
@@ -39,7 +94,13 @@ internal sealed partial class HttpProxyConnection
                 ReadResult result;
                 try
                 {
-                    result = await input.ReadAsync().ConfigureAwait(false);
+                    // TryRead only once: later, unconsumed bytes of a partial head would make it return at once forever.
+                    if (!first || !input.TryRead(out result))
+                    {
+                        if (first && _expired) return ResponseRead.TimedOut; // the deadline ended the loop's wait
+                        result = await input.ReadAsync().ConfigureAwait(false);
+                    }
+                    first = false;
                 }
                 catch (Exception)
                 {
@@ -92,52 +153,69 @@ internal sealed partial class HttpProxyConnection
         }
     }
 
-    /// <summary>Streams the response body to the client (the head is already written, unflushed); false when either side failed.</summary>
+    /// <summary>
+    /// Forwards the response body bytes at hand to the client (the head is already written, unflushed):
+    /// AwaitResponse when it needs more, so the loop waits for them; Abort when either side failed.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> ForwardResponseBodyAsync(UpstreamConnection upstream, ServiceConfig config, bool dechunk)
+    private async ValueTask<Outcome> ForwardResponseBodyAsync(UpstreamConnection upstream)
     {
         var input = upstream.Input;
         var output = _output;
-        _responseBody.Reset(_response);
-        if (dechunk) _dechunker.Reset();
-        Watch(input, output, config.IdleTimeout);
         try
         {
-            if (_response.Framing == BodyFraming.None) return await FlushClientAsync(output).ConfigureAwait(false);
-            while (true)
+            if (_response.Framing == BodyFraming.None)
             {
-                // Body bytes that came with the head go out in the same flush; otherwise flush the head before waiting.
-                if (!input.TryRead(out var result))
-                {
-                    if (!await FlushClientAsync(output).ConfigureAwait(false)) return false;
-                    result = await input.ReadAsync().ConfigureAwait(false);
-                }
+                if (!await FlushClientAsync(output).ConfigureAwait(false)) return Outcome.Abort;
+                return await CompleteResponseAsync(upstream).ConfigureAwait(false);
+            }
+            // TryRead is safe here: the framer forwards the whole buffer until the body ends, so nothing is left unconsumed.
+            while (input.TryRead(out var result))
+            {
                 var buffer = result.Buffer;
                 var status = _responseBody.Advance(buffer, result.IsCompleted, out var forward);
                 if (forward > 0)
                 {
                     var body = buffer.Slice(0, forward);
-                    if (dechunk) _dechunker.Decode(body, output);
+                    if (_dechunk) _dechunker.Decode(body, output);
                     else foreach (var segment in body) output.Write(segment.Span);
                 }
                 input.AdvanceTo(buffer.GetPosition(forward));
                 if (forward > 0 || status == BodyParseStatus.Done)
                 {
                     Touch();
-                    if (!await FlushClientAsync(output).ConfigureAwait(false)) return false;
+                    // Body bytes that came with the head go out in the same flush.
+                    if (!await FlushClientAsync(output).ConfigureAwait(false)) return Outcome.Abort;
                 }
-                if (status == BodyParseStatus.Done) return true;
-                if (status == BodyParseStatus.Error || result.IsCompleted || _expired) return false;
+                if (status == BodyParseStatus.Done) return await CompleteResponseAsync(upstream).ConfigureAwait(false);
+                if (status == BodyParseStatus.Error || result.IsCompleted || _expired) return Outcome.Abort;
             }
+            // Nothing more at hand: flush the head (if no body came with it) and let the loop wait for the rest.
+            if (_expired || !await FlushClientAsync(output).ConfigureAwait(false)) return Outcome.Abort;
+            return Outcome.AwaitResponse;
         }
         catch (Exception)
         {
-            return false; // either side reset
+            return Outcome.Abort; // Either side reset. The head went out: only a cut tells the client the body is incomplete.
         }
-        finally
+    }
+
+    /// <summary>The response went out whole: lets the body pump finish (or stops it), then pools or closes the upstream connection.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<Outcome> CompleteResponseAsync(UpstreamConnection upstream)
+    {
+        if (_pumping && !_pump.IsCompleted)
         {
-            Unwatch();
+            // The backend answered without reading the whole body: the rest cannot be framed any more.
+            await StopPumpAsync(upstream).ConfigureAwait(false);
         }
+        else
+        {
+            await WaitPumpAsync().ConfigureAwait(false);
+        }
+        var bodyDone = _requestBodyDone;
+        await EndExchangeAsync(upstream, reusable: bodyDone && _response.CanReuseConnection, clean: true).ConfigureAwait(false);
+        return _closeClient || !bodyDone ? Outcome.Close : Outcome.Next;
     }
 
     private static async ValueTask<bool> FlushClientAsync(PipeWriter output)

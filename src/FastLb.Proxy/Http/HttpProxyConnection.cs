@@ -18,7 +18,8 @@ namespace FastLb.Proxy.Http;
 /// read <see cref="Router.Current"/> once, match the listener's routes, pick a backend, rent or open an upstream
 /// connection, forward the head and stream both bodies, then loop. Requests are handled one at a time, so pipelined
 /// requests are answered in order. Everything per request lives in this object and is reused (heads, framers, the
-/// watchdog timer); async helpers use pooled builders, so a keep-alive request allocates nothing in steady state.
+/// watchdog phase), and only the connection's loop waits on the common path (see <see cref="ServeAsync"/>), so a
+/// keep-alive request allocates nothing in steady state.
 /// The request in flight is counted on its backend (<see cref="BackendState.Acquire"/>), so drains see it and a
 /// drain deadline can cut it through <see cref="Abort"/>.
 /// </remarks>
@@ -77,6 +78,9 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
 
         /// <summary>A reused upstream connection was found closed before any response byte: retry on a fresh one.</summary>
         RetryFresh,
+
+        /// <summary>The exchange in flight needs more bytes from the backend: the loop waits, then calls <see cref="ReceiveResponseAsync"/>.</summary>
+        AwaitResponse,
     }
 
     /// <summary>Serves requests until the client closes, an error ends the connection, or <paramref name="ct"/> (listener stopping) fires between requests.</summary>
@@ -104,10 +108,35 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
         await CloseClientAsync(client, graceful).ConfigureAwait(false);
     }
 
+    /// <summary>The connection's one long-lived loop: waits for each request and for its response, and hands the bytes to per-request steps.</summary>
+    /// <remarks>
+    /// Only this loop suspends on the common path. An async method allocates a state machine box whenever one
+    /// invocation of it suspends, and the pooling builder's small per-core cache misses with many requests in flight
+    /// on one event loop, so a nested method that waits costs a box per request. Instead the loop awaits readiness
+    /// itself ("client bytes arrived", "backend bytes arrived") and leaves the bytes unread: AdvanceTo(buffer.Start)
+    /// consumes and examines nothing, so the step's own ReadAsync returns them at once and the step finishes
+    /// synchronously. Steps still suspend (and allocate) on rare paths: a trickled head, backpressure, 1xx,
+    /// tunnels, new upstream connections, retries. One box per connection, none per request.
+    /// </remarks>
     private async Task<bool> ServeAsync()
     {
+        var input = _input;
         while (true)
         {
+            if (_stopping) return true;
+            // Between requests: the keep-alive timeout runs until the first byte of the next head.
+            Watch(input, null, _proxy.Router.Current.Config.Defaults.KeepAliveTimeout);
+            bool arrived;
+            while (true)
+            {
+                var result = await input.ReadAsync().ConfigureAwait(false);
+                arrived = !result.Buffer.IsEmpty;
+                input.AdvanceTo(result.Buffer.Start); // left for ReadRequestHeadAsync; an empty buffer is examined whole
+                if (arrived || result.IsCompleted || _expired || _stopping) break;
+            }
+            Unwatch();
+            if (!arrived) return true; // FIN, idle past the keep-alive timeout, or the listener stops: close quietly
+
             var head = await ReadRequestHeadAsync().ConfigureAwait(false);
             switch (head)
             {
@@ -119,7 +148,41 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
                     // Never parse what follows a rejected head (request smuggling): answer and close.
                     return await AnswerAsync(_request.ErrorStatusCode, bodyConsumed: false).ConfigureAwait(false) != Outcome.Abort;
             }
-            var outcome = await ProxyRequestAsync().ConfigureAwait(false);
+
+            Outcome outcome;
+            try
+            {
+                outcome = await SendRequestAsync().ConfigureAwait(false);
+                while (outcome is Outcome.AwaitResponse or Outcome.RetryFresh)
+                {
+                    if (outcome == Outcome.RetryFresh)
+                    {
+                        outcome = await RetryFreshAsync().ConfigureAwait(false);
+                        continue;
+                    }
+                    // The exchange waits for its backend, under the deadline the last step armed (response head or body idle).
+                    var upstream = Volatile.Read(ref _upstream)!;
+                    var response = upstream.Input;
+                    while (true)
+                    {
+                        try
+                        {
+                            var result = await response.ReadAsync().ConfigureAwait(false);
+                            response.AdvanceTo(result.Buffer.Start); // left for the step, as above
+                            if (!result.Buffer.IsEmpty || result.IsCompleted || _expired) break;
+                        }
+                        catch (Exception)
+                        {
+                            break; // reset: the step's own read fails the same way and decides
+                        }
+                    }
+                    outcome = await ReceiveResponseAsync(upstream).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                await EndRequestAsync().ConfigureAwait(false);
+            }
             if (outcome == Outcome.Abort || IsAborted) return false;
             if (outcome == Outcome.Close || _stopping) return true;
         }

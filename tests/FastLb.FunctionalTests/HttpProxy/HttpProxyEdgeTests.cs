@@ -6,9 +6,10 @@ namespace FastLb.FunctionalTests.HttpProxy;
 
 public sealed class HttpProxyEdgeTests
 {
-    private static string Config(LoopbackBackend backend, string serviceExtra = "") => $"""
+    private static string Config(LoopbackBackend backend, string serviceExtra = "", string defaultsExtra = "") => $"""
         defaults:
           connect_timeout: 1s
+        {defaultsExtra}
         listeners:
           - name: web
             bind: 127.0.0.1:0
@@ -151,6 +152,43 @@ public sealed class HttpProxyEdgeTests
         var response = await client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
 
         Assert.Equal(502, response.Status);
+        Assert.Equal(0, lb.Http.Pool.IdleCount);
+    }
+
+    [Fact]
+    public async Task KeepAliveTimeout_IdleClientAfterResponse_ClosedQuietly()
+    {
+        await using var backend = LoopbackBackend.Start("ok", async (s, ct) =>
+        {
+            await ScriptedBackend.ReadHeadAsync(s, ct);
+            await ScriptedBackend.SendAsync(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", ct);
+            await ScriptedBackend.ReadHeadAsync(s, ct);
+        });
+        await using var lb = await L7Harness.StartAsync(Config(backend, defaultsExtra: "  keepalive_timeout: 300ms"));
+        await using var client = await lb.ConnectAsync();
+
+        Assert.Equal("ok", (await client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n")).Text);
+
+        // Idle past the keep-alive timeout: FIN with nothing more sent (no 408, the client sent no byte).
+        Assert.True(await client.IsClosedAsync().WaitAsync(L7Harness.Timeout));
+    }
+
+    [Fact]
+    public async Task BackendStallsMidBody_ClientCutAfterIdleTimeout_ConnectionNotPooled()
+    {
+        await using var backend = LoopbackBackend.Start("stall", async (s, ct) =>
+        {
+            await ScriptedBackend.ReadHeadAsync(s, ct);
+            await ScriptedBackend.SendAsync(s, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", ct);
+            await Task.Delay(Timeout.Infinite, ct);
+        });
+        await using var lb = await L7Harness.StartAsync(Config(backend, "    idle_timeout: 300ms"));
+        await using var client = await lb.ConnectAsync();
+
+        // The head and the first bytes go out; then the body makes no progress and the response is cut.
+        var cut = await Assert.ThrowsAnyAsync<Exception>(() => client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+
+        Assert.True(cut is EndOfStreamException or System.Net.Sockets.SocketException, cut.ToString());
         Assert.Equal(0, lb.Http.Pool.IdleCount);
     }
 }
