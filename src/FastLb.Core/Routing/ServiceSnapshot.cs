@@ -75,8 +75,24 @@ internal sealed class ServiceSnapshot
         return null;
     }
 
-    /// <summary>Picks a backend in one named pool regardless of its share (a pinned route).</summary>
-    public static BackendSnapshot? PickInPool(PoolSnapshot pool, ulong hash, int attempt) => pool.Policy.Pick(hash, attempt);
+    /// <summary>
+    /// The pick for one connect attempt: like <see cref="Pick"/> (or the pinned pool's pick), re-picking a bounded
+    /// number of times while the result is a backend this connection already tried. Cursors are per thread, and a
+    /// retry may run on another thread than the first try, so "the next slot" alone could name the same backend.
+    /// </summary>
+    public BackendSnapshot? PickForAttempt(PoolSnapshot? pinned, ulong hash, int attempt, BackendSnapshot? triedA, BackendSnapshot? triedB)
+    {
+        BackendSnapshot? backend = null;
+        for (var i = 0; i < MaxRepicks; i++)
+        {
+            backend = pinned is null ? Pick(hash, attempt + i) : pinned.Policy.Pick(hash, attempt + i);
+            if (backend is null || (!ReferenceEquals(backend, triedA) && !ReferenceEquals(backend, triedB))) return backend;
+        }
+        return backend; // every pick named a tried backend: let the caller try it again
+    }
+
+    private const int MaxRepicks = 8;
+
 
     private PoolSnapshot PoolForHash(ulong hash)
     {

@@ -31,9 +31,12 @@ internal sealed partial class HttpProxyConnection
         var tries = Math.Clamp(CountBackends(service, pinned), 1, MaxConnectAttempts);
         BackendSnapshot? backend = null;
         UpstreamConnection? upstream = null;
+        BackendSnapshot? triedA = null, triedB = null;
         for (var attempt = 0; attempt < tries && upstream is null && !IsAborted; attempt++)
         {
-            backend = pinned is null ? service.Pick(hash, attempt) : ServiceSnapshot.PickInPool(pinned, hash, attempt);
+            backend = service.PickForAttempt(pinned, hash, attempt, triedA, triedB);
+            if (attempt == 0) triedA = backend;
+            else triedB = backend;
             if (backend is null) return await AnswerAsync(attempt == 0 ? 503 : 502, bodyConsumed).ConfigureAwait(false);
             // Nothing was sent yet, so a refused connect moves on to the next pick.
             upstream = _proxy.Pool.TryRent(backend.State) ?? await ConnectAsync(backend, config).ConfigureAwait(false);

@@ -15,10 +15,13 @@ internal sealed partial class TcpProxyConnection
         CancellationTokenSource? timer = null;
         try
         {
+            BackendSnapshot? triedA = null, triedB = null;
             for (var attempt = 0; attempt < tries && !IsAborted; attempt++)
             {
-                var backend = pinned is null ? service.Pick(hash, attempt) : ServiceSnapshot.PickInPool(pinned, hash, attempt);
+                var backend = service.PickForAttempt(pinned, hash, attempt, triedA, triedB);
                 if (backend is null) return null;
+                if (attempt == 0) triedA = backend;
+                else triedB = backend;
 
                 var socket = new Socket(backend.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                 Interlocked.Exchange(ref _backendSocket, socket);

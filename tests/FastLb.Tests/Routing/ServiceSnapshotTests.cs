@@ -54,4 +54,38 @@ public class ServiceSnapshotTests
 
         Assert.InRange(greenPicks / 100_000.0, 0.09, 0.11);
     }
+
+    [Theory]
+    [InlineData("RoundRobin")]
+    [InlineData("LeastRequest")]
+    [InlineData("Random")]
+    [InlineData("Hash")]
+    public void PickForAttempt_FirstBackendTried_RetryNamesTheOther(string balance)
+    {
+        var backends = EqualBackends(2);
+        var service = Service(Enum.Parse<BalanceKind>(balance), ("blue", 100, backends));
+
+        for (var i = 0; i < 50; i++)
+        {
+            var first = service.PickForAttempt(null, (ulong)i * 7919, 0, null, null)!;
+            var retry = service.PickForAttempt(null, (ulong)i * 7919, 1, first, null);
+            Assert.NotSame(first, retry);
+        }
+    }
+
+    [Fact]
+    public void PickForAttempt_PinnedPool_AvoidsTriedBackendInThatPool()
+    {
+        var blue = EqualBackends(1);
+        var green = EqualBackends(2, firstId: 10);
+        var service = Service(BalanceKind.RoundRobin, ("blue", 100, blue), ("green", 0, green));
+        var pinned = service.FindPool("green");
+
+        var first = service.PickForAttempt(pinned, 0, 0, null, null)!;
+        var retry = service.PickForAttempt(pinned, 0, 1, first, null)!;
+
+        Assert.Contains(first, green);
+        Assert.Contains(retry, green);
+        Assert.NotSame(first, retry);
+    }
 }
