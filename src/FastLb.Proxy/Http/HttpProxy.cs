@@ -4,6 +4,7 @@ using System.Text;
 using FastLb.Core.Config;
 using FastLb.Core.Routing;
 using FastLb.Proxy.Transport;
+using Microsoft.Extensions.ObjectPool;
 
 namespace FastLb.Proxy.Http;
 
@@ -29,6 +30,17 @@ internal sealed class HttpProxy : IConnectionHandler, IDisposable
     public Router Router { get; }
     public TransportOptions Transport { get; }
     public UpstreamPool Pool { get; }
+
+    /// <summary>
+    /// Parsed request and response heads, rented when a request's first byte arrives and returned when it ends,
+    /// so an idle keep-alive connection holds no head buffers. The parsers reset a head before filling it.
+    /// </summary>
+    internal ObjectPool<HttpRequestHead> RequestHeads { get; } = new DefaultObjectPool<HttpRequestHead>(new DefaultPooledObjectPolicy<HttpRequestHead>(), MaxPooledHeads);
+
+    internal ObjectPool<HttpResponseHead> ResponseHeads { get; } = new DefaultObjectPool<HttpResponseHead>(new DefaultPooledObjectPolicy<HttpResponseHead>(), MaxPooledHeads);
+
+    /// <summary>Heads kept for reuse: enough for the requests in flight at once on a busy proxy.</summary>
+    private const int MaxPooledHeads = 4096;
 
     public async Task HandleAsync(Socket client, ListenerConfig listener, CancellationToken ct)
     {

@@ -38,8 +38,9 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
     private readonly HttpProxy _proxy;
     private readonly Socket _socket;
     private readonly ListenerConfig _listener;
-    private readonly HttpRequestHead _request = new();
-    private readonly HttpResponseHead _response = new();
+    // Rented from the proxy's pools for one request (RentHeads/ReturnHeads): valid only while a request is served.
+    private HttpRequestHead _request = null!;
+    private HttpResponseHead _response = null!;
     private readonly HttpBodyFramer _requestBody = new();
     private readonly HttpBodyFramer _responseBody = new();
     private readonly ChunkedDecoder _dechunker = new();
@@ -137,55 +138,80 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
             Unwatch();
             if (!arrived) return true; // FIN, idle past the keep-alive timeout, or the listener stops: close quietly
 
-            var head = await ReadRequestHeadAsync().ConfigureAwait(false);
-            switch (head)
-            {
-                case HeadRead.Closed:
-                    return true;
-                case HeadRead.TimedOut:
-                    return await AnswerAsync(408, bodyConsumed: false).ConfigureAwait(false) != Outcome.Abort;
-                case HeadRead.Invalid:
-                    // Never parse what follows a rejected head (request smuggling): answer and close.
-                    return await AnswerAsync(_request.ErrorStatusCode, bodyConsumed: false).ConfigureAwait(false) != Outcome.Abort;
-            }
-
-            Outcome outcome;
+            RentHeads(); // an idle keep-alive connection holds no head buffers
             try
             {
-                outcome = await SendRequestAsync().ConfigureAwait(false);
-                while (outcome is Outcome.AwaitResponse or Outcome.RetryFresh)
+                var head = await ReadRequestHeadAsync().ConfigureAwait(false);
+                switch (head)
                 {
-                    if (outcome == Outcome.RetryFresh)
-                    {
-                        outcome = await RetryFreshAsync().ConfigureAwait(false);
-                        continue;
-                    }
-                    // The exchange waits for its backend, under the deadline the last step armed (response head or body idle).
-                    var upstream = Volatile.Read(ref _upstream)!;
-                    var response = upstream.Input;
-                    while (true)
-                    {
-                        try
-                        {
-                            var result = await response.ReadAsync().ConfigureAwait(false);
-                            response.AdvanceTo(result.Buffer.Start); // left for the step, as above
-                            if (!result.Buffer.IsEmpty || result.IsCompleted || _expired) break;
-                        }
-                        catch (Exception)
-                        {
-                            break; // reset: the step's own read fails the same way and decides
-                        }
-                    }
-                    outcome = await ReceiveResponseAsync(upstream).ConfigureAwait(false);
+                    case HeadRead.Closed:
+                        return true;
+                    case HeadRead.TimedOut:
+                        return await AnswerAsync(408, bodyConsumed: false).ConfigureAwait(false) != Outcome.Abort;
+                    case HeadRead.Invalid:
+                        // Never parse what follows a rejected head (request smuggling): answer and close.
+                        return await AnswerAsync(_request.ErrorStatusCode, bodyConsumed: false).ConfigureAwait(false) != Outcome.Abort;
                 }
+
+                Outcome outcome;
+                try
+                {
+                    outcome = await SendRequestAsync().ConfigureAwait(false);
+                    while (outcome is Outcome.AwaitResponse or Outcome.RetryFresh)
+                    {
+                        if (outcome == Outcome.RetryFresh)
+                        {
+                            outcome = await RetryFreshAsync().ConfigureAwait(false);
+                            continue;
+                        }
+                        // The exchange waits for its backend, under the deadline the last step armed (response head or body idle).
+                        var upstream = Volatile.Read(ref _upstream)!;
+                        var response = upstream.Input;
+                        while (true)
+                        {
+                            try
+                            {
+                                var result = await response.ReadAsync().ConfigureAwait(false);
+                                response.AdvanceTo(result.Buffer.Start); // left for the step, as above
+                                if (!result.Buffer.IsEmpty || result.IsCompleted || _expired) break;
+                            }
+                            catch (Exception)
+                            {
+                                break; // reset: the step's own read fails the same way and decides
+                            }
+                        }
+                        outcome = await ReceiveResponseAsync(upstream).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    await EndRequestAsync().ConfigureAwait(false);
+                }
+                if (outcome == Outcome.Abort || IsAborted) return false;
+                if (outcome == Outcome.Close || _stopping) return true;
             }
             finally
             {
-                await EndRequestAsync().ConfigureAwait(false);
+                ReturnHeads();
             }
-            if (outcome == Outcome.Abort || IsAborted) return false;
-            if (outcome == Outcome.Close || _stopping) return true;
         }
+    }
+
+    private void RentHeads()
+    {
+        _request = _proxy.RequestHeads.Get();
+        _response = _proxy.ResponseHeads.Get();
+    }
+
+    private void ReturnHeads()
+    {
+        var request = _request;
+        if (request is null) return;
+        var response = _response;
+        _request = null!;
+        _response = null!;
+        _proxy.RequestHeads.Return(request);
+        _proxy.ResponseHeads.Return(response);
     }
 
     /// <summary>Writes FastLb's own answer; closes unless the request body was consumed and the client keeps alive.</summary>
@@ -274,8 +300,7 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
 
     public void Dispose()
     {
-        _request.Dispose();
-        _response.Dispose();
+        ReturnHeads();
         _abort.Dispose();
     }
 
