@@ -88,7 +88,28 @@ internal sealed class ServiceSnapshot
             backend = pinned is null ? Pick(hash, attempt + i) : pinned.Policy.Pick(hash, attempt + i);
             if (backend is null || (!ReferenceEquals(backend, triedA) && !ReferenceEquals(backend, triedB))) return backend;
         }
-        return backend; // every pick named a tried backend: let the caller try it again
+        // Random draws (least_request, random) can name tried backends several times in a row: scan for one that
+        // takes traffic and was not tried, else let the caller try the last pick again.
+        return ScanUntried(pinned, triedA, triedB) ?? backend;
+    }
+
+    private BackendSnapshot? ScanUntried(PoolSnapshot? pinned, BackendSnapshot? triedA, BackendSnapshot? triedB)
+    {
+        if (pinned is not null) return ScanUntried(pinned.Backends, triedA, triedB);
+        foreach (var pool in _sharedPools)
+        {
+            if (ScanUntried(pool.Backends, triedA, triedB) is { } found) return found;
+        }
+        return null;
+    }
+
+    private static BackendSnapshot? ScanUntried(BackendSnapshot[] backends, BackendSnapshot? triedA, BackendSnapshot? triedB)
+    {
+        foreach (var b in backends)
+        {
+            if (b.Weight > 0 && b.State.Healthy && !ReferenceEquals(b, triedA) && !ReferenceEquals(b, triedB)) return b;
+        }
+        return null;
     }
 
     private const int MaxRepicks = 8;
