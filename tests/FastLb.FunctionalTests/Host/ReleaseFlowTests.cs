@@ -50,11 +50,12 @@ public class ReleaseFlowTests : IAsyncLifetime
         long swapRepliedAt = long.MaxValue;
         var results = new List<(long StartedAt, string Backend)>();
         var failures = new List<string>();
-        var stop = DateTime.UtcNow + TimeSpan.FromSeconds(2.5);
+        // Clients run until one second after the swap reply, however long the swap took to answer.
+        var stopTicks = long.MaxValue;
 
         async Task ClientLoopAsync()
         {
-            while (DateTime.UtcNow < stop)
+            while (clock.ElapsedTicks < Interlocked.Read(ref stopTicks))
             {
                 var started = clock.ElapsedTicks;
                 try
@@ -70,9 +71,19 @@ public class ReleaseFlowTests : IAsyncLifetime
         }
 
         var clients = Enumerable.Range(0, 4).Select(_ => Task.Run(ClientLoopAsync)).ToArray();
-        await Task.Delay(800);
-        var reply = await CtlAsync("swap web green");
-        Interlocked.Exchange(ref swapRepliedAt, clock.ElapsedTicks);
+        JsonElement reply;
+        try
+        {
+            await Task.Delay(800);
+            reply = await CtlAsync("swap web green");
+            Interlocked.Exchange(ref swapRepliedAt, clock.ElapsedTicks);
+            Interlocked.Exchange(ref stopTicks, clock.ElapsedTicks + System.Diagnostics.Stopwatch.Frequency);
+        }
+        catch
+        {
+            Interlocked.Exchange(ref stopTicks, 0); // never leave the client loops running
+            throw;
+        }
         await Task.WhenAll(clients).WaitAsync(TimeSpan.FromSeconds(20));
 
         Assert.True(reply.GetProperty("ok").GetBoolean());
