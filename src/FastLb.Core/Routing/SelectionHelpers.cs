@@ -30,20 +30,28 @@ internal static class SelectionHelpers
     public static int[] ExpandSlots(BackendSnapshot[] positive)
     {
         if (positive.Length == 0) return [];
-        var g = 0;
-        long total = 0;
-        foreach (var b in positive)
-        {
-            g = g == 0 ? b.Weight : Gcd(g, b.Weight);
-            total += b.Weight;
-        }
-        total /= g;
-        if (total > Array.MaxLength) throw new ArgumentException($"weights reduce to {total} slots; lower the weights");
-        var slots = new int[total];
-        var k = 0;
+        var weights = new int[positive.Length];
+        long sum = 0;
         for (var i = 0; i < positive.Length; i++)
         {
-            var reps = positive[i].Weight / g;
+            weights[i] = positive[i].Weight;
+            sum += weights[i];
+        }
+        // Huge coprime weights would need billions of slots: scale them like the round-robin schedule does.
+        if (sum > SmoothWeightedSchedule.MaxSlots) weights = SmoothWeightedSchedule.ScaleDown(weights, sum);
+        var g = 0;
+        long total = 0;
+        foreach (var w in weights)
+        {
+            g = g == 0 ? w : Gcd(g, w);
+            total += w;
+        }
+        total /= g;
+        var slots = new int[total];
+        var k = 0;
+        for (var i = 0; i < weights.Length; i++)
+        {
+            var reps = weights[i] / g;
             slots.AsSpan(k, reps).Fill(i);
             k += reps;
         }

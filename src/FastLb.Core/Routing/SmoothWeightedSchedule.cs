@@ -66,7 +66,7 @@ internal static class SmoothWeightedSchedule
     }
 
     /// <summary>Scales weights so their sum fits <see cref="MaxSlots"/>, keeping every positive weight at least 1.</summary>
-    private static int[] ScaleDown(ReadOnlySpan<int> weights, long sum)
+    internal static int[] ScaleDown(ReadOnlySpan<int> weights, long sum)
     {
         var scaled = new int[weights.Length];
         var budget = MaxSlots - weights.Length; // the max(1, ..) floor can add at most one slot per item

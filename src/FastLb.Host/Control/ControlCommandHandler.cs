@@ -34,6 +34,12 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
         {
             return Error(e.Message);
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A bug must not leave the operator without an answer or take the control socket down.
+            FastLb.Core.Diagnostics.Log.Error($"control command '{line}' failed: {e}");
+            return Error($"internal error running '{words[0]}': {e.Message}");
+        }
     }
 
     public static string Error(string message) => Json(w =>

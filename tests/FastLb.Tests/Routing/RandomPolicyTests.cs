@@ -40,4 +40,17 @@ public class RandomPolicyTests
 
         Assert.InRange(counts[backends[2]] / 200_000.0, 0.49, 0.51);
     }
+
+    [Fact]
+    public void Pick_HugeCoprimeWeights_BuildsBoundedTableKeepingShares()
+    {
+        var backends = new[] { RoutingFixtures.Backend(0, 1_000_000), RoutingFixtures.Backend(1, 999_999), RoutingFixtures.Backend(2, 1) };
+
+        var policy = new RandomPolicy(backends, new Random(7));
+        var counts = new int[3];
+        for (var i = 0; i < 100_000; i++) counts[Array.IndexOf(backends, policy.Pick(0, 0))]++;
+
+        Assert.InRange(counts[0] / 100_000.0, 0.48, 0.52);
+        Assert.InRange(counts[1] / 100_000.0, 0.48, 0.52);
+    }
 }
