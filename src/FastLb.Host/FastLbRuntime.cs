@@ -1,8 +1,10 @@
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using FastLb.Core.Config;
 using FastLb.Core.Diagnostics;
 using FastLb.Core.Routing;
 using FastLb.Core.Traffic;
+using FastLb.Host.Admin;
 using FastLb.Host.Control;
 using FastLb.Host.Systemd;
 using FastLb.Proxy;
@@ -24,6 +26,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     private readonly CancellationTokenSource _shutdown = new();
     private readonly List<PosixSignalRegistration> _signals = [];
     private ControlServer? _control;
+    private AdminHttpServer? _admin;
     private Task? _ticker;
     private int _stopping;
 
@@ -43,6 +46,9 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     public HttpProxy Http { get; }
     public ControlServer? Control => _control;
 
+    /// <summary>The read-only admin HTTP endpoint, when admin.listen is set.</summary>
+    public AdminHttpServer? Admin => _admin;
+
     /// <summary>Loads the first config, binds listeners and the control socket. False (with the reason logged) when it cannot start.</summary>
     public async Task<bool> StartAsync(FastLbConfig config, bool handleSignals = true)
     {
@@ -58,9 +64,27 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         foreach (var l in Proxy.Listeners) Log.Info($"bind listener '{l.Name}' {l.EndPoint}");
         try
         {
-            _control = new ControlServer(config.Admin.ControlSocket, new ControlCommandHandler(this));
+            var handler = new ControlCommandHandler(this);
+            _control = new ControlServer(config.Admin.ControlSocket, handler);
             _control.Start();
             Log.Info($"bind control socket {config.Admin.ControlSocket}");
+            if (config.Admin.Listen?.ToIPEndPoint() is { } adminBind)
+            {
+                _admin = new AdminHttpServer(adminBind, this, handler);
+                try
+                {
+                    _admin.Start();
+                }
+                catch (SocketException e)
+                {
+                    Log.Error($"cannot bind admin http {adminBind}: {e.Message}");
+                    _admin.Dispose();
+                    _control.Dispose();
+                    await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+                    return false;
+                }
+                Log.Info($"bind admin http {_admin.EndPoint} (/, /status, /metrics; read-only)");
+            }
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
         {
@@ -125,6 +149,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         {
             var timeout = Controller.Config?.Defaults.DrainTimeout ?? TimeSpan.FromSeconds(30);
             _control?.Dispose();
+            _admin?.Dispose();
             await Proxy.StopAsync(timeout).ConfigureAwait(false);
             Http.Dispose();
             _shutdown.Cancel();

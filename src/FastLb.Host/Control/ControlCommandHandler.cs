@@ -68,7 +68,8 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
             ? value
             : throw new TrafficException($"{what} must be a whole number, got '{text}'");
 
-    private string Status() => Json(w =>
+    /// <summary>The status reply (DESIGN.md): also served read-only by the admin HTTP endpoint.</summary>
+    public string Status() => Json(w =>
     {
         w.WriteBoolean("ok", true);
         w.WriteNumber("pid", Environment.ProcessId);

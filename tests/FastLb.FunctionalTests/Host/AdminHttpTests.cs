@@ -1,0 +1,94 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using FastLb.Core.Config;
+using FastLb.Host;
+using Xunit;
+
+namespace FastLb.FunctionalTests.Host;
+
+/// <summary>The read-only admin endpoint (admin.listen): status JSON, Prometheus metrics, dashboard, no writes.</summary>
+public class AdminHttpTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private readonly TempDir _dir = new();
+    private readonly DemoBackends _backends = new();
+    private FastLbRuntime _runtime = null!;
+    private IPEndPoint _admin = null!;
+    private IPEndPoint _web = null!;
+
+    public async Task InitializeAsync()
+    {
+        FastLb.Core.Diagnostics.Log.MinLevel = FastLb.Core.Diagnostics.LogLevel.Warn;
+        var yaml = _backends.TcpConfig(_dir.Path).Replace("admin:\n", "admin:\n  listen: 127.0.0.1:0\n");
+        var config = ConfigLoader.Parse(yaml, "admin-test.yaml", _dir.Path);
+        _runtime = new FastLbRuntime(() => config);
+        Assert.True(await _runtime.StartAsync(config, handleSignals: false).WaitAsync(Timeout));
+        _admin = _runtime.Admin!.EndPoint;
+        _web = _runtime.Proxy.Listeners[0].EndPoint;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _runtime.DisposeAsync().AsTask().WaitAsync(Timeout);
+        await _backends.DisposeAsync().AsTask().WaitAsync(Timeout);
+        _dir.Dispose();
+    }
+
+    private async Task<(int Status, string Body)> RequestAsync(string method, string path)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(_admin).WaitAsync(Timeout);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"{method} {path} HTTP/1.1\r\nHost: admin\r\n\r\n"), SocketFlags.None).WaitAsync(Timeout);
+        using var cts = new CancellationTokenSource(Timeout);
+        var text = await HttpOnce.ReadToEndAsync(socket, cts.Token);
+        var status = int.Parse(text.AsSpan(9, 3));
+        return (status, text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]);
+    }
+
+    [Fact]
+    public async Task Status_Get_ReturnsTheControlStatusJson()
+    {
+        var (status, body) = await RequestAsync("GET", "/status");
+
+        Assert.Equal(200, status);
+        using var doc = JsonDocument.Parse(body);
+        Assert.Equal(100, doc.RootElement.GetProperty("services").GetProperty("web").GetProperty("shares").GetProperty("blue").GetInt32());
+    }
+
+    [Fact]
+    public async Task Metrics_AfterTraffic_CountsRequestsPerBackendInPrometheusText()
+    {
+        await HttpOnce.GetBackendAsync(_web, Timeout);
+        await HttpOnce.GetBackendAsync(_web, Timeout);
+
+        var (status, body) = await RequestAsync("GET", "/metrics");
+
+        Assert.Equal(200, status);
+        Assert.Contains("# TYPE fastlb_backend_total counter", body);
+        var blueTotal = body.Split('\n')
+            .Where(l => l.StartsWith("fastlb_backend_total{service=\"web\",pool=\"blue\"", StringComparison.Ordinal))
+            .Sum(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..]));
+        Assert.Equal(2, blueTotal);
+        Assert.Contains("fastlb_pool_share{service=\"web\",pool=\"green\"} 0", body);
+    }
+
+    [Fact]
+    public async Task Dashboard_Get_ServesThePageThatPollsStatus()
+    {
+        var (status, body) = await RequestAsync("GET", "/");
+
+        Assert.Equal(200, status);
+        Assert.Contains("fetch('/status'", body);
+    }
+
+    [Fact]
+    public async Task Post_Anything_RefusedAsReadOnly()
+    {
+        var (status, _) = await RequestAsync("POST", "/status");
+
+        Assert.Equal(405, status);
+        Assert.Equal(100, (await RequestAsync("GET", "/status")).Body.Contains("\"blue\":100") ? 100 : 0);
+    }
+}
