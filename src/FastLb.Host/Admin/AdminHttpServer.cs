@@ -16,6 +16,7 @@ namespace FastLb.Host.Admin;
 internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, ControlCommandHandler handler) : IDisposable
 {
     private const int MaxHeadBytes = 8 * 1024;
+    private const int MaxClients = 16;
     private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(10);
     private readonly CancellationTokenSource _stop = new();
     private Socket? _listener;
@@ -37,54 +38,25 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
             throw;
         }
         _listener = socket;
-        _ = AcceptLoopAsync(socket);
+        _ = new BoundedAcceptLoop("admin http", MaxClients, ServeAsync, RefuseAsync).RunAsync(socket, _stop.Token);
     }
 
-    private async Task AcceptLoopAsync(Socket listener)
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
-            }
-            catch (Exception) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (SocketException e)
-            {
-                Log.Warn($"admin http accept failed: {e.Message}");
-                continue;
-            }
-            _ = ServeAsync(client);
-        }
-    }
+    private static Task RefuseAsync(Socket client) =>
+        client.SendAsync("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray(), SocketFlags.None);
 
     private async Task ServeAsync(Socket client)
     {
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-            timeout.CancelAfter(ClientTimeout);
-            var head = await ReadHeadAsync(client, timeout.Token).ConfigureAwait(false);
-            var (status, type, body) = head is null ? (400, "text/plain", "bad request\n") : Route(head);
-            var isHead = head?.StartsWith("HEAD ", StringComparison.Ordinal) == true;
-            var bodyBytes = Encoding.UTF8.GetBytes(body);
-            var response = Encoding.ASCII.GetBytes(
-                $"HTTP/1.1 {status} {Reason(status)}\r\nContent-Type: {type}\r\nContent-Length: {bodyBytes.Length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n");
-            await client.SendAsync(response, SocketFlags.None, timeout.Token).ConfigureAwait(false);
-            if (!isHead) await client.SendAsync(bodyBytes, SocketFlags.None, timeout.Token).ConfigureAwait(false);
-            client.Shutdown(SocketShutdown.Send);
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-        }
-        finally
-        {
-            client.Dispose();
-        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        timeout.CancelAfter(ClientTimeout);
+        var head = await ReadHeadAsync(client, timeout.Token).ConfigureAwait(false);
+        var (status, type, body) = head is null ? (400, "text/plain", "bad request\n") : Route(head);
+        var isHead = head?.StartsWith("HEAD ", StringComparison.Ordinal) == true;
+        var bodyBytes = Encoding.UTF8.GetBytes(body);
+        var response = Encoding.ASCII.GetBytes(
+            $"HTTP/1.1 {status} {Reason(status)}\r\nContent-Type: {type}\r\nContent-Length: {bodyBytes.Length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n");
+        await client.SendAsync(response, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+        if (!isHead) await client.SendAsync(bodyBytes, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+        client.Shutdown(SocketShutdown.Send);
     }
 
     private static async Task<string?> ReadHeadAsync(Socket client, CancellationToken ct)

@@ -16,7 +16,6 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
     private static readonly TimeSpan ClientIdleTimeout = TimeSpan.FromSeconds(30);
 
     private readonly CancellationTokenSource _stop = new();
-    private readonly SemaphoreSlim _clientSlots = new(MaxClients, MaxClients);
     private Socket? _listener;
     private int _disposed;
 
@@ -44,7 +43,7 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         socket.Listen(16);
         _listener = socket;
-        _ = AcceptLoopAsync(socket);
+        _ = new BoundedAcceptLoop("control socket", MaxClients, ServeAsync, RefuseAsync).RunAsync(socket, _stop.Token);
     }
 
     private void RemoveStaleSocket()
@@ -63,86 +62,35 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
         throw new IOException($"another process is already listening on {Path}");
     }
 
-    private async Task AcceptLoopAsync(Socket listener)
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
-            }
-            catch (Exception) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (SocketException e)
-            {
-                Log.Warn($"control socket accept failed: {e.Message}");
-                continue;
-            }
-            if (!_clientSlots.Wait(0))
-            {
-                await RefuseAsync(client).ConfigureAwait(false);
-                continue;
-            }
-            _ = ServeAsync(client);
-        }
-    }
-
-    private static async Task RefuseAsync(Socket client)
-    {
-        try
-        {
-            var reply = ControlCommandHandler.Error($"too many control clients (at most {MaxClients})") + "\n";
-            await client.SendAsync(Encoding.UTF8.GetBytes(reply)).ConfigureAwait(false);
-        }
-        catch (SocketException)
-        {
-        }
-        finally
-        {
-            client.Dispose();
-        }
-    }
+    private static Task RefuseAsync(Socket client) =>
+        SendLineAsync(client, ControlCommandHandler.Error($"too many control clients (at most {MaxClients})"));
 
     private async Task ServeAsync(Socket client)
     {
         var buffer = new byte[MaxLineBytes + 1];
         var filled = 0;
-        try
+        while (!_stop.IsCancellationRequested)
         {
-            while (!_stop.IsCancellationRequested)
+            var newline = Array.IndexOf(buffer, (byte)'\n', 0, filled);
+            if (newline < 0)
             {
-                var newline = Array.IndexOf(buffer, (byte)'\n', 0, filled);
-                if (newline < 0)
+                if (filled > MaxLineBytes)
                 {
-                    if (filled > MaxLineBytes)
-                    {
-                        await SendLineAsync(client, ControlCommandHandler.Error($"command line longer than {MaxLineBytes} bytes")).ConfigureAwait(false);
-                        return;
-                    }
-                    using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                    idle.CancelAfter(ClientIdleTimeout);
-                    var n = await client.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, idle.Token).ConfigureAwait(false);
-                    if (n == 0) return;
-                    filled += n;
-                    continue;
+                    await SendLineAsync(client, ControlCommandHandler.Error($"command line longer than {MaxLineBytes} bytes")).ConfigureAwait(false);
+                    return;
                 }
-                var line = Encoding.UTF8.GetString(buffer, 0, newline).TrimEnd('\r');
-                filled -= newline + 1;
-                Buffer.BlockCopy(buffer, newline + 1, buffer, 0, filled);
-                var reply = await handler.HandleAsync(line).ConfigureAwait(false);
-                await SendLineAsync(client, reply).ConfigureAwait(false);
+                using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                idle.CancelAfter(ClientIdleTimeout);
+                var n = await client.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, idle.Token).ConfigureAwait(false);
+                if (n == 0) return;
+                filled += n;
+                continue;
             }
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-        }
-        finally
-        {
-            client.Dispose();
-            _clientSlots.Release();
+            var line = Encoding.UTF8.GetString(buffer, 0, newline).TrimEnd('\r');
+            filled -= newline + 1;
+            Buffer.BlockCopy(buffer, newline + 1, buffer, 0, filled);
+            var reply = await handler.HandleAsync(line).ConfigureAwait(false);
+            await SendLineAsync(client, reply).ConfigureAwait(false);
         }
     }
 

@@ -1,0 +1,57 @@
+using System.Net.Sockets;
+using FastLb.Core.Diagnostics;
+
+namespace FastLb.Host;
+
+/// <summary>
+/// The accept loop of the control-plane servers (control socket, admin HTTP): at most a fixed number of clients
+/// are served at once; one more is handed to a refusal and closed, so a flood cannot exhaust the process.
+/// </summary>
+internal sealed class BoundedAcceptLoop(string what, int maxClients, Func<Socket, Task> serve, Func<Socket, Task> refuse)
+{
+    private readonly SemaphoreSlim _slots = new(maxClients, maxClients);
+
+    /// <summary>Accepts until <paramref name="stop"/> fires; each client is disposed after it is served or refused.</summary>
+    public async Task RunAsync(Socket listener, CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(stop).ConfigureAwait(false);
+            }
+            catch (Exception) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException e)
+            {
+                Log.Warn($"{what} accept failed: {e.Message}");
+                continue;
+            }
+            if (!_slots.Wait(0))
+            {
+                _ = FinishAsync(client, refuse, slot: false);
+                continue;
+            }
+            _ = FinishAsync(client, serve, slot: true);
+        }
+    }
+
+    private async Task FinishAsync(Socket client, Func<Socket, Task> handle, bool slot)
+    {
+        try
+        {
+            await handle(client).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            client.Dispose();
+            if (slot) _slots.Release();
+        }
+    }
+}
