@@ -21,8 +21,6 @@ internal sealed class ServiceTraffic(string service, Dictionary<string, int> fil
     /// <summary>The assignment rollback would restore, or null.</summary>
     public Dictionary<string, int>? Previous => _history.Count == 0 ? null : _history[^1];
 
-    public int HistoryCount => _history.Count;
-
     /// <summary>Records the current assignment before it is replaced.</summary>
     public void PushHistory()
     {

@@ -73,16 +73,20 @@ internal sealed partial class TrafficController(Router router, BackendStateRegis
             {
                 if (!keep.Contains(name)) _traffic.Remove(name);
             }
-            ReconcileOverrides(config);
+            var fileWeights = FileWeights(config);
+            ReconcileOverrides(fileWeights);
             _config = config;
             var verb = previous is null ? "loaded" : "reloaded";
             var summary = changes.Count == 0 ? $"config {verb}" : $"config {verb}; " + string.Join("; ", changes);
-            return Publish(summary);
+            var result = Publish(summary);
+            // Backends the file no longer names leave the registry once idle; a draining one keeps its state in its drain entry.
+            Registry.Prune(fileWeights.ContainsKey);
+            return result;
         }
     }
 
-    /// <summary>Drops backend overrides whose backend is gone or whose file weight was edited.</summary>
-    private void ReconcileOverrides(FastLbConfig config)
+    /// <summary>Every backend the file names, with the weight the file gives it.</summary>
+    private static Dictionary<BackendKey, int> FileWeights(FastLbConfig config)
     {
         var fileWeights = new Dictionary<BackendKey, int>();
         foreach (var service in config.Services)
@@ -95,6 +99,12 @@ internal sealed partial class TrafficController(Router router, BackendStateRegis
                 }
             }
         }
+        return fileWeights;
+    }
+
+    /// <summary>Drops backend overrides whose backend is gone or whose file weight was edited.</summary>
+    private void ReconcileOverrides(Dictionary<BackendKey, int> fileWeights)
+    {
         foreach (var (key, o) in _overrides.ToList())
         {
             if (!fileWeights.TryGetValue(key, out var weight) || weight != o.FileWeight)

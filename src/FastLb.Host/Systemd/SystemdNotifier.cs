@@ -9,16 +9,12 @@ namespace FastLb.Host.Systemd;
 /// </summary>
 internal static class SystemdNotifier
 {
-    public static bool Enabled => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NOTIFY_SOCKET"));
-
     public static void Ready() => Send($"READY=1\nMAINPID={Environment.ProcessId}\nSTATUS=serving");
 
     /// <summary>Announces a reload; systemd (Type=notify-reload and newer Type=notify) wants the monotonic time with it.</summary>
     public static void Reloading() => Send($"RELOADING=1\nMONOTONIC_USEC={MonotonicMicroseconds()}\nSTATUS=reloading");
 
     public static void Stopping() => Send("STOPPING=1\nSTATUS=draining");
-
-    public static void Status(string text) => Send("STATUS=" + text);
 
     private static void Send(string message)
     {

@@ -230,4 +230,33 @@ public class TrafficControllerTests
         Assert.Equal(JsonValueKind.Object, web.GetProperty("pools").GetProperty("blue").GetProperty("draining").ValueKind);
         Assert.Equal(JsonValueKind.Null, web.GetProperty("pools").GetProperty("green").GetProperty("draining").ValueKind);
     }
+
+    [Fact]
+    public void Reload_BackendRemovedFromFile_IdleStateLeavesRegistry()
+    {
+        var registry = new BackendStateRegistry();
+        var controller = new TrafficController(_router, registry, _time);
+        controller.Load(TestConfigs.Web(TestConfigs.Blue));
+        var smaller = TestConfigs.Web(TestConfigs.Blue);
+        var service = smaller.Services[0];
+        var trimmed = new FastLb.Core.Config.FastLbConfig
+        {
+            SourcePath = smaller.SourcePath,
+            Listeners = smaller.Listeners,
+            Services =
+            [
+                new FastLb.Core.Config.ServiceConfig
+                {
+                    Name = service.Name,
+                    Shares = service.Shares,
+                    Pools = [service.Pools[0], new FastLb.Core.Config.PoolConfig { Name = "green", Backends = [] }],
+                },
+            ],
+        };
+
+        controller.Load(trimmed);
+
+        Assert.NotNull(registry.Find("web", "blue", "10.0.0.1:80"));
+        Assert.Null(registry.Find("web", "green", "10.0.1.1:80"));
+    }
 }
