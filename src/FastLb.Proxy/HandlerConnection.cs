@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using FastLb.Core.Config;
 using FastLb.Core.Diagnostics;
 using FastLb.Core.Routing;
@@ -7,7 +6,7 @@ using FastLb.Proxy.Transport;
 namespace FastLb.Proxy;
 
 /// <summary>A client connection served by an <see cref="IConnectionHandler"/> (HTTP), tracked for drain and shutdown.</summary>
-internal sealed class HandlerConnection(Socket client, ProxyListener listener, IConnectionHandler handler, ListenerConfig config)
+internal sealed class HandlerConnection(EpollSocket client, ProxyListener listener, IConnectionHandler handler, ListenerConfig config)
     : IProxyConnection
 {
     private DrainLink _drainLink;
@@ -56,7 +55,7 @@ internal sealed class HandlerConnection(Socket client, ProxyListener listener, I
     {
         if (Interlocked.Exchange(ref _aborted, 1) != 0) return;
         RequestClose();
-        SocketTeardown.Abort(client);
+        client.Abort();
     }
 
     public void OnHeartbeat(long nowMs)

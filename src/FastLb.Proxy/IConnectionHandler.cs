@@ -1,5 +1,5 @@
-using System.Net.Sockets;
 using FastLb.Core.Config;
+using FastLb.Proxy.Transport;
 
 namespace FastLb.Proxy;
 
@@ -12,5 +12,5 @@ namespace FastLb.Proxy;
 /// </remarks>
 internal interface IConnectionHandler
 {
-    Task HandleAsync(Socket client, ListenerConfig listener, CancellationToken ct);
+    Task HandleAsync(EpollSocket client, ListenerConfig listener, CancellationToken ct);
 }

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using FastLb.Core.Config;
 using FastLb.Core.Diagnostics;
 using FastLb.Proxy.Tcp;
+using FastLb.Proxy.Transport;
 
 namespace FastLb.Proxy;
 
@@ -13,6 +14,7 @@ internal sealed class ProxyListener
     public const int Backlog = 1024;
 
     private readonly Socket _listenSocket;
+    private EpollSocket? _acceptor;
     private readonly ProxyServer _server;
     private readonly IConnectionHandler? _httpHandler;
     private readonly ConcurrentDictionary<IProxyConnection, byte> _connections = new(ReferenceEqualityComparer.Instance);
@@ -89,8 +91,9 @@ internal sealed class ProxyListener
         {
             Log.Warn($"listener '{Name}': no service to relay to (no catch-all route); connections will be reset");
         }
+        _acceptor = EpollSocket.ForListener(_listenSocket, EventLoops.Next());
         Log.Info($"listener '{Name}' accepting on {EndPoint} ({(target.Config.Protocol == ListenerProtocol.Tcp ? "tcp" : "http")})");
-        _acceptLoop = AcceptLoopAsync();
+        _acceptLoop = AcceptLoopAsync(_acceptor);
     }
 
     /// <summary>Closes the listen socket; accepted connections keep running. Idempotent.</summary>
@@ -102,6 +105,7 @@ internal sealed class ProxyListener
             _stopped = true;
             if (_live == 0) _empty.TrySetResult();
         }
+        _acceptor?.Dispose();
         _listenSocket.Dispose();
         Log.Info($"listener '{Name}' stopped accepting on {EndPoint}; {Live} connection(s) still open");
         return _acceptLoop;
@@ -154,27 +158,36 @@ internal sealed class ProxyListener
         foreach (var c in _connections.Keys) c.OnHeartbeat(nowMs);
     }
 
-    private async Task AcceptLoopAsync()
+    /// <summary>
+    /// Accepts on the listener's event loop until the backlog is empty, then parks on readiness. Each connection goes
+    /// to the next loop round-robin and starts inline: up to its first wait it only registers and, for TCP, picks a
+    /// backend and starts a non-blocking connect, so the accept loop is not held up.
+    /// </summary>
+    private async Task AcceptLoopAsync(EpollSocket acceptor)
     {
-        var listenSocket = _listenSocket;
         while (true)
         {
-            Socket client;
+            EpollSocket? client;
             try
             {
-                client = await listenSocket.AcceptAsync().ConfigureAwait(false);
+                client = acceptor.Accept(EventLoops.Next());
             }
-            catch (Exception e) when (e is ObjectDisposedException || e is SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Interrupted })
+            catch (ObjectDisposedException)
             {
                 break; // StopAcceptingAsync closed the socket.
             }
             catch (Exception e)
             {
-                if (Volatile.Read(ref _stopped)) break;
+                if (Volatile.Read(ref _stopped) || acceptor.IsClosed) break;
                 // Transient (a client gave up in the backlog) or resource exhaustion (EMFILE): keep accepting, but
                 // back off so an exhausted process does not spin.
                 WarnRateLimited($"listener '{Name}': accept failed: {e.Message}");
                 await Task.Delay(50).ConfigureAwait(false);
+                continue;
+            }
+            if (client is null)
+            {
+                if (!await acceptor.WaitReadableAsync().ConfigureAwait(false)) break;
                 continue;
             }
             try
@@ -184,35 +197,31 @@ internal sealed class ProxyListener
             catch (Exception e)
             {
                 WarnRateLimited($"listener '{Name}': could not start a connection: {e.Message}");
-                Transport.SocketTeardown.Abort(client);
+                client.Abort();
             }
         }
     }
 
-    private void Dispatch(Socket client)
+    private void Dispatch(EpollSocket client)
     {
-        client.NoDelay = true;
         var target = Target;
         if (target.Config.Protocol == ListenerProtocol.Http && _httpHandler is not null)
         {
             var handled = new HandlerConnection(client, this, _httpHandler, target.Config);
             if (!Register(handled))
             {
-                Transport.SocketTeardown.Abort(client);
+                client.Abort();
                 return;
             }
-            // Off the accept loop at once: the handler is code this loop does not control.
-            ThreadPool.UnsafeQueueUserWorkItem(handled, preferLocal: false);
+            handled.Execute();
             return;
         }
         var relay = new TcpProxyConnection(client, this, target, _server.Router, _server.Transport);
         if (!Register(relay))
         {
-            Transport.SocketTeardown.Abort(client);
+            client.Abort();
             return;
         }
-        // Inline: up to its first await the relay only picks a backend and starts a non-blocking connect, so the
-        // accept loop is not held up, and skipping the thread-pool hop saves a wake-up per new connection.
         relay.Execute();
     }
 

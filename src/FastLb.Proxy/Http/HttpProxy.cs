@@ -42,7 +42,7 @@ internal sealed class HttpProxy : IConnectionHandler, IDisposable
     /// <summary>Heads kept for reuse: enough for the requests in flight at once on a busy proxy.</summary>
     private const int MaxPooledHeads = 4096;
 
-    public async Task HandleAsync(Socket client, ListenerConfig listener, CancellationToken ct)
+    public async Task HandleAsync(EpollSocket client, ListenerConfig listener, CancellationToken ct)
     {
         var connection = new HttpProxyConnection(this, client, listener);
         _connections.TryAdd(connection, 0);

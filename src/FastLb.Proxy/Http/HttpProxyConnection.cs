@@ -36,7 +36,7 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
     private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(2);
 
     private readonly HttpProxy _proxy;
-    private readonly Socket _socket;
+    private readonly EpollSocket _socket;
     private readonly ListenerConfig _listener;
     // Rented from the proxy's pools for one request (RentHeads/ReturnHeads): valid only while a request is served.
     private HttpRequestHead _request = null!;
@@ -54,12 +54,12 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
     private volatile bool _stopping;
     private int _aborted;
 
-    public HttpProxyConnection(HttpProxy proxy, Socket socket, ListenerConfig listener)
+    public HttpProxyConnection(HttpProxy proxy, EpollSocket socket, ListenerConfig listener)
     {
         _proxy = proxy;
         _socket = socket;
         _listener = listener;
-        var remote = socket.RemoteEndPoint as IPEndPoint;
+        var remote = socket.RemoteEndPoint;
         _clientHash = remote is null ? 0 : ClientIpHash.Compute(remote.Address);
         _clientAddress = FormatAddress(remote);
     }
@@ -294,7 +294,7 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
         }
         var client = Volatile.Read(ref _client);
         if (client is not null) client.Abort();
-        else SocketTeardown.Abort(_socket);
+        else _socket.Abort();
         Volatile.Read(ref _upstream)?.Abort();
     }
 

@@ -12,7 +12,7 @@ internal sealed class UpstreamConnection
 {
     private int _closed;
 
-    public UpstreamConnection(BackendState backend, Socket socket, TransportOptions options)
+    public UpstreamConnection(BackendState backend, EpollSocket socket, TransportOptions options)
     {
         Backend = backend;
         Transport = SocketTransport.CreateDuplex(socket, options, out var app);
@@ -47,17 +47,15 @@ internal sealed class UpstreamConnection
     public static async ValueTask<UpstreamConnection?> ConnectAsync(
         BackendSnapshot backend, TimeSpan timeout, TransportOptions options, CancellationToken abort)
     {
-        var socket = new Socket(backend.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(abort);
         timer.CancelAfter(timeout);
         try
         {
-            await socket.ConnectAsync(backend.EndPoint, timer.Token).ConfigureAwait(false);
+            var socket = await EpollSocket.ConnectAsync(backend.EndPoint, timer.Token).ConfigureAwait(false);
             return new UpstreamConnection(backend.State, socket, options);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
         {
-            socket.Dispose();
             return null;
         }
     }

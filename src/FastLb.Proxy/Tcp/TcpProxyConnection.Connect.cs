@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using FastLb.Core.Routing;
+using FastLb.Proxy.Transport;
 
 namespace FastLb.Proxy.Tcp;
 
@@ -23,24 +24,23 @@ internal sealed partial class TcpProxyConnection
                 if (attempt == 0) triedA = backend;
                 else triedB = backend;
 
-                var socket = new Socket(backend.EndPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                Interlocked.Exchange(ref _backendSocket, socket);
-                if (IsAborted) break;
                 if (timer is null || !timer.TryReset())
                 {
                     timer?.Dispose();
                     timer = new CancellationTokenSource();
+                    Volatile.Write(ref _connectTimer, timer);
                 }
+                if (IsAborted) break;
                 timer.CancelAfter(timeout);
                 try
                 {
-                    await socket.ConnectAsync(backend.EndPoint, timer.Token).ConfigureAwait(false);
+                    var socket = await EpollSocket.ConnectAsync(backend.EndPoint, timer.Token).ConfigureAwait(false);
+                    Interlocked.Exchange(ref _backendSocket, socket);
+                    if (IsAborted) socket.Abort(); // Abort ran before it could see the socket
                     return backend;
                 }
                 catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
                 {
-                    Interlocked.Exchange(ref _backendSocket, null);
-                    socket.Dispose();
                     if (IsAborted) break;
                     backend.State.RecordFailure(); // refused, unreachable or timed out
                 }
@@ -49,6 +49,7 @@ internal sealed partial class TcpProxyConnection
         }
         finally
         {
+            Volatile.Write(ref _connectTimer, null);
             timer?.Dispose();
         }
     }

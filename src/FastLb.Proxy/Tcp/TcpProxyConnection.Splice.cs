@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using FastLb.Core.Diagnostics;
 using FastLb.Proxy.Transport;
 
@@ -6,11 +7,11 @@ namespace FastLb.Proxy.Tcp;
 
 /// <remarks>
 /// splice(2) relay: per direction, source socket → kernel pipe → destination socket, so payload bytes never enter
-/// the process. Readiness comes from .NET's own epoll: a zero-byte receive parks until the source is readable, and
-/// when the destination's send buffer is full (EAGAIN) one block is copied out of the pipe and sent with SendAsync,
-/// which waits for writability; the rest of the pipe follows by splice again. The pipe is rented from a shared
-/// pool only while bytes are in flight. Same semantics as the pipelines relay: FIN → Shutdown(Send) on the other
-/// side while the reverse direction runs on; RST or any failure → RST both sides; idle → FIN both ways.
+/// the process. Readiness comes from the event loop: the source parks until readable, and when the destination's
+/// send buffer is full (EAGAIN) the direction parks until it is writable, then splices the rest of the pipe. The
+/// pipe is rented from a shared pool only while bytes are in flight. Same semantics as the pipelines relay:
+/// FIN → shutdown(SHUT_WR) on the other side while the reverse direction runs on; RST or any failure → RST both
+/// sides; idle → FIN both ways.
 /// </remarks>
 internal sealed partial class TcpProxyConnection
 {
@@ -18,7 +19,7 @@ internal sealed partial class TcpProxyConnection
     private long _lastDownstreamMs;
     private volatile bool _splicing;
 
-    private async Task SpliceRelayAsync(Socket backend)
+    private async Task SpliceRelayAsync(EpollSocket backend)
     {
         var now = Environment.TickCount64;
         _lastUpstreamMs = now;
@@ -29,11 +30,9 @@ internal sealed partial class TcpProxyConnection
         await upstream.ConfigureAwait(false);
     }
 
-    private async Task SpliceDirectionAsync(Socket from, Socket to, bool upstream)
+    private async Task SpliceDirectionAsync(EpollSocket from, EpollSocket to, bool upstream)
     {
         var pool = _options.SplicePipes;
-        var fromHandle = from.SafeHandle;
-        var toHandle = to.SafeHandle;
         var pipe = default(SplicePipe);
         var rented = false;
         var failed = false;
@@ -42,14 +41,18 @@ internal sealed partial class TcpProxyConnection
             while (true)
             {
                 // Park until readable without holding a pipe, so an idle connection costs no kernel buffer.
-                await from.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                if (!await from.WaitReadableAsync().ConfigureAwait(false))
+                {
+                    throw new SocketException((int)SocketError.OperationAborted); // closed locally
+                }
                 if (!rented)
                 {
                     var errno = pool.Rent(out pipe);
                     if (errno != 0) ThrowSpliceError(errno, "pipe2");
                     rented = true;
                 }
-                var n = SpliceOrThrow(fromHandle, pipe.WriteFd, pipe.Capacity, fromSocket: true);
+                from.ConsumeReadReadiness();
+                var n = SpliceOrThrow(from.Handle, pipe.WriteFd, pipe.Capacity, fromSocket: true);
                 while (n > 0)
                 {
                     if (upstream) Volatile.Write(ref _lastUpstreamMs, Environment.TickCount64);
@@ -58,38 +61,42 @@ internal sealed partial class TcpProxyConnection
                     var inPipe = n;
                     while (inPipe > 0)
                     {
-                        var sent = SpliceOrThrow(toHandle, pipe.ReadFd, (int)inPipe, fromSocket: false);
+                        var sent = SpliceOrThrow(to.Handle, pipe.ReadFd, (int)inPipe, fromSocket: false);
+                        if (sent < 0)
+                        {
+                            // The destination's send buffer is full: forget any old writable edge, look once more,
+                            // and park until the loop reports room.
+                            to.ConsumeWriteReadiness();
+                            sent = SpliceOrThrow(to.Handle, pipe.ReadFd, (int)inPipe, fromSocket: false);
+                        }
                         if (sent > 0)
                         {
                             inPipe -= sent;
                             continue;
                         }
-                        // The destination's send buffer is full: copy one block out of the pipe and let SendAsync
-                        // wait for writability (.NET's epoll), then splice the rest.
-                        var block = _options.Pool.Rent();
-                        try
+                        if (!await to.WaitWritableAsync().ConfigureAwait(false))
                         {
-                            var memory = block.Memory;
-                            var copied = LinuxSplice.Read(pipe.ReadFd, memory.Span[..(int)Math.Min(inPipe, memory.Length)]);
-                            if (copied <= 0) ThrowSpliceError(-copied, "read from pipe");
-                            inPipe -= copied;
-                            await to.SendAsync(memory[..copied], SocketFlags.None).ConfigureAwait(false);
-                        }
-                        finally
-                        {
-                            block.Dispose();
+                            throw new SocketException((int)SocketError.OperationAborted);
                         }
                     }
-                    // A short read means the socket is probably drained: park on readiness instead of spending a
-                    // splice call to learn EAGAIN. A full pipe means more is likely queued: go again at once.
-                    n = n < pipe.Capacity ? -1 : SpliceOrThrow(fromHandle, pipe.WriteFd, pipe.Capacity, fromSocket: true);
+                    // A short read means the socket is drained (a later arrival is a new edge): park instead of
+                    // spending a splice call to learn EAGAIN. A full pipe means more is likely queued: go again at once.
+                    if (n < pipe.Capacity)
+                    {
+                        n = -1;
+                    }
+                    else
+                    {
+                        from.ConsumeReadReadiness();
+                        n = SpliceOrThrow(from.Handle, pipe.WriteFd, pipe.Capacity, fromSocket: true);
+                    }
                 }
                 // The pipe is empty here. Give it back before parking.
                 pool.Return(pipe);
                 rented = false;
                 if (n == 0) break; // FIN from the source.
             }
-            if (!IsAborted) SocketTeardown.ShutdownSend(to);
+            if (!IsAborted) to.ShutdownSend();
         }
         catch (Exception e)
         {
@@ -109,7 +116,7 @@ internal sealed partial class TcpProxyConnection
     }
 
     /// <summary>One non-blocking splice: bytes moved (0 = end of stream), or -1 when it would block; throws on errors.</summary>
-    private static long SpliceOrThrow(SafeSocketHandle socket, int pipeFd, int length, bool fromSocket)
+    private static long SpliceOrThrow(SafeHandle socket, int pipeFd, int length, bool fromSocket)
     {
         var added = false;
         long n;
@@ -141,13 +148,13 @@ internal sealed partial class TcpProxyConnection
         e is ObjectDisposedException ||
         e is SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.OperationAborted or SocketError.Interrupted or SocketError.Shutdown };
 
-    private void SpliceIdleCheck(long nowMs, long idleMs, Socket backend)
+    private void SpliceIdleCheck(long nowMs, long idleMs, EpollSocket backend)
     {
         var last = Math.Max(Volatile.Read(ref _lastUpstreamMs), Volatile.Read(ref _lastDownstreamMs));
         if (nowMs - last < idleMs) return;
         if (Interlocked.Exchange(ref _idleClosed, 1) != 0) return;
         // Idle: FIN both ways; the parked receives see end of stream and each direction ends cleanly.
-        SocketTeardown.ShutdownBoth(_client);
-        SocketTeardown.ShutdownBoth(backend);
+        _client.ShutdownBoth();
+        backend.ShutdownBoth();
     }
 }

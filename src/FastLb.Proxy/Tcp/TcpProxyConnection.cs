@@ -23,19 +23,20 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
     /// <summary>Links for the backend's intrusive connection list (see <see cref="BackendState.Acquire"/>).</summary>
     public ref DrainLink DrainLink => ref _drainLink;
 
-    private readonly Socket _client;
+    private readonly EpollSocket _client;
     private readonly ProxyListener _listener;
     private readonly ListenerTarget _target;
     private readonly Router _router;
     private readonly TransportOptions _options;
     private SocketTransport? _clientTransport;
     private SocketTransport? _backendTransport;
-    private Socket? _backendSocket;
+    private EpollSocket? _backendSocket;
+    private CancellationTokenSource? _connectTimer;
     private long _idleTimeoutMs;
     private int _aborted;
     private int _idleClosed;
 
-    public TcpProxyConnection(Socket client, ProxyListener listener, ListenerTarget target, Router router, TransportOptions options)
+    public TcpProxyConnection(EpollSocket client, ProxyListener listener, ListenerTarget target, Router router, TransportOptions options)
     {
         _client = client;
         _listener = listener;
@@ -65,7 +66,7 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
                 _listener.WarnRateLimited(serviceName is null
                     ? $"listener '{_listener.Name}': no service to relay to (no catch-all route); resetting connections"
                     : $"listener '{_listener.Name}': service '{serviceName}' is not in the routing table; resetting connections");
-                SocketTeardown.Abort(_client);
+                _client.Abort();
                 return;
             }
             var pinned = _target.Pool is null ? null : service.FindPool(_target.Pool);
@@ -75,7 +76,7 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
             if (backend is null)
             {
                 // No backend answered: RST tells the client at once that nothing is behind this port.
-                SocketTeardown.Abort(_client);
+                _client.Abort();
                 return;
             }
             Backend = backend;
@@ -107,7 +108,7 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
         }
     }
 
-    private async Task PipesRelayAsync(Socket backend)
+    private async Task PipesRelayAsync(EpollSocket backend)
     {
         var upstream = new Pipe(_options.RelayPipe);   // client → backend
         var downstream = new Pipe(_options.RelayPipe); // backend → client
@@ -152,9 +153,16 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
         var clientTransport = Volatile.Read(ref _clientTransport);
         var backendTransport = Volatile.Read(ref _backendTransport);
         if (clientTransport is not null) clientTransport.Abort();
-        else SocketTeardown.Abort(_client);
+        else _client.Abort();
         if (backendTransport is not null) backendTransport.Abort();
-        else if (Volatile.Read(ref _backendSocket) is { } connecting) SocketTeardown.Abort(connecting);
+        else if (Volatile.Read(ref _backendSocket) is { } connected) connected.Abort();
+        try
+        {
+            Volatile.Read(ref _connectTimer)?.Cancel(); // a connect in flight ends at once
+        }
+        catch (ObjectDisposedException)
+        {
+        }
     }
 
     public void RequestClose()

@@ -15,13 +15,18 @@ internal sealed partial class SocketTransport
         {
             while (true)
             {
-                if (waitForData)
+                // Park on readiness (no syscall) before taking a buffer, so an idle connection holds no block.
+                if (waitForData && !await socket.WaitReadableAsync().ConfigureAwait(false))
                 {
-                    // Zero-byte receive: park until readable without holding a buffer, so an idle connection costs no block.
-                    await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                    break; // closed locally (Abort, Dispose)
                 }
                 var memory = writer.GetMemory();
-                var n = await socket.ReceiveAsync(memory, SocketFlags.None).ConfigureAwait(false);
+                var n = socket.Receive(memory.Span);
+                if (n < 0)
+                {
+                    waitForData = true; // a stale edge: nothing queued after all
+                    continue;
+                }
                 if (n == 0)
                 {
                     end = ReceiveEnd.Fin;
@@ -30,7 +35,8 @@ internal sealed partial class SocketTransport
                 writer.Advance(n);
                 _bytesReceived += n;
                 Volatile.Write(ref _lastReceiveMs, Environment.TickCount64);
-                // A full buffer suggests more is queued in the kernel: read again at once instead of parking first.
+                // A short read drained the socket (a later arrival is a new edge); a full buffer suggests more is
+                // queued: read again at once.
                 waitForData = n < memory.Length;
 
                 var flush = await writer.FlushAsync().ConfigureAwait(false);

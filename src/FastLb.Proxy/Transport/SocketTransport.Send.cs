@@ -26,23 +26,26 @@ internal sealed partial class SocketTransport
                 }
                 try
                 {
-                    if (!buffer.IsEmpty)
+                    // Send straight away (the socket is almost always writable); park on writability only when the
+                    // kernel's send buffer is full. Written inline so a parked send allocates no extra state machine.
+                    foreach (var segment in buffer)
                     {
-                        // Socket.SendAsync on a stream socket completes only when every byte is handed to the kernel.
-                        // Sent inline (no helper method) so an asynchronous send allocates no extra state machine.
-                        if (buffer.IsSingleSegment)
+                        var remaining = segment;
+                        while (!remaining.IsEmpty)
                         {
-                            await socket.SendAsync(buffer.First, SocketFlags.None).ConfigureAwait(false);
-                        }
-                        else
-                        {
-                            foreach (var segment in buffer)
+                            var n = socket.Send(remaining.Span);
+                            if (n >= 0)
                             {
-                                await socket.SendAsync(segment, SocketFlags.None).ConfigureAwait(false);
+                                remaining = remaining[n..];
+                                continue;
+                            }
+                            if (!await socket.WaitWritableAsync().ConfigureAwait(false))
+                            {
+                                throw new SocketException((int)SocketError.OperationAborted);
                             }
                         }
-                        _bytesSent += buffer.Length;
                     }
+                    _bytesSent += buffer.Length;
                 }
                 finally
                 {
@@ -70,7 +73,7 @@ internal sealed partial class SocketTransport
         }
         finally
         {
-            if (sendFin && !IsAborted) SocketTeardown.ShutdownSend(socket);
+            if (sendFin && !IsAborted) socket.ShutdownSend();
             await reader.CompleteAsync(error).ConfigureAwait(false);
         }
     }

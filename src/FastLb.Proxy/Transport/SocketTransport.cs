@@ -3,13 +3,13 @@ using System.Net.Sockets;
 
 namespace FastLb.Proxy.Transport;
 
-/// <summary>Pumps one connected socket: a receive loop writes into a pipe, a send loop drains another.</summary>
+/// <summary>Pumps one connected <see cref="EpollSocket"/>: a receive loop writes into a pipe, a send loop drains another.</summary>
 /// <remarks>
 /// The transport does not own its pipes, so a TCP relay can cross-wire two transports over two pipes and move
 /// bytes from one socket to the other without a copy (<see cref="CreateDuplex"/> gives a stand-alone one).
 /// End-of-stream is propagated, not swallowed:
 /// <list type="bullet">
-/// <item>peer FIN → the receive pipe completes cleanly; a clean end of the send pipe → Shutdown(Send) (FIN);</item>
+/// <item>peer FIN → the receive pipe completes cleanly; a clean end of the send pipe → shutdown(SHUT_WR) (FIN);</item>
 /// <item>peer RST → the receive pipe completes with <see cref="ConnectionResetException"/>; a send pipe that
 /// ends with any exception → the socket is closed with RST;</item>
 /// <item><see cref="Abort"/> → RST and both loops end; <see cref="Close"/> → FIN both ways.</item>
@@ -17,7 +17,7 @@ namespace FastLb.Proxy.Transport;
 /// </remarks>
 internal sealed partial class SocketTransport
 {
-    private readonly Socket _socket;
+    private readonly EpollSocket _socket;
     private readonly PipeWriter _receiveInto;
     private readonly PipeReader _sendFrom;
     private Task? _running;
@@ -29,7 +29,7 @@ internal sealed partial class SocketTransport
     private long _bytesReceived;
     private long _bytesSent;
 
-    public SocketTransport(Socket socket, PipeWriter receiveInto, PipeReader sendFrom)
+    public SocketTransport(EpollSocket socket, PipeWriter receiveInto, PipeReader sendFrom)
     {
         _socket = socket;
         _receiveInto = receiveInto;
@@ -38,7 +38,7 @@ internal sealed partial class SocketTransport
     }
 
     /// <summary>A transport with its own two pipes; <paramref name="application"/> reads what arrives and writes what to send.</summary>
-    public static SocketTransport CreateDuplex(Socket socket, TransportOptions options, out IDuplexPipe application)
+    public static SocketTransport CreateDuplex(EpollSocket socket, TransportOptions options, out IDuplexPipe application)
     {
         var input = new Pipe(options.ApplicationInput);
         var output = new Pipe(options.ApplicationOutput);
@@ -46,7 +46,7 @@ internal sealed partial class SocketTransport
         return new SocketTransport(socket, input.Writer, output.Reader);
     }
 
-    public Socket Socket => _socket;
+    public EpollSocket Socket => _socket;
 
     /// <summary>Why receiving ended, or <see cref="Transport.ReceiveEnd.None"/> while it runs.</summary>
     public ReceiveEnd ReceiveEnd => (ReceiveEnd)Volatile.Read(ref _receiveEnd);
@@ -82,7 +82,7 @@ internal sealed partial class SocketTransport
     public void Abort()
     {
         if (Interlocked.Exchange(ref _aborted, 1) != 0) return;
-        SocketTeardown.Abort(_socket);
+        _socket.Abort();
         // Wake loops parked on a pipe rather than on the socket.
         _sendFrom.CancelPendingRead();
         _receiveInto.CancelPendingFlush();
@@ -93,7 +93,7 @@ internal sealed partial class SocketTransport
     {
         if (_closing || IsAborted) return;
         _closing = true;
-        SocketTeardown.ShutdownBoth(_socket);
+        _socket.ShutdownBoth();
         _sendFrom.CancelPendingRead();
     }
 

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using FastLb.Core.Config;
 using FastLb.Core.Routing;
 using FastLb.Proxy;
+using FastLb.Proxy.Transport;
 using FastLb.Tests.Common;
 using Xunit;
 
@@ -179,16 +180,16 @@ public class ProxyServerTests
 
     private sealed class GreetingHandler : IConnectionHandler
     {
-        public async Task HandleAsync(Socket client, ListenerConfig listener, CancellationToken ct)
+        public async Task HandleAsync(EpollSocket client, ListenerConfig listener, CancellationToken ct)
         {
-            await client.SendAsync(System.Text.Encoding.ASCII.GetBytes("hi " + listener.Name), SocketFlags.None, ct);
+            Assert.Equal(6, client.Send(System.Text.Encoding.ASCII.GetBytes("hi " + listener.Name)));
             try
             {
                 await Task.Delay(System.Threading.Timeout.Infinite, ct);
             }
             catch (OperationCanceledException)
             {
-                client.Shutdown(SocketShutdown.Both);
+                client.ShutdownBoth();
             }
         }
     }

@@ -1,0 +1,141 @@
+using System.Runtime.InteropServices;
+using FastLb.Core.Diagnostics;
+
+namespace FastLb.Proxy.Transport;
+
+/// <summary>One event loop: a thread blocked in epoll_wait that turns edge-triggered readiness into inline continuations.</summary>
+/// <remarks>
+/// Sockets register once for in, out and peer-close, edge-triggered; the loop never reads or writes itself, it only
+/// flips a socket's readiness and resumes whoever waits for it, on this thread. The socket code then does the one
+/// syscall that moves bytes. Each registration gets a token (slot index + sequence), so an event still queued for a
+/// socket closed earlier in the same batch cannot reach the socket that reused its slot or fd.
+/// Registration takes a lock (once per connection); dispatch takes none.
+/// </remarks>
+internal sealed unsafe class EpollLoop
+{
+    private const int MaxEvents = 256;
+    private const ulong WakeToken = ulong.MaxValue;
+
+    [ThreadStatic]
+    private static EpollLoop? t_current;
+
+    private readonly int _epfd;
+    private readonly int _wakeFd;
+    private readonly Lock _registrationLock = new();
+    private readonly Stack<int> _freeSlots = new();
+    private EpollSocket?[] _slots = new EpollSocket?[256];
+    private int _nextSlot;
+    private uint _sequence;
+    private int _registered;
+
+    public EpollLoop(int id)
+    {
+        Id = id;
+        _epfd = SocketSyscalls.EpollCreate();
+        if (_epfd < 0) throw SocketSyscalls.ToException(-_epfd);
+        _wakeFd = SocketSyscalls.CreateEventFd();
+        if (_wakeFd < 0) throw SocketSyscalls.ToException(-_wakeFd);
+        var rc = SocketSyscalls.EpollAdd(_epfd, _wakeFd, SocketSyscalls.EPOLLIN | SocketSyscalls.EPOLLET, WakeToken);
+        if (rc < 0) throw SocketSyscalls.ToException(-rc);
+        var thread = new Thread(Run) { IsBackground = true, Name = $"fastlb-loop-{id}" };
+        thread.UnsafeStart();
+    }
+
+    /// <summary>The loop whose thread is running the caller, or null off the loops.</summary>
+    public static EpollLoop? Current => t_current;
+
+    public int Id { get; }
+
+    /// <summary>Sockets registered right now.</summary>
+    public int Registered => Volatile.Read(ref _registered);
+
+    /// <summary>Adds <paramref name="socket"/> (edge-triggered in, out, peer close); returns 0 or -errno.</summary>
+    public int Register(EpollSocket socket, int fd)
+    {
+        lock (_registrationLock)
+        {
+            int index;
+            if (_freeSlots.Count > 0)
+            {
+                index = _freeSlots.Pop();
+            }
+            else
+            {
+                index = _nextSlot++;
+                if (index == _slots.Length)
+                {
+                    var grown = new EpollSocket?[_slots.Length * 2];
+                    Array.Copy(_slots, grown, _slots.Length);
+                    Volatile.Write(ref _slots, grown);
+                }
+            }
+            var token = ((ulong)++_sequence << 32) | (uint)index;
+            socket.Token = token;
+            _slots[index] = socket;
+            var rc = SocketSyscalls.EpollAdd(_epfd, fd,
+                SocketSyscalls.EPOLLIN | SocketSyscalls.EPOLLOUT | SocketSyscalls.EPOLLRDHUP | SocketSyscalls.EPOLLET, token);
+            if (rc < 0)
+            {
+                _slots[index] = null;
+                _freeSlots.Push(index);
+                return rc;
+            }
+            _registered++;
+            return 0;
+        }
+    }
+
+    /// <summary>Removes <paramref name="socket"/>; call before its fd is closed. Idempotent.</summary>
+    public void Unregister(EpollSocket socket, int fd)
+    {
+        lock (_registrationLock)
+        {
+            var index = (int)(uint)socket.Token;
+            if (index >= _slots.Length || !ReferenceEquals(_slots[index], socket)) return;
+            _slots[index] = null;
+            _freeSlots.Push(index);
+            _registered--;
+            SocketSyscalls.EpollDelete(_epfd, fd);
+        }
+    }
+
+    private void Run()
+    {
+        t_current = this;
+        var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * SocketSyscalls.EpollEventSize));
+        while (true)
+        {
+            var n = SocketSyscalls.EpollWait(_epfd, events, MaxEvents, -1);
+            if (n < 0)
+            {
+                if (n == -SocketSyscalls.EINTR) continue;
+                Log.Error($"event loop {Id}: epoll_wait failed: errno {-n}");
+                Thread.Sleep(10);
+                continue;
+            }
+            var slots = Volatile.Read(ref _slots);
+            for (var i = 0; i < n; i++)
+            {
+                SocketSyscalls.ReadEvent(events, i, out var mask, out var token);
+                if (token == WakeToken)
+                {
+                    SocketSyscalls.DrainEventFd(_wakeFd);
+                    continue;
+                }
+                var index = (int)(uint)token;
+                if (index >= slots.Length) slots = Volatile.Read(ref _slots);
+                var socket = index < slots.Length ? slots[index] : null;
+                if (socket is null || socket.Token != token) continue; // closed earlier in this batch
+                try
+                {
+                    socket.OnEvents(mask);
+                }
+                catch (Exception e)
+                {
+                    // Continuations catch their own failures; anything reaching here is a bug, not a reason to stop the loop.
+                    Log.Error($"event loop {Id}: unhandled error in a socket continuation: {e}");
+                }
+            }
+        }
+    }
+}

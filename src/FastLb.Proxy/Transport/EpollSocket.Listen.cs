@@ -1,0 +1,45 @@
+using System.Net.Sockets;
+
+namespace FastLb.Proxy.Transport;
+
+internal sealed partial class EpollSocket
+{
+    /// <summary>
+    /// Takes over a bound, listening .NET socket for accepting on <paramref name="loop"/>. The .NET object only
+    /// binds (for its error messages); it must not be used for I/O afterwards.
+    /// </summary>
+    public static EpollSocket ForListener(Socket listening, EpollLoop loop)
+    {
+        listening.Blocking = false;
+        var handle = listening.SafeHandle;
+        return Register((int)handle.DangerousGetHandle(), handle, loop, readable: true, writable: false, remote: null);
+    }
+
+    /// <summary>Accepts one pending connection onto <paramref name="loop"/>; null when the backlog is empty.</summary>
+    /// <exception cref="SocketException">accept failed (EMFILE, a client gone from the backlog).</exception>
+    /// <exception cref="ObjectDisposedException">The listener was closed.</exception>
+    public unsafe EpollSocket? Accept(EpollLoop loop)
+    {
+        ConsumeReadReadiness();
+        var address = stackalloc byte[SocketAddressCodec.MaxLength];
+        var length = SocketAddressCodec.MaxLength;
+        int fd;
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            fd = SocketSyscalls.Accept(_fd, address, &length);
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+        if (fd == -SocketSyscalls.EAGAIN) return null;
+        if (fd < 0) throw SocketSyscalls.ToException(-fd);
+        SocketSyscalls.SetInt(fd, SocketSyscalls.IPPROTO_TCP, SocketSyscalls.TCP_NODELAY, 1);
+        var remote = SocketAddressCodec.Read(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddressCodec.MaxLength)));
+        // Not readable until the loop says so: an idle connection parks without a receive attempt. Bytes that arrived
+        // with the handshake are reported by epoll at registration.
+        return Register(fd, new SocketFdHandle(fd), loop, readable: false, writable: true, remote);
+    }
+}

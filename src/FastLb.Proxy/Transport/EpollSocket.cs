@@ -1,0 +1,261 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace FastLb.Proxy.Transport;
+
+/// <summary>A non-blocking TCP socket driven by an <see cref="EpollLoop"/>: the data plane's only socket type.</summary>
+/// <remarks>
+/// <para>
+/// Each direction keeps a readiness state fed by edge-triggered events: NotReady → (event) → Ready → (a read or
+/// write syscall begins) → NotReady. Waiting for readiness costs no syscall, and a short read is taken as "drained",
+/// so the common request costs one recv and one send per socket, never a speculative recv that answers EAGAIN.
+/// An edge that arrives while a syscall runs leaves the state Ready, so at worst the next attempt finds EAGAIN;
+/// an edge is never lost.
+/// </para>
+/// <para>
+/// One reader and one writer at a time (the transport's two loops); <see cref="Abort"/>, the shutdowns and
+/// <see cref="Dispose"/> may come from any thread. The fd lives in a <see cref="SafeHandle"/> whose reference count
+/// defers the close() until a syscall in flight returns, so a reused fd number is never touched.
+/// </para>
+/// </remarks>
+internal sealed partial class EpollSocket : IDisposable
+{
+    private const int NotReady = 0;
+    private const int Ready = 1;
+    private const int Waiting = 2;
+    private const int Closed = 3;
+
+    private readonly SafeHandle _handle;
+    private readonly int _fd;
+    private readonly ReadinessWaiter _readWaiter = new();
+    private readonly ReadinessWaiter _writeWaiter = new();
+    private int _readState;
+    private int _writeState;
+    private volatile bool _peerClosed;
+    private int _closed;
+
+    private EpollSocket(SafeHandle handle, int fd, EpollLoop loop, bool readable, bool writable, IPEndPoint? remote)
+    {
+        _handle = handle;
+        _fd = fd;
+        Loop = loop;
+        _readState = readable ? Ready : NotReady;
+        _writeState = writable ? Ready : NotReady;
+        RemoteEndPoint = remote;
+    }
+
+    /// <summary>The loop that delivers this socket's readiness.</summary>
+    public EpollLoop Loop { get; }
+
+    /// <summary>The peer: the client of an accepted socket, the backend of a connected one.</summary>
+    public IPEndPoint? RemoteEndPoint { get; }
+
+    /// <summary>The registration token the loop matches events against.</summary>
+    internal ulong Token { get; set; }
+
+    /// <summary>The fd, reference-counted: splice and other raw calls take a reference around their syscall.</summary>
+    public SafeHandle Handle => _handle;
+
+    public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    /// <summary>Wraps <paramref name="fd"/> (non-blocking, connected) and registers it; throws and closes the fd on failure.</summary>
+    private static EpollSocket Register(int fd, SafeHandle handle, EpollLoop loop, bool readable, bool writable, IPEndPoint? remote)
+    {
+        var socket = new EpollSocket(handle, fd, loop, readable, writable, remote);
+        var rc = loop.Register(socket, fd);
+        if (rc < 0)
+        {
+            handle.Dispose();
+            throw SocketSyscalls.ToException(-rc);
+        }
+        return socket;
+    }
+
+    /// <summary>Receives into <paramref name="buffer"/>: bytes read, 0 at end of stream, -1 when nothing is queued.</summary>
+    /// <exception cref="SocketException">The connection failed (reset, timed out).</exception>
+    /// <exception cref="ObjectDisposedException">The socket was closed locally.</exception>
+    public unsafe int Receive(Span<byte> buffer)
+    {
+        ConsumeReadReadiness();
+        long n;
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            fixed (byte* p = buffer) n = SocketSyscalls.Receive(_fd, p, buffer.Length);
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+        if (n >= 0) return (int)n;
+        if (n == -SocketSyscalls.EAGAIN) return -1;
+        throw SocketSyscalls.ToException((int)-n);
+    }
+
+    /// <summary>Sends what the kernel takes now: bytes sent (possibly fewer than given), or -1 when the send buffer is full.</summary>
+    /// <exception cref="SocketException">The connection failed (reset, broken pipe).</exception>
+    /// <exception cref="ObjectDisposedException">The socket was closed locally.</exception>
+    public unsafe int Send(ReadOnlySpan<byte> data)
+    {
+        long n;
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            fixed (byte* p = data)
+            {
+                n = SocketSyscalls.Send(_fd, p, data.Length);
+                if (n == -SocketSyscalls.EAGAIN)
+                {
+                    // Forget an old "writable" edge, then look once more: an edge from now on marks it Ready again,
+                    // so the caller's wait cannot miss the moment space frees up.
+                    ConsumeWriteReadiness();
+                    n = SocketSyscalls.Send(_fd, p, data.Length);
+                }
+            }
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+        if (n >= 0) return (int)n;
+        if (n == -SocketSyscalls.EAGAIN) return -1;
+        throw SocketSyscalls.ToException((int)-n);
+    }
+
+    /// <summary>Completes true when bytes (or end of stream, or an error) may be waiting; false once the socket is closed.</summary>
+    /// <remarks>
+    /// Once the peer closed (RDHUP/HUP/ERR) it completes at once: a FIN that arrived together with the last bytes
+    /// raised its one edge before the read that took those bytes, so "short read = drained" does not hold for it.
+    /// </remarks>
+    public ValueTask<bool> WaitReadableAsync() => _peerClosed && !IsClosed ? new ValueTask<bool>(true) : Wait(ref _readState, _readWaiter);
+
+    /// <summary>Completes true when the send buffer may have room (or the socket failed); false once closed.</summary>
+    public ValueTask<bool> WaitWritableAsync() => Wait(ref _writeState, _writeWaiter);
+
+    /// <summary>Marks the read side drained; call right before a read syscall on <see cref="Handle"/> (splice).</summary>
+    public void ConsumeReadReadiness()
+    {
+        if (Volatile.Read(ref _readState) == Ready) Interlocked.CompareExchange(ref _readState, NotReady, Ready);
+    }
+
+    /// <summary>Marks the write side full; call before retrying a write that answered EAGAIN (splice).</summary>
+    public void ConsumeWriteReadiness()
+    {
+        if (Volatile.Read(ref _writeState) == Ready) Interlocked.CompareExchange(ref _writeState, NotReady, Ready);
+    }
+
+    private static ValueTask<bool> Wait(ref int state, ReadinessWaiter waiter)
+    {
+        var current = Volatile.Read(ref state);
+        if (current == Ready) return new ValueTask<bool>(true);
+        if (current == Closed) return new ValueTask<bool>(false);
+        waiter.Reset();
+        var previous = Interlocked.CompareExchange(ref state, Waiting, NotReady);
+        if (previous == NotReady) return new ValueTask<bool>(waiter, waiter.Version);
+        return new ValueTask<bool>(previous == Ready);
+    }
+
+    /// <summary>Called by the loop with the epoll event mask.</summary>
+    internal void OnEvents(uint events)
+    {
+        if ((events & (SocketSyscalls.EPOLLRDHUP | SocketSyscalls.EPOLLHUP | SocketSyscalls.EPOLLERR)) != 0) _peerClosed = true;
+        if ((events & (SocketSyscalls.EPOLLIN | SocketSyscalls.EPOLLRDHUP | SocketSyscalls.EPOLLHUP | SocketSyscalls.EPOLLERR)) != 0)
+        {
+            Signal(ref _readState, _readWaiter);
+        }
+        if ((events & (SocketSyscalls.EPOLLOUT | SocketSyscalls.EPOLLHUP | SocketSyscalls.EPOLLERR)) != 0)
+        {
+            Signal(ref _writeState, _writeWaiter);
+        }
+    }
+
+    private static void Signal(ref int state, ReadinessWaiter waiter)
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref state);
+            if (current is Ready or Closed) return;
+            if (Interlocked.CompareExchange(ref state, Ready, current) != current) continue;
+            if (current == Waiting) waiter.Complete(true);
+            return;
+        }
+    }
+
+    private static void Close(ref int state, ReadinessWaiter waiter)
+    {
+        if (Interlocked.Exchange(ref state, Closed) == Waiting) waiter.Complete(false);
+    }
+
+    /// <summary>Sends FIN; receiving goes on (the peer may still answer).</summary>
+    public void ShutdownSend() => ShutdownCore(SocketSyscalls.SHUT_WR);
+
+    /// <summary>Sends FIN and ends receiving: a parked receive wakes to end of stream.</summary>
+    public void ShutdownBoth() => ShutdownCore(SocketSyscalls.SHUT_RDWR);
+
+    private void ShutdownCore(int how)
+    {
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            SocketSyscalls.Shutdown(_fd, how); // ENOTCONN when the peer is gone: nothing left to say
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>Closes with RST: unsent bytes are dropped, waits wake with false. Idempotent, any thread.</summary>
+    public void Abort()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            SocketSyscalls.SetLingerZero(_fd);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+        Teardown();
+    }
+
+    /// <summary>Closes (FIN, or RST if unread bytes remain, as close(2) decides); waits wake with false. Idempotent.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        Teardown();
+    }
+
+    private void Teardown()
+    {
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            Loop.Unregister(this, _fd);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+        _handle.Dispose();
+        Close(ref _readState, _readWaiter);
+        Close(ref _writeState, _writeWaiter);
+    }
+}
