@@ -63,7 +63,7 @@ internal sealed partial class HttpProxyConnection
             {
                 // An idle tunnel closes politely both ways, like an idle TCP relay.
                 Volatile.Read(ref _client)?.Close();
-                Volatile.Read(ref _upstream)?.Transport.Close();
+                Volatile.Read(ref _upstream)?.Connection.Close();
             }
         }
         catch (Exception)

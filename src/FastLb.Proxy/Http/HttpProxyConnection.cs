@@ -47,7 +47,7 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
     private readonly CancellationTokenSource _abort = new();
     private readonly byte[] _clientAddress;
     private readonly ulong _clientHash;
-    private SocketTransport? _client;
+    private SocketConnection? _client;
     private PipeReader _input = null!;
     private PipeWriter _output = null!;
     private UpstreamConnection? _upstream;
@@ -87,11 +87,10 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
     /// <summary>Serves requests until the client closes, an error ends the connection, or <paramref name="ct"/> (listener stopping) fires between requests.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
-        var client = SocketTransport.CreateDuplex(_socket, _proxy.Transport, out var app);
-        _input = app.Input;
-        _output = app.Output;
+        var client = new SocketConnection(_socket, _proxy.Transport.Pool);
+        _input = client.Input;
+        _output = client.Output;
         Volatile.Write(ref _client, client);
-        _ = client.Start();
         if (IsAborted) client.Abort();
         var graceful = true;
         try
@@ -254,26 +253,20 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
         }
     }
 
-    private async ValueTask CloseClientAsync(SocketTransport client, bool graceful)
+    private async ValueTask CloseClientAsync(SocketConnection client, bool graceful)
     {
         try
         {
             if (!graceful || IsAborted) client.Abort();
             await _output.CompleteAsync().ConfigureAwait(false);
             await _input.CompleteAsync().ConfigureAwait(false);
-            if (graceful && !client.Completion.IsCompleted)
+            if (graceful && !IsAborted && client.ReceiveEnd == ReceiveEnd.None)
             {
                 // Our FIN follows the last response; give the client a moment to close its side, so closing ours
                 // with unread bytes does not reset a response it is still reading.
-                try
-                {
-                    await client.Completion.WaitAsync(LingerTimeout).ConfigureAwait(false);
-                }
-                catch (TimeoutException)
-                {
-                }
+                await client.LingerAsync(LingerTimeout).ConfigureAwait(false);
             }
-            await client.DisposeAsync().ConfigureAwait(false);
+            client.Dispose();
         }
         catch (Exception e)
         {

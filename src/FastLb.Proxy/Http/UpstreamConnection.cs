@@ -15,15 +15,14 @@ internal sealed class UpstreamConnection
     public UpstreamConnection(BackendState backend, EpollSocket socket, TransportOptions options)
     {
         Backend = backend;
-        Transport = SocketTransport.CreateDuplex(socket, options, out var app);
-        Input = app.Input;
-        Output = app.Output;
+        Connection = new SocketConnection(socket, options.Pool);
+        Input = Connection.Input;
+        Output = Connection.Output;
         HostBytes = Encoding.ASCII.GetBytes(backend.Address);
-        Transport.Start();
     }
 
     public BackendState Backend { get; }
-    public SocketTransport Transport { get; }
+    public SocketConnection Connection { get; }
 
     /// <summary>What the backend sent.</summary>
     public PipeReader Input { get; }
@@ -66,7 +65,7 @@ internal sealed class UpstreamConnection
     /// </summary>
     public bool IsIdleUsable()
     {
-        if (Volatile.Read(ref _closed) != 0 || Transport.ReceiveEnd != ReceiveEnd.None) return false;
+        if (Volatile.Read(ref _closed) != 0 || Connection.ReceiveEnd != ReceiveEnd.None) return false;
         try
         {
             if (!Input.TryRead(out var result)) return true;
@@ -81,7 +80,7 @@ internal sealed class UpstreamConnection
     }
 
     /// <summary>Cuts the connection with RST (drain abort, errors); idempotent.</summary>
-    public void Abort() => Transport.Abort();
+    public void Abort() => Connection.Abort();
 
     /// <summary>Closes and releases the connection in the background: FIN when <paramref name="graceful"/>, else RST. Idempotent.</summary>
     public void Discard(bool graceful = true)
@@ -94,11 +93,11 @@ internal sealed class UpstreamConnection
     {
         try
         {
-            if (graceful) Transport.Close();
-            else Transport.Abort();
+            if (graceful) Connection.Close();
+            else Connection.Abort();
             await Output.CompleteAsync().ConfigureAwait(false);
             await Input.CompleteAsync().ConfigureAwait(false);
-            await Transport.DisposeAsync().ConfigureAwait(false);
+            Connection.Dispose();
         }
         catch (Exception e)
         {

@@ -88,7 +88,7 @@ internal sealed class UpstreamPool : IDisposable
             {
                 var takesTraffic = !_disposed && live.Contains(backend);
                 list.RemoveWhere(static (c, s) => !s.takesTraffic || s.now - c.IdleSinceMs >= c.IdleTimeoutMs
-                    || c.Transport.ReceiveEnd != Transport.ReceiveEnd.None, (takesTraffic, now), evicted);
+                    || c.Connection.ReceiveEnd != Transport.ReceiveEnd.None || c.Connection.PeerClosed, (takesTraffic, now), evicted);
                 if (list.Count == 0 && !takesTraffic) _idle.TryRemove(new KeyValuePair<BackendState, UpstreamIdleList>(backend, list));
             }
             foreach (var c in evicted) c.Discard();

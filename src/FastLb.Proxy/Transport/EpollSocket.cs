@@ -135,6 +135,18 @@ internal sealed partial class EpollSocket : IDisposable
     /// <summary>Completes true when the send buffer may have room (or the socket failed); false once closed.</summary>
     public ValueTask<bool> WaitWritableAsync() => Wait(ref _writeState, _writeWaiter);
 
+    /// <summary>True once the peer closed or the connection failed (RDHUP, HUP or ERR seen).</summary>
+    public bool PeerClosed => _peerClosed;
+
+    /// <summary>True when a receive may find bytes, end of stream or an error without waiting (or the socket is closed).</summary>
+    public bool MaybeReadable => _peerClosed || Volatile.Read(ref _readState) is Ready or Closed;
+
+    /// <summary>Resumes a parked read wait as if bytes had arrived (the woken reader finds EAGAIN at worst); any thread.</summary>
+    public void WakeReader() => Signal(ref _readState, _readWaiter);
+
+    /// <summary>Resumes a parked write wait as if room had freed up; any thread.</summary>
+    public void WakeWriter() => Signal(ref _writeState, _writeWaiter);
+
     /// <summary>Marks the read side drained; call right before a read syscall on <see cref="Handle"/> (splice).</summary>
     public void ConsumeReadReadiness()
     {

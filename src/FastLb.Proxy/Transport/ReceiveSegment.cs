@@ -1,0 +1,45 @@
+using System.Buffers;
+
+namespace FastLb.Proxy.Transport;
+
+/// <summary>One pooled block of received bytes in a <see cref="SocketReader"/>'s buffer chain.</summary>
+internal sealed class ReceiveSegment : ReadOnlySequenceSegment<byte>
+{
+    private IMemoryOwner<byte>? _owner;
+    private Memory<byte> _block;
+
+    /// <summary>Bytes received into the block so far (the segment's visible length).</summary>
+    public int End { get; private set; }
+
+    /// <summary>Room left in the block.</summary>
+    public Memory<byte> Free => _block[End..];
+
+    public void Attach(IMemoryOwner<byte> owner, long runningIndex)
+    {
+        _owner = owner;
+        _block = owner.Memory;
+        End = 0;
+        Memory = default;
+        Next = null;
+        RunningIndex = runningIndex;
+    }
+
+    public void Grow(int received)
+    {
+        End += received;
+        Memory = _block[..End];
+    }
+
+    public void Link(ReceiveSegment next) => Next = next;
+
+    /// <summary>Gives the block back to its pool; the segment object can be reused.</summary>
+    public void Release()
+    {
+        _owner?.Dispose();
+        _owner = null;
+        _block = default;
+        Memory = default;
+        Next = null;
+        End = 0;
+    }
+}
