@@ -3,14 +3,16 @@ using FastLb.Proxy.Transport;
 
 namespace FastLb.Proxy;
 
-/// <summary>Serves one accepted client connection of a listener; the HTTP proxy plugs in here.</summary>
+/// <summary>Serves the accepted client connections of a listener; the HTTP proxy plugs in here.</summary>
 /// <remarks>
-/// The handler owns <c>client</c> while <see cref="HandleAsync"/> runs and the server disposes it afterwards.
-/// <c>ct</c> is canceled when the listener stops accepting (removed by a reload, or the server stops): finish
-/// the request in flight, start no new one, and return. When the drain timeout passes the server resets the
-/// socket itself, so a handler blocked on I/O sees it fail. Exceptions are logged and never reach the accept loop.
+/// The listener registers the connection <see cref="Create"/> returns (drain, shutdown) and calls its
+/// <see cref="System.Threading.IThreadPoolWorkItem.Execute"/> on the accepting thread, so it must return at its first
+/// wait. The connection owns <c>client</c>, closes it, and calls <see cref="ProxyListener.Unregister"/> exactly once
+/// when it ends. <see cref="IProxyConnection.RequestClose"/> means the listener stops accepting (removed by a reload,
+/// or the server stops): finish the request in flight, start no new one. When the drain timeout passes the server
+/// calls <see cref="Core.Routing.IDrainable.Abort"/>.
 /// </remarks>
 internal interface IConnectionHandler
 {
-    Task HandleAsync(EpollSocket client, ListenerConfig listener, CancellationToken ct);
+    IProxyConnection Create(EpollSocket client, ProxyListener listener, ListenerConfig config);
 }

@@ -207,7 +207,7 @@ internal sealed class ProxyListener
         var target = Target;
         if (target.Config.Protocol == ListenerProtocol.Http && _httpHandler is not null)
         {
-            var handled = new HandlerConnection(client, this, _httpHandler, target.Config);
+            var handled = _httpHandler.Create(client, this, target.Config);
             if (!Register(handled))
             {
                 client.Abort();

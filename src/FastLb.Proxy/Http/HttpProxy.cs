@@ -42,20 +42,13 @@ internal sealed class HttpProxy : IConnectionHandler, IDisposable
     /// <summary>Heads kept for reuse: enough for the requests in flight at once on a busy proxy.</summary>
     private const int MaxPooledHeads = 4096;
 
-    public async Task HandleAsync(EpollSocket client, ListenerConfig listener, CancellationToken ct)
-    {
-        var connection = new HttpProxyConnection(this, client, listener);
-        _connections.TryAdd(connection, 0);
-        try
-        {
-            await connection.RunAsync(ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            _connections.TryRemove(connection, out _);
-            connection.Dispose();
-        }
-    }
+    public IProxyConnection Create(EpollSocket client, ProxyListener listener, ListenerConfig config) =>
+        new HttpProxyConnection(this, client, config, listener);
+
+    /// <summary>Adds a connection to the heartbeat; the connection calls it when it starts and <see cref="Untrack"/> when it ends.</summary>
+    internal void Track(HttpProxyConnection connection) => _connections.TryAdd(connection, 0);
+
+    internal void Untrack(HttpProxyConnection connection) => _connections.TryRemove(connection, out _);
 
     private void OnHeartbeat()
     {

@@ -64,10 +64,21 @@ internal sealed partial class HttpProxyConnection
 
     private async ValueTask<UpstreamConnection?> ConnectAsync(BackendSnapshot backend, ServiceConfig config)
     {
-        var upstream = await UpstreamConnection.ConnectAsync(backend, config.ConnectTimeout, _proxy.Transport, _abort.Token)
-            .ConfigureAwait(false);
-        if (upstream is null && !IsAborted) backend.State.RecordFailure(); // refused, unreachable or timed out
-        return upstream;
+        // Created per connect (not per request: pooled connections skip this), so an idle connection holds none.
+        var deadline = new CancellationTokenSource(config.ConnectTimeout);
+        Interlocked.Exchange(ref _connecting, deadline);
+        try
+        {
+            if (IsAborted) return null; // Abort ran before it could see the deadline
+            var upstream = await UpstreamConnection.ConnectAsync(backend, _proxy.Transport, deadline.Token).ConfigureAwait(false);
+            if (upstream is null && !IsAborted) backend.State.RecordFailure(); // refused, unreachable or timed out
+            return upstream;
+        }
+        finally
+        {
+            Volatile.Write(ref _connecting, null);
+            deadline.Dispose();
+        }
     }
 
     /// <summary>

@@ -23,7 +23,7 @@ namespace FastLb.Proxy.Http;
 /// The request in flight is counted on its backend (<see cref="BackendState.Acquire"/>), so drains see it and a
 /// drain deadline can cut it through <see cref="Abort"/>.
 /// </remarks>
-internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
+internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposable
 {
     private DrainLink _drainLink;
 
@@ -38,13 +38,15 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
     private readonly HttpProxy _proxy;
     private readonly EpollSocket _socket;
     private readonly ListenerConfig _listener;
+    private readonly ProxyListener _owner;
     // Rented from the proxy's pools for one request (RentHeads/ReturnHeads): valid only while a request is served.
     private HttpRequestHead _request = null!;
     private HttpResponseHead _response = null!;
-    private readonly HttpBodyFramer _requestBody = new();
-    private readonly HttpBodyFramer _responseBody = new();
-    private readonly ChunkedDecoder _dechunker = new();
-    private readonly CancellationTokenSource _abort = new();
+    // The body framers of the rented heads, valid while a request is served.
+    private HttpBodyFramer _requestBody = null!;
+    private HttpBodyFramer _responseBody = null!;
+    private ChunkedDecoder _dechunker = null!;
+    private CancellationTokenSource? _connecting;
     private readonly byte[] _clientAddress;
     private readonly ulong _clientHash;
     private SocketConnection? _client;
@@ -54,8 +56,9 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
     private volatile bool _stopping;
     private int _aborted;
 
-    public HttpProxyConnection(HttpProxy proxy, EpollSocket socket, ListenerConfig listener)
+    public HttpProxyConnection(HttpProxy proxy, EpollSocket socket, ListenerConfig listener, ProxyListener owner)
     {
+        _owner = owner;
         _proxy = proxy;
         _socket = socket;
         _listener = listener;
@@ -84,9 +87,24 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
         AwaitResponse,
     }
 
-    /// <summary>Serves requests until the client closes, an error ends the connection, or <paramref name="ct"/> (listener stopping) fires between requests.</summary>
-    public async Task RunAsync(CancellationToken ct)
+    /// <summary>
+    /// Serves requests until the client closes, an error ends the connection, or the listener stops (between
+    /// requests); then closes and unregisters. The connection's one long-lived loop: it waits for each request and
+    /// for its response, and hands the bytes to per-request steps.
+    /// </summary>
+    /// <remarks>
+    /// Only this loop suspends on the common path. An async method allocates a state machine box whenever one
+    /// invocation of it suspends, and the pooling builder's small per-core cache misses with many requests in flight
+    /// on one event loop, so a nested method that waits costs a box per request. Instead the loop awaits readiness
+    /// itself ("client bytes arrived", "backend bytes arrived") and leaves the bytes unread: AdvanceTo(buffer.Start)
+    /// consumes and examines nothing, so the step's own ReadAsync returns them at once and the step finishes
+    /// synchronously. Steps still suspend (and allocate) on rare paths: a trickled head, backpressure, 1xx,
+    /// tunnels, new upstream connections, retries. One box per connection (this method, which also sets up and tears
+    /// down, so no outer method waits on it), none per request.
+    /// </remarks>
+    private async Task RunAsync()
     {
+        _proxy.Track(this);
         var client = new SocketConnection(_socket, _proxy.Transport.Pool);
         _input = client.Input;
         _output = client.Output;
@@ -95,9 +113,79 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
         var graceful = true;
         try
         {
-            using (ct.UnsafeRegister(static s => ((HttpProxyConnection)s!).OnStopping(), this))
+            var input = _input;
+            while (true)
             {
-                graceful = await ServeAsync().ConfigureAwait(false);
+                if (_stopping) { graceful = true; goto Done; }
+                // Between requests: the keep-alive timeout runs until the first byte of the next head.
+                Watch(input, null, _proxy.Router.Current.Config.Defaults.KeepAliveTimeout);
+                bool arrived;
+                while (true)
+                {
+                    var result = await input.ReadAsync().ConfigureAwait(false);
+                    arrived = !result.Buffer.IsEmpty;
+                    input.AdvanceTo(result.Buffer.Start); // left for ReadRequestHeadAsync; an empty buffer is examined whole
+                    if (arrived || result.IsCompleted || _expired || _stopping) break;
+                }
+                Unwatch();
+                if (!arrived) { graceful = true; goto Done; } // FIN, idle past the keep-alive timeout, or the listener stops: close quietly
+
+                RentHeads(); // an idle keep-alive connection holds no head buffers
+                try
+                {
+                    var head = await ReadRequestHeadAsync().ConfigureAwait(false);
+                    switch (head)
+                    {
+                        case HeadRead.Closed:
+                            { graceful = true; goto Done; }
+                        case HeadRead.TimedOut:
+                            { graceful = await AnswerAsync(408, bodyConsumed: false).ConfigureAwait(false) != Outcome.Abort; goto Done; }
+                        case HeadRead.Invalid:
+                            // Never parse what follows a rejected head (request smuggling): answer and close.
+                            { graceful = await AnswerAsync(_request.ErrorStatusCode, bodyConsumed: false).ConfigureAwait(false) != Outcome.Abort; goto Done; }
+                    }
+
+                    Outcome outcome;
+                    try
+                    {
+                        outcome = await SendRequestAsync().ConfigureAwait(false);
+                        while (outcome is Outcome.AwaitResponse or Outcome.RetryFresh)
+                        {
+                            if (outcome == Outcome.RetryFresh)
+                            {
+                                outcome = await RetryFreshAsync().ConfigureAwait(false);
+                                continue;
+                            }
+                            // The exchange waits for its backend, under the deadline the last step armed (response head or body idle).
+                            var upstream = Volatile.Read(ref _upstream)!;
+                            var response = upstream.Input;
+                            while (true)
+                            {
+                                try
+                                {
+                                    var result = await response.ReadAsync().ConfigureAwait(false);
+                                    response.AdvanceTo(result.Buffer.Start); // left for the step, as above
+                                    if (!result.Buffer.IsEmpty || result.IsCompleted || _expired) break;
+                                }
+                                catch (Exception)
+                                {
+                                    break; // reset: the step's own read fails the same way and decides
+                                }
+                            }
+                            outcome = await ReceiveResponseAsync(upstream).ConfigureAwait(false);
+                        }
+                    }
+                    finally
+                    {
+                        await EndRequestAsync().ConfigureAwait(false);
+                    }
+                    if (outcome == Outcome.Abort || IsAborted) { graceful = false; goto Done; }
+                    if (outcome == Outcome.Close || _stopping) { graceful = true; goto Done; }
+                }
+                finally
+                {
+                    ReturnHeads();
+                }
             }
         }
         catch (Exception e)
@@ -105,101 +193,20 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
             graceful = false;
             if (!IsAborted) Log.Debug($"listener '{_listener.Name}': http connection failed: {e.Message}");
         }
+    Done:
         await CloseClientAsync(client, graceful).ConfigureAwait(false);
-    }
-
-    /// <summary>The connection's one long-lived loop: waits for each request and for its response, and hands the bytes to per-request steps.</summary>
-    /// <remarks>
-    /// Only this loop suspends on the common path. An async method allocates a state machine box whenever one
-    /// invocation of it suspends, and the pooling builder's small per-core cache misses with many requests in flight
-    /// on one event loop, so a nested method that waits costs a box per request. Instead the loop awaits readiness
-    /// itself ("client bytes arrived", "backend bytes arrived") and leaves the bytes unread: AdvanceTo(buffer.Start)
-    /// consumes and examines nothing, so the step's own ReadAsync returns them at once and the step finishes
-    /// synchronously. Steps still suspend (and allocate) on rare paths: a trickled head, backpressure, 1xx,
-    /// tunnels, new upstream connections, retries. One box per connection, none per request.
-    /// </remarks>
-    private async Task<bool> ServeAsync()
-    {
-        var input = _input;
-        while (true)
-        {
-            if (_stopping) return true;
-            // Between requests: the keep-alive timeout runs until the first byte of the next head.
-            Watch(input, null, _proxy.Router.Current.Config.Defaults.KeepAliveTimeout);
-            bool arrived;
-            while (true)
-            {
-                var result = await input.ReadAsync().ConfigureAwait(false);
-                arrived = !result.Buffer.IsEmpty;
-                input.AdvanceTo(result.Buffer.Start); // left for ReadRequestHeadAsync; an empty buffer is examined whole
-                if (arrived || result.IsCompleted || _expired || _stopping) break;
-            }
-            Unwatch();
-            if (!arrived) return true; // FIN, idle past the keep-alive timeout, or the listener stops: close quietly
-
-            RentHeads(); // an idle keep-alive connection holds no head buffers
-            try
-            {
-                var head = await ReadRequestHeadAsync().ConfigureAwait(false);
-                switch (head)
-                {
-                    case HeadRead.Closed:
-                        return true;
-                    case HeadRead.TimedOut:
-                        return await AnswerAsync(408, bodyConsumed: false).ConfigureAwait(false) != Outcome.Abort;
-                    case HeadRead.Invalid:
-                        // Never parse what follows a rejected head (request smuggling): answer and close.
-                        return await AnswerAsync(_request.ErrorStatusCode, bodyConsumed: false).ConfigureAwait(false) != Outcome.Abort;
-                }
-
-                Outcome outcome;
-                try
-                {
-                    outcome = await SendRequestAsync().ConfigureAwait(false);
-                    while (outcome is Outcome.AwaitResponse or Outcome.RetryFresh)
-                    {
-                        if (outcome == Outcome.RetryFresh)
-                        {
-                            outcome = await RetryFreshAsync().ConfigureAwait(false);
-                            continue;
-                        }
-                        // The exchange waits for its backend, under the deadline the last step armed (response head or body idle).
-                        var upstream = Volatile.Read(ref _upstream)!;
-                        var response = upstream.Input;
-                        while (true)
-                        {
-                            try
-                            {
-                                var result = await response.ReadAsync().ConfigureAwait(false);
-                                response.AdvanceTo(result.Buffer.Start); // left for the step, as above
-                                if (!result.Buffer.IsEmpty || result.IsCompleted || _expired) break;
-                            }
-                            catch (Exception)
-                            {
-                                break; // reset: the step's own read fails the same way and decides
-                            }
-                        }
-                        outcome = await ReceiveResponseAsync(upstream).ConfigureAwait(false);
-                    }
-                }
-                finally
-                {
-                    await EndRequestAsync().ConfigureAwait(false);
-                }
-                if (outcome == Outcome.Abort || IsAborted) return false;
-                if (outcome == Outcome.Close || _stopping) return true;
-            }
-            finally
-            {
-                ReturnHeads();
-            }
-        }
+        _proxy.Untrack(this);
+        Dispose();
+        _owner.Unregister(this);
     }
 
     private void RentHeads()
     {
         _request = _proxy.RequestHeads.Get();
         _response = _proxy.ResponseHeads.Get();
+        _requestBody = _request.BodyFramer;
+        _responseBody = _response.BodyFramer;
+        _dechunker = _response.Dechunker;
     }
 
     private void ReturnHeads()
@@ -209,6 +216,9 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
         var response = _response;
         _request = null!;
         _response = null!;
+        _requestBody = null!;
+        _responseBody = null!;
+        _dechunker = null!;
         _proxy.RequestHeads.Return(request);
         _proxy.ResponseHeads.Return(response);
     }
@@ -238,6 +248,17 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
             return Outcome.Abort;
         }
         return close ? Outcome.Close : Outcome.Next;
+    }
+
+    /// <summary>Starts serving on the calling thread up to the first wait (no thread-pool hop per connection).</summary>
+    public void Execute() => _ = RunAsync();
+
+    /// <summary>The listener stops: finish the request in flight, start no new one.</summary>
+    public void RequestClose() => OnStopping();
+
+    // Timeouts are the watchdog's, driven by the proxy's finer heartbeat (see HttpProxy.HeartbeatInterval).
+    void IProxyConnection.OnHeartbeat(long nowMs)
+    {
     }
 
     private void OnStopping()
@@ -280,7 +301,7 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
         if (Interlocked.Exchange(ref _aborted, 1) != 0) return;
         try
         {
-            _abort.Cancel();
+            Volatile.Read(ref _connecting)?.Cancel(); // an upstream connect in flight ends at once
         }
         catch (ObjectDisposedException)
         {
@@ -294,7 +315,6 @@ internal sealed partial class HttpProxyConnection : IDrainable, IDisposable
     public void Dispose()
     {
         ReturnHeads();
-        _abort.Dispose();
     }
 
     private static byte[] FormatAddress(IPEndPoint? remote)

@@ -8,6 +8,9 @@ internal sealed class HttpRequestHead : IHttpRequestView, IDisposable
 {
     internal HttpHeaderBlock Block { get; } = new();
 
+    /// <summary>Frames this request's body; travels with the pooled head so an idle connection holds none.</summary>
+    internal HttpBodyFramer BodyFramer { get; } = new();
+
     internal ByteRange MethodRange;
     internal ByteRange TargetRange;
     internal ByteRange AuthorityRange;

@@ -5,6 +5,12 @@ internal sealed class HttpResponseHead : IDisposable
 {
     internal HttpHeaderBlock Block { get; } = new();
 
+    /// <summary>Frames this response's body; travels with the pooled head so an idle connection holds none.</summary>
+    internal HttpBodyFramer BodyFramer { get; } = new();
+
+    /// <summary>De-chunks this response for an HTTP/1.0 client.</summary>
+    internal ChunkedDecoder Dechunker { get; } = new();
+
     internal ByteRange ReasonRange;
     internal int UpgradeIndex = -1;
 

@@ -42,15 +42,12 @@ internal sealed class UpstreamConnection
     /// <summary>How long it may sit idle in the pool (the service's upstream_idle_timeout).</summary>
     public long IdleTimeoutMs { get; set; }
 
-    /// <summary>Connects with <paramref name="timeout"/>; null when refused, unreachable, timed out or canceled.</summary>
-    public static async ValueTask<UpstreamConnection?> ConnectAsync(
-        BackendSnapshot backend, TimeSpan timeout, TransportOptions options, CancellationToken abort)
+    /// <summary>Connects until <paramref name="deadline"/> fires (timeout or abort); null when refused, unreachable, timed out or canceled.</summary>
+    public static async ValueTask<UpstreamConnection?> ConnectAsync(BackendSnapshot backend, TransportOptions options, CancellationToken deadline)
     {
-        using var timer = CancellationTokenSource.CreateLinkedTokenSource(abort);
-        timer.CancelAfter(timeout);
         try
         {
-            var socket = await EpollSocket.ConnectAsync(backend.EndPoint, timer.Token).ConfigureAwait(false);
+            var socket = await EpollSocket.ConnectAsync(backend.EndPoint, deadline).ConfigureAwait(false);
             return new UpstreamConnection(backend.State, socket, options);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)

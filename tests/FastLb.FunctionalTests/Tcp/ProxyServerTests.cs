@@ -180,17 +180,35 @@ public class ProxyServerTests
 
     private sealed class GreetingHandler : IConnectionHandler
     {
-        public async Task HandleAsync(EpollSocket client, ListenerConfig listener, CancellationToken ct)
+        public IProxyConnection Create(EpollSocket client, ProxyListener listener, ListenerConfig config) =>
+            new GreetingConnection(client, listener, config.Name);
+    }
+
+    /// <summary>Greets, then holds the connection until the listener stops, as a handler's connection must.</summary>
+    private sealed class GreetingConnection(EpollSocket client, ProxyListener listener, string name) : IProxyConnection
+    {
+        private DrainLink _drainLink;
+        private int _ended;
+
+        public ref DrainLink DrainLink => ref _drainLink;
+
+        public void Execute() => Assert.Equal(6, client.Send(System.Text.Encoding.ASCII.GetBytes("hi " + name)));
+
+        public void RequestClose() => End(graceful: true);
+
+        public void Abort() => End(graceful: false);
+
+        public void OnHeartbeat(long nowMs)
         {
-            Assert.Equal(6, client.Send(System.Text.Encoding.ASCII.GetBytes("hi " + listener.Name)));
-            try
-            {
-                await Task.Delay(System.Threading.Timeout.Infinite, ct);
-            }
-            catch (OperationCanceledException)
-            {
-                client.ShutdownBoth();
-            }
+        }
+
+        private void End(bool graceful)
+        {
+            if (Interlocked.Exchange(ref _ended, 1) != 0) return;
+            if (graceful) client.ShutdownBoth();
+            else client.Abort();
+            client.Dispose();
+            listener.Unregister(this);
         }
     }
 
