@@ -147,6 +147,35 @@ internal sealed partial class EpollSocket : IDisposable
     /// <summary>Resumes a parked write wait as if room had freed up; any thread.</summary>
     public void WakeWriter() => Signal(ref _writeState, _writeWaiter);
 
+    /// <summary>
+    /// Callback form of <see cref="WaitReadableAsync"/> for readers that are value-task sources themselves: true when
+    /// readable now (nothing registered); false when <paramref name="callback"/>(<paramref name="state"/>) will run
+    /// on readiness, after which <see cref="EndReadWait"/> tells whether the socket is still open. A static callback
+    /// with the reader as state costs no delegate per connection.
+    /// </summary>
+    public bool TryWaitReadable(Action<object?> callback, object state) =>
+        (_peerClosed && !IsClosed) || !Arm(ref _readState, _readWaiter, callback, state);
+
+    /// <summary>The outcome of the wait armed by <see cref="TryWaitReadable"/>: true = readable, false = closed.</summary>
+    public bool EndReadWait() => _readWaiter.GetResult(_readWaiter.Version);
+
+    /// <summary>Callback form of <see cref="WaitWritableAsync"/>; see <see cref="TryWaitReadable"/>.</summary>
+    public bool TryWaitWritable(Action<object?> callback, object state) => !Arm(ref _writeState, _writeWaiter, callback, state);
+
+    /// <summary>The outcome of the wait armed by <see cref="TryWaitWritable"/>.</summary>
+    public bool EndWriteWait() => _writeWaiter.GetResult(_writeWaiter.Version);
+
+    /// <summary>True when a wait was armed (the callback will run); false when the state is Ready or Closed already.</summary>
+    private static bool Arm(ref int state, ReadinessWaiter waiter, Action<object?> callback, object callbackState)
+    {
+        var current = Volatile.Read(ref state);
+        if (current is Ready or Closed) return false;
+        waiter.Reset();
+        if (Interlocked.CompareExchange(ref state, Waiting, NotReady) != NotReady) return false;
+        waiter.OnCompleted(callback, callbackState, waiter.Version, System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags.None);
+        return true;
+    }
+
     /// <summary>Marks the read side drained; call right before a read syscall on <see cref="Handle"/> (splice).</summary>
     public void ConsumeReadReadiness()
     {

@@ -5,6 +5,31 @@ namespace FastLb.Proxy.Transport;
 /// <summary>One pooled block of received bytes in a <see cref="SocketReader"/>'s buffer chain.</summary>
 internal sealed class ReceiveSegment : ReadOnlySequenceSegment<byte>
 {
+
+    // Free segment objects kept per thread, so a connection holds none while idle and a request allocates none.
+    [ThreadStatic]
+    private static ReceiveSegment?[]? t_free;
+
+    [ThreadStatic]
+    private static int t_freeCount;
+
+    public static ReceiveSegment Rent()
+    {
+        var free = t_free;
+        if (free is null || t_freeCount == 0) return new ReceiveSegment();
+        var segment = free[--t_freeCount]!;
+        free[t_freeCount] = null;
+        return segment;
+    }
+
+    /// <summary>Gives the block back to its pool and keeps the segment object for reuse on this thread.</summary>
+    public void Return()
+    {
+        Release();
+        var free = t_free ??= new ReceiveSegment?[32];
+        if (t_freeCount < free.Length) free[t_freeCount++] = this;
+    }
+
     private IMemoryOwner<byte>? _owner;
     private Memory<byte> _block;
 
@@ -32,8 +57,7 @@ internal sealed class ReceiveSegment : ReadOnlySequenceSegment<byte>
 
     public void Link(ReceiveSegment next) => Next = next;
 
-    /// <summary>Gives the block back to its pool; the segment object can be reused.</summary>
-    public void Release()
+    private void Release()
     {
         _owner?.Dispose();
         _owner = null;

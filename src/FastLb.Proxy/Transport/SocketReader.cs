@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 
 namespace FastLb.Proxy.Transport;
@@ -27,12 +26,9 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
 
     private readonly EpollSocket _socket;
     private readonly MemoryPool<byte> _pool;
-    private readonly Action _onReadable;
     private ManualResetValueTaskSourceCore<ReadResult> _core;
-    private ConfiguredValueTaskAwaitable<bool>.ConfiguredValueTaskAwaiter _readable;
     private ReceiveSegment? _head;
     private ReceiveSegment? _tail;
-    private ReceiveSegment? _spare;
     private int _headStart;
     private bool _examinedAll;
     private bool _readAgain;
@@ -49,7 +45,6 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     {
         _socket = socket;
         _pool = pool;
-        _onReadable = OnReadable;
         _lastReceiveMs = Environment.TickCount64;
     }
 
@@ -155,11 +150,10 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         while (_head is not null)
         {
             var next = (ReceiveSegment?)_head.Next;
-            _head.Release();
+            _head.Return();
             _head = next;
         }
         _tail = null;
-        _spare = null;
     }
 
     private bool TakeCancel() => Volatile.Read(ref _cancelRequested) != 0 && Interlocked.Exchange(ref _cancelRequested, 0) != 0;
@@ -181,15 +175,9 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             if (!resumed && !_readAgain)
             {
                 if (!mayPark && !_socket.MaybeReadable) return Pump.NotReady;
-                var wait = _socket.WaitReadableAsync();
-                if (!wait.IsCompleted)
-                {
-                    ReleaseEmptyTail(); // park without holding a block
-                    _readable = wait.ConfigureAwait(false).GetAwaiter();
-                    _readable.UnsafeOnCompleted(_onReadable);
-                    return Pump.Parked;
-                }
-                if (!wait.Result) return Fail(ReceiveEnd.Local, new ConnectionAbortedException("connection aborted"));
+                ReleaseEmptyTail(); // park without holding a block
+                if (!_socket.TryWaitReadable(OnReadable, this)) return Pump.Parked;
+                if (_socket.IsClosed) return Fail(ReceiveEnd.Local, new ConnectionAbortedException("connection aborted"));
             }
             resumed = false;
             _readAgain = false;
@@ -249,18 +237,19 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         return Pump.Failed;
     }
 
-    private void OnReadable()
+    private static readonly Action<object?> OnReadable = static state => ((SocketReader)state!).Resume();
+
+    private void Resume()
     {
         bool ready;
         try
         {
-            ready = _readable.GetResult();
+            ready = _socket.EndReadWait();
         }
         catch (Exception)
         {
             ready = false;
         }
-        _readable = default;
         var pump = ready
             ? Receive(resumed: !TakeCancelPeek(), mayPark: true)
             : Fail(ReceiveEnd.Local, new ConnectionAbortedException("connection aborted"));
@@ -275,8 +264,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
 
     private ReceiveSegment Append()
     {
-        var segment = _spare ?? new ReceiveSegment();
-        _spare = null;
+        var segment = ReceiveSegment.Rent();
         var tail = _tail;
         segment.Attach(_pool.Rent(), tail is null ? 0 : tail.RunningIndex + tail.End);
         if (tail is null)
@@ -312,11 +300,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         Recycle(tail);
     }
 
-    private void Recycle(ReceiveSegment segment)
-    {
-        segment.Release();
-        _spare ??= segment;
-    }
+    private static void Recycle(ReceiveSegment segment) => segment.Return();
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private static void ThrowCompleted() => throw new InvalidOperationException("reading is not allowed after the reader was completed");

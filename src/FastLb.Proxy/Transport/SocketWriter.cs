@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 
 namespace FastLb.Proxy.Transport;
@@ -20,12 +19,9 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
 
     private readonly EpollSocket _socket;
     private readonly MemoryPool<byte> _pool;
-    private readonly Action _onWritable;
     private ManualResetValueTaskSourceCore<FlushResult> _core;
-    private ConfiguredValueTaskAwaitable<bool>.ConfiguredValueTaskAwaiter _writable;
     private SendSegment? _head;
     private SendSegment? _tail;
-    private SendSegment? _spare;
     private bool _failed;
     private bool _completed;
     private int _cancelRequested;
@@ -36,7 +32,6 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     {
         _socket = socket;
         _pool = pool;
-        _onWritable = OnWritable;
     }
 
     public long BytesSent => Volatile.Read(ref _bytesSent);
@@ -50,8 +45,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         if (sizeHint <= 0) sizeHint = 1;
         var tail = _tail;
         if (tail is not null && tail.Block.Length - tail.End >= sizeHint) return tail.Block[tail.End..];
-        var segment = _spare ?? new SendSegment();
-        _spare = null;
+        var segment = SendSegment.Rent();
         segment.Attach(sizeHint <= _pool.MaxBufferSize ? _pool.Rent() : MemoryPool<byte>.Shared.Rent(sizeHint));
         if (tail is null) _head = segment;
         else tail.Next = segment;
@@ -155,14 +149,8 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
             }
             if (!mayPark) return Send.Parked;
             if (TakeCancel()) return Send.Canceled;
-            var wait = _socket.WaitWritableAsync();
-            if (!wait.IsCompleted)
-            {
-                _writable = wait.ConfigureAwait(false).GetAwaiter();
-                _writable.UnsafeOnCompleted(_onWritable);
-                return Send.Parked;
-            }
-            if (!wait.Result)
+            if (!_socket.TryWaitWritable(OnWritable, this)) return Send.Parked;
+            if (_socket.IsClosed)
             {
                 _failed = true;
                 ReleaseAll();
@@ -171,18 +159,19 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         }
     }
 
-    private void OnWritable()
+    private static readonly Action<object?> OnWritable = static state => ((SocketWriter)state!).Resume();
+
+    private void Resume()
     {
         bool ready;
         try
         {
-            ready = _writable.GetResult();
+            ready = _socket.EndWriteWait();
         }
         catch (Exception)
         {
             ready = false;
         }
-        _writable = default;
         Send send;
         if (ready)
         {
@@ -216,11 +205,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         _head = _tail = null;
     }
 
-    private void Recycle(SendSegment segment)
-    {
-        segment.Release();
-        _spare ??= segment;
-    }
+    private static void Recycle(SendSegment segment) => segment.Return();
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private static void ThrowCompleted() => throw new InvalidOperationException("writing is not allowed after the writer was completed");
