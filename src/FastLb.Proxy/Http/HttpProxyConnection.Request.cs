@@ -39,7 +39,7 @@ internal sealed partial class HttpProxyConnection
             else triedB = backend;
             if (backend is null) return await AnswerAsync(attempt == 0 ? 503 : 502, bodyConsumed).ConfigureAwait(false);
             // Nothing was sent yet, so a refused connect moves on to the next pick.
-            upstream = _proxy.Pool.TryRent(backend.State) ?? await ConnectAsync(backend, config).ConfigureAwait(false);
+            upstream = _proxy.Pool.TryRent(backend.State, _socket.Loop) ?? await ConnectAsync(backend, config).ConfigureAwait(false);
         }
         if (upstream is null) return IsAborted ? Outcome.Abort : await AnswerAsync(502, bodyConsumed).ConfigureAwait(false);
 
@@ -70,7 +70,7 @@ internal sealed partial class HttpProxyConnection
         try
         {
             if (IsAborted) return null; // Abort ran before it could see the deadline
-            var upstream = await UpstreamConnection.ConnectAsync(backend, _proxy.Transport, deadline.Token).ConfigureAwait(false);
+            var upstream = await UpstreamConnection.ConnectAsync(backend, _socket.Loop, _proxy.Transport, deadline.Token).ConfigureAwait(false);
             if (upstream is null && !IsAborted) backend.State.RecordFailure(); // refused, unreachable or timed out
             return upstream;
         }

@@ -22,6 +22,9 @@ internal sealed class UpstreamConnection
     }
 
     public BackendState Backend { get; }
+
+    /// <summary>The event loop this connection's socket belongs to (its pool stack).</summary>
+    public EpollLoop Loop => Connection.Socket.Loop;
     public SocketConnection Connection { get; }
 
     /// <summary>What the backend sent.</summary>
@@ -43,11 +46,11 @@ internal sealed class UpstreamConnection
     public long IdleTimeoutMs { get; set; }
 
     /// <summary>Connects until <paramref name="deadline"/> fires (timeout or abort); null when refused, unreachable, timed out or canceled.</summary>
-    public static async ValueTask<UpstreamConnection?> ConnectAsync(BackendSnapshot backend, TransportOptions options, CancellationToken deadline)
+    public static async ValueTask<UpstreamConnection?> ConnectAsync(BackendSnapshot backend, EpollLoop loop, TransportOptions options, CancellationToken deadline)
     {
         try
         {
-            var socket = await EpollSocket.ConnectAsync(backend.EndPoint, deadline).ConfigureAwait(false);
+            var socket = await EpollSocket.ConnectAsync(backend.EndPoint, loop, deadline).ConfigureAwait(false);
             return new UpstreamConnection(backend.State, socket, options);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using FastLb.Core.Diagnostics;
 using FastLb.Core.Routing;
+using FastLb.Proxy.Transport;
 
 namespace FastLb.Proxy.Http;
 
@@ -43,12 +44,12 @@ internal sealed class UpstreamPool : IDisposable
         }
     }
 
-    /// <summary>The most recently returned usable idle connection to <paramref name="backend"/>, or null.</summary>
-    public UpstreamConnection? TryRent(BackendState backend)
+    /// <summary>The most recently returned usable idle connection to <paramref name="backend"/> on <paramref name="loop"/>, or null.</summary>
+    public UpstreamConnection? TryRent(BackendState backend, EpollLoop loop)
     {
         if (!_idle.TryGetValue(backend, out var list)) return null;
         var now = Environment.TickCount64;
-        while (list.TryPop(out var c))
+        while (list.TryPop(loop, out var c))
         {
             if (now - c!.IdleSinceMs < c.IdleTimeoutMs && c.IsIdleUsable())
             {
@@ -72,7 +73,7 @@ internal sealed class UpstreamPool : IDisposable
         connection.IdleTimeoutMs = (long)idleTimeout.TotalMilliseconds;
         var list = _idle.GetOrAdd(connection.Backend, static (_, max) => new UpstreamIdleList(max), _maxIdlePerBackend);
         if (!list.TryPush(connection)) connection.Discard();
-        else if (_disposed && list.TryPop(out var raced)) raced!.Discard();
+        else if (_disposed && list.TryPop(connection.Loop, out var raced)) raced!.Discard();
     }
 
     /// <summary>Closes idle connections that expired, were closed by the backend, or lead to a backend without traffic.</summary>
@@ -150,10 +151,9 @@ internal sealed class UpstreamPool : IDisposable
     {
         _disposed = true;
         _sweep.Dispose();
-        foreach (var list in _idle.Values)
-        {
-            while (list.TryPop(out var c)) c!.Discard();
-        }
+        var all = new List<UpstreamConnection>();
+        foreach (var list in _idle.Values) list.RemoveWhere(static (_, _) => true, 0, all);
+        foreach (var c in all) c.Discard();
     }
 
     private sealed class LiveBackends(RoutingTable table, HashSet<BackendState> states)

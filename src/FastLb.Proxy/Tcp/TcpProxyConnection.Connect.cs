@@ -34,7 +34,7 @@ internal sealed partial class TcpProxyConnection
                 timer.CancelAfter(timeout);
                 try
                 {
-                    var socket = await EpollSocket.ConnectAsync(backend.EndPoint, timer.Token).ConfigureAwait(false);
+                    var socket = await EpollSocket.ConnectAsync(backend.EndPoint, _client.Loop, timer.Token).ConfigureAwait(false);
                     Interlocked.Exchange(ref _backendSocket, socket);
                     if (IsAborted) socket.Abort(); // Abort ran before it could see the socket
                     return backend;

@@ -6,11 +6,12 @@ namespace FastLb.Proxy.Transport;
 internal sealed partial class EpollSocket
 {
     /// <summary>
-    /// Opens a connection to <paramref name="endPoint"/> on the caller's loop (see <see cref="EventLoops.ForOutgoing"/>).
+    /// Opens a connection to <paramref name="endPoint"/> whose readiness <paramref name="loop"/> delivers: the loop of the
+    /// client connection it serves, so both ends of an exchange run on one thread.
     /// Throws <see cref="SocketException"/> when refused or unreachable and <see cref="OperationCanceledException"/>
     /// when <paramref name="ct"/> fires first; the socket is closed on every failure.
     /// </summary>
-    public static async ValueTask<EpollSocket> ConnectAsync(IPEndPoint endPoint, CancellationToken ct)
+    public static async ValueTask<EpollSocket> ConnectAsync(IPEndPoint endPoint, EpollLoop loop, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         var fd = SocketSyscalls.CreateTcpSocket(endPoint.AddressFamily);
@@ -24,7 +25,7 @@ internal sealed partial class EpollSocket
             throw SocketSyscalls.ToException(-rc);
         }
         // Registered only now: a socket registered before connect() reports HUP at once, which would read as "done".
-        var socket = Register(fd, handle, EventLoops.ForOutgoing(), readable: false, writable: rc == 0, endPoint);
+        var socket = Register(fd, handle, loop, readable: false, writable: rc == 0, endPoint);
         if (rc == 0) return socket;
         bool writable;
         using (ct.UnsafeRegister(static s => ((EpollSocket)s!).Abort(), socket))

@@ -2,8 +2,8 @@ namespace FastLb.Proxy.Transport;
 
 /// <summary>The process's event loops (<c>workers</c> of them), started on first use.</summary>
 /// <remarks>
-/// Accepted connections are spread round-robin. A connection opened from a loop thread (an upstream connection for
-/// a request being handled) stays on that loop, so both ends of an exchange run on one thread without a hand-off.
+/// Accepted connections are spread round-robin. A backend connection is opened on its client connection's loop,
+/// so both ends of an exchange run on one thread without a hand-off.
 /// </remarks>
 internal static class EventLoops
 {
@@ -32,8 +32,6 @@ internal static class EventLoops
         return loops.Length == 1 ? loops[0] : loops[Interlocked.Increment(ref _next) % (uint)loops.Length];
     }
 
-    /// <summary>The caller's own loop when it runs on one, else the next: keeps an exchange's sockets together.</summary>
-    public static EpollLoop ForOutgoing() => EpollLoop.Current ?? Next();
 
     private static EpollLoop[] Start()
     {
