@@ -279,9 +279,12 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
         try
         {
             if (!graceful || IsAborted) client.Abort();
+            var unread = client.Input.HasBuffered || client.Socket.MaybeReadable;
             await _output.CompleteAsync().ConfigureAwait(false);
             await _input.CompleteAsync().ConfigureAwait(false);
-            if (graceful && !IsAborted && client.ReceiveEnd == ReceiveEnd.None)
+            // close() resets the peer only when bytes it sent are left unread; with none pending (the common case:
+            // the request was read whole) closing at once is clean and spares a wake-up and a receive.
+            if (graceful && !IsAborted && client.ReceiveEnd == ReceiveEnd.None && unread)
             {
                 // Our FIN follows the last response; give the client a moment to close its side, so closing ours
                 // with unread bytes does not reset a response it is still reading.

@@ -85,8 +85,11 @@ internal sealed unsafe class EpollLoop
         }
     }
 
-    /// <summary>Removes <paramref name="socket"/>; call before its fd is closed. Idempotent.</summary>
-    public void Unregister(EpollSocket socket, int fd)
+    /// <summary>
+    /// Forgets <paramref name="socket"/> so events still queued for it are dropped. No epoll_ctl(DEL): closing the fd
+    /// (never duplicated) removes it from the epoll set, which saves a syscall per connection. Idempotent.
+    /// </summary>
+    public void Unregister(EpollSocket socket)
     {
         lock (_registrationLock)
         {
@@ -95,7 +98,6 @@ internal sealed unsafe class EpollLoop
             _slots[index] = null;
             _freeSlots.Push(index);
             _registered--;
-            SocketSyscalls.EpollDelete(_epfd, fd);
         }
     }
 

@@ -38,8 +38,16 @@ internal sealed partial class EpollSocket
         if (fd < 0) throw SocketSyscalls.ToException(-fd);
         SocketSyscalls.SetInt(fd, SocketSyscalls.IPPROTO_TCP, SocketSyscalls.TCP_NODELAY, 1);
         var remote = SocketAddressCodec.Read(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddressCodec.MaxLength)));
-        // Not readable until the loop says so: an idle connection parks without a receive attempt. Bytes that arrived
-        // with the handshake are reported by epoll at registration.
-        return Register(fd, new SocketFdHandle(fd), loop, readable: false, writable: true, remote);
+        var handle = new SocketFdHandle(fd);
+        if (ReferenceEquals(loop, Loop))
+        {
+            // Served by the accepting loop: readable at once. A client's request usually arrived with the handshake,
+            // so the first receive is tried before anything is registered (see EnsureRegistered); a connection that
+            // has to wait registers then, and one served and closed without waiting costs no epoll_ctl.
+            return new EpollSocket(handle, fd, loop, readable: true, writable: true, remote);
+        }
+        // Served by another loop: register there now and let its first edge start the connection on that loop's
+        // thread, so even the first request runs where the rest will.
+        return Register(fd, handle, loop, readable: false, writable: true, remote);
     }
 }

@@ -34,6 +34,7 @@ internal sealed partial class EpollSocket : IDisposable
     private int _writeState;
     private volatile bool _peerClosed;
     private int _closed;
+    private int _registered;
 
     private EpollSocket(SafeHandle handle, int fd, EpollLoop loop, bool readable, bool writable, IPEndPoint? remote)
     {
@@ -59,10 +60,11 @@ internal sealed partial class EpollSocket : IDisposable
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
-    /// <summary>Wraps <paramref name="fd"/> (non-blocking, connected) and registers it; throws and closes the fd on failure.</summary>
+    /// <summary>Wraps <paramref name="fd"/> (non-blocking) and registers it now; throws and closes the fd on failure.</summary>
     private static EpollSocket Register(int fd, SafeHandle handle, EpollLoop loop, bool readable, bool writable, IPEndPoint? remote)
     {
         var socket = new EpollSocket(handle, fd, loop, readable, writable, remote);
+        socket._registered = 1;
         var rc = loop.Register(socket, fd);
         if (rc < 0)
         {
@@ -70,6 +72,34 @@ internal sealed partial class EpollSocket : IDisposable
             throw SocketSyscalls.ToException(-rc);
         }
         return socket;
+    }
+
+    /// <summary>
+    /// Adds the socket to its loop's epoll set on the first wait. An accepted connection starts out readable and
+    /// writable (its request usually arrived with the handshake), so one that is served and closed without ever
+    /// waiting costs no epoll_ctl at all. Registering reports the current readiness as an edge, so a wait armed
+    /// before or after it cannot miss bytes already queued.
+    /// </summary>
+    private bool EnsureRegistered()
+    {
+        if (Volatile.Read(ref _registered) != 0) return true;
+        if (Interlocked.Exchange(ref _registered, 1) != 0) return true;
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            if (Loop.Register(this, _fd) < 0) return false;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+        if (IsClosed) Loop.Unregister(this); // a close raced with the registration
+        return true;
     }
 
     /// <summary>Receives into <paramref name="buffer"/>: bytes read, 0 at end of stream, -1 when nothing is queued.</summary>
@@ -130,7 +160,8 @@ internal sealed partial class EpollSocket : IDisposable
     /// Once the peer closed (RDHUP/HUP/ERR) it completes at once: a FIN that arrived together with the last bytes
     /// raised its one edge before the read that took those bytes, so "short read = drained" does not hold for it.
     /// </remarks>
-    public ValueTask<bool> WaitReadableAsync() => _peerClosed && !IsClosed ? new ValueTask<bool>(true) : Wait(ref _readState, _readWaiter);
+    public ValueTask<bool> WaitReadableAsync() =>
+        _peerClosed && !IsClosed ? new ValueTask<bool>(true) : Wait(ref _readState, _readWaiter);
 
     /// <summary>Completes true when the send buffer may have room (or the socket failed); false once closed.</summary>
     public ValueTask<bool> WaitWritableAsync() => Wait(ref _writeState, _writeWaiter);
@@ -166,10 +197,15 @@ internal sealed partial class EpollSocket : IDisposable
     public bool EndWriteWait() => _writeWaiter.GetResult(_writeWaiter.Version);
 
     /// <summary>True when a wait was armed (the callback will run); false when the state is Ready or Closed already.</summary>
-    private static bool Arm(ref int state, ReadinessWaiter waiter, Action<object?> callback, object callbackState)
+    private bool Arm(ref int state, ReadinessWaiter waiter, Action<object?> callback, object callbackState)
     {
         var current = Volatile.Read(ref state);
         if (current is Ready or Closed) return false;
+        if (!EnsureRegistered())
+        {
+            Abort(); // cannot wait without the loop: fail the connection rather than hang it
+            return false;
+        }
         waiter.Reset();
         if (Interlocked.CompareExchange(ref state, Waiting, NotReady) != NotReady) return false;
         waiter.OnCompleted(callback, callbackState, waiter.Version, System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags.None);
@@ -188,11 +224,11 @@ internal sealed partial class EpollSocket : IDisposable
         if (Volatile.Read(ref _writeState) == Ready) Interlocked.CompareExchange(ref _writeState, NotReady, Ready);
     }
 
-    private static ValueTask<bool> Wait(ref int state, ReadinessWaiter waiter)
+    private ValueTask<bool> Wait(ref int state, ReadinessWaiter waiter)
     {
         var current = Volatile.Read(ref state);
         if (current == Ready) return new ValueTask<bool>(true);
-        if (current == Closed) return new ValueTask<bool>(false);
+        if (current == Closed || !EnsureRegistered()) return new ValueTask<bool>(false);
         waiter.Reset();
         var previous = Interlocked.CompareExchange(ref state, Waiting, NotReady);
         if (previous == NotReady) return new ValueTask<bool>(waiter, waiter.Version);
@@ -282,19 +318,7 @@ internal sealed partial class EpollSocket : IDisposable
 
     private void Teardown()
     {
-        var added = false;
-        try
-        {
-            _handle.DangerousAddRef(ref added);
-            Loop.Unregister(this, _fd);
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-        finally
-        {
-            if (added) _handle.DangerousRelease();
-        }
+        if (Volatile.Read(ref _registered) != 0) Loop.Unregister(this);
         _handle.Dispose();
         Close(ref _readState, _readWaiter);
         Close(ref _writeState, _writeWaiter);

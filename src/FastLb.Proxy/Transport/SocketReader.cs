@@ -56,6 +56,9 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
 
     public long BytesReceived => Volatile.Read(ref _bytesReceived);
 
+    /// <summary>True while received bytes wait unconsumed.</summary>
+    public bool HasBuffered => _head is not null;
+
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
         if (_completed) ThrowCompleted();
