@@ -1,0 +1,146 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using FastLb.Proxy.Transport;
+using Xunit;
+
+namespace FastLb.FunctionalTests.Transport;
+
+/// <summary>
+/// An <see cref="EpollSocket"/> accepted through <see cref="EpollSocket.ForListener"/> on 127.0.0.1:0, with a plain
+/// .NET <see cref="Socket"/> as its peer, and a <see cref="SocketConnection"/> (reader and writer) over it that
+/// draws from a pool of its own (so <see cref="PinnedBlockMemoryPool.Rented"/> counts only this connection).
+/// </summary>
+internal sealed class EpollPair : IDisposable
+{
+    /// <summary>The bound on every await: a hang fails the test instead of stalling the run.</summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
+
+    private EpollPair(Socket peer, EpollSocket local, PinnedBlockMemoryPool pool)
+    {
+        Peer = peer;
+        Local = local;
+        Pool = pool;
+        Connection = new SocketConnection(local, pool);
+    }
+
+    /// <summary>The plain .NET socket on the other end.</summary>
+    public Socket Peer { get; }
+
+    /// <summary>The accepted transport socket under test.</summary>
+    public EpollSocket Local { get; }
+
+    public PinnedBlockMemoryPool Pool { get; }
+
+    /// <summary>The reader and writer over <see cref="Local"/>, drawing from <see cref="Pool"/>.</summary>
+    public SocketConnection Connection { get; }
+
+    public SocketReader Reader => Connection.Input;
+
+    public SocketWriter Writer => Connection.Output;
+
+    /// <param name="configurePeer">Runs on the peer socket before it connects (buffer sizes, linger).</param>
+    /// <param name="beforeAccept">Runs once the peer is connected but before the transport accepts it.</param>
+    public static async Task<EpollPair> StartAsync(Action<Socket>? configurePeer = null, Func<Socket, Task>? beforeAccept = null)
+    {
+        using var listening = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listening.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listening.Listen(16);
+        var endPoint = (IPEndPoint)listening.LocalEndPoint!;
+        var loop = EventLoops.Next();
+        using var listener = EpollSocket.ForListener(listening, loop);
+        var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            configurePeer?.Invoke(peer);
+            await peer.ConnectAsync(endPoint).WaitAsync(Timeout);
+            if (beforeAccept is not null) await beforeAccept(peer).WaitAsync(Timeout);
+            var local = await AcceptAsync(listener, loop);
+            return new EpollPair(peer, local, new PinnedBlockMemoryPool());
+        }
+        catch
+        {
+            peer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Accepts one connection the way the listener does: Accept until null, then wait for readability.</summary>
+    public static async Task<EpollSocket> AcceptAsync(EpollSocket listener, EpollLoop loop)
+    {
+        while (true)
+        {
+            var accepted = listener.Accept(loop);
+            if (accepted is not null) return accepted;
+            Assert.True(await listener.WaitReadableAsync().AsTask().WaitAsync(Timeout), "the listener closed");
+        }
+    }
+
+    public Task<ReadResult> ReadAsync() => Reader.ReadAsync().AsTask().WaitAsync(Timeout);
+
+    public async Task SendFromPeerAsync(ReadOnlyMemory<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            var n = await Peer.SendAsync(data, SocketFlags.None).AsTask().WaitAsync(Timeout);
+            data = data[n..];
+        }
+    }
+
+    public Task SendFromPeerAsync(string text) => SendFromPeerAsync(Encoding.ASCII.GetBytes(text));
+
+    /// <summary>Reads exactly <paramref name="count"/> bytes at the peer.</summary>
+    public async Task<byte[]> ReceiveAtPeerAsync(int count)
+    {
+        var buffer = new byte[count];
+        var read = 0;
+        while (read < count)
+        {
+            var n = await Peer.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None).AsTask().WaitAsync(Timeout);
+            if (n == 0) throw new EndOfStreamException($"end of stream after {read} of {count} bytes");
+            read += n;
+        }
+        return buffer;
+    }
+
+    /// <summary>One receive at the peer: 0 means the transport sent FIN; a reset throws <see cref="SocketException"/>.</summary>
+    public Task<int> ReceiveOnceAtPeerAsync(Memory<byte> buffer) =>
+        Peer.ReceiveAsync(buffer, SocketFlags.None).AsTask().WaitAsync(Timeout);
+
+    /// <summary>Closes the peer with RST (linger 0).</summary>
+    public void ResetPeer()
+    {
+        Peer.LingerState = new LingerOption(true, 0);
+        Peer.Close();
+    }
+
+    public void Dispose()
+    {
+        Local.Dispose();
+        Peer.Dispose();
+        Pool.Dispose();
+    }
+
+    public static string Text(in ReadOnlySequence<byte> buffer) => Encoding.ASCII.GetString(buffer.ToArray());
+
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails the test after <see cref="Timeout"/>.</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting until {what}");
+            await Task.Delay(5);
+        }
+    }
+
+    /// <summary>Deterministic pseudo-random bytes, so a dropped, duplicated or reordered block changes the content.</summary>
+    public static byte[] Pattern(int length, int seed)
+    {
+        var data = new byte[length];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+}

@@ -1,0 +1,205 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using FastLb.Proxy.Transport;
+using Xunit;
+
+namespace FastLb.FunctionalTests.Transport;
+
+/// <summary>The raw <see cref="EpollSocket"/> contract: accept, receive/send return codes, readiness waits, connect.</summary>
+public sealed class EpollSocketTests
+{
+    private static readonly TimeSpan Timeout = EpollPair.Timeout;
+
+    [Fact]
+    public async Task Accept_EmptyBacklog_ReturnsNull_ThenTheConnectionOnceReadable()
+    {
+        using var listening = Listening(out var endPoint);
+        var loop = EventLoops.Next();
+        using var listener = EpollSocket.ForListener(listening, loop);
+
+        Assert.Null(listener.Accept(loop));
+        var readable = listener.WaitReadableAsync().AsTask();
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await peer.ConnectAsync(endPoint).WaitAsync(Timeout);
+        Assert.True(await readable.WaitAsync(Timeout));
+
+        using var accepted = listener.Accept(loop);
+        Assert.NotNull(accepted);
+        Assert.Equal(peer.LocalEndPoint, accepted.RemoteEndPoint);
+        Assert.Same(loop, accepted.Loop);
+        Assert.Null(listener.Accept(loop));
+    }
+
+    [Fact]
+    public async Task Receive_MinusOneWhenNothingQueued_BytesOnceReadable_ZeroAtFin()
+    {
+        using var pair = await EpollPair.StartAsync();
+        var buffer = new byte[64];
+        Assert.Equal(-1, pair.Local.Receive(buffer));
+        Assert.False(pair.Local.PeerClosed);
+
+        var readable = pair.Local.WaitReadableAsync().AsTask();
+        await pair.SendFromPeerAsync("abc");
+        Assert.True(await readable.WaitAsync(Timeout));
+        Assert.Equal(3, pair.Local.Receive(buffer));
+        Assert.Equal("abc", Encoding.ASCII.GetString(buffer, 0, 3));
+
+        pair.Peer.Shutdown(SocketShutdown.Send);
+        Assert.True(await pair.Local.WaitReadableAsync().AsTask().WaitAsync(Timeout));
+        Assert.Equal(0, pair.Local.Receive(buffer));
+        Assert.True(pair.Local.PeerClosed);
+        Assert.True(pair.Local.MaybeReadable);
+    }
+
+    [Fact]
+    public async Task ShutdownSend_PeerSeesEndOfStream_AndCanStillSendBack()
+    {
+        using var pair = await EpollPair.StartAsync();
+        Assert.Equal(5, pair.Local.Send("hello"u8));
+        pair.Local.ShutdownSend();
+
+        Assert.Equal("hello", Encoding.ASCII.GetString(await pair.ReceiveAtPeerAsync(5)));
+        Assert.Equal(0, await pair.ReceiveOnceAtPeerAsync(new byte[16]));
+
+        await pair.SendFromPeerAsync("reply");
+        var buffer = new byte[16];
+        Assert.True(await pair.Local.WaitReadableAsync().AsTask().WaitAsync(Timeout));
+        Assert.Equal(5, pair.Local.Receive(buffer));
+        Assert.Equal("reply", Encoding.ASCII.GetString(buffer, 0, 5));
+    }
+
+    [Fact]
+    public async Task Send_MinusOneWhenBufferFull_WaitWritableCompletesOncePeerDrains()
+    {
+        using var pair = await EpollPair.StartAsync(peer => peer.ReceiveBufferSize = 64 * 1024);
+        var chunk = EpollPair.Pattern(64 * 1024, seed: 3);
+        long sent = 0;
+        Task<bool>? writable = null;
+        for (var attempt = 0; attempt < 10 && writable is null; attempt++)
+        {
+            while (true)
+            {
+                var n = pair.Local.Send(chunk);
+                if (n < 0) break;
+                sent += n;
+                Assert.True(sent < 64L * 1024 * 1024, "the send buffer never filled");
+            }
+            var wait = pair.Local.WaitWritableAsync().AsTask();
+            await Task.WhenAny(wait, Task.Delay(100));
+            if (!wait.IsCompleted) writable = wait; // else an edge from before the fill: fill again
+        }
+        Assert.NotNull(writable);
+
+        var received = 0L;
+        var buffer = new byte[256 * 1024];
+        while (received < sent) received += await pair.ReceiveOnceAtPeerAsync(buffer);
+
+        Assert.True(await writable.WaitAsync(Timeout));
+        Assert.True(pair.Local.Send(chunk) > 0);
+    }
+
+    [Fact]
+    public async Task Dispose_WakesParkedWaitWithFalse_LaterCallsSeeClosedSocket()
+    {
+        using var pair = await EpollPair.StartAsync();
+        var readable = pair.Local.WaitReadableAsync().AsTask();
+        await Task.Delay(50);
+        Assert.False(readable.IsCompleted, "nothing was sent");
+
+        pair.Local.Dispose();
+
+        Assert.False(await readable.WaitAsync(Timeout));
+        Assert.True(pair.Local.IsClosed);
+        Assert.False(await pair.Local.WaitReadableAsync().AsTask().WaitAsync(Timeout));
+        Assert.False(await pair.Local.WaitWritableAsync().AsTask().WaitAsync(Timeout));
+        Assert.Throws<ObjectDisposedException>(() => pair.Local.Receive(new byte[16]));
+        Assert.Throws<ObjectDisposedException>(() => pair.Local.Send("x"u8));
+        Assert.Equal(0, await pair.ReceiveOnceAtPeerAsync(new byte[16]));
+    }
+
+    [Fact]
+    public async Task ConnectAsync_ListeningPeer_ConnectsAndExchangesBytes()
+    {
+        using var listening = Listening(out var endPoint);
+        using var socket = await EpollSocket.ConnectAsync(endPoint, EventLoops.Next(), CancellationToken.None).AsTask().WaitAsync(Timeout);
+        using var peer = await listening.AcceptAsync().WaitAsync(Timeout);
+
+        Assert.Equal(endPoint, socket.RemoteEndPoint);
+        Assert.Equal(4, socket.Send("ping"u8));
+        var buffer = new byte[16];
+        Assert.Equal(4, await peer.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).AsTask().WaitAsync(Timeout));
+        Assert.Equal("ping", Encoding.ASCII.GetString(buffer, 0, 4));
+
+        await peer.SendAsync(new ReadOnlyMemory<byte>("pong"u8.ToArray()), SocketFlags.None).AsTask().WaitAsync(Timeout);
+        Assert.True(await socket.WaitReadableAsync().AsTask().WaitAsync(Timeout));
+        Assert.Equal(4, socket.Receive(buffer));
+        Assert.Equal("pong", Encoding.ASCII.GetString(buffer, 0, 4));
+    }
+
+    [Fact]
+    public async Task ConnectAsync_ClosedPort_ThrowsConnectionRefused()
+    {
+        // Bound but not listening: the port is ours (no other test can take it) and every SYN is refused.
+        using var closed = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        closed.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var endPoint = (IPEndPoint)closed.LocalEndPoint!;
+
+        var error = await Assert.ThrowsAsync<SocketException>(() =>
+            EpollSocket.ConnectAsync(endPoint, EventLoops.Next(), CancellationToken.None).AsTask().WaitAsync(Timeout));
+        Assert.Equal(SocketError.ConnectionRefused, error.SocketErrorCode);
+    }
+
+    [Fact]
+    public async Task ConnectAsync_AlreadyCanceledToken_ThrowsWithoutConnecting()
+    {
+        using var listening = Listening(out var endPoint);
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            EpollSocket.ConnectAsync(endPoint, EventLoops.Next(), cts.Token).AsTask().WaitAsync(Timeout));
+        Assert.False(listening.Poll(TimeSpan.FromMilliseconds(100), SelectMode.SelectRead), "a connection reached the listener");
+    }
+
+    [Fact]
+    public async Task ConnectAsync_CanceledWhileHandshakeHangs_ThrowsOperationCanceled()
+    {
+        // A listener whose accept queue is full drops further SYNs, so a loopback connect stays in SYN_SENT.
+        using var listening = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listening.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listening.Listen(0);
+        var endPoint = (IPEndPoint)listening.LocalEndPoint!;
+        var fillers = new List<Socket>();
+        try
+        {
+            // Fill the queue: connect until one handshake does not complete promptly.
+            while (true)
+            {
+                Assert.True(fillers.Count < 8, "could not fill the accept queue");
+                var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                fillers.Add(filler);
+                var connect = filler.ConnectAsync(endPoint);
+                if (await Task.WhenAny(connect, Task.Delay(200)) != connect) break;
+            }
+
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+            var connecting = EpollSocket.ConnectAsync(endPoint, EventLoops.Next(), cts.Token).AsTask();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => connecting.WaitAsync(Timeout));
+            Assert.True(cts.IsCancellationRequested);
+        }
+        finally
+        {
+            foreach (var filler in fillers) filler.Dispose();
+        }
+    }
+
+    private static Socket Listening(out IPEndPoint endPoint)
+    {
+        var listening = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listening.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listening.Listen(16);
+        endPoint = (IPEndPoint)listening.LocalEndPoint!;
+        return listening;
+    }
+}
