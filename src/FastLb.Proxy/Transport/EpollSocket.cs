@@ -60,6 +60,13 @@ internal sealed partial class EpollSocket : IDisposable
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 
+    /// <summary>
+    /// True once the socket is in its loop's epoll set. Until then (an accepted socket served by the accepting loop
+    /// that has not had to wait yet) <see cref="PeerClosed"/> and <see cref="MaybeReadable"/> reflect only what its
+    /// own receives saw: nobody watches it, which is what saves the epoll_ctl.
+    /// </summary>
+    internal bool IsWatched => Volatile.Read(ref _registered) != 0;
+
     /// <summary>Wraps <paramref name="fd"/> (non-blocking) and registers it now; throws and closes the fd on failure.</summary>
     private static EpollSocket Register(int fd, SafeHandle handle, EpollLoop loop, bool readable, bool writable, IPEndPoint? remote)
     {

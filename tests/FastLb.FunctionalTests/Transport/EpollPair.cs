@@ -43,14 +43,22 @@ internal sealed class EpollPair : IDisposable
 
     /// <param name="configurePeer">Runs on the peer socket before it connects (buffer sizes, linger).</param>
     /// <param name="beforeAccept">Runs once the peer is connected but before the transport accepts it.</param>
-    public static async Task<EpollPair> StartAsync(Action<Socket>? configurePeer = null, Func<Socket, Task>? beforeAccept = null)
+    /// <param name="onAcceptingLoop">
+    /// Serve the connection on the listener's own loop, where an accepted socket is registered with epoll only on its
+    /// first wait. By default it goes to another loop and is registered at accept, so the loop watches it from the
+    /// start (the test assembly runs at least two loops, see <see cref="EventLoopSetup"/>).
+    /// </param>
+    public static async Task<EpollPair> StartAsync(
+        Action<Socket>? configurePeer = null, Func<Socket, Task>? beforeAccept = null, bool onAcceptingLoop = false)
     {
         using var listening = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listening.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listening.Listen(16);
         var endPoint = (IPEndPoint)listening.LocalEndPoint!;
-        var loop = EventLoops.Next();
-        using var listener = EpollSocket.ForListener(listening, loop);
+        var loops = EventLoops.All;
+        var acceptingLoop = loops[0];
+        var loop = onAcceptingLoop ? acceptingLoop : loops[1];
+        using var listener = EpollSocket.ForListener(listening, acceptingLoop);
         var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {

@@ -100,6 +100,53 @@ public sealed class EpollSocketTests
     }
 
     [Fact]
+    public async Task AcceptedOnAcceptingLoop_RequestAlreadyQueued_ServedWithoutJoiningEpoll()
+    {
+        using var pair = await EpollPair.StartAsync(
+            beforeAccept: peer => peer.SendAsync("GET / HTTP/1.1\r\n\r\n"u8.ToArray(), SocketFlags.None), onAcceptingLoop: true);
+
+        var read = await pair.ReadAsync();
+
+        Assert.Equal("GET / HTTP/1.1\r\n\r\n", EpollPair.Text(read.Buffer));
+        Assert.False(pair.Local.IsWatched, "a connection that never had to wait costs no epoll_ctl");
+    }
+
+    [Fact]
+    public async Task AcceptedOnAcceptingLoop_NothingQueued_ReadJoinsEpollAndWakesOnBytes()
+    {
+        using var pair = await EpollPair.StartAsync(onAcceptingLoop: true);
+        Assert.False(pair.Local.IsWatched);
+
+        var read = pair.ReadAsync();
+        await Task.Delay(50);
+        Assert.False(read.IsCompleted, "nothing was sent");
+        Assert.True(pair.Local.IsWatched);
+
+        await pair.SendFromPeerAsync("late");
+        Assert.Equal("late", EpollPair.Text((await read).Buffer));
+    }
+
+    [Fact]
+    public async Task AcceptedOnAcceptingLoop_BytesAndFinQueued_ReadReturnsBytesThenEndOfStream()
+    {
+        using var pair = await EpollPair.StartAsync(
+            beforeAccept: async peer =>
+            {
+                await peer.SendAsync("hello"u8.ToArray(), SocketFlags.None);
+                peer.Shutdown(SocketShutdown.Send);
+            },
+            onAcceptingLoop: true);
+
+        var first = await pair.ReadAsync();
+        Assert.Equal("hello", EpollPair.Text(first.Buffer));
+        pair.Reader.AdvanceTo(first.Buffer.End);
+
+        var second = await pair.ReadAsync();
+        Assert.True(second.IsCompleted);
+        Assert.True(second.Buffer.IsEmpty);
+    }
+
+    [Fact]
     public async Task Dispose_WakesParkedWaitWithFalse_LaterCallsSeeClosedSocket()
     {
         using var pair = await EpollPair.StartAsync();
