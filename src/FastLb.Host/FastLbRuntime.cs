@@ -52,7 +52,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     /// <summary>Loads the first config, binds listeners and the control socket. False (with the reason logged) when it cannot start.</summary>
     public async Task<bool> StartAsync(FastLbConfig config, bool handleSignals = true)
     {
-        Log.Info($"start fastlb pid={Environment.ProcessId} config={config.SourcePath} workers={(WorkerModel.Workers == 0 ? config.Workers : WorkerModel.Workers)}");
+        Log.Info($"start fastlb pid={Environment.ProcessId} config={config.SourcePath} workers={(WorkerModel.Workers == 0 ? config.Workers : WorkerModel.Workers)}{(WorkerModel.Workers != 0 && WorkerModel.Pinned ? " pinned" : "")}");
         Controller.Load(config);
         var errors = await Proxy.ApplyAsync(config).ConfigureAwait(false);
         if (errors.Count > 0)
@@ -120,7 +120,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
                 SystemdNotifier.Ready();
                 return new ReloadResult(false, Router.Current.Generation, e.Errors.Select(x => x.ToString()).ToList(), []);
             }
-            WorkerModel.WarnIfChanged(config.Workers);
+            WorkerModel.WarnIfChanged(config.Workers, config.PinWorkers);
             var change = Controller.Load(config);
             var warnings = await Proxy.ApplyAsync(config).ConfigureAwait(false);
             foreach (var w in warnings) Log.Warn($"reload: {w}");

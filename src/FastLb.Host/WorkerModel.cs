@@ -17,19 +17,27 @@ internal static class WorkerModel
     /// <summary>The worker count in force, once applied.</summary>
     public static int Workers { get; private set; }
 
-    public static void Apply(int workers)
+    /// <summary>Whether the loops are pinned to CPUs, once applied.</summary>
+    public static bool Pinned { get; private set; }
+
+    public static void Apply(int workers, bool pin)
     {
         if (Interlocked.Exchange(ref _applied, 1) != 0) return;
-        EventLoops.Configure(workers);
+        EventLoops.Configure(workers, pin);
         Workers = workers;
+        Pinned = pin;
     }
 
     /// <summary>Logs once at start whether a reload asked for a worker count the process cannot change.</summary>
-    public static void WarnIfChanged(int configured)
+    public static void WarnIfChanged(int configured, bool pin)
     {
         if (Workers != 0 && configured != Workers)
         {
             Log.Warn($"workers: {configured} in the file, {Workers} running; the worker count changes only on restart");
+        }
+        if (Workers != 0 && pin != Pinned)
+        {
+            Log.Warn($"pin_workers: {(pin ? "true" : "false")} in the file, {(Pinned ? "true" : "false")} running; it changes only on restart");
         }
     }
 }

@@ -8,7 +8,7 @@ namespace FastLb.Core.Config;
 /// <summary>Binds a <see cref="ConfigNode"/> tree to the config model, collecting every error instead of stopping at the first.</summary>
 internal sealed partial class ConfigBinder(string file)
 {
-    private static readonly string[] TopKeys = ["workers", "admin", "defaults", "listeners", "services"];
+    private static readonly string[] TopKeys = ["workers", "pin_workers", "admin", "defaults", "listeners", "services"];
     private static readonly string[] AdminKeys = ["control_socket", "listen"];
     private static readonly string[] DefaultsKeys =
     [
@@ -39,6 +39,8 @@ internal sealed partial class ConfigBinder(string file)
 
         var workers = Environment.ProcessorCount;
         if (top.TryGetValue("workers", out var w) && Int(w, 1, MaxWorkers) is { } n) workers = n;
+        var pinWorkers = true;
+        if (top.TryGetValue("pin_workers", out var pw) && Bool(pw) is { } pin) pinWorkers = pin;
         var admin = BindAdmin(top.GetValueOrDefault("admin"), baseDirectory);
         var defaults = top.TryGetValue("defaults", out var d) ? BindDefaults(d) : new DefaultsConfig();
         // Services first: listeners and routes are checked against their names and pools.
@@ -50,6 +52,7 @@ internal sealed partial class ConfigBinder(string file)
         {
             SourcePath = sourcePath,
             Workers = workers,
+            PinWorkers = pinWorkers,
             Admin = admin,
             Defaults = defaults,
             Listeners = listeners,

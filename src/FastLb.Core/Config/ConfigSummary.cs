@@ -10,7 +10,7 @@ internal static class ConfigSummary
         var sb = new StringBuilder();
         var d = config.Defaults;
         sb.AppendLine($"config {config.SourcePath}: OK");
-        sb.AppendLine($"workers: {config.Workers}");
+        sb.AppendLine($"workers: {config.Workers}{(config.PinWorkers ? ", pinned to CPUs" : "")}");
         sb.AppendLine($"admin: control socket {config.Admin.ControlSocket}, http {config.Admin.Listen?.ToString() ?? "off"}");
         sb.AppendLine($"defaults: connect {F(d.ConnectTimeout)}, idle {F(d.IdleTimeout)}, drain {F(d.DrainTimeout)}, " +
                       $"request head {F(d.RequestHeadTimeout)}, response head {F(d.ResponseHeadTimeout)}, " +

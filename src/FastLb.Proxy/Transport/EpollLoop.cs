@@ -16,9 +16,6 @@ internal sealed unsafe class EpollLoop
     private const int MaxEvents = 256;
     private const ulong WakeToken = ulong.MaxValue;
 
-    [ThreadStatic]
-    private static EpollLoop? t_current;
-
     private readonly int _epfd;
     private readonly int _wakeFd;
     private readonly Lock _registrationLock = new();
@@ -28,9 +25,12 @@ internal sealed unsafe class EpollLoop
     private uint _sequence;
     private int _registered;
 
-    public EpollLoop(int id)
+    /// <param name="id">The loop's index.</param>
+    /// <param name="cpu">The CPU to pin the loop's thread to, or -1 to leave it to the scheduler.</param>
+    public EpollLoop(int id, int cpu = -1)
     {
         Id = id;
+        Cpu = cpu;
         _epfd = SocketSyscalls.EpollCreate();
         if (_epfd < 0) throw SocketSyscalls.ToException(-_epfd);
         _wakeFd = SocketSyscalls.CreateEventFd();
@@ -41,10 +41,10 @@ internal sealed unsafe class EpollLoop
         thread.UnsafeStart();
     }
 
-    /// <summary>The loop whose thread is running the caller, or null off the loops.</summary>
-    public static EpollLoop? Current => t_current;
-
     public int Id { get; }
+
+    /// <summary>The CPU this loop's thread is pinned to, or -1.</summary>
+    public int Cpu { get; }
 
     /// <summary>Sockets registered right now.</summary>
     public int Registered => Volatile.Read(ref _registered);
@@ -103,7 +103,11 @@ internal sealed unsafe class EpollLoop
 
     private void Run()
     {
-        t_current = this;
+        if (Cpu >= 0)
+        {
+            var rc = CpuAffinity.PinCurrentThread(Cpu);
+            if (rc < 0) Log.Warn($"event loop {Id}: cannot pin to CPU {Cpu} (errno {-rc}); left to the scheduler");
+        }
         var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * SocketSyscalls.EpollEventSize));
         while (true)
         {

@@ -51,6 +51,12 @@ public sealed class ConfigLoaderErrorTests
     }
 
     [Fact]
+    public void Parse_PinWorkersNotABoolean_PointsAtValue()
+    {
+        AssertSingle("pin_workers: sometimes\n" + ConfigTestFiles.Minimal, 1, 14, "pin_workers must be true or false, got 'sometimes'");
+    }
+
+    [Fact]
     public void Parse_UnknownActivePool_ListsPools()
     {
         AssertSingle(ConfigTestFiles.Minimal.Replace("active: blue", "active: gren"),

@@ -84,11 +84,22 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void Parse_PinWorkersFalse_LeavesLoopsToTheScheduler()
+    {
+        var config = ConfigLoader.Parse("workers: 3\npin_workers: false\n" + ConfigTestFiles.Minimal, "pin.yaml");
+
+        Assert.Equal(3, config.Workers);
+        Assert.False(config.PinWorkers);
+        Assert.Contains("workers: 3\n", ConfigSummary.Describe(config).ReplaceLineEndings("\n"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Parse_MinimalFile_UsesDefaults()
     {
         var config = ConfigLoader.Parse(ConfigTestFiles.Minimal, "min.yaml");
 
         Assert.Equal(Environment.ProcessorCount, config.Workers);
+        Assert.True(config.PinWorkers);
         Assert.Equal("./fastlb.sock", config.Admin.ControlSocket);
         Assert.Null(config.Admin.Listen);
         var web = config.Services[0];
