@@ -5,29 +5,13 @@ namespace FastLb.Proxy.Transport;
 /// <summary>One pooled block of received bytes in a <see cref="SocketReader"/>'s buffer chain.</summary>
 internal sealed class ReceiveSegment : ReadOnlySequenceSegment<byte>
 {
-
-    // Free segment objects kept per thread, so a connection holds none while idle and a request allocates none.
-    [ThreadStatic]
-    private static ReceiveSegment?[]? t_free;
-
-    [ThreadStatic]
-    private static int t_freeCount;
-
-    public static ReceiveSegment Rent()
-    {
-        var free = t_free;
-        if (free is null || t_freeCount == 0) return new ReceiveSegment();
-        var segment = free[--t_freeCount]!;
-        free[t_freeCount] = null;
-        return segment;
-    }
+    public static ReceiveSegment Rent() => ThreadLocalFreeList<ReceiveSegment>.Rent();
 
     /// <summary>Gives the block back to its pool and keeps the segment object for reuse on this thread.</summary>
     public void Return()
     {
         Release();
-        var free = t_free ??= new ReceiveSegment?[32];
-        if (t_freeCount < free.Length) free[t_freeCount++] = this;
+        ThreadLocalFreeList<ReceiveSegment>.Return(this);
     }
 
     private IMemoryOwner<byte>? _owner;

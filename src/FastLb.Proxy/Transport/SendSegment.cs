@@ -5,29 +5,13 @@ namespace FastLb.Proxy.Transport;
 /// <summary>One pooled block of bytes waiting to be sent by a <see cref="SocketWriter"/>.</summary>
 internal sealed class SendSegment
 {
-
-    // Free segment objects kept per thread, so a connection holds none while idle and a request allocates none.
-    [ThreadStatic]
-    private static SendSegment?[]? t_free;
-
-    [ThreadStatic]
-    private static int t_freeCount;
-
-    public static SendSegment Rent()
-    {
-        var free = t_free;
-        if (free is null || t_freeCount == 0) return new SendSegment();
-        var segment = free[--t_freeCount]!;
-        free[t_freeCount] = null;
-        return segment;
-    }
+    public static SendSegment Rent() => ThreadLocalFreeList<SendSegment>.Rent();
 
     /// <summary>Gives the block back to its pool and keeps the segment object for reuse on this thread.</summary>
     public void Return()
     {
         Release();
-        var free = t_free ??= new SendSegment?[32];
-        if (t_freeCount < free.Length) free[t_freeCount++] = this;
+        ThreadLocalFreeList<SendSegment>.Return(this);
     }
 
     private IMemoryOwner<byte>? _owner;

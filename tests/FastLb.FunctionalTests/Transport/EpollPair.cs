@@ -99,6 +99,29 @@ internal sealed class EpollPair : IDisposable
 
     public Task SendFromPeerAsync(string text) => SendFromPeerAsync(Encoding.ASCII.GetBytes(text));
 
+    /// <summary>Starts a read and checks it waits (nothing has been sent): the parked read, for the test to complete.</summary>
+    public async Task<Task<ReadResult>> StartParkedReadAsync(string because = "a read with nothing sent must wait")
+    {
+        var read = ReadAsync();
+        await Task.Delay(50);
+        Assert.False(read.IsCompleted, because);
+        return read;
+    }
+
+    /// <summary>Checks <paramref name="first"/> carried <paramref name="text"/> and the stream then ends (in it or in the next read).</summary>
+    public async Task AssertTextThenEndOfStreamAsync(ReadResult first, string text)
+    {
+        Assert.Equal(text, Text(first.Buffer));
+        Reader.AdvanceTo(first.Buffer.End);
+        if (!first.IsCompleted)
+        {
+            var second = await ReadAsync();
+            Assert.True(second.IsCompleted);
+            Assert.True(second.Buffer.IsEmpty);
+        }
+        Assert.Equal(ReceiveEnd.Fin, Reader.ReceiveEnd);
+    }
+
     /// <summary>Reads exactly <paramref name="count"/> bytes at the peer.</summary>
     public async Task<byte[]> ReceiveAtPeerAsync(int count)
     {

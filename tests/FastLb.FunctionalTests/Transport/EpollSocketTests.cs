@@ -117,9 +117,7 @@ public sealed class EpollSocketTests
         using var pair = await EpollPair.StartAsync(onAcceptingLoop: true);
         Assert.False(pair.Local.IsWatched);
 
-        var read = pair.ReadAsync();
-        await Task.Delay(50);
-        Assert.False(read.IsCompleted, "nothing was sent");
+        var read = await pair.StartParkedReadAsync("nothing was sent");
         Assert.True(pair.Local.IsWatched);
 
         await pair.SendFromPeerAsync("late");
@@ -137,13 +135,7 @@ public sealed class EpollSocketTests
             },
             onAcceptingLoop: true);
 
-        var first = await pair.ReadAsync();
-        Assert.Equal("hello", EpollPair.Text(first.Buffer));
-        pair.Reader.AdvanceTo(first.Buffer.End);
-
-        var second = await pair.ReadAsync();
-        Assert.True(second.IsCompleted);
-        Assert.True(second.Buffer.IsEmpty);
+        await pair.AssertTextThenEndOfStreamAsync(await pair.ReadAsync(), "hello");
     }
 
     [Fact]

@@ -33,9 +33,7 @@ public sealed class SocketConnectionTests
         Assert.Equal("pong", Encoding.ASCII.GetString(await pair.ReceiveAtPeerAsync(4)));
 
         // A read parked on an idle connection holds no block either.
-        var parked = pair.ReadAsync();
-        await Task.Delay(50);
-        Assert.False(parked.IsCompleted);
+        var parked = await pair.StartParkedReadAsync();
         Assert.Equal(0, pair.Pool.Rented);
 
         pair.Reader.CancelPendingRead();
@@ -46,9 +44,7 @@ public sealed class SocketConnectionTests
 
         // The cancel woke the read through the socket, so the next read finds nothing behind that wake-up
         // (a receive that would block) and parks again: still without a block.
-        var again = pair.ReadAsync();
-        await Task.Delay(50);
-        Assert.False(again.IsCompleted);
+        var again = await pair.StartParkedReadAsync();
         Assert.Equal(0, pair.Pool.Rented);
 
         await pair.SendFromPeerAsync("x");
@@ -79,9 +75,7 @@ public sealed class SocketConnectionTests
     public async Task Close_WakesParkedReadToEndOfStream_PeerSeesFin()
     {
         using var pair = await EpollPair.StartAsync();
-        var read = pair.ReadAsync();
-        await Task.Delay(50);
-        Assert.False(read.IsCompleted, "a read with nothing sent must wait");
+        var read = await pair.StartParkedReadAsync();
 
         pair.Connection.Close();
 

@@ -21,14 +21,7 @@ public sealed class SocketReaderTests
         // when the read that takes "hello" runs, so the reader must not wait for another.
         await EpollPair.WaitUntilAsync(() => pair.Local.PeerClosed, "the loop saw the peer's FIN");
 
-        var first = await pair.ReadAsync();
-        Assert.Equal("hello", EpollPair.Text(first.Buffer));
-        pair.Reader.AdvanceTo(first.Buffer.End);
-
-        var second = await pair.ReadAsync();
-        Assert.True(second.IsCompleted);
-        Assert.True(second.Buffer.IsEmpty);
-        Assert.Equal(ReceiveEnd.Fin, pair.Reader.ReceiveEnd);
+        await pair.AssertTextThenEndOfStreamAsync(await pair.ReadAsync(), "hello");
         Assert.Equal(5, pair.Reader.BytesReceived);
     }
 
@@ -42,46 +35,26 @@ public sealed class SocketReaderTests
             await Task.Delay(50); // both queued on the not-yet-accepted socket: epoll reports them at registration
         });
 
-        var first = await pair.ReadAsync();
-        Assert.Equal("hello", EpollPair.Text(first.Buffer));
-        pair.Reader.AdvanceTo(first.Buffer.End);
-
-        var second = await pair.ReadAsync();
-        Assert.True(second.IsCompleted);
-        Assert.True(second.Buffer.IsEmpty);
-        Assert.Equal(ReceiveEnd.Fin, pair.Reader.ReceiveEnd);
+        await pair.AssertTextThenEndOfStreamAsync(await pair.ReadAsync(), "hello");
     }
 
     [Fact]
     public async Task ParkedRead_PeerSendsAndCloses_ReadReturnsBytes_ThenEndOfStream()
     {
         using var pair = await EpollPair.StartAsync();
-        var read = pair.ReadAsync();
-        await Task.Delay(50);
-        Assert.False(read.IsCompleted, "a read with nothing sent must wait");
+        var read = await pair.StartParkedReadAsync();
 
         await pair.SendFromPeerAsync("hello");
         pair.Peer.Shutdown(SocketShutdown.Send);
 
-        var first = await read;
-        Assert.Equal("hello", EpollPair.Text(first.Buffer));
-        pair.Reader.AdvanceTo(first.Buffer.End);
-        if (!first.IsCompleted)
-        {
-            var second = await pair.ReadAsync();
-            Assert.True(second.IsCompleted);
-            Assert.True(second.Buffer.IsEmpty);
-        }
-        Assert.Equal(ReceiveEnd.Fin, pair.Reader.ReceiveEnd);
+        await pair.AssertTextThenEndOfStreamAsync(await read, "hello");
     }
 
     [Fact]
     public async Task CancelPendingRead_FromAnotherThread_WakesParkedRead_LaterReadStillGetsBytes()
     {
         using var pair = await EpollPair.StartAsync();
-        var read = pair.ReadAsync();
-        await Task.Delay(50);
-        Assert.False(read.IsCompleted, "a read with nothing sent must wait");
+        var read = await pair.StartParkedReadAsync();
 
         await Task.Run(pair.Reader.CancelPendingRead).WaitAsync(Timeout);
         var canceled = await read;
@@ -90,9 +63,7 @@ public sealed class SocketReaderTests
         Assert.True(canceled.Buffer.IsEmpty);
         pair.Reader.AdvanceTo(canceled.Buffer.Start);
 
-        var next = pair.ReadAsync();
-        await Task.Delay(50);
-        Assert.False(next.IsCompleted, "the cancellation was used up by the first read");
+        var next = await pair.StartParkedReadAsync("the cancellation was used up by the first read");
         await pair.SendFromPeerAsync("after");
         var result = await next;
         Assert.False(result.IsCanceled);
@@ -208,9 +179,7 @@ public sealed class SocketReaderTests
     public async Task Abort_WakesParkedReadWithError_PeerSeesReset()
     {
         using var pair = await EpollPair.StartAsync();
-        var read = pair.ReadAsync();
-        await Task.Delay(50);
-        Assert.False(read.IsCompleted, "a read with nothing sent must wait");
+        var read = await pair.StartParkedReadAsync();
 
         pair.Local.Abort();
 
@@ -224,9 +193,7 @@ public sealed class SocketReaderTests
     public async Task PeerReset_WakesParkedReadWithConnectionReset()
     {
         using var pair = await EpollPair.StartAsync();
-        var read = pair.ReadAsync();
-        await Task.Delay(50);
-        Assert.False(read.IsCompleted, "a read with nothing sent must wait");
+        var read = await pair.StartParkedReadAsync();
 
         pair.ResetPeer();
 
