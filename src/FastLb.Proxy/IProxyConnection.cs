@@ -8,6 +8,6 @@ internal interface IProxyConnection : IDrainable, IThreadPoolWorkItem
     /// <summary>Asks the connection to finish what is in flight and close; TCP relays have no such point and ignore it.</summary>
     void RequestClose();
 
-    /// <summary>Called by the server's coarse timer (about once a second) to enforce idle timeouts.</summary>
+    /// <summary>Called by the server's heartbeat (every <see cref="ProxyServer.DefaultHeartbeat"/>) to enforce timeouts.</summary>
     void OnHeartbeat(long nowMs);
 }

@@ -138,14 +138,14 @@ internal sealed class ProxyListener
 
     public void RequestCloseAll()
     {
-        foreach (var c in _connections.Keys) c.RequestClose();
+        foreach (var (c, _) in _connections) c.RequestClose();
     }
 
     /// <summary>Aborts every open connection (RST); returns how many.</summary>
     public int AbortAll()
     {
         var n = 0;
-        foreach (var c in _connections.Keys)
+        foreach (var (c, _) in _connections)
         {
             c.Abort();
             n++;
@@ -155,7 +155,8 @@ internal sealed class ProxyListener
 
     public void Heartbeat(long nowMs)
     {
-        foreach (var c in _connections.Keys) c.OnHeartbeat(nowMs);
+        // The dictionary's own enumerator, not .Keys (which copies every key into a new list on each call).
+        foreach (var (c, _) in _connections) c.OnHeartbeat(nowMs);
     }
 
     /// <summary>

@@ -15,7 +15,8 @@ namespace FastLb.Proxy;
 /// </remarks>
 internal sealed class ProxyServer : IAsyncDisposable
 {
-    private static readonly TimeSpan DefaultHeartbeat = TimeSpan.FromSeconds(1);
+    /// <summary>How often every connection's timeouts are checked; a timeout fires up to this late.</summary>
+    public static readonly TimeSpan DefaultHeartbeat = TimeSpan.FromMilliseconds(100);
 
     /// <summary>How long stragglers get to finish after they were aborted, before StopAsync returns anyway.</summary>
     private static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(5);
@@ -39,7 +40,7 @@ internal sealed class ProxyServer : IAsyncDisposable
 
     /// <param name="router">Source of the routing table; each connection reads it once.</param>
     /// <param name="httpHandlerFactory">Makes the handler of each http listener when it binds; null = L4 fallback.</param>
-    /// <param name="heartbeatInterval">Period of the idle-timeout check (default 1 s); tests shorten it.</param>
+    /// <param name="heartbeatInterval">Period of the timeout checks (default <see cref="DefaultHeartbeat"/>).</param>
     public ProxyServer(Router router, Func<ListenerConfig, IConnectionHandler>? httpHandlerFactory, TimeSpan? heartbeatInterval = null)
     {
         Router = router;

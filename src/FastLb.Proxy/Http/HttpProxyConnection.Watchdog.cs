@@ -4,7 +4,7 @@ namespace FastLb.Proxy.Http;
 
 internal sealed partial class HttpProxyConnection
 {
-    // The proxy's one heartbeat (HttpProxy, every HeartbeatInterval) enforces every timeout of every connection:
+    // The server's one heartbeat (ProxyServer, every DefaultHeartbeat) enforces every timeout of every connection:
     // keep-alive, request head, response head, body and tunnel idle. A phase arms it with Watch and progress (Touch)
     // pushes the deadline out, both plain field writes: no timer is touched per request (re-arming a per-connection
     // Timer woke the timer thread and cost a context switch per request). On expiry the heartbeat cancels the
@@ -46,8 +46,8 @@ internal sealed partial class HttpProxyConnection
         Volatile.Write(ref _watchWriter, null);
     }
 
-    /// <summary>Called by the proxy's heartbeat: expires the current phase when it made no progress in time.</summary>
-    internal void OnHeartbeat(long nowMs)
+    /// <summary>Called by the server's heartbeat: expires the current phase when it made no progress in time.</summary>
+    public void OnHeartbeat(long nowMs)
     {
         var phase = Volatile.Read(ref _phase);
         var watch = Volatile.Read(ref _watchMs);

@@ -104,7 +104,6 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     /// </remarks>
     private async Task RunAsync()
     {
-        _proxy.Track(this);
         var client = new SocketConnection(_socket, _proxy.Transport.Pool);
         _input = client.Input;
         _output = client.Output;
@@ -195,7 +194,6 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
         }
     Done:
         await CloseClientAsync(client, graceful).ConfigureAwait(false);
-        _proxy.Untrack(this);
         Dispose();
         _owner.Unregister(this);
     }
@@ -255,11 +253,6 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
 
     /// <summary>The listener stops: finish the request in flight, start no new one.</summary>
     public void RequestClose() => OnStopping();
-
-    // Timeouts are the watchdog's, driven by the proxy's finer heartbeat (see HttpProxy.HeartbeatInterval).
-    void IProxyConnection.OnHeartbeat(long nowMs)
-    {
-    }
 
     private void OnStopping()
     {
