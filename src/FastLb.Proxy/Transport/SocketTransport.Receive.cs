@@ -33,7 +33,6 @@ internal sealed partial class SocketTransport
                     break;
                 }
                 writer.Advance(n);
-                _bytesReceived += n;
                 Volatile.Write(ref _lastReceiveMs, Environment.TickCount64);
                 // A short read drained the socket (a later arrival is a new edge); a full buffer suggests more is
                 // queued: read again at once.

@@ -45,7 +45,6 @@ internal sealed partial class SocketTransport
                             }
                         }
                     }
-                    _bytesSent += buffer.Length;
                 }
                 finally
                 {

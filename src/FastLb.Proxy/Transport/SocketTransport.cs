@@ -6,7 +6,8 @@ namespace FastLb.Proxy.Transport;
 /// <summary>Pumps one connected <see cref="EpollSocket"/>: a receive loop writes into a pipe, a send loop drains another.</summary>
 /// <remarks>
 /// The transport does not own its pipes, so a TCP relay can cross-wire two transports over two pipes and move
-/// bytes from one socket to the other without a copy (<see cref="CreateDuplex"/> gives a stand-alone one).
+/// bytes from one socket to the other without a copy. The TCP relay's pipe mode uses it; HTTP connections use
+/// <see cref="SocketConnection"/>, which needs no pipes.
 /// End-of-stream is propagated, not swallowed:
 /// <list type="bullet">
 /// <item>peer FIN → the receive pipe completes cleanly; a clean end of the send pipe → shutdown(SHUT_WR) (FIN);</item>
@@ -26,8 +27,6 @@ internal sealed partial class SocketTransport
     private int _disposed;
     private int _receiveEnd;
     private long _lastReceiveMs;
-    private long _bytesReceived;
-    private long _bytesSent;
 
     public SocketTransport(EpollSocket socket, PipeWriter receiveInto, PipeReader sendFrom)
     {
@@ -37,15 +36,6 @@ internal sealed partial class SocketTransport
         _lastReceiveMs = Environment.TickCount64;
     }
 
-    /// <summary>A transport with its own two pipes; <paramref name="application"/> reads what arrives and writes what to send.</summary>
-    public static SocketTransport CreateDuplex(EpollSocket socket, TransportOptions options, out IDuplexPipe application)
-    {
-        var input = new Pipe(options.ApplicationInput);
-        var output = new Pipe(options.ApplicationOutput);
-        application = new DuplexPipe(input.Reader, output.Writer);
-        return new SocketTransport(socket, input.Writer, output.Reader);
-    }
-
     public EpollSocket Socket => _socket;
 
     /// <summary>Why receiving ended, or <see cref="Transport.ReceiveEnd.None"/> while it runs.</summary>
@@ -53,9 +43,6 @@ internal sealed partial class SocketTransport
 
     /// <summary><see cref="Environment.TickCount64"/> of the last received bytes (or of creation).</summary>
     public long LastReceiveMs => Volatile.Read(ref _lastReceiveMs);
-
-    public long BytesReceived => Volatile.Read(ref _bytesReceived);
-    public long BytesSent => Volatile.Read(ref _bytesSent);
 
     public bool IsAborted => Volatile.Read(ref _aborted) != 0;
 

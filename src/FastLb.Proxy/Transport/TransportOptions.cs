@@ -4,7 +4,7 @@ using FastLb.Core.Config;
 
 namespace FastLb.Proxy.Transport;
 
-/// <summary>Buffer and pipe settings shared by every connection of one server: one memory pool, bounded pipes.</summary>
+/// <summary>Buffer settings shared by every connection of one server: one memory pool, the relay's bounded pipes, splice pipes.</summary>
 internal sealed class TransportOptions : IDisposable
 {
     /// <summary>A writer pauses once this many bytes wait unread in a pipe (backpressure onto the socket).</summary>
@@ -22,12 +22,6 @@ internal sealed class TransportOptions : IDisposable
         // Relay pipes connect two of our own socket loops, neither of which runs user code or blocks, so both
         // ends resume inline: the thread that finished a receive goes straight on to the send.
         RelayPipe = new PipeOptions(_pool, PipeScheduler.Inline, PipeScheduler.Inline,
-            PauseWriterThreshold, ResumeWriterThreshold, blockSize, useSynchronizationContext: false);
-        // Application pipes hand data to the HTTP proxy, our own non-blocking code: it runs inline too, on the event
-        // loop that received the bytes (a thread-pool hop per read and per flush cost about a third of the CPU).
-        ApplicationInput = new PipeOptions(_pool, PipeScheduler.Inline, PipeScheduler.Inline,
-            PauseWriterThreshold, ResumeWriterThreshold, blockSize, useSynchronizationContext: false);
-        ApplicationOutput = new PipeOptions(_pool, PipeScheduler.Inline, PipeScheduler.Inline,
             PauseWriterThreshold, ResumeWriterThreshold, blockSize, useSynchronizationContext: false);
     }
 
@@ -48,12 +42,6 @@ internal sealed class TransportOptions : IDisposable
         get => _tcpRelay;
         set => _tcpRelay = value == TcpRelayMode.Splice && !LinuxSplice.IsSupported ? TcpRelayMode.Pipes : value;
     }
-
-    /// <summary>Socket → application pipe (the socket writes, the application reads).</summary>
-    public PipeOptions ApplicationInput { get; }
-
-    /// <summary>Application → socket pipe (the application writes, the socket reads).</summary>
-    public PipeOptions ApplicationOutput { get; }
 
     public void Dispose()
     {
