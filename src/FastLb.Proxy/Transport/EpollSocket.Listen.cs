@@ -11,6 +11,8 @@ internal sealed partial class EpollSocket
     public static EpollSocket ForListener(Socket listening, EpollLoop loop)
     {
         listening.Blocking = false;
+        // Linux copies TCP_NODELAY from the listening socket to every accepted one: set once here, not per connection.
+        listening.NoDelay = true;
         var handle = listening.SafeHandle;
         return Register((int)handle.DangerousGetHandle(), handle, loop, readable: true, writable: false, remote: null);
     }
@@ -36,7 +38,6 @@ internal sealed partial class EpollSocket
         }
         if (fd == -SocketSyscalls.EAGAIN) return null;
         if (fd < 0) throw SocketSyscalls.ToException(-fd);
-        SocketSyscalls.SetInt(fd, SocketSyscalls.IPPROTO_TCP, SocketSyscalls.TCP_NODELAY, 1);
         var remote = SocketAddressCodec.Read(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddressCodec.MaxLength)));
         var handle = new SocketFdHandle(fd);
         if (ReferenceEquals(loop, Loop))

@@ -100,6 +100,16 @@ public sealed class EpollSocketTests
     }
 
     [Fact]
+    public async Task Accepted_HasNoDelay_SoSmallResponsesAreNotHeldBack()
+    {
+        using var pair = await EpollPair.StartAsync();
+
+        var fd = (int)pair.Local.Handle.DangerousGetHandle();
+        Assert.Equal(0, SocketSyscalls.GetInt(fd, SocketSyscalls.IPPROTO_TCP, SocketSyscalls.TCP_NODELAY, out var noDelay));
+        Assert.NotEqual(0, noDelay); // inherited from the listening socket, not set per connection
+    }
+
+    [Fact]
     public async Task AcceptedOnAcceptingLoop_RequestAlreadyQueued_ServedWithoutJoiningEpoll()
     {
         using var pair = await EpollPair.StartAsync(
