@@ -6,6 +6,6 @@ internal enum TcpRelayMode
     /// <summary>splice(2) through a kernel pipe: the bytes never enter the process (Linux; elsewhere falls back to pipes).</summary>
     Splice,
 
-    /// <summary>Socket receive into a System.IO.Pipelines pipe, socket send out of it: portable, one copy in and out.</summary>
+    /// <summary>Socket receive into a System.IO.Pipelines pipe, socket send out of it: one copy in and one out through user space.</summary>
     Pipes,
 }
