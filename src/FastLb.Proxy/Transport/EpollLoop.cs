@@ -23,7 +23,6 @@ internal sealed unsafe class EpollLoop
     private EpollSocket?[] _slots = new EpollSocket?[256];
     private int _nextSlot;
     private uint _sequence;
-    private int _registered;
 
     /// <param name="id">The loop's index.</param>
     /// <param name="cpu">The CPU to pin the loop's thread to, or -1 to leave it to the scheduler.</param>
@@ -45,9 +44,6 @@ internal sealed unsafe class EpollLoop
 
     /// <summary>The CPU this loop's thread is pinned to, or -1.</summary>
     public int Cpu { get; }
-
-    /// <summary>Sockets registered right now.</summary>
-    public int Registered => Volatile.Read(ref _registered);
 
     /// <summary>Adds <paramref name="socket"/> (edge-triggered in, out, peer close); returns 0 or -errno.</summary>
     public int Register(EpollSocket socket, int fd)
@@ -80,7 +76,6 @@ internal sealed unsafe class EpollLoop
                 _freeSlots.Push(index);
                 return rc;
             }
-            _registered++;
             return 0;
         }
     }
@@ -97,7 +92,6 @@ internal sealed unsafe class EpollLoop
             if (index >= _slots.Length || !ReferenceEquals(_slots[index], socket)) return;
             _slots[index] = null;
             _freeSlots.Push(index);
-            _registered--;
         }
     }
 

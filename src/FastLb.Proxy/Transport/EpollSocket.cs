@@ -203,20 +203,36 @@ internal sealed partial class EpollSocket : IDisposable
     /// <summary>The outcome of the wait armed by <see cref="TryWaitWritable"/>.</summary>
     public bool EndWriteWait() => _writeWaiter.GetResult(_writeWaiter.Version);
 
-    /// <summary>True when a wait was armed (the callback will run); false when the state is Ready or Closed already.</summary>
+    /// <summary>Arms <paramref name="waiter"/> for the next edge through the callback form: true when armed.</summary>
     private bool Arm(ref int state, ReadinessWaiter waiter, Action<object?> callback, object callbackState)
     {
+        if (!TryArm(ref state, waiter, out _)) return false;
+        waiter.OnCompleted(callback, callbackState, waiter.Version, System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags.None);
+        return true;
+    }
+
+    /// <summary>
+    /// Arms <paramref name="waiter"/> for the next edge of one direction: true when armed (NotReady → Waiting);
+    /// false when there is nothing to wait for, with <paramref name="ready"/> telling ready now (true) from closed.
+    /// </summary>
+    private bool TryArm(ref int state, ReadinessWaiter waiter, out bool ready)
+    {
         var current = Volatile.Read(ref state);
-        if (current is Ready or Closed) return false;
+        if (current is Ready or Closed)
+        {
+            ready = current == Ready;
+            return false;
+        }
         if (!EnsureRegistered())
         {
             Abort(); // cannot wait without the loop: fail the connection rather than hang it
+            ready = false;
             return false;
         }
         waiter.Reset();
-        if (Interlocked.CompareExchange(ref state, Waiting, NotReady) != NotReady) return false;
-        waiter.OnCompleted(callback, callbackState, waiter.Version, System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags.None);
-        return true;
+        var previous = Interlocked.CompareExchange(ref state, Waiting, NotReady);
+        ready = previous == Ready;
+        return previous == NotReady;
     }
 
     /// <summary>Marks the read side drained; call right before a read syscall on <see cref="Handle"/> (splice).</summary>
@@ -231,16 +247,8 @@ internal sealed partial class EpollSocket : IDisposable
         if (Volatile.Read(ref _writeState) == Ready) Interlocked.CompareExchange(ref _writeState, NotReady, Ready);
     }
 
-    private ValueTask<bool> Wait(ref int state, ReadinessWaiter waiter)
-    {
-        var current = Volatile.Read(ref state);
-        if (current == Ready) return new ValueTask<bool>(true);
-        if (current == Closed || !EnsureRegistered()) return new ValueTask<bool>(false);
-        waiter.Reset();
-        var previous = Interlocked.CompareExchange(ref state, Waiting, NotReady);
-        if (previous == NotReady) return new ValueTask<bool>(waiter, waiter.Version);
-        return new ValueTask<bool>(previous == Ready);
-    }
+    private ValueTask<bool> Wait(ref int state, ReadinessWaiter waiter) =>
+        TryArm(ref state, waiter, out var ready) ? new ValueTask<bool>(waiter, waiter.Version) : new ValueTask<bool>(ready);
 
     /// <summary>Called by the loop with the epoll event mask.</summary>
     internal void OnEvents(uint events)

@@ -5,10 +5,10 @@ namespace FastLb.Proxy.Transport;
 /// <summary>The libc calls the splice relay needs: pipe2, fcntl(F_SETPIPE_SZ), splice, read, close (Linux x64/arm64 values).</summary>
 internal static unsafe partial class LinuxSplice
 {
-    public const int EINTR = 4;
-    public const int EAGAIN = 11;
-    public const int EPIPE = 32;
-    public const int ECONNRESET = 104;
+    public const int EINTR = SocketSyscalls.EINTR;
+    public const int EAGAIN = SocketSyscalls.EAGAIN;
+    public const int EPIPE = SocketSyscalls.EPIPE;
+    public const int ECONNRESET = SocketSyscalls.ECONNRESET;
 
     private const int O_NONBLOCK = 0x800;
     private const int O_CLOEXEC = 0x80000;
@@ -16,9 +16,6 @@ internal static unsafe partial class LinuxSplice
     private const int F_GETPIPE_SZ = 1032;
     private const uint SPLICE_F_MOVE = 1;
     private const uint SPLICE_F_NONBLOCK = 2;
-
-    /// <summary>True where splice(2) exists; elsewhere the relay uses pipelines.</summary>
-    public static bool IsSupported { get; } = OperatingSystem.IsLinux();
 
     /// <summary>Creates a non-blocking, close-on-exec pipe; asks for <paramref name="size"/> bytes (best effort) and reports what it got.</summary>
     public static int CreatePipe(int size, out int readFd, out int writeFd, out int capacity)

@@ -159,7 +159,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         _tail = null;
     }
 
-    private bool TakeCancel() => Volatile.Read(ref _cancelRequested) != 0 && Interlocked.Exchange(ref _cancelRequested, 0) != 0;
+    private bool TakeCancel() => CancelRequested && Interlocked.Exchange(ref _cancelRequested, 0) != 0;
 
     private ReadResult Result(bool canceled)
     {
@@ -254,7 +254,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             ready = false;
         }
         var pump = ready
-            ? Receive(resumed: !TakeCancelPeek(), mayPark: true)
+            ? Receive(resumed: !CancelRequested, mayPark: true)
             : Fail(ReceiveEnd.Local, new ConnectionAbortedException("connection aborted"));
         if (pump == Pump.Parked) return;
         Volatile.Write(ref _parked, 0);
@@ -262,8 +262,8 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         else _core.SetResult(Result(canceled: pump == Pump.Canceled));
     }
 
-    // A wake-up from CancelPendingRead must not turn into a receive: let Receive see the flag first.
-    private bool TakeCancelPeek() => Volatile.Read(ref _cancelRequested) != 0;
+    // A wake-up from CancelPendingRead must not turn into a receive: Resume lets Receive see the flag first.
+    private bool CancelRequested => Volatile.Read(ref _cancelRequested) != 0;
 
     private ReceiveSegment Append()
     {

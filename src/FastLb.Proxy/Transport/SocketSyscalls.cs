@@ -50,8 +50,6 @@ internal static unsafe partial class SocketSyscalls
     /// <summary>Size of one <c>struct epoll_event</c>: packed (12 bytes) on x86-64, naturally aligned (16) elsewhere.</summary>
     public static readonly int EpollEventSize = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.X86 ? 12 : 16;
 
-    public static bool IsSupported { get; } = OperatingSystem.IsLinux();
-
     public static int LastErrno => Marshal.GetLastPInvokeError();
 
     public static long Receive(int fd, byte* buffer, int length)

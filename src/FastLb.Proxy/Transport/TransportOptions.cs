@@ -36,11 +36,11 @@ internal sealed class TransportOptions : IDisposable
     /// <summary>Kernel pipes for splice relays, rented only while bytes are in flight.</summary>
     public SplicePipePool SplicePipes { get; } = new();
 
-    /// <summary>How new TCP relays move bytes (from <c>defaults: tcp_relay</c>); splice falls back to pipes off Linux.</summary>
+    /// <summary>How new TCP relays move bytes (from <c>defaults: tcp_relay</c>).</summary>
     public TcpRelayMode TcpRelay
     {
         get => _tcpRelay;
-        set => _tcpRelay = value == TcpRelayMode.Splice && !LinuxSplice.IsSupported ? TcpRelayMode.Pipes : value;
+        set => _tcpRelay = value;
     }
 
     public void Dispose()
