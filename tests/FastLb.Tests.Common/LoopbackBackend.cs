@@ -136,20 +136,5 @@ internal sealed class LoopbackBackend : IAsyncDisposable
         socket.Shutdown(SocketShutdown.Send);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _stop.Cancel();
-        _listener.Dispose();
-        foreach (var socket in _connections.Keys) socket.Dispose();
-        var tasks = new List<Task>(_connections.Values) { _acceptLoop };
-        try
-        {
-            await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        }
-        catch
-        {
-            // Handlers fail as their sockets close; a stuck one must not hang the test run.
-        }
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => LoopbackServerShutdown.StopAsync(_stop, _listener, _connections, _acceptLoop);
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using FastLb.Tests.Common;
 
 namespace FastLb.FunctionalTests.Http;
 
@@ -166,20 +167,5 @@ internal sealed class RawHttpBackend : IAsyncDisposable
         lock (_receivedLock) _received.Write(bytes);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _stop.Cancel();
-        _listener.Dispose();
-        foreach (var socket in _connections.Keys) socket.Dispose();
-        var tasks = new List<Task>(_connections.Values) { _acceptLoop };
-        try
-        {
-            await Task.WhenAll(tasks).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        }
-        catch
-        {
-            // A stuck handler must not hang the run.
-        }
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => LoopbackServerShutdown.StopAsync(_stop, _listener, _connections, _acceptLoop);
 }
