@@ -42,6 +42,52 @@ public class ProcessTests : IAsyncLifetime
         return IPEndPoint.Parse(status.GetProperty("listeners")[0].GetProperty("bind").GetString()!);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Run_TwoWorkers_EventLoopsPinnedToOneCpuEach_UnlessPinWorkersFalse(bool pin)
+    {
+        await File.WriteAllTextAsync(ConfigPath, $"workers: 2\npin_workers: {(pin ? "true" : "false")}\n" + _backends.TcpConfig(_dir.Path));
+        await using var p = await StartAsync();
+
+        var processCpus = AllowedCpus($"/proc/{p.Pid}/status");
+        var cpuList = CpuList(processCpus);
+        foreach (var (loop, expected) in new[] { ("fastlb-loop-0", 0), ("fastlb-loop-1", 1) })
+        {
+            var loopCpus = AllowedCpus(ThreadStatusPath(p.Pid, loop));
+            // Pinned: loop i on the i-th CPU the process may use (nothing to pin to on a one-CPU machine).
+            var want = pin && cpuList.Count > 1 ? cpuList[expected].ToString(System.Globalization.CultureInfo.InvariantCulture) : processCpus;
+            Assert.Equal(want, loopCpus);
+        }
+    }
+
+    private static string ThreadStatusPath(int pid, string threadName)
+    {
+        foreach (var task in Directory.GetDirectories($"/proc/{pid}/task"))
+        {
+            if (File.ReadAllText(Path.Combine(task, "comm")).Trim() == threadName) return Path.Combine(task, "status");
+        }
+        throw new Xunit.Sdk.XunitException($"no thread named {threadName} in process {pid}");
+    }
+
+    private static string AllowedCpus(string statusPath) =>
+        File.ReadAllLines(statusPath).First(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal))
+            .Split(':', 2)[1].Trim();
+
+    /// <summary>"0-2,5" → [0, 1, 2, 5].</summary>
+    private static List<int> CpuList(string list)
+    {
+        var cpus = new List<int>();
+        foreach (var part in list.Split(','))
+        {
+            var bounds = part.Split('-');
+            var first = int.Parse(bounds[0], System.Globalization.CultureInfo.InvariantCulture);
+            var last = bounds.Length > 1 ? int.Parse(bounds[1], System.Globalization.CultureInfo.InvariantCulture) : first;
+            for (var cpu = first; cpu <= last; cpu++) cpus.Add(cpu);
+        }
+        return cpus;
+    }
+
     [Fact]
     public async Task Run_ControlSocket_CreatedMode0600()
     {
