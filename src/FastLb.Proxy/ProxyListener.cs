@@ -171,7 +171,7 @@ internal sealed class ProxyListener
             EpollSocket? client;
             try
             {
-                client = acceptor.Accept(EventLoops.Next());
+                client = acceptor.Accept();
             }
             catch (ObjectDisposedException)
             {

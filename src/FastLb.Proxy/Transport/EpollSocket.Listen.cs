@@ -17,10 +17,18 @@ internal sealed partial class EpollSocket
         return Register((int)handle.DangerousGetHandle(), handle, loop, readable: true, writable: false, remote: null);
     }
 
-    /// <summary>Accepts one pending connection onto <paramref name="loop"/>; null when the backlog is empty.</summary>
+    /// <summary>
+    /// Accepts one pending connection onto <paramref name="loop"/>, or when it is null onto the next loop in
+    /// round-robin order (<see cref="EventLoops.Next"/>); null when the backlog is empty.
+    /// </summary>
+    /// <remarks>
+    /// The round-robin turn is taken only once a connection was accepted. Taking it per attempt let the empty accept
+    /// that ends each burst consume a turn, so with 2 loops and clients arriving one by one every connection landed on
+    /// the same loop (perf-results/2026-11-26-loop-balance.md).
+    /// </remarks>
     /// <exception cref="SocketException">accept failed (EMFILE, a client gone from the backlog).</exception>
     /// <exception cref="ObjectDisposedException">The listener was closed.</exception>
-    public unsafe EpollSocket? Accept(EpollLoop loop)
+    public unsafe EpollSocket? Accept(EpollLoop? loop = null)
     {
         ConsumeReadReadiness();
         var address = stackalloc byte[SocketAddressCodec.MaxLength];
@@ -40,6 +48,7 @@ internal sealed partial class EpollSocket
         if (fd < 0) throw SocketSyscalls.ToException(-fd);
         var remote = SocketAddressCodec.Read(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddressCodec.MaxLength)));
         var handle = new SocketFdHandle(fd);
+        loop ??= EventLoops.Next();
         if (ReferenceEquals(loop, Loop))
         {
             // Served by the accepting loop: readable at once. A client's request usually arrived with the handshake,

@@ -32,6 +32,41 @@ public sealed class EpollSocketTests
     }
 
     [Fact]
+    public async Task Accept_WithoutLoop_SpreadsClientsArrivingOneByOne_OverEveryLoop()
+    {
+        // The listener's pattern: accept until the backlog answers empty, wait, accept again. Clients arriving one at
+        // a time make every other accept an empty one; those must not use up round-robin turns, or with 2 loops every
+        // connection lands on the same loop. Other tests take turns too, so only "every loop got some" is asserted.
+        using var listening = Listening(out var endPoint);
+        using var listener = EpollSocket.ForListener(listening, EventLoops.Next());
+        var loops = EventLoops.All;
+        Assert.True(loops.Length >= 2, "the functional tests run at least two loops");
+        var peers = new List<Socket>();
+        var accepted = new List<EpollSocket>();
+        try
+        {
+            for (var i = 0; i < 4 * loops.Length; i++)
+            {
+                Assert.Null(listener.Accept());
+                var readable = listener.WaitReadableAsync().AsTask();
+                var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                peers.Add(peer);
+                await peer.ConnectAsync(endPoint).WaitAsync(Timeout);
+                Assert.True(await readable.WaitAsync(Timeout));
+                var socket = listener.Accept();
+                Assert.NotNull(socket);
+                accepted.Add(socket);
+            }
+            foreach (var loop in loops) Assert.Contains(accepted, s => ReferenceEquals(s.Loop, loop));
+        }
+        finally
+        {
+            foreach (var socket in accepted) socket.Dispose();
+            foreach (var peer in peers) peer.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task Receive_MinusOneWhenNothingQueued_BytesOnceReadable_ZeroAtFin()
     {
         using var pair = await EpollPair.StartAsync();
