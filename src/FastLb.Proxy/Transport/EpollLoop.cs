@@ -24,6 +24,9 @@ internal sealed unsafe class EpollLoop
     private int _nextSlot;
     private uint _sequence;
 
+    [ThreadStatic]
+    private static int t_idPlusOne; // 0 on threads that are not an event loop
+
     /// <param name="id">The loop's index.</param>
     /// <param name="cpu">The CPU to pin the loop's thread to, or -1 to leave it to the scheduler.</param>
     public EpollLoop(int id, int cpu = -1)
@@ -41,6 +44,9 @@ internal sealed unsafe class EpollLoop
     }
 
     public int Id { get; }
+
+    /// <summary>The <see cref="Id"/> of the loop running on the calling thread, or -1 on any other thread.</summary>
+    public static int CurrentId => t_idPlusOne - 1;
 
     /// <summary>The CPU this loop's thread is pinned to, or -1.</summary>
     public int Cpu { get; }
@@ -97,6 +103,7 @@ internal sealed unsafe class EpollLoop
 
     private void Run()
     {
+        t_idPlusOne = Id + 1;
         if (Cpu >= 0)
         {
             var rc = CpuAffinity.PinCurrentThread(Cpu);

@@ -1,0 +1,97 @@
+using System.Buffers;
+using FastLb.Proxy.Transport;
+using Xunit;
+
+namespace FastLb.FunctionalTests.Transport;
+
+/// <summary>
+/// The block pool's per-loop caches: a block freed on an event loop is reused by that loop without the shared queue,
+/// the rented count stays exact whichever threads rent and return, and a full cache spills to the shared queue.
+/// </summary>
+public sealed class PinnedBlockMemoryPoolTests
+{
+    private static readonly TimeSpan Timeout = EpollPair.Timeout;
+
+    [Fact]
+    public async Task BlockReturnedOnALoop_IsRentedAgainByThatLoop_NotByOtherThreads()
+    {
+        using var pair = await EpollPair.StartAsync();
+        using var pool = new PinnedBlockMemoryPool(1024);
+        IMemoryOwner<byte>? first = null, again = null;
+        await OnLoopAsync(pair, () =>
+        {
+            first = pool.Rent();
+            first.Dispose();
+        });
+        var elsewhere = pool.Rent(); // a test thread: the shared queue, which is empty
+        Assert.NotSame(first, elsewhere);
+        await OnLoopAsync(pair, () => again = pool.Rent());
+        Assert.Same(first, again);
+        Assert.Equal(2, pool.Rented);
+        again!.Dispose();
+        elsewhere.Dispose();
+        Assert.Equal(0, pool.Rented);
+    }
+
+    [Fact]
+    public async Task Rented_StaysExact_WhenBlocksAreReturnedOnAnotherThread()
+    {
+        using var pair = await EpollPair.StartAsync();
+        using var pool = new PinnedBlockMemoryPool(1024);
+        IMemoryOwner<byte>? onLoop = null;
+        await OnLoopAsync(pair, () => onLoop = pool.Rent());
+        var onTestThread = pool.Rent();
+        Assert.Equal(2, pool.Rented);
+
+        onLoop!.Dispose(); // rented by the loop, returned here
+        Assert.Equal(1, pool.Rented);
+        await OnLoopAsync(pair, onTestThread.Dispose); // rented here, returned by the loop
+        Assert.Equal(0, pool.Rented);
+    }
+
+    [Fact]
+    public async Task FullLoopCache_SpillsToTheSharedQueue()
+    {
+        using var pair = await EpollPair.StartAsync();
+        using var pool = new PinnedBlockMemoryPool(1024);
+        var blocks = new List<IMemoryOwner<byte>>();
+        await OnLoopAsync(pair, () =>
+        {
+            for (var i = 0; i < PinnedBlockMemoryPool.LoopCacheCapacity + 3; i++) blocks.Add(pool.Rent());
+            foreach (var block in blocks) block.Dispose();
+        });
+        Assert.Equal(0, pool.Rented);
+        var spilled = blocks[PinnedBlockMemoryPool.LoopCacheCapacity..];
+        for (var i = 0; i < spilled.Count; i++)
+        {
+            var block = pool.Rent(); // a test thread: only the shared queue can have blocks for it
+            Assert.Contains(block, spilled);
+            block.Dispose();
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the pair's event loop thread (as a readiness callback) and waits for it.</summary>
+    private static async Task OnLoopAsync(EpollPair pair, Action action)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var armed = !pair.Local.TryWaitReadable(static state =>
+        {
+            var (run, completion) = ((Action, TaskCompletionSource))state!;
+            try
+            {
+                Assert.True(EpollLoop.CurrentId >= 0, "the callback runs on an event loop");
+                run();
+                completion.SetResult();
+            }
+            catch (Exception e)
+            {
+                completion.SetException(e);
+            }
+        }, (action, done));
+        Assert.True(armed, "nothing was sent yet, so the wait parks");
+        await pair.SendFromPeerAsync("x");
+        await done.Task.WaitAsync(Timeout);
+        Assert.True(pair.Local.EndReadWait());
+        Assert.Equal(1, pair.Local.Receive(new byte[8]));
+    }
+}
