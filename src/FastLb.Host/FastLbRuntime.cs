@@ -37,6 +37,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         Controller = new TrafficController(Router);
         // http listeners share one L7 proxy (and its upstream pool); the factory runs at bind time, after Http is set.
         Proxy = new ProxyServer(Router, _ => Http!);
+        Controller.Connections = Proxy;
         Http = new HttpProxy(Router, Proxy.Transport);
     }
 

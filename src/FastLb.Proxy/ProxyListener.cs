@@ -136,6 +136,15 @@ internal sealed class ProxyListener
         }
     }
 
+    /// <summary>The open connections, as of now; one opened or ended meanwhile may or may not be seen.</summary>
+    public IEnumerable<IProxyConnection> Connections
+    {
+        get
+        {
+            foreach (var (c, _) in _connections) yield return c;
+        }
+    }
+
     public void RequestCloseAll()
     {
         foreach (var (c, _) in _connections) c.RequestClose();

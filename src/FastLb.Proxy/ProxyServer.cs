@@ -13,7 +13,7 @@ namespace FastLb.Proxy;
 /// (the route with an empty match), so curl through an http listener works per connection, without
 /// per-request routing.
 /// </remarks>
-internal sealed class ProxyServer : IAsyncDisposable
+internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
 {
     /// <summary>How often every connection's timeouts are checked; a timeout fires up to this late.</summary>
     public static readonly TimeSpan DefaultHeartbeat = TimeSpan.FromMilliseconds(100);
@@ -60,6 +60,18 @@ internal sealed class ProxyServer : IAsyncDisposable
 
     /// <summary>Client connections open on all listeners, draining ones included.</summary>
     public int LiveConnections => Volatile.Read(ref _live);
+
+    /// <summary>The open client connections of every listener, draining ones included (for drain deadlines).</summary>
+    public IEnumerable<IDrainable> Connections
+    {
+        get
+        {
+            foreach (var listener in Volatile.Read(ref _all))
+            {
+                foreach (var connection in listener.Connections) yield return connection;
+            }
+        }
+    }
 
     /// <summary>
     /// Reconciles listeners with <paramref name="config"/> by name: binds new ones, keeps unchanged ones (same

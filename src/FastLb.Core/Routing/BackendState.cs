@@ -9,8 +9,6 @@ internal sealed class BackendState(string service, string pool, string address, 
     private long _total;
     private long _failures;
     private volatile bool _healthy = true;
-    private readonly Lock _connectionsLock = new();
-    private IDrainable? _head; // intrusive list of registered connections, linked through IDrainable.DrainLink
 
     public string Service { get; } = service;
     public string Pool { get; } = pool;
@@ -22,22 +20,17 @@ internal sealed class BackendState(string service, string pool, string address, 
     public long Failures => Interlocked.Read(ref _failures);
     public bool Healthy { get => _healthy; set => _healthy = value; }
 
-    /// <summary>Counts a connection (TCP) or request (HTTP) that started on this backend; allocation-free.</summary>
+    /// <summary>
+    /// Counts a connection (TCP) or request (HTTP) that started on this backend and marks <paramref name="connection"/>
+    /// as running on it. Lock-free and allocation-free: two atomic increments and a field write.
+    /// </summary>
     public void Acquire(IDrainable? connection)
     {
         Interlocked.Increment(ref _live);
         Interlocked.Increment(ref _total);
         if (connection is null) return;
-        lock (_connectionsLock)
-        {
-            ref var link = ref connection.DrainLink;
-            if (link.Owner is not null) return; // already registered (a tunnel after its upgrade request)
-            link.Owner = this;
-            link.Previous = null;
-            link.Next = _head;
-            if (_head is not null) _head.DrainLink.Previous = connection;
-            _head = connection;
-        }
+        ref var owner = ref connection.DrainLink.Owner;
+        if (owner is null) Volatile.Write(ref owner, this); // else already marked (a tunnel after its upgrade request)
     }
 
     /// <summary>Balances one <see cref="Acquire"/>.</summary>
@@ -45,32 +38,26 @@ internal sealed class BackendState(string service, string pool, string address, 
     {
         if (connection is not null)
         {
-            lock (_connectionsLock)
-            {
-                ref var link = ref connection.DrainLink;
-                if (ReferenceEquals(link.Owner, this))
-                {
-                    if (link.Previous is null) _head = link.Next;
-                    else link.Previous.DrainLink.Next = link.Next;
-                    if (link.Next is not null) link.Next.DrainLink.Previous = link.Previous;
-                    link = default;
-                }
-            }
+            ref var owner = ref connection.DrainLink.Owner;
+            if (ReferenceEquals(owner, this)) Volatile.Write(ref owner, null);
         }
         Interlocked.Decrement(ref _live);
     }
 
     public void RecordFailure() => Interlocked.Increment(ref _failures);
 
-    /// <summary>Aborts every registered connection; returns how many were cut. Cold path (drain deadline).</summary>
-    public int AbortAll()
+    /// <summary>
+    /// Aborts every connection of <paramref name="connections"/> that runs on this backend; returns how many were cut.
+    /// Cold path (drain deadline): it walks all open connections.
+    /// </summary>
+    public int AbortAll(IEnumerable<IDrainable> connections)
     {
         var victims = new List<IDrainable>();
-        lock (_connectionsLock)
+        foreach (var c in connections)
         {
-            for (var c = _head; c is not null; c = c.DrainLink.Next) victims.Add(c);
+            if (ReferenceEquals(Volatile.Read(ref c.DrainLink.Owner), this)) victims.Add(c);
         }
-        // Abort outside the lock: an abort may release (and so unlink) the connection synchronously.
+        // Abort after the walk: an abort may release the connection synchronously.
         foreach (var c in victims) c.Abort();
         return victims.Count;
     }

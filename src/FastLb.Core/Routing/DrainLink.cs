@@ -1,12 +1,10 @@
 namespace FastLb.Core.Routing;
 
 /// <summary>
-/// The links a connection carries so the <see cref="BackendState"/> it runs on can keep it in an intrusive list:
-/// registering a connection (per TCP connection, per HTTP request) then allocates nothing.
+/// What a connection carries so a drain can find it: the <see cref="BackendState"/> it runs on now (the backend of
+/// a TCP relay, of an HTTP connection's current request). Setting and clearing it is a plain field write.
 /// </summary>
 internal struct DrainLink
 {
     internal BackendState? Owner;
-    internal IDrainable? Previous;
-    internal IDrainable? Next;
 }

@@ -6,6 +6,6 @@ internal interface IDrainable
     /// <summary>Closes the connection at once; idempotent.</summary>
     void Abort();
 
-    /// <summary>Storage for the backend's intrusive list; only <see cref="BackendState"/> touches it.</summary>
+    /// <summary>The backend the connection runs on; only <see cref="BackendState"/> touches it.</summary>
     ref DrainLink DrainLink { get; }
 }

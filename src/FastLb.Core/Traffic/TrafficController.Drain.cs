@@ -79,10 +79,10 @@ internal sealed partial class TrafficController
                     continue;
                 }
                 entry.DrainedAt = null;
-                if (now >= entry.Deadline)
+                if (now >= entry.Deadline && Connections is { } directory)
                 {
                     var cut = 0;
-                    foreach (var b in entry.Backends) cut += b.AbortAll();
+                    foreach (var b in entry.Backends) cut += b.AbortAll(directory.Connections);
                     if (cut > 0)
                     {
                         entry.Aborted += cut;

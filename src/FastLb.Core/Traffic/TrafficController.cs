@@ -24,6 +24,12 @@ internal sealed partial class TrafficController(Router router, BackendStateRegis
     public Router Router { get; } = router;
     public BackendStateRegistry Registry { get; } = registry;
 
+    /// <summary>
+    /// The proxy's open connections, which a drain cuts at its deadline (those still on the drained backends). Set
+    /// once the proxy exists; while null, a passed deadline cuts nothing.
+    /// </summary>
+    public IConnectionDirectory? Connections { get; set; }
+
     /// <summary>The config the current table was built from; null before the first load.</summary>
     public FastLbConfig? Config
     {

@@ -27,7 +27,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
 {
     private DrainLink _drainLink;
 
-    /// <summary>Links for the backend's intrusive connection list (see <see cref="BackendState.Acquire"/>).</summary>
+    /// <summary>The backend this connection runs on, for drain deadlines (see <see cref="BackendState.Acquire"/>).</summary>
     public ref DrainLink DrainLink => ref _drainLink;
 
     private const int MaxConnectAttempts = 3;

@@ -20,7 +20,7 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
 {
     private DrainLink _drainLink;
 
-    /// <summary>Links for the backend's intrusive connection list (see <see cref="BackendState.Acquire"/>).</summary>
+    /// <summary>The backend this connection runs on, for drain deadlines (see <see cref="BackendState.Acquire"/>).</summary>
     public ref DrainLink DrainLink => ref _drainLink;
 
     private readonly EpollSocket _client;

@@ -50,7 +50,7 @@ public sealed class HttpProxyEdgeTests
         Assert.Equal("ping-1", echoed);
 
         // Drain deadline behaviour: AbortAll cuts the tunnel.
-        Assert.Equal(1, state.AbortAll());
+        Assert.Equal(1, state.AbortAll(lb.Server.Connections));
         await Poll.UntilAsync(() => state.Live == 0, "tunnel released");
     }
 

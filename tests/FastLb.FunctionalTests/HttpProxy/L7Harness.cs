@@ -34,6 +34,7 @@ internal sealed class L7Harness : IAsyncDisposable
         controller.Load(config);
         L7Proxy? http = null;
         var server = new ProxyServer(router, _ => http!, heartbeatInterval: TimeSpan.FromMilliseconds(100));
+        controller.Connections = server;
         http = new L7Proxy(router, server.Transport);
         var errors = await server.ApplyAsync(config).WaitAsync(Timeout);
         Assert.Empty(errors);

@@ -205,7 +205,7 @@ public class TcpRelayTests
         await TcpHarness.WaitUntilAsync(() => harness.Server.Transport.RentedBlocks == 0, "the idle connection returned its buffers");
 
         // What the drain tracker does when a pool's drain deadline passes.
-        Assert.Equal(1, state.AbortAll());
+        Assert.Equal(1, state.AbortAll(harness.Server.Connections));
 
         var e = await Assert.ThrowsAsync<SocketException>(() => client.ReadToEndAsync().WaitAsync(Timeout));
         Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);

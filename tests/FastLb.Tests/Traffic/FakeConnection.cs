@@ -2,12 +2,12 @@ using FastLb.Core.Routing;
 
 namespace FastLb.Tests.Traffic;
 
-/// <summary>Stands in for a proxied connection: registers on a backend and records being aborted.</summary>
+/// <summary>Stands in for a proxied connection: runs on one backend and records being aborted.</summary>
 internal sealed class FakeConnection(BackendState state) : IDrainable
 {
     private DrainLink _drainLink;
 
-    /// <summary>Links for the backend's intrusive connection list (see <see cref="BackendState.Acquire"/>).</summary>
+    /// <summary>The backend it runs on (see <see cref="BackendState.Acquire"/>).</summary>
     public ref DrainLink DrainLink => ref _drainLink;
 
     public bool Aborted { get; private set; }

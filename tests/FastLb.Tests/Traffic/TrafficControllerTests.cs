@@ -12,11 +12,12 @@ public class TrafficControllerTests
     private readonly ManualTimeProvider _time = new(new DateTimeOffset(2026, 11, 26, 10, 0, 0, TimeSpan.Zero));
     private readonly Router _router = new();
     private readonly TrafficController _controller;
+    private readonly FakeConnectionDirectory _connections = new();
 
     public TrafficControllerTests()
     {
         FastLb.Core.Diagnostics.Log.MinLevel = FastLb.Core.Diagnostics.LogLevel.None;
-        _controller = new TrafficController(_router, new BackendStateRegistry(), _time);
+        _controller = new TrafficController(_router, new BackendStateRegistry(), _time) { Connections = _connections };
     }
 
     private Dictionary<string, int> SharesNow()
@@ -163,7 +164,7 @@ public class TrafficControllerTests
     {
         _controller.Load(TestConfigs.Web(TestConfigs.Blue, drainTimeout: TimeSpan.FromSeconds(30)));
         var blue = _router.Current.FindService("web")!.FindPool("blue")!.Backends[0].State;
-        var connection = FakeConnection.Open(blue);
+        var connection = _connections.Open(blue);
 
         _controller.Swap("web", "green");
         _controller.Tick();
@@ -190,7 +191,7 @@ public class TrafficControllerTests
     {
         _controller.Load(TestConfigs.Web(TestConfigs.Blue));
         var blue = _router.Current.FindService("web")!.FindPool("blue")!.Backends[1].State;
-        var connection = FakeConnection.Open(blue);
+        var connection = _connections.Open(blue);
         _controller.Swap("web", "green");
 
         _time.Advance(TimeSpan.FromSeconds(3));
