@@ -89,6 +89,7 @@ public class ProcessTests : IAsyncLifetime
     }
 
     [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")] // FastLb runs on Linux only (README)
     public async Task Run_ControlSocket_CreatedMode0600()
     {
         await using var p = await StartAsync();
