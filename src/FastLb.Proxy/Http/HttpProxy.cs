@@ -27,11 +27,12 @@ internal sealed class HttpProxy : IConnectionHandler, IDisposable
 
     /// <summary>
     /// Parsed request and response heads, rented when a request's first byte arrives and returned when it ends,
-    /// so an idle keep-alive connection holds no head buffers. The parsers reset a head before filling it.
+    /// so an idle keep-alive connection holds no head buffers. The parsers reset a head before filling it. Each
+    /// event loop keeps a few for itself (<see cref="LoopCachedPool{T}"/>).
     /// </summary>
-    internal ObjectPool<HttpRequestHead> RequestHeads { get; } = new DefaultObjectPool<HttpRequestHead>(new DefaultPooledObjectPolicy<HttpRequestHead>(), MaxPooledHeads);
+    internal LoopCachedPool<HttpRequestHead> RequestHeads { get; } = new(new DefaultObjectPool<HttpRequestHead>(new DefaultPooledObjectPolicy<HttpRequestHead>(), MaxPooledHeads));
 
-    internal ObjectPool<HttpResponseHead> ResponseHeads { get; } = new DefaultObjectPool<HttpResponseHead>(new DefaultPooledObjectPolicy<HttpResponseHead>(), MaxPooledHeads);
+    internal LoopCachedPool<HttpResponseHead> ResponseHeads { get; } = new(new DefaultObjectPool<HttpResponseHead>(new DefaultPooledObjectPolicy<HttpResponseHead>(), MaxPooledHeads));
 
     /// <summary>Heads kept for reuse: enough for the requests in flight at once on a busy proxy.</summary>
     private const int MaxPooledHeads = 4096;

@@ -174,4 +174,32 @@ internal sealed class EpollPair : IDisposable
         new Random(seed).NextBytes(data);
         return data;
     }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on <see cref="Local"/>'s event loop thread (as a readiness callback: the peer
+    /// sends one byte, read back afterwards) and waits for it.
+    /// </summary>
+    public async Task RunOnLoopAsync(Action action)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var armed = !Local.TryWaitReadable(static state =>
+        {
+            var (run, completion) = ((Action, TaskCompletionSource))state!;
+            try
+            {
+                Assert.True(EpollLoop.CurrentId >= 0, "the callback runs on an event loop");
+                run();
+                completion.SetResult();
+            }
+            catch (Exception e)
+            {
+                completion.SetException(e);
+            }
+        }, (action, done));
+        Assert.True(armed, "nothing was sent yet, so the wait parks");
+        await SendFromPeerAsync("x");
+        await done.Task.WaitAsync(Timeout);
+        Assert.True(Local.EndReadWait());
+        Assert.Equal(1, Local.Receive(new byte[8]));
+    }
 }

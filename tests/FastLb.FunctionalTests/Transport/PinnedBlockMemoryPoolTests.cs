@@ -18,14 +18,14 @@ public sealed class PinnedBlockMemoryPoolTests
         using var pair = await EpollPair.StartAsync();
         using var pool = new PinnedBlockMemoryPool(1024);
         IMemoryOwner<byte>? first = null, again = null;
-        await OnLoopAsync(pair, () =>
+        await pair.RunOnLoopAsync(() =>
         {
             first = pool.Rent();
             first.Dispose();
         });
         var elsewhere = pool.Rent(); // a test thread: the shared queue, which is empty
         Assert.NotSame(first, elsewhere);
-        await OnLoopAsync(pair, () => again = pool.Rent());
+        await pair.RunOnLoopAsync(() => again = pool.Rent());
         Assert.Same(first, again);
         Assert.Equal(2, pool.Rented);
         again!.Dispose();
@@ -39,13 +39,13 @@ public sealed class PinnedBlockMemoryPoolTests
         using var pair = await EpollPair.StartAsync();
         using var pool = new PinnedBlockMemoryPool(1024);
         IMemoryOwner<byte>? onLoop = null;
-        await OnLoopAsync(pair, () => onLoop = pool.Rent());
+        await pair.RunOnLoopAsync(() => onLoop = pool.Rent());
         var onTestThread = pool.Rent();
         Assert.Equal(2, pool.Rented);
 
         onLoop!.Dispose(); // rented by the loop, returned here
         Assert.Equal(1, pool.Rented);
-        await OnLoopAsync(pair, onTestThread.Dispose); // rented here, returned by the loop
+        await pair.RunOnLoopAsync(onTestThread.Dispose); // rented here, returned by the loop
         Assert.Equal(0, pool.Rented);
     }
 
@@ -55,7 +55,7 @@ public sealed class PinnedBlockMemoryPoolTests
         using var pair = await EpollPair.StartAsync();
         using var pool = new PinnedBlockMemoryPool(1024);
         var blocks = new List<IMemoryOwner<byte>>();
-        await OnLoopAsync(pair, () =>
+        await pair.RunOnLoopAsync(() =>
         {
             for (var i = 0; i < PinnedBlockMemoryPool.LoopCacheCapacity + 3; i++) blocks.Add(pool.Rent());
             foreach (var block in blocks) block.Dispose();
@@ -68,30 +68,5 @@ public sealed class PinnedBlockMemoryPoolTests
             Assert.Contains(block, spilled);
             block.Dispose();
         }
-    }
-
-    /// <summary>Runs <paramref name="action"/> on the pair's event loop thread (as a readiness callback) and waits for it.</summary>
-    private static async Task OnLoopAsync(EpollPair pair, Action action)
-    {
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var armed = !pair.Local.TryWaitReadable(static state =>
-        {
-            var (run, completion) = ((Action, TaskCompletionSource))state!;
-            try
-            {
-                Assert.True(EpollLoop.CurrentId >= 0, "the callback runs on an event loop");
-                run();
-                completion.SetResult();
-            }
-            catch (Exception e)
-            {
-                completion.SetException(e);
-            }
-        }, (action, done));
-        Assert.True(armed, "nothing was sent yet, so the wait parks");
-        await pair.SendFromPeerAsync("x");
-        await done.Task.WaitAsync(Timeout);
-        Assert.True(pair.Local.EndReadWait());
-        Assert.Equal(1, pair.Local.Receive(new byte[8]));
     }
 }
