@@ -180,7 +180,9 @@ internal sealed class ProxyListener
             EpollSocket? client;
             try
             {
-                client = acceptor.Accept();
+                // An HTTP connection for another loop is started there by Post (below), unregistered until it waits;
+                // a TCP relay starts here (its backend is picked on this thread) and so is registered on its loop now.
+                client = acceptor.Accept(registerOnOtherLoop: !ServesHttp);
             }
             catch (ObjectDisposedException)
             {
@@ -202,7 +204,7 @@ internal sealed class ProxyListener
             }
             try
             {
-                Dispatch(client);
+                Dispatch(client, acceptor.Loop);
             }
             catch (Exception e)
             {
@@ -212,7 +214,9 @@ internal sealed class ProxyListener
         }
     }
 
-    private void Dispatch(EpollSocket client)
+    private bool ServesHttp => _httpHandler is not null && Config.Protocol == ListenerProtocol.Http;
+
+    private void Dispatch(EpollSocket client, EpollLoop acceptingLoop)
     {
         var target = Target;
         if (target.Config.Protocol == ListenerProtocol.Http && _httpHandler is not null)
@@ -223,7 +227,11 @@ internal sealed class ProxyListener
                 client.Abort();
                 return;
             }
-            handled.Execute();
+            // On its own loop's thread from the first byte: handing it over costs an eventfd write only when that
+            // loop sleeps, where registering it there (so that its first edge starts it) cost an epoll_ctl and a
+            // wake-up for every connection (perf-results/2026-11-26-loop-balance.md).
+            if (ReferenceEquals(client.Loop, acceptingLoop)) handled.Execute();
+            else client.Loop.Post(handled);
             return;
         }
         var relay = new TcpProxyConnection(client, this, target, _server.Router, _server.Transport);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using FastLb.Core.Diagnostics;
 
@@ -23,6 +24,8 @@ internal sealed unsafe class EpollLoop
     private EpollSocket?[] _slots = new EpollSocket?[256];
     private int _nextSlot;
     private uint _sequence;
+    private readonly ConcurrentQueue<IThreadPoolWorkItem> _posted = new();
+    private int _sleeping; // 1 from just before epoll_wait until it returns: a Post then writes the eventfd
 
     [ThreadStatic]
     private static int t_idPlusOne; // 0 on threads that are not an event loop
@@ -50,6 +53,17 @@ internal sealed unsafe class EpollLoop
 
     /// <summary>The CPU this loop's thread is pinned to, or -1.</summary>
     public int Cpu { get; }
+
+    /// <summary>
+    /// Runs <paramref name="item"/> on this loop's thread, after the events it is handling now; any thread. The
+    /// eventfd is written only when the loop sleeps in epoll_wait (or is about to): a busy loop picks the item up
+    /// on its next turn without a syscall on either side.
+    /// </summary>
+    public void Post(IThreadPoolWorkItem item)
+    {
+        _posted.Enqueue(item);
+        if (Volatile.Read(ref _sleeping) != 0 && Interlocked.Exchange(ref _sleeping, 0) != 0) SocketSyscalls.SignalEventFd(_wakeFd);
+    }
 
     /// <summary>Adds <paramref name="socket"/> (edge-triggered in, out, peer close); returns 0 or -errno.</summary>
     public int Register(EpollSocket socket, int fd)
@@ -112,7 +126,12 @@ internal sealed unsafe class EpollLoop
         var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * SocketSyscalls.EpollEventSize));
         while (true)
         {
-            var n = SocketSyscalls.EpollWait(_epfd, events, MaxEvents, -1);
+            RunPosted();
+            // Announce the sleep before looking at the queue once more (a full fence between the two): a Post either
+            // is seen here, or sees the flag and wakes the wait.
+            Interlocked.Exchange(ref _sleeping, 1);
+            var n = SocketSyscalls.EpollWait(_epfd, events, MaxEvents, _posted.IsEmpty ? -1 : 0);
+            Volatile.Write(ref _sleeping, 0);
             if (n < 0)
             {
                 if (n == -SocketSyscalls.EINTR) continue;
@@ -142,6 +161,21 @@ internal sealed unsafe class EpollLoop
                     // Continuations catch their own failures; anything reaching here is a bug, not a reason to stop the loop.
                     Log.Error($"event loop {Id}: unhandled error in a socket continuation: {e}");
                 }
+            }
+        }
+    }
+
+    private void RunPosted()
+    {
+        while (_posted.TryDequeue(out var item))
+        {
+            try
+            {
+                item.Execute();
+            }
+            catch (Exception e)
+            {
+                Log.Error($"event loop {Id}: unhandled error in posted work: {e}");
             }
         }
     }

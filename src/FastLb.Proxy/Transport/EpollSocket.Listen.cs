@@ -26,9 +26,16 @@ internal sealed partial class EpollSocket
     /// that ends each burst consume a turn, so with 2 loops and clients arriving one by one every connection landed on
     /// the same loop (perf-results/2026-11-26-loop-balance.md).
     /// </remarks>
+    /// <param name="loop">The loop to serve the connection; null = the next one in round-robin order.</param>
+    /// <param name="registerOnOtherLoop">
+    /// For a connection served by another loop than this listener's: true registers it there now, so that loop's
+    /// first edge starts it; false leaves it unregistered like one served here (readable and writable until a
+    /// syscall says otherwise, registered on its first wait), for a caller that starts it on that loop itself
+    /// (<see cref="EpollLoop.Post"/>).
+    /// </param>
     /// <exception cref="SocketException">accept failed (EMFILE, a client gone from the backlog).</exception>
     /// <exception cref="ObjectDisposedException">The listener was closed.</exception>
-    public unsafe EpollSocket? Accept(EpollLoop? loop = null)
+    public unsafe EpollSocket? Accept(EpollLoop? loop = null, bool registerOnOtherLoop = true)
     {
         ConsumeReadReadiness();
         var address = stackalloc byte[SocketAddressCodec.MaxLength];
@@ -49,7 +56,7 @@ internal sealed partial class EpollSocket
         var remote = SocketAddressCodec.Read(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddressCodec.MaxLength)));
         var handle = new SocketFdHandle(fd);
         loop ??= EventLoops.Next();
-        if (ReferenceEquals(loop, Loop))
+        if (ReferenceEquals(loop, Loop) || !registerOnOtherLoop)
         {
             // Served by the accepting loop: readable at once. A client's request usually arrived with the handshake,
             // so the first receive is tried before anything is registered (see EnsureRegistered); a connection that
