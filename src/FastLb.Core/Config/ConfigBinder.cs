@@ -39,7 +39,7 @@ internal sealed partial class ConfigBinder(string file)
 
         var workers = Environment.ProcessorCount;
         if (top.TryGetValue("workers", out var w) && Int(w, 1, MaxWorkers) is { } n) workers = n;
-        var pinWorkers = false;
+        var pinWorkers = true;
         if (top.TryGetValue("pin_workers", out var pw) && Bool(pw) is { } pin) pinWorkers = pin;
         var admin = BindAdmin(top.GetValueOrDefault("admin"), baseDirectory);
         var defaults = top.TryGetValue("defaults", out var d) ? BindDefaults(d) : new DefaultsConfig();

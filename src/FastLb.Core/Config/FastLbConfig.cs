@@ -9,8 +9,8 @@ internal sealed class FastLbConfig
     /// <summary>Data-plane worker count; defaults to the core count.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 
-    /// <summary>Pin event loop i to the i-th CPU the process may run on (<c>pin_workers</c>, default false).</summary>
-    public bool PinWorkers { get; init; }
+    /// <summary>Pin event loop i to the i-th CPU the process may run on (<c>pin_workers</c>, default true).</summary>
+    public bool PinWorkers { get; init; } = true;
 
     public AdminConfig Admin { get; init; } = new();
 

@@ -15,11 +15,9 @@ internal static class EventLoops
 
     /// <summary>Sets the loop count and whether loops are pinned; effective only before the first socket is created.</summary>
     /// <remarks>
-    /// Pinned, loop i runs only on the i-th CPU the process may use (wrapping when there are more loops than CPUs), so
-    /// it keeps its sockets' cache lines and wake-ups local, but cannot step aside for other busy processes. Pinning
-    /// is off by default: on the 2-core bench machine, once connections were spread over the loops, it gained nothing
-    /// on keep-alive and cost a quarter of the new-connection rate at 2 workers
-    /// (perf-results/2026-11-26-loop-balance.md).
+    /// Pinned, loop i runs only on the i-th CPU the process may use (wrapping when there are more loops than CPUs). A
+    /// loop that stays on its CPU keeps its sockets' cache lines and wake-ups local: on the 2-core bench machine this
+    /// cut kernel time per request by about 15% at 2 workers (perf-results/2026-11-26-epoll-transport.md).
     /// </remarks>
     public static void Configure(int workers, bool pin = false)
     {

@@ -84,13 +84,13 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
-    public void Parse_PinWorkersTrue_PinsTheLoops()
+    public void Parse_PinWorkersFalse_LeavesLoopsToTheScheduler()
     {
-        var config = ConfigLoader.Parse("workers: 3\npin_workers: true\n" + ConfigTestFiles.Minimal, "pin.yaml");
+        var config = ConfigLoader.Parse("workers: 3\npin_workers: false\n" + ConfigTestFiles.Minimal, "pin.yaml");
 
         Assert.Equal(3, config.Workers);
-        Assert.True(config.PinWorkers);
-        Assert.Contains("workers: 3, pinned to CPUs\n", ConfigSummary.Describe(config).ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.False(config.PinWorkers);
+        Assert.Contains("workers: 3\n", ConfigSummary.Describe(config).ReplaceLineEndings("\n"), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -99,7 +99,7 @@ public sealed class ConfigLoaderTests
         var config = ConfigLoader.Parse(ConfigTestFiles.Minimal, "min.yaml");
 
         Assert.Equal(Environment.ProcessorCount, config.Workers);
-        Assert.False(config.PinWorkers); // the scheduler places the loops, as HAProxy and NGINX do by default
+        Assert.True(config.PinWorkers);
         Assert.Equal("./fastlb.sock", config.Admin.ControlSocket);
         Assert.Null(config.Admin.Listen);
         var web = config.Services[0];
