@@ -2,7 +2,7 @@ namespace FastLb.Core.Routing;
 
 /// <summary>
 /// Smooth weighted round-robin (nginx, 2012) over a schedule precomputed by <see cref="SmoothWeightedSchedule"/>,
-/// indexed by a per-core atomic cursor (<see cref="StripedCursor"/>). Pick O(1): one uncontended interlocked
+/// indexed by one atomic cursor (<see cref="ScheduleCursor"/>). Pick O(1): one interlocked
 /// increment and a division-free modulo.
 /// </summary>
 internal sealed class RoundRobinPolicy : ISelectionPolicy
@@ -10,7 +10,7 @@ internal sealed class RoundRobinPolicy : ISelectionPolicy
     private readonly BackendSnapshot[] _slots;
     private readonly BackendSnapshot[] _positive;
     private readonly FastModulus _modulus;
-    private readonly StripedCursor _cursor = new();
+    private readonly ScheduleCursor _cursor = new();
 
     public RoundRobinPolicy(BackendSnapshot[] backends)
     {

@@ -9,7 +9,7 @@ internal sealed class ServiceSnapshot
     private readonly PoolSnapshot[] _sharedPools; // pools with share > 0, for fallback and hashing
     private readonly int _totalShare;
     private readonly FastModulus _slotModulus;
-    private readonly StripedCursor _cursor = new();
+    private readonly ScheduleCursor _cursor = new();
 
     public ServiceSnapshot(ServiceConfig config, PoolSnapshot[] pools)
     {

@@ -1,0 +1,44 @@
+using FastLb.Tests.Common;
+using Xunit;
+
+namespace FastLb.FunctionalTests.HttpProxy;
+
+/// <summary>
+/// Round robin as an operator checks it with curl: one request per new connection. The test process runs at least two
+/// event loops and spreads connections over them, so this also shows that the order is one order for the whole
+/// process, not one per loop.
+/// </summary>
+public sealed class HttpRoundRobinTests
+{
+    [Fact]
+    public async Task NewConnectionEachRequest_TwoBackends_Alternate()
+    {
+        await using var a = LoopbackBackend.Start(LoopbackBackendMode.Http, "a");
+        await using var b = LoopbackBackend.Start(LoopbackBackendMode.Http, "b");
+        await using var lb = await L7Harness.StartAsync($"""
+            listeners:
+              - name: web
+                bind: 127.0.0.1:0
+                protocol: http
+                routes:
+                  - service: web
+            services:
+              web:
+                balance: round_robin
+                pools:
+                  main:
+                    - {a.EndPoint}
+                    - {b.EndPoint}
+            """);
+
+        var names = new List<string?>();
+        for (var i = 0; i < 6; i++)
+        {
+            var response = await lb.SendOnceAsync("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            Assert.Equal(200, response.Status);
+            names.Add(response.Header("x-backend"));
+        }
+
+        Assert.Equal(["a", "b", "a", "b", "a", "b"], names);
+    }
+}
