@@ -219,9 +219,9 @@ internal sealed class ProxyListener
     private void Dispatch(EpollSocket client, EpollLoop acceptingLoop)
     {
         var target = Target;
-        if (target.Config.Protocol == ListenerProtocol.Http && _httpHandler is not null)
+        if (ServesHttp)
         {
-            var handled = _httpHandler.Create(client, this, target.Config);
+            var handled = _httpHandler!.Create(client, this, target.Config);
             if (!Register(handled))
             {
                 client.Abort();
