@@ -5,7 +5,7 @@ namespace FastLb.Core.Traffic;
 
 internal sealed partial class TrafficController
 {
-    /// <summary>Writes the "generation" and "services" members of the status reply (DESIGN.md) into an open JSON object.</summary>
+    /// <summary>Writes the "generation" and "services" members of the status reply (docs/control.md) into an open JSON object.</summary>
     public void WriteStatus(Utf8JsonWriter w)
     {
         lock (_writeLock)

@@ -68,7 +68,7 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
             ? value
             : throw new TrafficException($"{what} must be a whole number, got '{text}'");
 
-    /// <summary>The status reply (DESIGN.md): also served read-only by the admin HTTP endpoint.</summary>
+    /// <summary>The status reply (docs/control.md): also served read-only by the admin HTTP endpoint.</summary>
     public string Status() => Json(w =>
     {
         w.WriteBoolean("ok", true);

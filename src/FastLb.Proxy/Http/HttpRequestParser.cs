@@ -3,7 +3,7 @@ using System.Text;
 
 namespace FastLb.Proxy.Http;
 
-/// <summary>Strict HTTP/1.1 request head parser (RFC 9112 §2–§6, /work/shared/HTTP-CONFORMANCE.md); allocates nothing in steady state.</summary>
+/// <summary>Strict HTTP/1.1 request head parser (RFC 9112 §2–§6; docs/http-conformance.md); allocates nothing in steady state.</summary>
 /// <remarks>
 /// Errors are returned, not thrown: malformed input is routine for an edge proxy and exceptions would make floods expensive.
 /// After an error the caller answers <see cref="HttpRequestHead.ErrorStatusCode"/> and closes; nothing after the bad head is parsed.

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace FastLb.FunctionalTests.Http;
 
-/// <summary>Every row of HTTP-CONFORMANCE.md about client input: FastLb's answer, the connection's fate, and what reached the backend.</summary>
+/// <summary>Every row of docs/http-conformance.md about client input: FastLb's answer, the connection's fate, and what reached the backend.</summary>
 public sealed class HttpConformanceTests(ConformanceFixture fixture) : IClassFixture<ConformanceFixture>, IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = HttpLb.Timeout;

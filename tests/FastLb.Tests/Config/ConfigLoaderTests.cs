@@ -72,7 +72,7 @@ public sealed class ConfigLoaderTests
     [Fact]
     public void Parse_DesignExampleVerbatim_ReportsHashOnAndMissingServices()
     {
-        // DESIGN.md's example routes to services it never defines and sets hash_on with round_robin.
+        // The example routes to services it never defines and sets hash_on with round_robin.
         var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(ConfigTestFiles.DesignExample, "fastlb.yaml"));
 
         Assert.Collection(

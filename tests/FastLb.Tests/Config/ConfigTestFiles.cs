@@ -3,7 +3,7 @@ namespace FastLb.Tests.Config;
 /// <summary>YAML fixtures shared by the config tests.</summary>
 internal static class ConfigTestFiles
 {
-    /// <summary>The example from DESIGN.md, verbatim.</summary>
+    /// <summary>A full example with two mistakes: routes to services it never defines, and hash_on with round_robin.</summary>
     public const string DesignExample = """
         workers: 2                        # data-plane threads / event loops; default: the core count
         admin:
@@ -44,7 +44,7 @@ internal static class ConfigTestFiles
         """;
 
     /// <summary>
-    /// The DESIGN.md example made loadable: hash_on dropped from the round_robin service (it only applies with
+    /// <see cref="DesignExample"/> made loadable: hash_on dropped from the round_robin service (it only applies with
     /// balance: hash) and the api and postgres services it routes to added.
     /// </summary>
     public static readonly string DesignExampleFixed = DesignExample
