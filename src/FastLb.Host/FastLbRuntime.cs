@@ -31,17 +31,21 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     private int _stopping;
 
     /// <param name="reloadSource">Reads the config again for a reload; throws <see cref="ConfigException"/> on a bad file.</param>
-    public FastLbRuntime(Func<FastLbConfig> reloadSource)
+    /// <param name="workers">The event loops to run (fixed for the process); null = <see cref="WorkerModel.Default"/>.</param>
+    public FastLbRuntime(Func<FastLbConfig> reloadSource, WorkerModel? workers = null)
     {
         _reloadSource = reloadSource;
+        Workers = workers ?? WorkerModel.Default;
         Controller = new TrafficController(Router);
         // http listeners share one L7 proxy (and its upstream pool); the factory runs at bind time, after Http is set.
-        Proxy = new ProxyServer(Router, _ => Http!);
+        // The server owns the loops and stops them when it stops.
+        Proxy = new ProxyServer(Router, _ => Http!, loops: Workers.CreateLoops());
         Controller.Connections = Proxy;
         Http = new HttpProxy(Router, Proxy.Transport);
     }
 
     public Router Router { get; } = new();
+    public WorkerModel Workers { get; }
     public TrafficController Controller { get; }
     public ProxyServer Proxy { get; }
     public HttpProxy Http { get; }
@@ -53,7 +57,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     /// <summary>Loads the first config, binds listeners and the control socket. False (with the reason logged) when it cannot start.</summary>
     public async Task<bool> StartAsync(FastLbConfig config, bool handleSignals = true)
     {
-        Log.Info($"start fastlb pid={Environment.ProcessId} config={config.SourcePath} workers={(WorkerModel.Workers == 0 ? config.Workers : WorkerModel.Workers)}{(WorkerModel.Workers != 0 && WorkerModel.Pinned ? " pinned" : "")}");
+        Log.Info($"start fastlb pid={Environment.ProcessId} config={config.SourcePath} workers={Workers.Workers}{(Workers.Pinned ? " pinned" : "")}");
         Controller.Load(config);
         var errors = await Proxy.ApplyAsync(config).ConfigureAwait(false);
         if (errors.Count > 0)
@@ -121,7 +125,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
                 SystemdNotifier.Ready();
                 return new ReloadResult(false, Router.Current.Generation, e.Errors.Select(x => x.ToString()).ToList(), []);
             }
-            WorkerModel.WarnIfChanged(config.Workers, config.PinWorkers);
+            Workers.WarnIfChanged(config.Workers, config.PinWorkers);
             var change = Controller.Load(config);
             var warnings = await Proxy.ApplyAsync(config).ConfigureAwait(false);
             foreach (var w in warnings) Log.Warn($"reload: {w}");

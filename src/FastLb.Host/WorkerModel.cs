@@ -9,33 +9,29 @@ namespace FastLb.Host;
 /// and forwarded on the loop that received it, and its upstream connection lives on the same loop, with no
 /// thread-pool hop (perf-results/2026-11-26-l7-tuning.md, 2026-11-26-epoll-transport.md).
 /// </summary>
-/// <remarks>The loops start with the first listener, so the count is fixed at start and cannot change on reload.</remarks>
-internal static class WorkerModel
+/// <remarks>The loops are created once, with the server, so the count is fixed at start and cannot change on reload.</remarks>
+/// <param name="workers">Event loops to run.</param>
+/// <param name="pin">Whether each loop is pinned to a CPU.</param>
+internal sealed class WorkerModel(int workers, bool pin)
 {
-    private static int _applied;
+    /// <summary>One loop per CPU, unpinned: what runs when no config chose.</summary>
+    public static WorkerModel Default => new(EventLoops.DefaultCount, pin: false);
 
-    /// <summary>The worker count in force, once applied.</summary>
-    public static int Workers { get; private set; }
+    public int Workers { get; } = workers;
 
-    /// <summary>Whether the loops are pinned to CPUs, once applied.</summary>
-    public static bool Pinned { get; private set; }
+    public bool Pinned { get; } = pin;
 
-    public static void Apply(int workers, bool pin)
+    /// <summary>Starts the loops; the server they are given to owns and stops them.</summary>
+    public EventLoops CreateLoops() => new(Workers, Pinned);
+
+    /// <summary>Warns when a reloaded file asks for a worker setting that only a restart changes.</summary>
+    public void WarnIfChanged(int configured, bool pin)
     {
-        if (Interlocked.Exchange(ref _applied, 1) != 0) return;
-        EventLoops.Configure(workers, pin);
-        Workers = workers;
-        Pinned = pin;
-    }
-
-    /// <summary>Logs once at start whether a reload asked for a worker count the process cannot change.</summary>
-    public static void WarnIfChanged(int configured, bool pin)
-    {
-        if (Workers != 0 && configured != Workers)
+        if (configured != Workers)
         {
             Log.Warn($"workers: {configured} in the file, {Workers} running; the worker count changes only on restart");
         }
-        if (Workers != 0 && pin != Pinned)
+        if (pin != Pinned)
         {
             Log.Warn($"pin_workers: {(pin ? "true" : "false")} in the file, {(Pinned ? "true" : "false")} running; it changes only on restart");
         }

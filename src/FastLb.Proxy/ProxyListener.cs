@@ -91,7 +91,7 @@ internal sealed class ProxyListener
         {
             Log.Warn($"listener '{Name}': no service to relay to (no catch-all route); connections will be reset");
         }
-        _acceptor = EpollSocket.ForListener(_listenSocket, EventLoops.Next());
+        _acceptor = EpollSocket.ForListener(_listenSocket, _server.Loops.Next());
         Log.Info($"listener '{Name}' accepting on {EndPoint} ({(target.Config.Protocol == ListenerProtocol.Tcp ? "tcp" : "http")})");
         _acceptLoop = AcceptLoopAsync(_acceptor);
     }

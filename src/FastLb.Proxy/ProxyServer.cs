@@ -41,16 +41,25 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
     /// <param name="router">Source of the routing table; each connection reads it once.</param>
     /// <param name="httpHandlerFactory">Makes the handler of each http listener when it binds; null = L4 fallback.</param>
     /// <param name="heartbeatInterval">Period of the timeout checks (default <see cref="DefaultHeartbeat"/>).</param>
-    public ProxyServer(Router router, Func<ListenerConfig, IConnectionHandler>? httpHandlerFactory, TimeSpan? heartbeatInterval = null)
+    /// <param name="loops">
+    /// The event loops to serve on; the server owns them from here and disposes them when it stops. Null = a new
+    /// set of <see cref="EventLoops.DefaultCount"/> unpinned loops.
+    /// </param>
+    public ProxyServer(Router router, Func<ListenerConfig, IConnectionHandler>? httpHandlerFactory, TimeSpan? heartbeatInterval = null,
+        EventLoops? loops = null)
     {
         Router = router;
         _httpHandlerFactory = httpHandlerFactory;
-        Transport = new TransportOptions();
+        Loops = loops ?? new EventLoops(EventLoops.DefaultCount);
+        Transport = new TransportOptions(Loops);
         var period = heartbeatInterval ?? DefaultHeartbeat;
         _heartbeat = new Timer(static s => ((ProxyServer)s!).OnHeartbeat(), this, period, period);
     }
 
     public Router Router { get; }
+
+    /// <summary>The event loops every connection of this server runs on; stopped when the server stops.</summary>
+    public EventLoops Loops { get; }
 
     /// <summary>Memory pool and pipe settings shared by every connection of this server.</summary>
     public TransportOptions Transport { get; }
@@ -207,6 +216,7 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
         {
             await _heartbeat.DisposeAsync().ConfigureAwait(false);
             Transport.Dispose(); // Blocks still out (a stuck straggler) fall to the GC when returned.
+            Loops.Dispose();     // Last: the connections it served were closed or aborted above.
             _applyGate.Release();
         }
     }

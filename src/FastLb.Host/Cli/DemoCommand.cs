@@ -14,7 +14,6 @@ internal static class DemoCommand
         {
             throw new UsageException($"--port must be 0-65535, got '{portText}'");
         }
-        WorkerModel.Apply(Environment.ProcessorCount, pin: false);
         var backends = new[] { new DemoBackend("blue-1"), new DemoBackend("blue-2"), new DemoBackend("green-1"), new DemoBackend("green-2") };
         foreach (var b in backends) b.Start();
         try

@@ -19,8 +19,7 @@ internal static class RunCommand
             foreach (var error in e.Errors) stderr.WriteLine(error);
             return 1;
         }
-        WorkerModel.Apply(config.Workers, config.PinWorkers);
-        await using var runtime = new FastLbRuntime(() => ConfigLoader.LoadFile(path));
+        await using var runtime = new FastLbRuntime(() => ConfigLoader.LoadFile(path), new WorkerModel(config.Workers, config.PinWorkers));
         if (!await runtime.StartAsync(config).ConfigureAwait(false)) return 1;
         return await runtime.RunUntilStoppedAsync().ConfigureAwait(false);
     }

@@ -18,7 +18,9 @@ internal sealed class HttpProxy : IConnectionHandler, IDisposable
     {
         Router = router;
         Transport = transport;
-        Pool = pool ?? new UpstreamPool(router);
+        Pool = pool ?? new UpstreamPool(router, transport.Loops.Count);
+        RequestHeads = new(new DefaultObjectPool<HttpRequestHead>(new DefaultPooledObjectPolicy<HttpRequestHead>(), MaxPooledHeads), transport.Loops);
+        ResponseHeads = new(new DefaultObjectPool<HttpResponseHead>(new DefaultPooledObjectPolicy<HttpResponseHead>(), MaxPooledHeads), transport.Loops);
     }
 
     public Router Router { get; }
@@ -30,9 +32,9 @@ internal sealed class HttpProxy : IConnectionHandler, IDisposable
     /// so an idle keep-alive connection holds no head buffers. The parsers reset a head before filling it. Each
     /// event loop keeps a few for itself (<see cref="LoopCachedPool{T}"/>).
     /// </summary>
-    internal LoopCachedPool<HttpRequestHead> RequestHeads { get; } = new(new DefaultObjectPool<HttpRequestHead>(new DefaultPooledObjectPolicy<HttpRequestHead>(), MaxPooledHeads));
+    internal LoopCachedPool<HttpRequestHead> RequestHeads { get; }
 
-    internal LoopCachedPool<HttpResponseHead> ResponseHeads { get; } = new(new DefaultObjectPool<HttpResponseHead>(new DefaultPooledObjectPolicy<HttpResponseHead>(), MaxPooledHeads));
+    internal LoopCachedPool<HttpResponseHead> ResponseHeads { get; }
 
     /// <summary>Heads kept for reuse: enough for the requests in flight at once on a busy proxy.</summary>
     private const int MaxPooledHeads = 4096;

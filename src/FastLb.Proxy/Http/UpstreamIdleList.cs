@@ -13,9 +13,11 @@ namespace FastLb.Proxy.Http;
 /// the exchange between two threads. Each stack is touched by its own loop (rent, return) and, rarely, by the sweep,
 /// so its lock is practically uncontended.
 /// </remarks>
-internal sealed class UpstreamIdleList(int capacity)
+/// <param name="loopCount">The server's event loop count.</param>
+/// <param name="capacity">Idle connections kept per loop.</param>
+internal sealed class UpstreamIdleList(int loopCount, int capacity)
 {
-    private readonly LoopStack[] _stacks = CreateStacks(capacity);
+    private readonly LoopStack[] _stacks = CreateStacks(loopCount, capacity);
 
     public int Count
     {
@@ -40,9 +42,9 @@ internal sealed class UpstreamIdleList(int capacity)
 
     private LoopStack StackOf(EpollLoop loop) => _stacks[loop.Id < _stacks.Length ? loop.Id : 0];
 
-    private static LoopStack[] CreateStacks(int capacity)
+    private static LoopStack[] CreateStacks(int loopCount, int capacity)
     {
-        var stacks = new LoopStack[EventLoops.All.Length];
+        var stacks = new LoopStack[Math.Max(1, loopCount)];
         for (var i = 0; i < stacks.Length; i++) stacks[i] = new LoopStack(capacity);
         return stacks;
     }

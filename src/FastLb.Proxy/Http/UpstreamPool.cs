@@ -20,14 +20,20 @@ internal sealed class UpstreamPool : IDisposable
     private readonly ConcurrentDictionary<BackendState, UpstreamIdleList> _idle = new(ReferenceEqualityComparer.Instance);
     private readonly Router _router;
     private readonly int _maxIdlePerBackend;
+    private readonly int _loopCount;
     private readonly Timer _sweep;
     private LiveBackends? _live;
     private int _sweeping;
     private volatile bool _disposed;
 
-    public UpstreamPool(Router router, int maxIdlePerBackend = DefaultMaxIdlePerBackend, TimeSpan? sweepInterval = null)
+    /// <param name="router">Source of the table that says which backends still take traffic.</param>
+    /// <param name="loopCount">The server's event loop count: each backend keeps one idle stack per loop.</param>
+    /// <param name="maxIdlePerBackend">Idle connections kept per backend and loop.</param>
+    /// <param name="sweepInterval">Period of the eviction sweep.</param>
+    public UpstreamPool(Router router, int loopCount, int maxIdlePerBackend = DefaultMaxIdlePerBackend, TimeSpan? sweepInterval = null)
     {
         _router = router;
+        _loopCount = loopCount;
         _maxIdlePerBackend = maxIdlePerBackend;
         var period = sweepInterval ?? SweepInterval;
         _sweep = new Timer(static s => ((UpstreamPool)s!).Sweep(), this, period, period);
@@ -71,7 +77,7 @@ internal sealed class UpstreamPool : IDisposable
         }
         connection.IdleSinceMs = Environment.TickCount64;
         connection.IdleTimeoutMs = (long)idleTimeout.TotalMilliseconds;
-        var list = _idle.GetOrAdd(connection.Backend, static (_, max) => new UpstreamIdleList(max), _maxIdlePerBackend);
+        var list = _idle.GetOrAdd(connection.Backend, static (_, pool) => new UpstreamIdleList(pool._loopCount, pool._maxIdlePerBackend), this);
         if (!list.TryPush(connection)) connection.Discard();
         else if (_disposed && list.TryPop(connection.Loop, out var raced)) raced!.Discard();
     }

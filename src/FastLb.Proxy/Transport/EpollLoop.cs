@@ -10,7 +10,8 @@ namespace FastLb.Proxy.Transport;
 /// flips a socket's readiness and resumes whoever waits for it, on this thread. The socket code then does the one
 /// syscall that moves bytes. Each registration gets a token (slot index + sequence), so an event still queued for a
 /// socket closed earlier in the same batch cannot reach the socket that reused its slot or fd.
-/// Registration takes a lock (once per connection); dispatch takes none.
+/// Registration takes a lock (once per connection); dispatch takes none. A loop belongs to one <see cref="EventLoops"/>,
+/// which stops it; the thread closes its epoll and eventfd as it exits.
 /// </remarks>
 internal sealed unsafe class EpollLoop
 {
@@ -19,6 +20,10 @@ internal sealed unsafe class EpollLoop
 
     private readonly int _epfd;
     private readonly int _wakeFd;
+    private readonly SocketFdHandle _epollHandle; // closes _epfd once the thread exited and no Register uses it
+    private readonly SocketFdHandle _wakeHandle;  // closes _wakeFd once the thread exited and no Post signals it
+    private readonly Thread _thread;
+    private volatile bool _stopping;
     private readonly Lock _registrationLock = new();
     private readonly Stack<int> _freeSlots = new();
     private EpollSocket?[] _slots = new EpollSocket?[256];
@@ -28,28 +33,50 @@ internal sealed unsafe class EpollLoop
     private int _sleeping; // 1 from just before epoll_wait until it returns: a Post then writes the eventfd
 
     [ThreadStatic]
-    private static int t_idPlusOne; // 0 on threads that are not an event loop
+    private static EpollLoop? t_current; // null on threads that are not an event loop
 
-    /// <param name="id">The loop's index.</param>
+    /// <param name="group">The loops this one belongs to (and is stopped by).</param>
+    /// <param name="id">The loop's index in <paramref name="group"/>.</param>
     /// <param name="cpu">The CPU to pin the loop's thread to, or -1 to leave it to the scheduler.</param>
-    public EpollLoop(int id, int cpu = -1)
+    internal EpollLoop(EventLoops group, int id, int cpu = -1)
     {
+        Group = group;
         Id = id;
         Cpu = cpu;
         _epfd = SocketSyscalls.EpollCreate();
         if (_epfd < 0) throw SocketSyscalls.ToException(-_epfd);
+        _epollHandle = new SocketFdHandle(_epfd);
         _wakeFd = SocketSyscalls.CreateEventFd();
-        if (_wakeFd < 0) throw SocketSyscalls.ToException(-_wakeFd);
+        if (_wakeFd < 0)
+        {
+            _epollHandle.Dispose();
+            throw SocketSyscalls.ToException(-_wakeFd);
+        }
+        _wakeHandle = new SocketFdHandle(_wakeFd);
         var rc = SocketSyscalls.EpollAdd(_epfd, _wakeFd, SocketSyscalls.EPOLLIN | SocketSyscalls.EPOLLET, WakeToken);
-        if (rc < 0) throw SocketSyscalls.ToException(-rc);
-        var thread = new Thread(Run) { IsBackground = true, Name = $"fastlb-loop-{id}" };
-        thread.UnsafeStart();
+        if (rc < 0)
+        {
+            _wakeHandle.Dispose();
+            _epollHandle.Dispose();
+            throw SocketSyscalls.ToException(-rc);
+        }
+        _thread = new Thread(Run) { IsBackground = true, Name = $"fastlb-loop-{id}" };
+        _thread.UnsafeStart();
     }
+
+    /// <summary>The loops this one belongs to.</summary>
+    public EventLoops Group { get; }
 
     public int Id { get; }
 
+    /// <summary>The loop running on the calling thread, or null on any other thread.</summary>
+    public static EpollLoop? Current => t_current;
+
     /// <summary>The <see cref="Id"/> of the loop running on the calling thread, or -1 on any other thread.</summary>
-    public static int CurrentId => t_idPlusOne - 1;
+    public static int CurrentId => t_current?.Id ?? -1;
+
+    /// <summary>True on this loop's own thread.</summary>
+    public bool IsCurrent => ReferenceEquals(t_current, this);
 
     /// <summary>The CPU this loop's thread is pinned to, or -1.</summary>
     public int Cpu { get; }
@@ -62,7 +89,40 @@ internal sealed unsafe class EpollLoop
     public void Post(IThreadPoolWorkItem item)
     {
         _posted.Enqueue(item);
-        if (Volatile.Read(ref _sleeping) != 0 && Interlocked.Exchange(ref _sleeping, 0) != 0) SocketSyscalls.SignalEventFd(_wakeFd);
+        if (Volatile.Read(ref _sleeping) != 0 && Interlocked.Exchange(ref _sleeping, 0) != 0) Wake();
+    }
+
+    /// <summary>Asks the thread to exit after the events it is handling now; it then closes the loop's fds.</summary>
+    internal void Stop()
+    {
+        _stopping = true;
+        Wake();
+    }
+
+    /// <summary>Waits (bounded) for the thread to exit after <see cref="Stop"/>; returns at once on the loop's own thread.</summary>
+    internal void Join()
+    {
+        if (IsCurrent) return;
+        if (!_thread.Join(TimeSpan.FromSeconds(5))) Log.Warn($"event loop {Id}: did not stop within 5 s");
+    }
+
+    /// <summary>Writes the eventfd, unless the loop already exited and closed it (the handle keeps the fd from being reused meanwhile).</summary>
+    private void Wake()
+    {
+        var added = false;
+        try
+        {
+            _wakeHandle.DangerousAddRef(ref added);
+            SocketSyscalls.SignalEventFd(_wakeFd);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The loop stopped: nothing to wake.
+        }
+        finally
+        {
+            if (added) _wakeHandle.DangerousRelease();
+        }
     }
 
     /// <summary>Adds <paramref name="socket"/> (edge-triggered in, out, peer close); returns 0 or -errno.</summary>
@@ -88,8 +148,22 @@ internal sealed unsafe class EpollLoop
             var token = ((ulong)++_sequence << 32) | (uint)index;
             socket.Token = token;
             _slots[index] = socket;
-            var rc = SocketSyscalls.EpollAdd(_epfd, fd,
-                SocketSyscalls.EPOLLIN | SocketSyscalls.EPOLLOUT | SocketSyscalls.EPOLLRDHUP | SocketSyscalls.EPOLLET, token);
+            int rc;
+            var added = false;
+            try
+            {
+                _epollHandle.DangerousAddRef(ref added);
+                rc = SocketSyscalls.EpollAdd(_epfd, fd,
+                    SocketSyscalls.EPOLLIN | SocketSyscalls.EPOLLOUT | SocketSyscalls.EPOLLRDHUP | SocketSyscalls.EPOLLET, token);
+            }
+            catch (ObjectDisposedException)
+            {
+                rc = -SocketSyscalls.EBADF; // the loop stopped
+            }
+            finally
+            {
+                if (added) _epollHandle.DangerousRelease();
+            }
             if (rc < 0)
             {
                 _slots[index] = null;
@@ -117,14 +191,30 @@ internal sealed unsafe class EpollLoop
 
     private void Run()
     {
-        t_idPlusOne = Id + 1;
+        t_current = this;
         if (Cpu >= 0)
         {
             var rc = CpuAffinity.PinCurrentThread(Cpu);
             if (rc < 0) Log.Warn($"event loop {Id}: cannot pin to CPU {Cpu} (errno {-rc}); left to the scheduler");
         }
         var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * SocketSyscalls.EpollEventSize));
-        while (true)
+        try
+        {
+            RunEvents(events);
+        }
+        finally
+        {
+            RunPosted(); // work posted before the stop (a close, a timeout) still runs, on this thread
+            NativeMemory.Free(events);
+            t_current = null;
+            _wakeHandle.Dispose();
+            _epollHandle.Dispose();
+        }
+    }
+
+    private void RunEvents(byte* events)
+    {
+        while (!_stopping)
         {
             RunPosted();
             // Announce the sleep before looking at the queue once more (a full fence between the two): a Post either

@@ -19,7 +19,7 @@ internal sealed partial class EpollSocket
 
     /// <summary>
     /// Accepts one pending connection onto <paramref name="loop"/>, or when it is null onto the next loop in
-    /// round-robin order (<see cref="EventLoops.Next"/>); null when the backlog is empty.
+    /// round-robin order of this listener's loops (<see cref="EventLoops.Next"/>); null when the backlog is empty.
     /// </summary>
     /// <remarks>
     /// The round-robin turn is taken only once a connection was accepted. Taking it per attempt let the empty accept
@@ -55,7 +55,7 @@ internal sealed partial class EpollSocket
         if (fd < 0) throw SocketSyscalls.ToException(-fd);
         var remote = SocketAddressCodec.Read(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddressCodec.MaxLength)));
         var handle = new SocketFdHandle(fd);
-        loop ??= EventLoops.Next();
+        loop ??= Loop.Group.Next();
         if (ReferenceEquals(loop, Loop) || !registerOnOtherLoop)
         {
             // Served by the accepting loop: readable at once. A client's request usually arrived with the handshake,

@@ -1,55 +1,70 @@
 namespace FastLb.Proxy.Transport;
 
-/// <summary>The process's event loops (<c>workers</c> of them), started on first use.</summary>
+/// <summary>One server's event loops (<c>workers</c> of them): started when created, stopped and closed by <see cref="Dispose"/>.</summary>
 /// <remarks>
-/// Accepted connections are spread round-robin. A backend connection is opened on its client connection's loop,
-/// so both ends of an exchange run on one thread without a hand-off.
+/// Owned by the server that creates it, as Kestrel's socket transport owns its I/O queues: nothing else starts or
+/// stops loops, and a server torn down leaves no thread or epoll fd behind. Accepted connections are spread
+/// round-robin. A backend connection is opened on its client connection's loop, so both ends of an exchange run on
+/// one thread without a hand-off.
 /// </remarks>
-internal static class EventLoops
+internal sealed class EventLoops : IDisposable
 {
-    private static readonly Lock StartLock = new();
-    private static int _configured = Environment.ProcessorCount;
-    private static bool _pin;
-    private static EpollLoop[]? _loops;
-    private static uint _next;
+    private readonly EpollLoop[] _loops;
+    private uint _next;
+    private int _disposed;
 
-    /// <summary>Sets the loop count and whether loops are pinned; effective only before the first socket is created.</summary>
-    /// <remarks>
-    /// Pinned, loop i runs only on the i-th CPU the process may use (wrapping when there are more loops than CPUs). A
-    /// loop that stays on its CPU keeps its sockets' cache lines and wake-ups local: on the 2-core bench machine this
-    /// cut kernel time per request by about 15% at 2 workers (perf-results/2026-11-26-epoll-transport.md).
-    /// </remarks>
-    public static void Configure(int workers, bool pin = false)
+    /// <param name="count">How many loops (threads) to run; at least 1.</param>
+    /// <param name="pin">
+    /// Pin loop i to the i-th CPU the process may use (wrapping when there are more loops than CPUs). A loop that
+    /// stays on its CPU keeps its sockets' cache lines and wake-ups local: on the 2-core bench machine this cut kernel
+    /// time per request by about 15% at 2 workers (perf-results/2026-11-26-epoll-transport.md).
+    /// </param>
+    public EventLoops(int count, bool pin = false)
     {
-        if (workers < 1) throw new ArgumentOutOfRangeException(nameof(workers));
-        Volatile.Write(ref _configured, workers);
-        Volatile.Write(ref _pin, pin);
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        var cpus = pin ? CpuAffinity.AllowedCpus() : [];
+        _loops = new EpollLoop[count];
+        try
+        {
+            for (var i = 0; i < count; i++) _loops[i] = new EpollLoop(this, i, cpus.Length > 1 ? cpus[i % cpus.Length] : -1);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+        Pinned = pin && cpus.Length > 1;
     }
 
-    /// <summary>How many loops run (or will run).</summary>
-    public static int Count => Volatile.Read(ref _loops)?.Length ?? Volatile.Read(ref _configured);
+    /// <summary>The loop count a server uses when its host does not choose one: one per CPU.</summary>
+    public static int DefaultCount => Environment.ProcessorCount;
 
-    /// <summary>The loops, started on first call.</summary>
-    public static EpollLoop[] All => Volatile.Read(ref _loops) ?? Start();
+    /// <summary>How many loops run.</summary>
+    public int Count => _loops.Length;
+
+    /// <summary>Whether the loops are pinned to CPUs.</summary>
+    public bool Pinned { get; }
+
+    /// <summary>The loops, by <see cref="EpollLoop.Id"/>.</summary>
+    public ReadOnlySpan<EpollLoop> All => _loops;
+
+    public EpollLoop this[int id] => _loops[id];
 
     /// <summary>The next loop in round-robin order, for a newly accepted connection.</summary>
-    public static EpollLoop Next()
+    public EpollLoop Next()
     {
-        var loops = All;
+        var loops = _loops;
         return loops.Length == 1 ? loops[0] : loops[Interlocked.Increment(ref _next) % (uint)loops.Length];
     }
 
-
-    private static EpollLoop[] Start()
+    /// <summary>
+    /// Stops every loop and closes its epoll and wake-up fds; waits for the threads unless called on one of them.
+    /// Sockets still registered get no more events, so the server aborts its connections first. Idempotent.
+    /// </summary>
+    public void Dispose()
     {
-        lock (StartLock)
-        {
-            if (_loops is not null) return _loops;
-            var loops = new EpollLoop[_configured];
-            var cpus = _pin ? CpuAffinity.AllowedCpus() : [];
-            for (var i = 0; i < loops.Length; i++) loops[i] = new EpollLoop(i, cpus.Length > 1 ? cpus[i % cpus.Length] : -1);
-            Volatile.Write(ref _loops, loops);
-            return loops;
-        }
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        foreach (var loop in _loops) loop?.Stop();
+        foreach (var loop in _loops) loop?.Join();
     }
 }

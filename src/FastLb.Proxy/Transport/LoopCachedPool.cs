@@ -9,15 +9,18 @@ namespace FastLb.Proxy.Transport;
 /// <remarks>
 /// The shared pool (a lock-free queue plus a compare-exchange slot) is fine for one thread; with two loops renting
 /// the same objects per request its cache lines bounce between cores (perf-results/2026-11-26-loop-balance.md). Only
-/// loop threads, which live as long as the process, keep objects here; any other thread uses the shared pool, so a
-/// retired thread-pool thread cannot strand any. <see cref="Rented"/> counts per loop too, so counting costs a loop
+/// the threads of the owning server's loops keep objects here; any other thread (another server's loops included)
+/// uses the shared pool, so a retired thread-pool thread cannot strand any. <see cref="Rented"/> counts per loop too, so counting costs a loop
 /// no shared write either.
 /// </remarks>
-internal sealed class LoopCachedPool<T>(ObjectPool<T> shared, int perLoop = LoopCachedPool<T>.DefaultPerLoop) where T : class
+/// <param name="shared">The pool behind the per-loop caches.</param>
+/// <param name="loops">The loops that keep caches; null = none (every thread uses <paramref name="shared"/>).</param>
+/// <param name="perLoop">Free objects each loop keeps.</param>
+internal sealed class LoopCachedPool<T>(ObjectPool<T> shared, EventLoops? loops, int perLoop = LoopCachedPool<T>.DefaultPerLoop) where T : class
 {
     public const int DefaultPerLoop = 32;
 
-    private readonly LoopCache?[] _caches = new LoopCache?[EventLoops.Count];
+    private readonly LoopCache?[] _caches = new LoopCache?[loops?.Count ?? 0];
     private int _rentedOffLoop;
 
     /// <summary>Objects out of the pool now: taken and not yet given back, whichever threads did either.</summary>
@@ -68,12 +71,12 @@ internal sealed class LoopCachedPool<T>(ObjectPool<T> shared, int perLoop = Loop
         if (keep) shared.Return(item);
     }
 
-    /// <summary>The calling loop's cache (created by that loop on first use), or null off the loops.</summary>
+    /// <summary>The calling loop's cache (created by that loop on first use), or null off the owning server's loops.</summary>
     private LoopCache? Current()
     {
-        var loop = EpollLoop.CurrentId;
-        if ((uint)loop >= (uint)_caches.Length) return null;
-        return _caches[loop] ?? CreateCache(loop);
+        var loop = EpollLoop.Current;
+        if (loop is null || !ReferenceEquals(loop.Group, loops)) return null;
+        return _caches[loop.Id] ?? CreateCache(loop.Id);
     }
 
     private LoopCache CreateCache(int loop)

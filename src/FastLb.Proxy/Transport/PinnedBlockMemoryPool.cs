@@ -29,10 +29,11 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
 
     /// <param name="blockSize">Bytes per block.</param>
     /// <param name="maxRetained">Idle blocks the shared pool keeps at most.</param>
-    public PinnedBlockMemoryPool(int blockSize = DefaultBlockSize, int maxRetained = 4096)
+    /// <param name="loops">The event loops that keep blocks of their own; null = every thread uses the shared pool.</param>
+    public PinnedBlockMemoryPool(int blockSize = DefaultBlockSize, int maxRetained = 4096, EventLoops? loops = null)
     {
         MaxBufferSize = blockSize;
-        _blocks = new LoopCachedPool<Block>(new DefaultObjectPool<Block>(new BlockPolicy(this), maxRetained), LoopCacheCapacity);
+        _blocks = new LoopCachedPool<Block>(new DefaultObjectPool<Block>(new BlockPolicy(this), maxRetained), loops, LoopCacheCapacity);
     }
 
     public override int MaxBufferSize { get; }

@@ -4,7 +4,10 @@ using FastLb.Core.Config;
 
 namespace FastLb.Proxy.Transport;
 
-/// <summary>Buffer settings shared by every connection of one server: one memory pool, the relay's bounded pipes, splice pipes.</summary>
+/// <summary>
+/// What every connection of one server shares: its event loops, one memory pool, the relay's bounded pipes, splice pipes.
+/// </summary>
+/// <remarks>The server owns the loops and disposes them after this; <see cref="Dispose"/> frees the buffers only.</remarks>
 internal sealed class TransportOptions : IDisposable
 {
     /// <summary>A writer pauses once this many bytes wait unread in a pipe (backpressure onto the socket).</summary>
@@ -16,14 +19,18 @@ internal sealed class TransportOptions : IDisposable
     private readonly PinnedBlockMemoryPool _pool;
     private volatile TcpRelayMode _tcpRelay = new DefaultsConfig().TcpRelay;
 
-    public TransportOptions(int blockSize = PinnedBlockMemoryPool.DefaultBlockSize)
+    public TransportOptions(EventLoops loops, int blockSize = PinnedBlockMemoryPool.DefaultBlockSize)
     {
-        _pool = new PinnedBlockMemoryPool(blockSize);
+        Loops = loops;
+        _pool = new PinnedBlockMemoryPool(blockSize, loops: loops);
         // Relay pipes connect two of our own socket loops, neither of which runs user code or blocks, so both
         // ends resume inline: the thread that finished a receive goes straight on to the send.
         RelayPipe = new PipeOptions(_pool, PipeScheduler.Inline, PipeScheduler.Inline,
             PauseWriterThreshold, ResumeWriterThreshold, blockSize, useSynchronizationContext: false);
     }
+
+    /// <summary>The server's event loops: accepted connections go round-robin to them, backend connections join their client's.</summary>
+    public EventLoops Loops { get; }
 
     public MemoryPool<byte> Pool => _pool;
 

@@ -33,7 +33,7 @@ internal sealed class L7Harness : IAsyncDisposable
         var controller = new TrafficController(router);
         controller.Load(config);
         L7Proxy? http = null;
-        var server = new ProxyServer(router, _ => http!, heartbeatInterval: TimeSpan.FromMilliseconds(100));
+        var server = new ProxyServer(router, _ => http!, heartbeatInterval: TimeSpan.FromMilliseconds(100), loops: TestLoops.Create());
         controller.Connections = server;
         http = new L7Proxy(router, server.Transport);
         var errors = await server.ApplyAsync(config).WaitAsync(Timeout);

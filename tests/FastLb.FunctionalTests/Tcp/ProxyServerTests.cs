@@ -22,7 +22,7 @@ public class ProxyServerTests
         var defaults = new DefaultsConfig { DrainTimeout = TimeSpan.FromSeconds(20) };
         var first = TestTables.Config([TestTables.TcpListener("a", "echo")], [service], defaults);
         var second = TestTables.Config([TestTables.TcpListener("b", "echo")], [service], defaults);
-        var server = new ProxyServer(TestTables.Router(first, new BackendStateRegistry()));
+        var server = new ProxyServer(TestTables.Router(first, new BackendStateRegistry()), null, loops: TestLoops.Create());
         try
         {
             Assert.Empty(await server.ApplyAsync(first).WaitAsync(Timeout));
@@ -60,7 +60,7 @@ public class ProxyServerTests
         var defaults = new DefaultsConfig { DrainTimeout = TimeSpan.FromMilliseconds(300) };
         var first = TestTables.Config([TestTables.TcpListener("a", "echo")], [service], defaults);
         var empty = TestTables.Config([], [service], defaults);
-        var server = new ProxyServer(TestTables.Router(first, new BackendStateRegistry()));
+        var server = new ProxyServer(TestTables.Router(first, new BackendStateRegistry()), null, loops: TestLoops.Create());
         try
         {
             Assert.Empty(await server.ApplyAsync(first).WaitAsync(Timeout));
@@ -90,7 +90,7 @@ public class ProxyServerTests
         var taken = (IPEndPoint)squatter.LocalEndPoint!;
         var service = TestTables.Service("svc", [LoopbackBackend.ClosedPort()]);
         var config = TestTables.Config([TestTables.TcpListener("web", "svc", taken)], [service]);
-        await using var server = new ProxyServer(TestTables.Router(config, new BackendStateRegistry()));
+        await using var server = new ProxyServer(TestTables.Router(config, new BackendStateRegistry()), null, loops: TestLoops.Create());
 
         var errors = await server.ApplyAsync(config).WaitAsync(Timeout);
 
@@ -109,7 +109,7 @@ public class ProxyServerTests
         var service = TestTables.Service("echo", [backend.EndPoint]);
         var first = TestTables.Config([TestTables.TcpListener("web", "echo")], [service]);
         var moved = TestTables.Config([TestTables.TcpListener("web", "echo", taken)], [service]);
-        await using var server = new ProxyServer(TestTables.Router(first, new BackendStateRegistry()));
+        await using var server = new ProxyServer(TestTables.Router(first, new BackendStateRegistry()), null, loops: TestLoops.Create());
         Assert.Empty(await server.ApplyAsync(first).WaitAsync(Timeout));
         var original = server.Listeners[0].EndPoint;
 
@@ -165,7 +165,7 @@ public class ProxyServerTests
         var service = TestTables.Service("web", [LoopbackBackend.ClosedPort()]);
         var config = TestTables.Config([TestTables.HttpListener("web", "web")], [service]);
         var handler = new GreetingHandler();
-        var server = new ProxyServer(TestTables.Router(config, new BackendStateRegistry()), _ => handler);
+        var server = new ProxyServer(TestTables.Router(config, new BackendStateRegistry()), _ => handler, loops: TestLoops.Create());
         Assert.Empty(await server.ApplyAsync(config).WaitAsync(Timeout));
         await using var client = await TestClient.ConnectAsync(server.Listeners[0].EndPoint).WaitAsync(Timeout);
         Assert.Equal("hi web", await client.ReceiveStringAsync(6).WaitAsync(Timeout));

@@ -34,7 +34,7 @@ internal sealed class TcpHarness : IAsyncDisposable
         var config = TestTables.Config([listener ?? TestTables.TcpListener("l", service.Name)], [service], defaults);
         var registry = new BackendStateRegistry();
         var router = TestTables.Router(config, registry);
-        var server = new ProxyServer(router, httpHandlerFactory: null, heartbeatInterval: TimeSpan.FromMilliseconds(100));
+        var server = new ProxyServer(router, httpHandlerFactory: null, heartbeatInterval: TimeSpan.FromMilliseconds(100), loops: TestLoops.Create());
         var errors = await server.ApplyAsync(config).WaitAsync(Timeout);
         Assert.Empty(errors);
         return new TcpHarness(config, registry, router, server);

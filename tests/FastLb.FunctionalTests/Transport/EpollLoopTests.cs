@@ -11,7 +11,7 @@ public sealed class EpollLoopTests
     [Fact]
     public async Task Post_ToASleepingLoop_RunsOnItsThread()
     {
-        var loop = EventLoops.All[1];
+        var loop = TestLoops.Shared[1];
         await Task.Delay(50); // nothing else for that loop in this test: it is (most likely) blocked in epoll_wait
         var ran = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -24,7 +24,7 @@ public sealed class EpollLoopTests
     public async Task Post_FromTwoThreadsAtOnce_RunsEveryItemExactlyOnce()
     {
         const int PerThread = 2000;
-        var loop = EventLoops.All[0];
+        var loop = TestLoops.Shared[0];
         var runs = new int[2 * PerThread];
         var offLoop = 0;
         var remaining = runs.Length;

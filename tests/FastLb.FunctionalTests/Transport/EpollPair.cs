@@ -46,7 +46,7 @@ internal sealed class EpollPair : IDisposable
     /// <param name="onAcceptingLoop">
     /// Serve the connection on the listener's own loop, where an accepted socket is registered with epoll only on its
     /// first wait. By default it goes to another loop and is registered at accept, so the loop watches it from the
-    /// start (the test assembly runs at least two loops, see <see cref="EventLoopSetup"/>).
+    /// start (the test assembly runs at least two loops, see <see cref="TestLoops"/>).
     /// </param>
     public static async Task<EpollPair> StartAsync(
         Action<Socket>? configurePeer = null, Func<Socket, Task>? beforeAccept = null, bool onAcceptingLoop = false)
@@ -55,7 +55,7 @@ internal sealed class EpollPair : IDisposable
         listening.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listening.Listen(16);
         var endPoint = (IPEndPoint)listening.LocalEndPoint!;
-        var loops = EventLoops.All;
+        var loops = TestLoops.Shared.All.ToArray();
         var acceptingLoop = loops[0];
         var loop = onAcceptingLoop ? acceptingLoop : loops[1];
         using var listener = EpollSocket.ForListener(listening, acceptingLoop);
@@ -66,7 +66,7 @@ internal sealed class EpollPair : IDisposable
             await peer.ConnectAsync(endPoint).WaitAsync(Timeout);
             if (beforeAccept is not null) await beforeAccept(peer).WaitAsync(Timeout);
             var local = await AcceptAsync(listener, loop);
-            return new EpollPair(peer, local, new PinnedBlockMemoryPool());
+            return new EpollPair(peer, local, new PinnedBlockMemoryPool(loops: TestLoops.Shared));
         }
         catch
         {

@@ -15,7 +15,7 @@ public sealed class EpollSocketTests
     public async Task Accept_EmptyBacklog_ReturnsNull_ThenTheConnectionOnceReadable()
     {
         using var listening = Listening(out var endPoint);
-        var loop = EventLoops.Next();
+        var loop = TestLoops.Shared.Next();
         using var listener = EpollSocket.ForListener(listening, loop);
 
         Assert.Null(listener.Accept(loop));
@@ -38,8 +38,8 @@ public sealed class EpollSocketTests
         // a time make every other accept an empty one; those must not use up round-robin turns, or with 2 loops every
         // connection lands on the same loop. Other tests take turns too, so only "every loop got some" is asserted.
         using var listening = Listening(out var endPoint);
-        using var listener = EpollSocket.ForListener(listening, EventLoops.Next());
-        var loops = EventLoops.All;
+        using var listener = EpollSocket.ForListener(listening, TestLoops.Shared.Next());
+        var loops = TestLoops.Shared.All.ToArray();
         Assert.True(loops.Length >= 2, "the functional tests run at least two loops");
         var peers = new List<Socket>();
         var accepted = new List<EpollSocket>();
@@ -206,7 +206,7 @@ public sealed class EpollSocketTests
     public async Task ConnectAsync_ListeningPeer_ConnectsAndExchangesBytes()
     {
         using var listening = Listening(out var endPoint);
-        using var socket = await EpollSocket.ConnectAsync(endPoint, EventLoops.Next(), CancellationToken.None).AsTask().WaitAsync(Timeout);
+        using var socket = await EpollSocket.ConnectAsync(endPoint, TestLoops.Shared.Next(), CancellationToken.None).AsTask().WaitAsync(Timeout);
         using var peer = await listening.AcceptAsync().WaitAsync(Timeout);
 
         Assert.Equal(endPoint, socket.RemoteEndPoint);
@@ -230,7 +230,7 @@ public sealed class EpollSocketTests
         var endPoint = (IPEndPoint)closed.LocalEndPoint!;
 
         var error = await Assert.ThrowsAsync<SocketException>(() =>
-            EpollSocket.ConnectAsync(endPoint, EventLoops.Next(), CancellationToken.None).AsTask().WaitAsync(Timeout));
+            EpollSocket.ConnectAsync(endPoint, TestLoops.Shared.Next(), CancellationToken.None).AsTask().WaitAsync(Timeout));
         Assert.Equal(SocketError.ConnectionRefused, error.SocketErrorCode);
     }
 
@@ -242,7 +242,7 @@ public sealed class EpollSocketTests
         cts.Cancel();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-            EpollSocket.ConnectAsync(endPoint, EventLoops.Next(), cts.Token).AsTask().WaitAsync(Timeout));
+            EpollSocket.ConnectAsync(endPoint, TestLoops.Shared.Next(), cts.Token).AsTask().WaitAsync(Timeout));
         Assert.False(listening.Poll(TimeSpan.FromMilliseconds(100), SelectMode.SelectRead), "a connection reached the listener");
     }
 
@@ -268,7 +268,7 @@ public sealed class EpollSocketTests
             }
 
             using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
-            var connecting = EpollSocket.ConnectAsync(endPoint, EventLoops.Next(), cts.Token).AsTask();
+            var connecting = EpollSocket.ConnectAsync(endPoint, TestLoops.Shared.Next(), cts.Token).AsTask();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => connecting.WaitAsync(Timeout));
             Assert.True(cts.IsCancellationRequested);
         }

@@ -14,7 +14,7 @@ public sealed class LoopCachedPoolTests
     public async Task ObjectReturnedOnALoop_IsReusedByThatLoop_NotByOtherThreads()
     {
         using var pair = await EpollPair.StartAsync();
-        var pool = new LoopCachedPool<Item>(new DefaultObjectPool<Item>(new DefaultPooledObjectPolicy<Item>()));
+        var pool = new LoopCachedPool<Item>(new DefaultObjectPool<Item>(new DefaultPooledObjectPolicy<Item>()), TestLoops.Shared);
         Item? first = null, again = null;
         await pair.RunOnLoopAsync(() =>
         {
@@ -33,7 +33,7 @@ public sealed class LoopCachedPoolTests
     {
         using var pair = await EpollPair.StartAsync();
         var shared = new DefaultObjectPool<Item>(new DefaultPooledObjectPolicy<Item>());
-        var pool = new LoopCachedPool<Item>(shared, perLoop: 2);
+        var pool = new LoopCachedPool<Item>(shared, TestLoops.Shared, perLoop: 2);
         var items = new List<Item>();
         await pair.RunOnLoopAsync(() =>
         {

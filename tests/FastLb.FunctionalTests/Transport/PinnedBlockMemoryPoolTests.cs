@@ -16,7 +16,7 @@ public sealed class PinnedBlockMemoryPoolTests
     public async Task BlockReturnedOnALoop_IsRentedAgainByThatLoop_NotByOtherThreads()
     {
         using var pair = await EpollPair.StartAsync();
-        using var pool = new PinnedBlockMemoryPool(1024);
+        using var pool = new PinnedBlockMemoryPool(1024, loops: TestLoops.Shared);
         IMemoryOwner<byte>? first = null, again = null;
         await pair.RunOnLoopAsync(() =>
         {
@@ -37,7 +37,7 @@ public sealed class PinnedBlockMemoryPoolTests
     public async Task Rented_StaysExact_WhenBlocksAreReturnedOnAnotherThread()
     {
         using var pair = await EpollPair.StartAsync();
-        using var pool = new PinnedBlockMemoryPool(1024);
+        using var pool = new PinnedBlockMemoryPool(1024, loops: TestLoops.Shared);
         IMemoryOwner<byte>? onLoop = null;
         await pair.RunOnLoopAsync(() => onLoop = pool.Rent());
         var onTestThread = pool.Rent();
@@ -53,7 +53,7 @@ public sealed class PinnedBlockMemoryPoolTests
     public async Task FullLoopCache_SpillsToTheSharedQueue()
     {
         using var pair = await EpollPair.StartAsync();
-        using var pool = new PinnedBlockMemoryPool(1024);
+        using var pool = new PinnedBlockMemoryPool(1024, loops: TestLoops.Shared);
         var blocks = new List<IMemoryOwner<byte>>();
         await pair.RunOnLoopAsync(() =>
         {

@@ -1,0 +1,106 @@
+using FastLb.FunctionalTests.HttpProxy;
+using FastLb.Proxy.Transport;
+using FastLb.Tests.Common;
+using Xunit;
+
+namespace FastLb.FunctionalTests.Transport;
+
+/// <summary>
+/// A server owns its event loops: stopping it ends their threads and closes their epoll and wake-up fds, so tests
+/// (and a host) can create and tear down servers without leaking either. Counts are process-wide, so this class runs
+/// alone (<see cref="ProcessWideCountsCollection"/>).
+/// </summary>
+[Collection(ProcessWideCountsCollection.Name)]
+public sealed class EventLoopsLifetimeTests
+{
+    [Fact]
+    public async Task Dispose_StopsEveryLoopThread_AndClosesItsFds()
+    {
+        var before = Snapshot();
+        var loops = new EventLoops(3);
+        await Poll.UntilAsync(() => Snapshot().LoopThreads >= before.LoopThreads + 3, $"three loops run (before {before}, now {Snapshot()})");
+        Assert.True(Snapshot().EpollFds >= before.EpollFds + 3);
+
+        loops.Dispose();
+        loops.Dispose(); // idempotent
+
+        await Poll.UntilAsync(() => NoMoreThan(before), $"the loops are gone (before {before}, now {Snapshot()})");
+    }
+
+    [Fact]
+    public async Task ServerStoppedAfterServing_LeavesNoLoopThreadOrEpollFdBehind()
+    {
+        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Http, "a");
+        await ServeOneRequestAsync(backend); // warms up what the process creates once (the .NET socket engine's epoll)
+        var before = Snapshot();
+
+        await ServeOneRequestAsync(backend);
+
+        await Poll.UntilAsync(() => NoMoreThan(before), $"the server's loops are gone (before {before}, now {Snapshot()})");
+    }
+
+    private static async Task ServeOneRequestAsync(LoopbackBackend backend)
+    {
+        await using var lb = await L7Harness.StartAsync($"""
+            listeners:
+              - name: web
+                bind: 127.0.0.1:0
+                protocol: http
+                routes:
+                  - service: web
+            services:
+              web:
+                pools:
+                  main:
+                    - {backend.EndPoint}
+            """);
+        Assert.True(lb.Server.Loops.Count >= 2);
+        var response = await lb.SendOnceAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal(200, response.Status);
+    }
+
+    /// <summary>Nothing left over: at most as many as before (a server another test stopped may still be winding down).</summary>
+    private static bool NoMoreThan(Counts before)
+    {
+        var now = Snapshot();
+        return now.LoopThreads <= before.LoopThreads && now.EpollFds <= before.EpollFds;
+    }
+
+    private static Counts Snapshot()
+    {
+        var threads = 0;
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            try
+            {
+                if (File.ReadAllText(Path.Combine(task, "comm")).StartsWith("fastlb-loop-", StringComparison.Ordinal)) threads++;
+            }
+            catch (IOException)
+            {
+                // The thread exited while we looked.
+            }
+        }
+        var epolls = 0;
+        foreach (var fd in Directory.EnumerateFiles("/proc/self/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget == "anon_inode:[eventpoll]") epolls++;
+            }
+            catch (IOException)
+            {
+                // Closed while we looked.
+            }
+        }
+        return new Counts(threads, epolls);
+    }
+
+    private readonly record struct Counts(int LoopThreads, int EpollFds);
+}
+
+/// <summary>Tests that count process-wide resources (threads, fds): they run after the parallel tests, one at a time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessWideCountsCollection
+{
+    public const string Name = "process-wide counts";
+}
