@@ -22,16 +22,17 @@ LABEL = {
 
 
 def load(path):
-    meta, data = {}, defaultdict(list)
+    meta, data, rounds = {}, defaultdict(list), defaultdict(dict)
     with open(path, encoding="utf-8") as f:
         for line in f:
             parts = line.rstrip("\n").split("\t")
             if parts[0] == "meta":
                 meta[parts[1]] = parts[2] if len(parts) > 2 else ""
             elif len(parts) == 5:
-                metric, target, threads, _, value = parts
+                metric, target, threads, round_, value = parts
                 data[(metric, target, int(threads))].append(float(value))
-    return meta, data
+                rounds[(metric, target, int(threads))][int(round_)] = float(value)
+    return meta, data, rounds
 
 
 def reference(target):
@@ -50,14 +51,21 @@ def ratio(a, b):
 
 
 class Report:
-    def __init__(self, meta, data):
-        self.meta, self.data = meta, data
+    def __init__(self, meta, data, rounds):
+        self.meta, self.data, self.rounds = meta, data, rounds
         self.threads = [int(t) for t in meta.get("threads", "1").split()]
         self.out = []
 
     def median(self, metric, target, threads):
         values = self.data.get((metric, target, 0 if target == "direct" else threads))
         return statistics.median(values) if values else None
+
+    def round_ratio(self, metric, target, ref, threads):
+        """Median over rounds of target/ref within each round (the two ran back to back in that round)."""
+        a = self.rounds.get((metric, target, threads), {})
+        b = self.rounds.get((metric, ref, threads), {})
+        ratios = [a[r] / b[r] for r in a if r in b and b[r]]
+        return statistics.median(ratios) if ratios else None
 
     def w(self, line=""):
         self.out.append(line)
@@ -102,9 +110,11 @@ class Report:
         self.w()
 
     def targets_at_a_glance(self):
-        self.w("## Issue 4 targets at a glance")
+        self.w("## Targets at a glance")
         self.w()
-        self.w("Ratios of medians from this run.")
+        self.w("FastLb against HAProxy at the same thread count. Request-rate, CPU and p99 ratios are the median of "
+               "per-round ratios (each round runs the peers back to back, so a ratio compares runs seconds apart); "
+               f"pinning: {self.meta.get('pin', 'off')}.")
         self.w()
         self.w("| target | required | " + " | ".join(f"{n} thread(s)" for n in self.threads) + " |")
         self.w("|---|---|" + "---|" * len(self.threads))
@@ -118,12 +128,17 @@ class Report:
                     cells.append("—")
             self.w(f"| {name} | {required} | " + " | ".join(cells) + " |")
 
-        m = self.median
-        row("L7 keep-alive req/s vs HAProxy", "≥ 1.15×", lambda n: f"{m('ka_rps', 'fastlb', n) / m('ka_rps', 'haproxy', n):.2f}×")
-        row("L7 keep-alive req/s vs YARP", "≥ 3×", lambda n: f"{m('ka_rps', 'fastlb', n) / m('ka_rps', 'yarp', n):.2f}×")
-        row("L7 CPU per request vs HAProxy", "≤ 0.85×", lambda n: f"{m('ka_cpu_us', 'fastlb', n) / m('ka_cpu_us', 'haproxy', n):.2f}×")
-        row("L7 p99 vs HAProxy", "≤ 1×", lambda n: f"{m('ka_p99_us', 'fastlb', n) / m('ka_p99_us', 'haproxy', n):.2f}×")
-        row("L4 req/s vs HAProxy tcp", "≥ 1×", lambda n: f"{m('ka_rps', 'fastlb-tcp', n) / m('ka_rps', 'haproxy-tcp', n):.2f}×")
+        m, rr = self.median, self.round_ratio
+        pinned = self.meta.get("pin", "off").startswith("on")
+        row("L7 keep-alive req/s vs HAProxy", "≥ 1.35× pinned" if pinned else "≥ 1.2× unpinned",
+            lambda n: f"{rr('ka_rps', 'fastlb', 'haproxy', n):.2f}×")
+        row("L7 CPU per request vs HAProxy", "≤ 0.75×", lambda n: f"{rr('ka_cpu_us', 'fastlb', 'haproxy', n):.2f}×")
+        row("L7 p99 vs HAProxy", "≤ 1×", lambda n: f"{rr('ka_p99_us', 'fastlb', 'haproxy', n):.2f}×")
+        row("L7 syscalls per request (FastLb / HAProxy)", "≤ 1.0",
+            lambda n: f"{m('syscalls_per_req', 'fastlb', n):.2f} / {m('syscalls_per_req', 'haproxy', n):.2f}")
+        row("L4 keep-alive req/s vs HAProxy tcp", "≥ 1.25× pinned", lambda n: f"{rr('ka_rps', 'fastlb-tcp', 'haproxy-tcp', n):.2f}×")
+        row("New connections/s vs HAProxy", "≥ 1.2×", lambda n: f"{rr('close_rps', 'fastlb', 'haproxy', n):.2f}×")
+        row("L7 keep-alive req/s vs YARP", "≥ 3×", lambda n: f"{rr('ka_rps', 'fastlb', 'yarp', n):.2f}×")
         row("L4 bulk vs direct", "≥ 0.9×", lambda n: f"{m('bulk_gbps', 'fastlb-tcp', n) / m('bulk_gbps', 'direct', n):.2f}×")
         row("idle RSS", "≤ 16 MiB", lambda n: f"{m('rss_idle_kib', 'fastlb', n) / 1024:.1f} MiB")
         row("L7 allocation per request (steady state)", "0 B", lambda n: f"{m('ka_alloc_bytes_per_req', 'fastlb', n):.2f} B")
@@ -161,6 +176,29 @@ class Report:
             better="utime+stime of the proxy's processes over the run / requests; lower is better",
         )
         self.table(
+            "Proxy user CPU per request, keep-alive", "ka_user_us", L7 + L4, "µs", 2, direct_ratio=False,
+            better="utime from /proc/PID/stat; lower is better",
+        )
+        self.table(
+            "Proxy kernel CPU per request, keep-alive", "ka_sys_us", L7 + L4, "µs", 2, direct_ratio=False,
+            better="stime from /proc/PID/stat; lower is better",
+        )
+        self.table(
+            "Proxy run time per request, keep-alive (schedstat)", "ka_run_us", L7 + L4, "µs", 2, direct_ratio=False,
+            better="Nanosecond run time summed over the proxy's threads from /proc/PID/task/*/schedstat; lower is better",
+        )
+        self.table(
+            "Proxy context switches per request, keep-alive", "ka_cs", L7 + L4, "switches", 3, direct_ratio=False,
+            better="voluntary + involuntary, summed over the proxy's threads from /proc/PID/task/*/status; lower is better",
+        )
+        self.table(
+            "Proxy syscalls per request, keep-alive (strace -c -f)", "syscalls_per_req", L7 + L4, "syscalls", 2,
+            direct_ratio=False,
+            better="From a separate short wrk run with strace attached to every thread of the proxy, never during a "
+                   "timed run; tracing slows each syscall, so event-loop batching is somewhat better than untraced; "
+                   "lower is better",
+        )
+        self.table(
             "New connections/s (`Connection: close`)", "close_rps", allt, "conn/s",
             better="Higher is better", errors="close_errors",
         )
@@ -196,10 +234,17 @@ class Report:
             "`hello, world\\n`. Every proxy round-robins over both with upstream keep-alive and no access logs: "
             "HAProxy `mode http` + `http-reuse always` (nbthread N) and `mode tcp`; NGINX `upstream keepalive 64`, "
             "`proxy_http_version 1.1`, `proxy_set_header Connection \"\"` (worker_processes N) and `stream`; "
-            "YARP with `DOTNET_PROCESSOR_COUNT=N`, X-Forwarded headers off, logging at Warning; FastLb `workers: N` "
+            "YARP with `DOTNET_PROCESSOR_COUNT=N`, logging at Warning; FastLb `workers: N` "
             "with an http and a tcp listener. L4 bulk goes to an iperf3 server through a third (tcp) listener of each "
             "L4 proxy."
         )
+        self.w(
+            "- Same work per request: every L7 proxy appends `X-Forwarded-For` and sets `X-Forwarded-Proto` and "
+            "`X-Forwarded-Host` (HAProxy `option forwardfor` + `http-request set-header`, NGINX `proxy_set_header` "
+            "with `$proxy_add_x_forwarded_for`, `$scheme`, `$http_host`, YARP's default forwarders, FastLb's own). "
+            f"Checked before measuring through a backend location that echoes them: {self.meta.get('forwarded', '?')}."
+        )
+        self.w(f"- Pinning: {self.meta.get('pin', 'off')}.")
         self.w("- CPU per request: utime+stime from /proc/PID/stat of the proxy's processes (NGINX: master + workers), "
                "before and after each run, divided by the requests wrk completed. RSS: VmRSS summed the same way.")
         self.w("- Configs, logs and raw wrk/iperf3 output: `bench/load/.work/` (git-ignored).")
@@ -207,8 +252,8 @@ class Report:
 
 
 def main():
-    meta, data = load(sys.argv[1])
-    sys.stdout.write(Report(meta, data).render())
+    meta, data, rounds = load(sys.argv[1])
+    sys.stdout.write(Report(meta, data, rounds).render())
 
 
 if __name__ == "__main__":

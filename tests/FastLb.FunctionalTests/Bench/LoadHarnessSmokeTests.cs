@@ -17,6 +17,7 @@ public class LoadHarnessSmokeTests
         Assert.True(code == 0, $"exit {code}: {stderr}");
         Assert.Contains("usage: bench/load/run", stdout, StringComparison.Ordinal);
         Assert.Contains("--dry-run", stdout, StringComparison.Ordinal);
+        Assert.Contains("--pin", stdout, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -39,12 +40,21 @@ public class LoadHarnessSmokeTests
             var haproxy = File.ReadAllText(dir.File($"haproxy-w{threads}.cfg"));
             Assert.Contains($"nbthread {threads}", haproxy, StringComparison.Ordinal);
             Assert.Contains("http-reuse always", haproxy, StringComparison.Ordinal);
+            // Every L7 peer does FastLb's forwarding work: X-Forwarded-For appended, -Proto and -Host set.
+            Assert.Contains("option forwardfor", haproxy, StringComparison.Ordinal);
+            Assert.Contains("http-request set-header X-Forwarded-Proto http", haproxy, StringComparison.Ordinal);
+            Assert.Contains("http-request set-header X-Forwarded-Host %[req.hdr(host)]", haproxy, StringComparison.Ordinal);
             var nginx = File.ReadAllText(Path.Combine(dir.Path, $"nginx-w{threads}", "nginx.conf"));
             Assert.Contains($"worker_processes {threads};", nginx, StringComparison.Ordinal);
             Assert.Contains("keepalive 64;", nginx, StringComparison.Ordinal);
             Assert.Contains("stream {", nginx, StringComparison.Ordinal);
+            Assert.Contains("proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;", nginx, StringComparison.Ordinal);
+            Assert.Contains("proxy_set_header X-Forwarded-Proto $scheme;", nginx, StringComparison.Ordinal);
+            Assert.Contains("proxy_set_header X-Forwarded-Host $http_host;", nginx, StringComparison.Ordinal);
         }
-        Assert.Contains("return 200 \"hello, world\\n\";", File.ReadAllText(Path.Combine(dir.Path, "backend-1", "nginx.conf")), StringComparison.Ordinal);
+        var backend = File.ReadAllText(Path.Combine(dir.Path, "backend-1", "nginx.conf"));
+        Assert.Contains("return 200 \"hello, world\\n\";", backend, StringComparison.Ordinal);
+        Assert.Contains("$http_x_forwarded_for", backend, StringComparison.Ordinal);
         Assert.True(File.Exists(dir.File("yarp-w1.args")));
     }
 

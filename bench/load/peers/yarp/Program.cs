@@ -1,8 +1,9 @@
 using System.Net;
 using Yarp.ReverseProxy.Configuration;
 
-// Minimal YARP reverse proxy for the load harness: round-robin over the backends, no forwarded headers,
-// logging at Warning. Settings come from args (--listen, --backends) or the env (YARP_LISTEN, YARP_BACKENDS).
+// Minimal YARP reverse proxy for the load harness: round-robin over the backends, YARP's default
+// X-Forwarded-For/-Proto/-Host/-Prefix transforms (the same work FastLb does per request), logging at Warning.
+// Settings come from args (--listen, --backends) or the env (YARP_LISTEN, YARP_BACKENDS).
 var listen = Arg(args, "--listen") ?? Environment.GetEnvironmentVariable("YARP_LISTEN")
     ?? throw new ArgumentException("--listen 127.0.0.1:PORT is required");
 var backends = (Arg(args, "--backends") ?? Environment.GetEnvironmentVariable("YARP_BACKENDS")
@@ -24,8 +25,6 @@ var route = new RouteConfig
     RouteId = "all",
     ClusterId = "backends",
     Match = new RouteMatch { Path = "{**catch-all}" },
-    // The other peers add no X-Forwarded-* headers either.
-    Transforms = [new Dictionary<string, string> { ["X-Forwarded"] = "Off" }],
 };
 var cluster = new ClusterConfig
 {
