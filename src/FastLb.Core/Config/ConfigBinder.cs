@@ -17,6 +17,25 @@ internal sealed partial class ConfigBinder(string file)
     ];
     private static readonly string[] TcpRelayModes = ["splice", "pipes"];
 
+    /// <summary>
+    /// Every key the binder accepts, per mapping (the arrays the unknown-key check uses), with the heading of
+    /// docs/configuration.md that documents them. A new key goes into its mapping's array and under that heading;
+    /// a new mapping's array is added here with a heading of its own (ConfigurationDocTests checks both).
+    /// </summary>
+    /// <remarks>A property, not a field: the arrays live in several partial files, whose static initializers run in no set order.</remarks>
+    public static IReadOnlyList<(string DocSection, string[] Keys)> KnownKeys =>
+    [
+        ("Top level", TopKeys),
+        ("admin", AdminKeys),
+        ("defaults", DefaultsKeys),
+        ("listeners", ListenerKeys),
+        ("routes", RouteKeys),
+        ("match", MatchKeys),
+        ("header and cookie", NameValueKeys),
+        ("services", ServiceKeys),
+        ("backends", BackendKeys),
+    ];
+
     // sun_path is 108 bytes on Linux, including the terminating NUL.
     private const int MaxSocketPathBytes = 107;
     private const int MaxWorkers = 1024;
