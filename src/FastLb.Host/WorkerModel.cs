@@ -7,7 +7,7 @@ namespace FastLb.Host;
 /// The data-plane threading model: <c>workers</c> event loops (<see cref="EventLoops"/>), each a thread blocked in
 /// epoll_wait that runs socket continuations inline. With the pipes' inline schedulers a request is parsed, routed
 /// and forwarded on the loop that received it, and its upstream connection lives on the same loop, with no
-/// thread-pool hop (perf-results/2026-11-26-l7-tuning.md, 2026-11-26-epoll-transport.md).
+/// thread-pool hop (perf-results/archive/2026-11-26-l7-tuning-dotnet-sockets.md, 2026-11-26-epoll-transport.md).
 /// </summary>
 /// <remarks>The loops are created once, with the server, so the count is fixed at start and cannot change on reload.</remarks>
 /// <param name="workers">Event loops to run.</param>
