@@ -51,6 +51,11 @@ internal sealed class ProxyListener
     public static ProxyListener? TryBind(ListenerConfig config, ProxyServer server, IConnectionHandler? httpHandler, out string? error)
     {
         error = null;
+        if (config.Protocol == ListenerProtocol.Http && httpHandler is null)
+        {
+            error = $"listener '{config.Name}': an http listener needs the HTTP proxy; this server relays tcp only";
+            return null;
+        }
         var endPoint = config.Bind.ToIPEndPoint();
         if (endPoint is null)
         {
@@ -87,9 +92,9 @@ internal sealed class ProxyListener
     public void Start()
     {
         var target = Target;
-        if (target.Service is null && (target.Config.Protocol == ListenerProtocol.Tcp || _httpHandler is null))
+        if (target.Service is null && target.Config.Protocol == ListenerProtocol.Tcp)
         {
-            Log.Warn($"listener '{Name}': no service to relay to (no catch-all route); connections will be reset");
+            Log.Warn($"listener '{Name}': no service to relay to; connections will be reset");
         }
         _acceptor = EpollSocket.ForListener(_listenSocket, _server.Loops.Next());
         Log.Info($"listener '{Name}' accepting on {EndPoint} ({(target.Config.Protocol == ListenerProtocol.Tcp ? "tcp" : "http")})");

@@ -8,10 +8,8 @@ namespace FastLb.Proxy;
 /// <summary>Owns the listeners: reconciles them with each config, accepts, dispatches, drains and stops.</summary>
 /// <remarks>
 /// Dispatch by protocol: tcp listeners relay to their service (<see cref="Tcp.TcpProxyConnection"/>); http
-/// listeners go to the handler from <c>httpHandlerFactory</c>. Until the L7 proxy is wired in (no factory),
-/// an http listener falls back to relaying each whole connection at L4 to the service of its catch-all route
-/// (the route with an empty match), so curl through an http listener works per connection, without
-/// per-request routing.
+/// listeners go to the handler from <c>httpHandlerFactory</c>. A server without a factory serves tcp listeners
+/// only and refuses to bind an http listener.
 /// </remarks>
 internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
 {
@@ -39,7 +37,7 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
     }
 
     /// <param name="router">Source of the routing table; each connection reads it once.</param>
-    /// <param name="httpHandlerFactory">Makes the handler of each http listener when it binds; null = L4 fallback.</param>
+    /// <param name="httpHandlerFactory">Makes the handler of each http listener when it binds; null = tcp listeners only.</param>
     /// <param name="heartbeatInterval">Period of the timeout checks (default <see cref="DefaultHeartbeat"/>).</param>
     /// <param name="loops">
     /// The event loops to serve on; the server owns them from here and disposes them when it stops. Null = a new

@@ -77,8 +77,9 @@ internal sealed class ServiceSnapshot
 
     /// <summary>
     /// The pick for one connect attempt: like <see cref="Pick"/> (or the pinned pool's pick), re-picking a bounded
-    /// number of times while the result is a backend this connection already tried. Cursors are per thread, and a
-    /// retry may run on another thread than the first try, so "the next slot" alone could name the same backend.
+    /// number of times while the result is a backend this connection already tried. The round-robin cursor is shared
+    /// by every loop (other picks land between two tries) and a weighted schedule repeats heavy backends, so "the next
+    /// slot" alone could name the same backend again.
     /// </summary>
     public BackendSnapshot? PickForAttempt(PoolSnapshot? pinned, ulong hash, int attempt, BackendSnapshot? triedA, BackendSnapshot? triedB)
     {

@@ -7,7 +7,7 @@ using FastLb.Proxy.Transport;
 
 namespace FastLb.Proxy.Http;
 
-/// <summary>One connection to a backend: a socket transport with its two pipes; pooled between requests when reusable.</summary>
+/// <summary>One connection to a backend: its socket with a reader and a writer on it (no pipes); pooled between requests when reusable.</summary>
 internal sealed class UpstreamConnection
 {
     private int _closed;

@@ -9,9 +9,9 @@ internal sealed partial class TcpProxyConnection
     private const int MaxConnectAttempts = 3;
 
     /// <summary>Picks and connects, moving to the next pick on refusal or timeout; null when every try failed.</summary>
-    private async Task<BackendSnapshot?> ConnectAsync(ServiceSnapshot service, PoolSnapshot? pinned, ulong hash)
+    private async Task<BackendSnapshot?> ConnectAsync(ServiceSnapshot service, ulong hash)
     {
-        var tries = Math.Min(MaxConnectAttempts, CountBackends(service, pinned));
+        var tries = Math.Min(MaxConnectAttempts, CountBackends(service));
         var timeout = service.Config.ConnectTimeout;
         CancellationTokenSource? timer = null;
         try
@@ -19,7 +19,7 @@ internal sealed partial class TcpProxyConnection
             BackendSnapshot? triedA = null, triedB = null;
             for (var attempt = 0; attempt < tries && !IsAborted; attempt++)
             {
-                var backend = service.PickForAttempt(pinned, hash, attempt, triedA, triedB);
+                var backend = service.PickForAttempt(null, hash, attempt, triedA, triedB);
                 if (backend is null) return null;
                 if (attempt == 0) triedA = backend;
                 else triedB = backend;
@@ -54,9 +54,8 @@ internal sealed partial class TcpProxyConnection
         }
     }
 
-    private static int CountBackends(ServiceSnapshot service, PoolSnapshot? pinned)
+    private static int CountBackends(ServiceSnapshot service)
     {
-        if (pinned is not null) return pinned.Backends.Length;
         var n = 0;
         foreach (var pool in service.Pools) n += pool.Backends.Length;
         return n;

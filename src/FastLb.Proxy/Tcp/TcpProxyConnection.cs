@@ -64,15 +64,14 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
             if (service is null)
             {
                 _listener.WarnRateLimited(serviceName is null
-                    ? $"listener '{_listener.Name}': no service to relay to (no catch-all route); resetting connections"
+                    ? $"listener '{_listener.Name}': no service to relay to; resetting connections"
                     : $"listener '{_listener.Name}': service '{serviceName}' is not in the routing table; resetting connections");
                 _client.Abort();
                 return;
             }
-            var pinned = _target.Pool is null ? null : service.FindPool(_target.Pool);
             var hash = ClientIpHash.Compute(_client.RemoteEndPoint);
 
-            var backend = await ConnectAsync(service, pinned, hash).ConfigureAwait(false);
+            var backend = await ConnectAsync(service, hash).ConfigureAwait(false);
             if (backend is null)
             {
                 // No backend answered: RST tells the client at once that nothing is behind this port.

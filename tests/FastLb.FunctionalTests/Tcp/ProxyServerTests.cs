@@ -160,6 +160,21 @@ public class ProxyServerTests
     }
 
     [Fact]
+    public async Task HttpListener_WithoutHttpProxy_RefusedWithReasonTcpListenerStillBound()
+    {
+        // A server built without the L7 proxy relays tcp only; an http listener is refused, never relayed as bytes.
+        var service = TestTables.Service("web", [LoopbackBackend.ClosedPort()]);
+        var config = TestTables.Config([TestTables.HttpListener("web", "web"), TestTables.TcpListener("raw", "web")], [service]);
+        await using var server = new ProxyServer(TestTables.Router(config, new BackendStateRegistry()), null, loops: TestLoops.Create());
+
+        var errors = await server.ApplyAsync(config).WaitAsync(Timeout);
+
+        var error = Assert.Single(errors);
+        Assert.Equal("listener 'web': an http listener needs the HTTP proxy; this server relays tcp only", error);
+        Assert.Equal("raw", Assert.Single(server.Listeners).Name);
+    }
+
+    [Fact]
     public async Task HttpListener_WithHandler_DispatchesAndCancelsOnStop()
     {
         var service = TestTables.Service("web", [LoopbackBackend.ClosedPort()]);

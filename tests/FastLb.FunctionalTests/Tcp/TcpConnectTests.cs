@@ -62,22 +62,4 @@ public class TcpConnectTests
         Assert.Equal(2, a.AcceptedConnections);
         Assert.Equal(2, b.AcceptedConnections);
     }
-
-    [Theory]
-    [InlineData("splice")]
-    [InlineData("pipes")]
-    public async Task HttpListener_WithoutHandler_RelaysToCatchAllService(string relay)
-    {
-        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Http, "web1");
-        var service = TestTables.Service("web", [backend.EndPoint]);
-        await using var harness = await TcpHarness.StartAsync(service, TestTables.HttpListener("web", "web"), relay: relay);
-        await using var client = await harness.ConnectAsync();
-
-        await client.SendAsync("GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").WaitAsync(Timeout);
-        var response = await client.ReadStringToEndAsync().WaitAsync(Timeout);
-
-        Assert.StartsWith("HTTP/1.1 200 OK", response);
-        Assert.Contains("x-backend: web1", response);
-        Assert.EndsWith("\r\n\r\nweb1", response);
-    }
 }
