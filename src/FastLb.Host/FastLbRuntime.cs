@@ -8,6 +8,7 @@ using FastLb.Host.Admin;
 using FastLb.Host.Control;
 using FastLb.Host.Systemd;
 using FastLb.Proxy;
+using FastLb.Proxy.Health;
 using FastLb.Proxy.Http;
 
 namespace FastLb.Host;
@@ -42,6 +43,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         Proxy = new ProxyServer(Router, _ => Http!, loops: Workers.CreateLoops());
         Controller.Connections = Proxy;
         Http = new HttpProxy(Router, Proxy.Transport);
+        Prober = new HealthProber(Router);
     }
 
     public Router Router { get; } = new();
@@ -49,6 +51,9 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     public TrafficController Controller { get; }
     public ProxyServer Proxy { get; }
     public HttpProxy Http { get; }
+
+    /// <summary>Active health checks of every pool's backends, on their own thread.</summary>
+    public HealthProber Prober { get; }
     public ControlServer? Control => _control;
 
     /// <summary>The read-only admin HTTP endpoint, when admin.listen is set.</summary>
@@ -67,6 +72,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
             return false;
         }
         foreach (var l in Proxy.Listeners) Log.Info($"bind listener '{l.Name}' {l.EndPoint}");
+        Prober.Start();
         try
         {
             var handler = new ControlCommandHandler(this);
@@ -156,6 +162,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
             _control?.Dispose();
             _admin?.Dispose();
             await Proxy.StopAsync(timeout).ConfigureAwait(false);
+            Prober.Dispose();
             Http.Dispose();
             _shutdown.Cancel();
             Log.Info("stopped");
@@ -209,6 +216,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         _signals.Clear();
         _control?.Dispose();
         await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+        Prober.Dispose();
         Http.Dispose();
         _shutdown.Cancel();
         if (_ticker is not null) await _ticker.ConfigureAwait(false);

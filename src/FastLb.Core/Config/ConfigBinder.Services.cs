@@ -8,7 +8,9 @@ internal sealed partial class ConfigBinder
     [
         "balance", "hash_on", "active", "split", "pools", "rewrite_host",
         "drain_timeout", "connect_timeout", "idle_timeout", "response_head_timeout", "upstream_idle_timeout",
+        "health_check", "initial_state", "outlier", "panic_threshold", "slow_start", "min_healthy_percent",
     ];
+    private static readonly string[] PoolKeys = ["backends", "health_check"];
     private static readonly string[] BalanceNames = ["round_robin", "least_request", "random", "hash"];
     private static readonly string[] BackendKeys = ["address", "weight"];
     private const int MaxWeight = 1_000_000;
@@ -94,6 +96,12 @@ internal sealed partial class ConfigBinder
             ResponseHeadTimeout = Timeout(f, "response_head_timeout", defaults.ResponseHeadTimeout),
             UpstreamIdleTimeout = Timeout(f, "upstream_idle_timeout", defaults.UpstreamIdleTimeout),
             RewriteHost = f.TryGetValue("rewrite_host", out var rh) && Bool(rh) == true,
+            HealthCheck = f.TryGetValue("health_check", out var hc) ? BindHealthCheck(hc, context) : null,
+            InitialState = f.TryGetValue("initial_state", out var init) ? BindInitialState(init) : InitialHealth.Unknown,
+            Outlier = f.TryGetValue("outlier", out var outlier) ? BindOutlier(outlier, context) : null,
+            PanicThreshold = Percent(f, "panic_threshold", 0),
+            SlowStart = f.TryGetValue("slow_start", out var ss) && Duration(ss) is { } slow ? slow : TimeSpan.Zero,
+            MinHealthyPercent = Percent(f, "min_healthy_percent", 100),
         };
         return _errors.Count > before ? null : service;
     }
@@ -140,6 +148,24 @@ internal sealed partial class ConfigBinder
         foreach (var (poolName, e) in f)
         {
             CheckName(e.Key, poolName, "pool");
+            if (e.Value is ConfigMapping)
+            {
+                // The long form: { backends: [...], health_check: {...} }.
+                var pf = Fields(e.Value, $"pool '{poolName}' in service '{name}'", PoolKeys);
+                if (pf is null) continue;
+                if (!pf.TryGetValue("backends", out var backends))
+                {
+                    Error(e.Key, $"pool '{poolName}' in service '{name}' needs backends, e.g. backends: [ 10.0.0.1:8080 ]");
+                    continue;
+                }
+                pools.Add(new PoolConfig
+                {
+                    Name = poolName,
+                    Backends = BindBackends(backends, poolName, name),
+                    HealthCheck = pf.TryGetValue("health_check", out var phc) ? BindHealthCheck(phc, $"pool '{poolName}' in service '{name}'") : null,
+                });
+                continue;
+            }
             pools.Add(new PoolConfig { Name = poolName, Backends = BindBackends(e, poolName, name) });
         }
         return pools;

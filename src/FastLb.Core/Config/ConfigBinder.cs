@@ -221,8 +221,8 @@ internal sealed partial class ConfigBinder(string file)
             Error(entry.Value, $"{key}: '{text}' is not a duration; expected e.g. {ConfigDuration.Examples}");
             return null;
         }
-        // drain_timeout: 0s means "close draining connections at once"; every other timeout must be positive.
-        if (value == TimeSpan.Zero && key != "drain_timeout")
+        // drain_timeout: 0s means "close draining connections at once", slow_start: 0s means off; every other duration must be positive.
+        if (value == TimeSpan.Zero && key is not ("drain_timeout" or "slow_start"))
         {
             Error(entry.Value, $"{key} must be more than 0, got '{text}'");
             return null;

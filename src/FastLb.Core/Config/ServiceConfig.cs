@@ -19,6 +19,27 @@ internal sealed class ServiceConfig
     public TimeSpan ResponseHeadTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan UpstreamIdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The service's active health check; a pool may override it (<see cref="PoolConfig.HealthCheck"/>). Null = none.</summary>
+    public HealthCheckConfig? HealthCheck { get; init; }
+
+    /// <summary>What a checked backend counts as before its first check.</summary>
+    public InitialHealth InitialState { get; init; } = InitialHealth.Unknown;
+
+    /// <summary>Passive health; null = backends are never ejected.</summary>
+    public OutlierConfig? Outlier { get; init; }
+
+    /// <summary>Percent: below this share of healthy backends a pool ignores health (0 = off).</summary>
+    public int PanicThreshold { get; init; }
+
+    /// <summary>How long a returning backend ramps from 10% to full weight (zero = off).</summary>
+    public TimeSpan SlowStart { get; init; }
+
+    /// <summary>Release gate: swap/split refuse a pool with fewer healthy backends than this percent (with a check configured).</summary>
+    public int MinHealthyPercent { get; init; } = 100;
+
+    /// <summary>The check that applies to <paramref name="pool"/>: its own, else the service's.</summary>
+    public HealthCheckConfig? CheckFor(PoolConfig pool) => pool.HealthCheck ?? HealthCheck;
+
     /// <summary>HTTP: rewrite the Host header to the backend's address instead of keeping the client's.</summary>
     public bool RewriteHost { get; init; }
 

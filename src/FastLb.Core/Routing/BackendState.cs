@@ -1,14 +1,14 @@
 using System.Net;
+using FastLb.Core.Health;
 
 namespace FastLb.Core.Routing;
 
 /// <summary>Long-lived runtime state of one backend (live connections, counters, health); survives table swaps.</summary>
-internal sealed class BackendState(string service, string pool, string address, IPEndPoint? endPoint)
+internal sealed class BackendState(string service, string pool, string address, IPEndPoint? endPoint, TimeProvider? time = null)
 {
     private int _live;
     private long _total;
     private long _failures;
-    private volatile bool _healthy = true;
 
     public string Service { get; } = service;
     public string Pool { get; } = pool;
@@ -18,7 +18,9 @@ internal sealed class BackendState(string service, string pool, string address, 
     public int Live => Volatile.Read(ref _live);
     public long TotalConnections => Interlocked.Read(ref _total);
     public long Failures => Interlocked.Read(ref _failures);
-    public bool Healthy { get => _healthy; set => _healthy = value; }
+
+    /// <summary>Active-check state, outlier counters and slow-start ramp; the table builder turns it into each generation's view.</summary>
+    public BackendHealth Health { get; } = new(time ?? TimeProvider.System);
 
     /// <summary>
     /// Counts a connection (TCP) or request (HTTP) that started on this backend and marks <paramref name="connection"/>
@@ -44,7 +46,18 @@ internal sealed class BackendState(string service, string pool, string address, 
         Interlocked.Decrement(ref _live);
     }
 
-    public void RecordFailure() => Interlocked.Increment(ref _failures);
+    /// <summary>
+    /// Counts a failed attempt on this backend (connect failure or timeout, reset before the response head, a 5xx
+    /// with eject_on_5xx) and feeds outlier ejection; <paramref name="reason"/> is a fixed text. Allocation-free.
+    /// </summary>
+    public void RecordFailure(string reason)
+    {
+        Interlocked.Increment(ref _failures);
+        Health.RecordFailure(reason);
+    }
+
+    /// <summary>The backend answered (or accepted a TCP connection): ends its run of failures.</summary>
+    public void RecordSuccess() => Health.RecordSuccess();
 
     /// <summary>
     /// Aborts every connection of <paramref name="connections"/> that runs on this backend; returns how many were cut.

@@ -1,15 +1,43 @@
 using System.Collections.Concurrent;
 using System.Net;
+using FastLb.Core.Health;
 
 namespace FastLb.Core.Routing;
 
 /// <summary>Keeps one <see cref="BackendState"/> per service/pool/address so counters survive swaps and reloads.</summary>
-internal sealed class BackendStateRegistry
+internal sealed class BackendStateRegistry(TimeProvider time)
 {
     private readonly ConcurrentDictionary<BackendKey, BackendState> _states = new();
+    private readonly ConcurrentDictionary<(string Service, string Pool), PoolEjectionBudget> _budgets = new();
+
+    public BackendStateRegistry() : this(TimeProvider.System)
+    {
+    }
+
+    public TimeProvider Time { get; } = time;
 
     public BackendState GetOrAdd(string service, string pool, string address, IPEndPoint? endPoint) =>
-        _states.GetOrAdd(new BackendKey(service, pool, address), static (k, ep) => new BackendState(k.Service, k.Pool, k.Address, ep), endPoint);
+        _states.GetOrAdd(new BackendKey(service, pool, address), static (k, s) => new BackendState(k.Service, k.Pool, k.Address, s.endPoint, s.time), (endPoint, time: Time));
+
+    /// <summary>The ejection budget of one pool; kept across swaps and reloads like the backend states.</summary>
+    public PoolEjectionBudget Budget(string service, string pool) => _budgets.GetOrAdd((service, pool), static _ => new PoolEjectionBudget());
+
+    /// <summary>Every backend's health, for a successor process (binary upgrade).</summary>
+    public IReadOnlyList<KeyValuePair<BackendKey, BackendHealthRecord>> ExportHealth()
+    {
+        var result = new List<KeyValuePair<BackendKey, BackendHealthRecord>>();
+        foreach (var (key, state) in _states) result.Add(new(key, state.Health.Export()));
+        return result;
+    }
+
+    /// <summary>Restores health exported by a predecessor; entries for backends not configured here create their state, which a later prune drops.</summary>
+    public void ImportHealth(IEnumerable<KeyValuePair<BackendKey, BackendHealthRecord>> records)
+    {
+        foreach (var (key, record) in records)
+        {
+            GetOrAdd(key.Service, key.Pool, key.Address, null).Health.Import(record);
+        }
+    }
 
     public BackendState? Find(string service, string pool, string address) =>
         _states.TryGetValue(new BackendKey(service, pool, address), out var s) ? s : null;

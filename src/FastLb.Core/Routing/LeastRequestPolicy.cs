@@ -26,8 +26,7 @@ internal sealed class LeastRequestPolicy : ISelectionPolicy
         var positive = _positive;
         if (positive.Length <= 1) return positive.Length == 0 ? null : positive[0];
         var (a, b) = DrawPair(ThreadRandom.Next(_random));
-        if (a.State.Healthy && b.State.Healthy) return Lighter(a, b);
-        return PickPastUnhealthy(a, b);
+        return Lighter(a, b);
     }
 
     private (BackendSnapshot A, BackendSnapshot B) DrawPair(ulong r)
@@ -48,22 +47,6 @@ internal sealed class LeastRequestPolicy : ISelectionPolicy
     private static BackendSnapshot Lighter(BackendSnapshot a, BackendSnapshot b)
     {
         // Live(a)/Weight(a) <= Live(b)/Weight(b), cross-multiplied; weights are > 0.
-        return (long)a.State.Live * b.Weight <= (long)b.State.Live * a.Weight ? a : b;
-    }
-
-    private BackendSnapshot PickPastUnhealthy(BackendSnapshot a, BackendSnapshot b)
-    {
-        var first = a;
-        for (var k = 0; ; k++)
-        {
-            var ha = a.State.Healthy;
-            var hb = b.State.Healthy;
-            if (ha && hb) return Lighter(a, b);
-            if (ha) return a;
-            if (hb) return b;
-            if (k == SelectionHelpers.HealthProbes) break;
-            (a, b) = DrawPair(ThreadRandom.Next(_random));
-        }
-        return SelectionHelpers.ScanHealthy(_positive, (uint)ThreadRandom.Next(_random), null) ?? first;
+        return (long)a.State.Live * b.PickWeight <= (long)b.State.Live * a.PickWeight ? a : b;
     }
 }

@@ -18,7 +18,7 @@ internal sealed class MaglevPolicy : ISelectionPolicy
 
     public MaglevPolicy(BackendSnapshot[] backends)
     {
-        _positive = SelectionHelpers.Positive(backends);
+        _positive = SelectionHelpers.Weighted(backends);
         _table = _positive.Length == 0 ? [] : Populate(_positive, TableSize(_positive.Length));
         _size = (ulong)_table.Length;
     }
@@ -28,11 +28,12 @@ internal sealed class MaglevPolicy : ISelectionPolicy
 
     internal BackendSnapshot[] Backends => _positive;
 
+    /// <remarks>Built over configured weights, so a health change moves only the keys of the backend it concerns; backends that take no traffic are stepped over at pick time.</remarks>
     public BackendSnapshot? Pick(ulong hash, int attempt)
     {
         if (_table.Length == 0) return null;
         var b = At(hash);
-        if (attempt == 0 && b.State.Healthy) return b;
+        if (attempt == 0 && b.Routable) return b;
         return PickElsewhere(hash, attempt, b);
     }
 
@@ -44,26 +45,22 @@ internal sealed class MaglevPolicy : ISelectionPolicy
         return _positive[_table[slot]];
     }
 
-    private BackendSnapshot PickElsewhere(ulong hash, int attempt, BackendSnapshot primary)
+    private BackendSnapshot? PickElsewhere(ulong hash, int attempt, BackendSnapshot primary)
     {
         // Deterministic per key: the same key, attempt and health view always lead to the same backend.
-        // A retry must leave the first choice; a first try only needs to leave an unhealthy one.
+        // A retry must leave the first choice; a first try only needs to leave one that takes no traffic.
         var exclude = attempt > 0 && _positive.Length > 1 ? primary : null;
-        BackendSnapshot? fallback = exclude is null ? primary : null; // where to fail open when all are down
         var salt = (ulong)attempt * (SelectionHelpers.HealthProbes + 1);
         for (var k = 1; k <= SelectionHelpers.HealthProbes; k++)
         {
             var b = At(hash + (salt + (ulong)k) * Golden);
             if (ReferenceEquals(b, exclude)) continue;
-            if (b.State.Healthy) return b;
-            fallback ??= b;
+            if (b.Routable) return b;
         }
         // Probes can keep landing on a heavy first choice; scan the pool so a retry still finds another backend.
         var start = (uint)(Mix(hash) >> 32);
-        return SelectionHelpers.ScanHealthy(_positive, start, exclude)
-            ?? fallback
-            ?? SelectionHelpers.ScanOther(_positive, start, exclude)
-            ?? primary;
+        // Nothing else takes traffic: a retry goes back to a routable first choice; none at all answers 503.
+        return SelectionHelpers.ScanHealthy(_positive, start, exclude) ?? (primary.Routable ? primary : null);
     }
 
     /// <summary>The smallest prime ≥ max(65537, 100·n), so each backend owns ≥ 100 slots on average.</summary>

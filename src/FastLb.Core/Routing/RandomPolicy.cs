@@ -22,21 +22,6 @@ internal sealed class RandomPolicy : ISelectionPolicy
     {
         var slots = _slots;
         if (slots.Length == 0) return null;
-        var b = _positive[slots[SelectionHelpers.Reduce((uint)NextRandom(), (uint)slots.Length)]];
-        return b.State.Healthy ? b : PickPastUnhealthy(b);
+        return _positive[slots[SelectionHelpers.Reduce((uint)ThreadRandom.Next(_random), (uint)slots.Length)]];
     }
-
-    private BackendSnapshot PickPastUnhealthy(BackendSnapshot first)
-    {
-        var slots = _slots;
-        for (var k = 0; k < SelectionHelpers.HealthProbes; k++)
-        {
-            var r = NextRandom();
-            var b = _positive[slots[SelectionHelpers.Reduce((uint)r, (uint)slots.Length)]];
-            if (b.State.Healthy) return b;
-        }
-        return SelectionHelpers.ScanHealthy(_positive, (uint)NextRandom(), null) ?? first;
-    }
-
-    private ulong NextRandom() => ThreadRandom.Next(_random);
 }

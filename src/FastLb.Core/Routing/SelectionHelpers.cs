@@ -3,24 +3,29 @@ namespace FastLb.Core.Routing;
 /// <summary>Build-time and cold-path helpers shared by the selection policies.</summary>
 internal static class SelectionHelpers
 {
-    /// <summary>How many extra draws a policy makes past unhealthy backends before scanning the pool.</summary>
+    /// <summary>How many extra draws the hash policy makes past backends that take no traffic before scanning the pool.</summary>
     public const int HealthProbes = 16;
 
-    /// <summary>The backends with weight &gt; 0, in pool order.</summary>
-    public static BackendSnapshot[] Positive(BackendSnapshot[] backends)
+    /// <summary>The backends a pick may return (<see cref="BackendSnapshot.PickWeight"/> &gt; 0), in pool order.</summary>
+    public static BackendSnapshot[] Positive(BackendSnapshot[] backends) => Where(backends, static b => b.PickWeight > 0);
+
+    /// <summary>The backends with configured weight &gt; 0, healthy or not (the hash policy keeps keys in place across health changes).</summary>
+    public static BackendSnapshot[] Weighted(BackendSnapshot[] backends) => Where(backends, static b => b.Weight > 0);
+
+    private static BackendSnapshot[] Where(BackendSnapshot[] backends, Func<BackendSnapshot, bool> keep)
     {
         var n = 0;
         foreach (var b in backends)
         {
-            if (b.Weight > 0) n++;
+            if (keep(b)) n++;
         }
-        var positive = new BackendSnapshot[n];
+        var result = new BackendSnapshot[n];
         n = 0;
         foreach (var b in backends)
         {
-            if (b.Weight > 0) positive[n++] = b;
+            if (keep(b)) result[n++] = b;
         }
-        return positive;
+        return result;
     }
 
     /// <summary>
@@ -34,7 +39,7 @@ internal static class SelectionHelpers
         long sum = 0;
         for (var i = 0; i < positive.Length; i++)
         {
-            weights[i] = positive[i].Weight;
+            weights[i] = positive[i].PickWeight;
             sum += weights[i];
         }
         // Huge coprime weights would need billions of slots: scale them like the round-robin schedule does.
@@ -61,15 +66,8 @@ internal static class SelectionHelpers
     /// <summary>Maps 32 uniform bits onto [0, n) with one multiply (Lemire, 2019); bias ≤ n / 2^32.</summary>
     public static uint Reduce(uint x, uint n) => (uint)(((ulong)x * n) >> 32);
 
-    /// <summary>Cold path: the first healthy backend at or after <paramref name="start"/> (wrapping), other than <paramref name="exclude"/>; null if none.</summary>
-    public static BackendSnapshot? ScanHealthy(BackendSnapshot[] backends, uint start, BackendSnapshot? exclude) =>
-        Scan(backends, start, exclude, healthyOnly: true);
-
-    /// <summary>Cold path: the first backend at or after <paramref name="start"/> (wrapping) other than <paramref name="exclude"/>, healthy or not; null if none.</summary>
-    public static BackendSnapshot? ScanOther(BackendSnapshot[] backends, uint start, BackendSnapshot? exclude) =>
-        Scan(backends, start, exclude, healthyOnly: false);
-
-    private static BackendSnapshot? Scan(BackendSnapshot[] backends, uint start, BackendSnapshot? exclude, bool healthyOnly)
+    /// <summary>Cold path: the first routable backend at or after <paramref name="start"/> (wrapping), other than <paramref name="exclude"/>; null if none.</summary>
+    public static BackendSnapshot? ScanHealthy(BackendSnapshot[] backends, uint start, BackendSnapshot? exclude)
     {
         var n = backends.Length;
         if (n == 0) return null;
@@ -77,7 +75,7 @@ internal static class SelectionHelpers
         for (var k = 0; k < n; k++)
         {
             var b = backends[i];
-            if ((!healthyOnly || b.State.Healthy) && !ReferenceEquals(b, exclude)) return b;
+            if (b.Routable && !ReferenceEquals(b, exclude)) return b;
             if (++i == n) i = 0;
         }
         return null;

@@ -46,53 +46,72 @@ internal sealed class ServiceSnapshot
         return null;
     }
 
-    /// <summary>Picks a pool by share (by hash for hash balancing), then a backend in it; falls over to other shared pools when the chosen one has nothing to give.</summary>
-    public BackendSnapshot? Pick(ulong hash, int attempt)
+    /// <summary>
+    /// Picks a pool by share (by hash for hash balancing), then a backend in it. When the pool has nothing to give
+    /// because the operator weighted every backend 0, the other shared pools are tried; when it has backends but none
+    /// is healthy, the answer is null with <paramref name="pool"/> set (503): traffic never moves silently to another pool.
+    /// </summary>
+    public BackendSnapshot? Pick(ulong hash, int attempt, out PoolSnapshot? pool)
     {
         var slots = _poolSlots;
+        pool = null;
         if (slots.Length == 0) return null;
-        PoolSnapshot pool;
+        PoolSnapshot chosen;
         if (Config.Balance == BalanceKind.Hash)
         {
-            pool = PoolForHash(hash);
+            chosen = PoolForHash(hash);
         }
         else if (slots.Length == 1)
         {
-            pool = slots[0]; // one pool takes all traffic (no split): skip the shared cursor and its cache-line traffic
+            chosen = slots[0]; // one pool takes all traffic (no split): skip the shared cursor and its cache-line traffic
         }
         else
         {
-            pool = slots[_slotModulus.Mod(_cursor.Next())];
+            chosen = slots[_slotModulus.Mod(_cursor.Next())];
         }
-        var backend = pool.Policy.Pick(hash, attempt);
-        if (backend is not null) return backend;
+        pool = chosen;
+        var backend = chosen.Policy.Pick(hash, attempt);
+        if (backend is not null || chosen.NothingHealthy) return backend;
         foreach (var other in _sharedPools)
         {
-            if (ReferenceEquals(other, pool)) continue;
+            if (ReferenceEquals(other, chosen)) continue;
             backend = other.Policy.Pick(hash, attempt);
-            if (backend is not null) return backend;
+            if (backend is not null)
+            {
+                pool = other;
+                return backend;
+            }
         }
         return null;
     }
 
+    /// <summary>See <see cref="Pick(ulong, int, out PoolSnapshot?)"/>.</summary>
+    public BackendSnapshot? Pick(ulong hash, int attempt) => Pick(hash, attempt, out _);
+
     /// <summary>
-    /// The pick for one connect attempt: like <see cref="Pick"/> (or the pinned pool's pick), re-picking a bounded
-    /// number of times while the result is a backend this connection already tried. The round-robin cursor is shared
-    /// by every loop (other picks land between two tries) and a weighted schedule repeats heavy backends, so "the next
-    /// slot" alone could name the same backend again.
+    /// The pick for one connect attempt: like <see cref="Pick(ulong, int, out PoolSnapshot?)"/> (or the pinned pool's
+    /// pick), re-picking a bounded number of times while the result is a backend this connection already tried, or one
+    /// the data plane ejected since this table was built. The round-robin cursor is shared by every loop (other picks
+    /// land between two tries) and a weighted schedule repeats heavy backends, so "the next slot" alone could name the
+    /// same backend again. <paramref name="pool"/> is the pool the pick came from (for a 503 that names it).
     /// </summary>
-    public BackendSnapshot? PickForAttempt(PoolSnapshot? pinned, ulong hash, int attempt, BackendSnapshot? triedA, BackendSnapshot? triedB)
+    public BackendSnapshot? PickForAttempt(PoolSnapshot? pinned, ulong hash, int attempt, BackendSnapshot? triedA, BackendSnapshot? triedB, out PoolSnapshot? pool)
     {
         BackendSnapshot? backend = null;
+        pool = pinned;
         for (var i = 0; i < MaxRepicks; i++)
         {
-            backend = pinned is null ? Pick(hash, attempt + i) : pinned.Policy.Pick(hash, attempt + i);
-            if (backend is null || (!ReferenceEquals(backend, triedA) && !ReferenceEquals(backend, triedB))) return backend;
+            backend = pinned is null ? Pick(hash, attempt + i, out pool) : pinned.Policy.Pick(hash, attempt + i);
+            if (backend is null) return null;
+            if (!ReferenceEquals(backend, triedA) && !ReferenceEquals(backend, triedB) && !backend.State.Health.EjectionMarked) return backend;
         }
         // Random draws (least_request, random) can name tried backends several times in a row: scan for one that
         // takes traffic and was not tried, else let the caller try the last pick again.
         return ScanUntried(pinned, triedA, triedB) ?? backend;
     }
+
+    public BackendSnapshot? PickForAttempt(PoolSnapshot? pinned, ulong hash, int attempt, BackendSnapshot? triedA, BackendSnapshot? triedB) =>
+        PickForAttempt(pinned, hash, attempt, triedA, triedB, out _);
 
     private BackendSnapshot? ScanUntried(PoolSnapshot? pinned, BackendSnapshot? triedA, BackendSnapshot? triedB)
     {
@@ -108,7 +127,7 @@ internal sealed class ServiceSnapshot
     {
         foreach (var b in backends)
         {
-            if (b.Weight > 0 && b.State.Healthy && !ReferenceEquals(b, triedA) && !ReferenceEquals(b, triedB)) return b;
+            if (b.Routable && !b.State.Health.EjectionMarked && !ReferenceEquals(b, triedA) && !ReferenceEquals(b, triedB)) return b;
         }
         return null;
     }

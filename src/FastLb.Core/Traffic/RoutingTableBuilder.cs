@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using FastLb.Core.Config;
+using FastLb.Core.Health;
 using FastLb.Core.Routing;
 
 namespace FastLb.Core.Traffic;
@@ -14,6 +15,7 @@ internal static class RoutingTableBuilder
         IReadOnlyDictionary<BackendKey, BackendOverride> overrides,
         BackendStateRegistry registry)
     {
+        var now = registry.Time.GetUtcNow();
         var services = new Dictionary<string, ServiceSnapshot>(config.Services.Count, StringComparer.Ordinal);
         foreach (var service in config.Services)
         {
@@ -22,24 +24,8 @@ internal static class RoutingTableBuilder
             for (var p = 0; p < pools.Length; p++)
             {
                 var pool = service.Pools[p];
-                var backends = new BackendSnapshot[pool.Backends.Count];
-                for (var b = 0; b < backends.Length; b++)
-                {
-                    var backend = pool.Backends[b];
-                    var address = backend.Address.ToString();
-                    var endPoint = backend.Address.ToIPEndPoint() ?? new System.Net.IPEndPoint(System.Net.IPAddress.None, backend.Address.Port);
-                    var state = registry.GetOrAdd(service.Name, pool.Name, address, endPoint);
-                    var weight = backend.Weight;
-                    var drained = false;
-                    if (overrides.TryGetValue(new BackendKey(service.Name, pool.Name, address), out var o))
-                    {
-                        weight = o.Weight ?? weight;
-                        drained = o.Drained;
-                    }
-                    backends[b] = new BackendSnapshot(state, endPoint, drained ? 0 : weight, drained);
-                }
                 var share = shares.TryGetValue(pool.Name, out var s) ? s : 0;
-                pools[p] = new PoolSnapshot(pool.Name, share, backends, SelectionPolicyFactory.Create(service.Balance, backends));
+                pools[p] = BuildPool(service, pool, share, overrides, registry, now);
             }
             services[service.Name] = new ServiceSnapshot(service, pools);
         }
@@ -61,5 +47,76 @@ internal static class RoutingTableBuilder
             config,
             services.ToFrozenDictionary(StringComparer.Ordinal),
             listeners.ToFrozenDictionary(StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// One pool's snapshot with this generation's health view: which backends may take traffic (healthy by their
+    /// check, not ejected; all of them in panic) and at what slow-start weight. The view is fixed here, so a pick
+    /// sees backends, weights and health of one moment.
+    /// </summary>
+    private static PoolSnapshot BuildPool(
+        ServiceConfig service,
+        PoolConfig pool,
+        int share,
+        IReadOnlyDictionary<BackendKey, BackendOverride> overrides,
+        BackendStateRegistry registry,
+        DateTimeOffset now)
+    {
+        var n = pool.Backends.Count;
+        var check = service.CheckFor(pool);
+        var budget = registry.Budget(service.Name, pool.Name);
+        var states = new BackendState[n];
+        var endPoints = new System.Net.IPEndPoint[n];
+        var weights = new int[n];
+        var drained = new bool[n];
+        var available = new bool[n];
+        var labels = new BackendHealthState[n];
+        var factors = new double[n];
+        var healths = new BackendHealth[n];
+        int weighted = 0, healthy = 0;
+        var ramping = false;
+        for (var b = 0; b < n; b++)
+        {
+            var backend = pool.Backends[b];
+            var address = backend.Address.ToString();
+            endPoints[b] = backend.Address.ToIPEndPoint() ?? new System.Net.IPEndPoint(System.Net.IPAddress.None, backend.Address.Port);
+            var state = registry.GetOrAdd(service.Name, pool.Name, address, endPoints[b]);
+            states[b] = state;
+            weights[b] = backend.Weight;
+            if (overrides.TryGetValue(new BackendKey(service.Name, pool.Name, address), out var o))
+            {
+                weights[b] = o.Drained ? 0 : o.Weight ?? weights[b];
+                drained[b] = o.Drained;
+            }
+            var health = state.Health;
+            health.Checked = check is not null;
+            health.Initial = service.InitialState;
+            health.Outlier = service.Outlier;
+            health.Budget = budget;
+            healths[b] = health;
+            available[b] = health.IsAvailable(now);
+            labels[b] = health.StateAt(now);
+            // Hash keeps keys on their backend: a ramp would reshuffle the Maglev table at every step.
+            factors[b] = service.Balance == BalanceKind.Hash ? 1 : health.RampFactor(now, service.SlowStart);
+            if (weights[b] > 0)
+            {
+                weighted++;
+                if (available[b]) healthy++;
+            }
+            ramping |= available[b] && weights[b] > 0 && factors[b] < 1;
+        }
+        budget.SetMembers(healths);
+        var panic = service.PanicThreshold > 0 && weighted > 0 && (long)healthy * 100 < (long)weighted * service.PanicThreshold;
+        var scale = ramping ? SlowStart.RampScale : 1;
+        var backends = new BackendSnapshot[n];
+        for (var b = 0; b < n; b++)
+        {
+            var pickWeight = available[b] || panic ? SlowStart.PickWeight(weights[b], factors[b], scale) : 0;
+            backends[b] = new BackendSnapshot(states[b], endPoints[b], weights[b], drained[b], pickWeight, labels[b], factors[b]);
+        }
+        return new PoolSnapshot(pool.Name, share, backends, SelectionPolicyFactory.Create(service.Balance, backends), panic)
+        {
+            HealthyCount = healthy,
+        };
     }
 }

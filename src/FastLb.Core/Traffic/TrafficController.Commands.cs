@@ -6,7 +6,8 @@ namespace FastLb.Core.Traffic;
 internal sealed partial class TrafficController
 {
     /// <summary>Atomic blue/green flip: all new traffic of <paramref name="service"/> goes to <paramref name="pool"/>.</summary>
-    public ChangeResult Swap(string service, string pool)
+    /// <remarks>Refused by the release gate when <paramref name="pool"/> is not healthy enough, unless <paramref name="force"/>.</remarks>
+    public ChangeResult Swap(string service, string pool, bool force = false)
     {
         lock (_writeLock)
         {
@@ -14,12 +15,14 @@ internal sealed partial class TrafficController
             RequirePool(config, pool);
             var next = new Dictionary<string, int>();
             foreach (var p in config.Pools) next[p.Name] = p.Name == pool ? 100 : 0;
-            return Assign(service, next, $"swap {service} -> {pool}");
+            var warnings = CheckGate(service, $"swap {service} -> {pool}", RequireService(service).Current, next, force);
+            return Assign(service, next, $"swap {service} -> {pool}{(warnings.Count > 0 ? " (forced)" : "")}") with { Warnings = warnings };
         }
     }
 
     /// <summary>Weighted split across pools; pools not named get 0.</summary>
-    public ChangeResult Split(string service, IReadOnlyList<KeyValuePair<string, int>> shares)
+    /// <remarks>Refused by the release gate when a pool that gains traffic is not healthy enough, unless <paramref name="force"/>.</remarks>
+    public ChangeResult Split(string service, IReadOnlyList<KeyValuePair<string, int>> shares, bool force = false)
     {
         lock (_writeLock)
         {
@@ -37,20 +40,23 @@ internal sealed partial class TrafficController
                 total += weight;
             }
             if (total == 0) throw new TrafficException("split needs at least one pool with a share above 0");
-            return Assign(service, next, $"split {service} {Shares.Describe(next)}");
+            var warnings = CheckGate(service, $"split {service} {Shares.Describe(next)}", RequireService(service).Current, next, force);
+            return Assign(service, next, $"split {service} {Shares.Describe(next)}{(warnings.Count > 0 ? " (forced)" : "")}") with { Warnings = warnings };
         }
     }
 
     /// <summary>Restores the assignment before the last change of <paramref name="service"/>, at once.</summary>
+    /// <remarks>Never refused by the release gate (it is the way back); the reply warns when the pool it returns to is unhealthy.</remarks>
     public ChangeResult Rollback(string service)
     {
         lock (_writeLock)
         {
             var t = RequireService(service);
             var previous = t.PopHistory() ?? throw new TrafficException($"nothing to roll back for '{service}': no earlier assignment");
+            var warnings = RollbackWarnings(service, t.Current, previous);
             t.Current = previous;
             t.Source = Shares.SameAs(previous, t.FileShares) ? AssignmentSource.File : AssignmentSource.Runtime;
-            return Publish($"rollback {service} -> {Shares.Describe(previous)}");
+            return Publish($"rollback {service} -> {Shares.Describe(previous)}") with { Warnings = warnings };
         }
     }
 

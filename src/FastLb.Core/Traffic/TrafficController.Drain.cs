@@ -58,6 +58,7 @@ internal sealed partial class TrafficController
     /// <summary>Advances every drain: records when it reached 0 and cuts what remains past its deadline. Call about every 100-250 ms.</summary>
     public void Tick()
     {
+        RefreshHealth();
         lock (_writeLock)
         {
             var now = time.GetUtcNow();

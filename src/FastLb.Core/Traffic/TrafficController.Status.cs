@@ -32,6 +32,17 @@ internal sealed partial class TrafficController
                     w.WriteStartObject(pool.Name);
                     w.WriteNumber("share", percent.GetValueOrDefault(pool.Name));
                     w.WriteNumber("live", pool.Live);
+                    w.WriteNumber("healthy", pool.HealthyCount);
+                    w.WriteNumber("total", pool.WeightedCount);
+                    w.WriteBoolean("panic", pool.Panic);
+                    var check = service.FindPool(pool.Name) is { } pc ? service.CheckFor(pc) : null;
+                    if (check is not null) w.WriteString("health_check", check.Describe());
+                    else w.WriteNull("health_check");
+                    var verdict = GateVerdict(service.Name, pool.Name);
+                    w.WriteStartObject("gate");
+                    w.WriteBoolean("ok", verdict is null);
+                    if (verdict is not null) w.WriteString("reason", verdict);
+                    w.WriteEndObject();
                     WriteDrain(w, _drains.GetValueOrDefault(new DrainKey(service.Name, pool.Name, null)));
                     w.WriteStartArray("backends");
                     foreach (var b in pool.Backends) WriteBackend(w, service.Name, pool, b);
@@ -53,13 +64,16 @@ internal sealed partial class TrafficController
         string state;
         if (b.Draining) state = live > 0 ? "draining" : "drained";
         else if (pool.Share == 0 || b.Weight == 0) state = live > 0 ? "draining" : "idle";
-        else state = b.State.Healthy ? "active" : "down";
+        else state = b.Routable ? "active" : "down";
         w.WriteStartObject();
         w.WriteString("address", b.Address);
         w.WriteNumber("weight", b.Weight);
         w.WriteNumber("live", live);
         w.WriteString("state", state);
-        w.WriteBoolean("healthy", b.State.Healthy);
+        // Health as it is now (an ejection by the data plane shows before the next tick republishes the table).
+        var health = b.State.Health.StateAt(time.GetUtcNow());
+        w.WriteBoolean("healthy", health == Health.BackendHealthState.Healthy);
+        WriteHealth(w, b, health);
         w.WriteNumber("total", b.State.TotalConnections);
         w.WriteNumber("failures", b.State.Failures);
         if (_overrides.TryGetValue(new BackendKey(service, pool.Name, b.Address), out var o))
@@ -74,6 +88,40 @@ internal sealed partial class TrafficController
         if (drain is not null) WriteDrain(w, drain);
         w.WriteEndObject();
     }
+
+    /// <summary>Per-backend health: state and since when, last check, checks in a row, ejections, effective weight.</summary>
+    private static void WriteHealth(Utf8JsonWriter w, BackendSnapshot b, Health.BackendHealthState health)
+    {
+        var h = b.State.Health;
+        w.WriteString("health", Label(health));
+        if (h.Since is { } since) w.WriteString("health_since", Stamp(since));
+        else w.WriteNull("health_since");
+        w.WriteNumber("effective_weight", b.EffectiveWeight);
+        if (h.LastCheck is { } last && h.LastCheckAt is { } at)
+        {
+            w.WriteStartObject("last_check");
+            w.WriteString("at", Stamp(at));
+            w.WriteBoolean("passed", last.Passed);
+            w.WriteString("result", last.Describe());
+            if (last.StatusCode != 0) w.WriteNumber("status_code", last.StatusCode);
+            if (last.Error is not null) w.WriteString("error", last.Error);
+            w.WriteNumber("latency_ms", Math.Round(last.Latency.TotalMilliseconds, 2));
+            w.WriteEndObject();
+        }
+        else
+        {
+            w.WriteNull("last_check");
+        }
+        var (passes, failures) = h.InRow;
+        w.WriteNumber("checks_passed_in_row", passes);
+        w.WriteNumber("checks_failed_in_row", failures);
+        w.WriteNumber("failures_in_row", h.RequestFailuresInRow);
+        w.WriteNumber("ejections", h.Ejections);
+        if (h.EjectedUntil is { } until) w.WriteString("ejected_until", Stamp(until));
+        else w.WriteNull("ejected_until");
+    }
+
+    private static string Stamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ");
 
     /// <summary>Pools removed from the config by a reload whose connections are still draining.</summary>
     private void WriteRetiredPools(Utf8JsonWriter w, string service, ServiceSnapshot snapshot)

@@ -121,14 +121,16 @@ internal sealed partial class TrafficController(Router router, BackendStateRegis
     }
 
     /// <summary>Builds the next generation aside and publishes it; caller holds the write lock.</summary>
-    private ChangeResult Publish(string summary)
+    private ChangeResult Publish(string summary, bool quiet = false)
     {
         var config = _config ?? throw new InvalidOperationException("no config loaded");
         var next = RoutingTableBuilder.Build(config, _generation + 1, _traffic, _overrides, Registry);
         _generation = next.Generation;
         var old = Router.Publish(next);
-        Log.Info($"publish generation={next.Generation} {summary}");
+        if (quiet) Log.Debug($"publish generation={next.Generation} {summary}");
+        else Log.Info($"publish generation={next.Generation} {summary}");
         UpdateDrains(old, next);
+        LogPanicChanges(old, next);
         return new ChangeResult(next.Generation, true, summary);
     }
 

@@ -15,13 +15,20 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
     {
         var words = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
         if (words.Length == 0) return Error($"empty command; commands are: {Commands}");
+        // `--force` (swap, split) overrides the release gate; it may stand anywhere after the command.
+        var force = words.Length > 1 && words.Contains("--force");
+        if (force)
+        {
+            if (words[0] is not ("swap" or "split")) return Error($"--force only applies to swap and split");
+            words = [.. words.Where(w => w != "--force")];
+        }
         try
         {
             return words[0] switch
             {
                 "status" => Expect(words, 1, "status") ?? Status(),
-                "swap" => Expect(words, 3, "swap SERVICE POOL") ?? Changed(runtime.Controller.Swap(words[1], words[2])),
-                "split" => words.Length < 3 ? Error("usage: split SERVICE POOL=W [POOL=W...]") : Changed(runtime.Controller.Split(words[1], ParseShares(words))),
+                "swap" => Expect(words, 3, "swap SERVICE POOL [--force]") ?? Changed(runtime.Controller.Swap(words[1], words[2], force)),
+                "split" => words.Length < 3 ? Error("usage: split SERVICE POOL=W [POOL=W...] [--force]") : Changed(runtime.Controller.Split(words[1], ParseShares(words), force)),
                 "rollback" => Expect(words, 2, "rollback SERVICE") ?? Changed(runtime.Controller.Rollback(words[1])),
                 "weight" => Expect(words, 5, "weight SERVICE POOL ADDRESS W") ?? Changed(runtime.Controller.SetWeight(words[1], words[2], words[3], ParseInt(words[4], "weight"))),
                 "drain" => Expect(words, 4, "drain SERVICE POOL ADDRESS") ?? Changed(runtime.Controller.Drain(words[1], words[2], words[3])),
@@ -110,6 +117,9 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
         w.WriteNumber("generation", result.Generation);
         w.WriteBoolean("changed", result.Changed);
         w.WriteString("message", result.Summary);
+        w.WriteStartArray("warnings");
+        foreach (var warning in result.Warnings) w.WriteStringValue(warning);
+        w.WriteEndArray();
     });
 
     private static string Reloaded(ReloadResult result) => Json(w =>

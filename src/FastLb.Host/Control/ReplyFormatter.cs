@@ -55,6 +55,15 @@ internal static class ReplyFormatter
                 var p = pool.Value;
                 sb.Append("  pool ").Append(pool.Name.PadRight(10)).Append(" share ").Append(p.GetProperty("share").GetInt32().ToString().PadLeft(3)).Append("%")
                   .Append("  live ").Append(p.GetProperty("live").GetInt32());
+                if (p.TryGetProperty("healthy", out var healthy) && p.TryGetProperty("total", out var total))
+                {
+                    sb.Append("  healthy ").Append(healthy.GetInt32()).Append('/').Append(total.GetInt32());
+                }
+                if (p.TryGetProperty("panic", out var panic) && panic.ValueKind == JsonValueKind.True) sb.Append("  PANIC (health ignored)");
+                if (p.TryGetProperty("gate", out var gate) && gate.TryGetProperty("ok", out var gateOk) && !gateOk.GetBoolean())
+                {
+                    sb.Append("  gate: refuses");
+                }
                 AppendDrain(sb, p);
                 sb.AppendLine();
                 foreach (var b in p.GetProperty("backends").EnumerateArray())
@@ -63,12 +72,32 @@ internal static class ReplyFormatter
                       .Append(" weight ").Append(b.GetProperty("weight").GetInt32().ToString().PadLeft(3))
                       .Append("  live ").Append(b.GetProperty("live").GetInt32().ToString().PadLeft(4))
                       .Append("  ").Append(b.GetProperty("state").GetString());
+                    AppendHealth(sb, b);
                     AppendDrain(sb, b);
                     sb.AppendLine();
                 }
             }
         }
         return sb.ToString().TrimEnd();
+    }
+
+    private static void AppendHealth(StringBuilder sb, JsonElement b)
+    {
+        if (!b.TryGetProperty("health", out var health)) return;
+        sb.Append("  ").Append(health.GetString());
+        if (b.TryGetProperty("effective_weight", out var ew) && ew.GetDouble() != b.GetProperty("weight").GetInt32())
+        {
+            sb.Append(" (effective weight ").Append(ew.GetDouble().ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)).Append(')');
+        }
+        if (b.TryGetProperty("ejected_until", out var until) && until.ValueKind == JsonValueKind.String)
+        {
+            sb.Append(" until ").Append(until.GetString());
+        }
+        if (b.TryGetProperty("last_check", out var last) && last.ValueKind == JsonValueKind.Object)
+        {
+            sb.Append("  last check ").Append(last.GetProperty("result").GetString())
+              .Append(" in ").Append(last.GetProperty("latency_ms").GetDouble().ToString("0.#", System.Globalization.CultureInfo.InvariantCulture)).Append("ms");
+        }
     }
 
     private static void AppendDrain(StringBuilder sb, JsonElement owner)

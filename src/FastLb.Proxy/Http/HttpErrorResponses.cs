@@ -23,6 +23,33 @@ internal static class HttpErrorResponses
         Add(505, "HTTP Version Not Supported", "HTTP version not supported\n");
     }
 
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Core.Routing.PoolSnapshot, byte[][]> Unavailable503 = new();
+
+    /// <summary>
+    /// The 503 for a pool with nothing healthy: Retry-After and a body naming the service and pool. Built once per
+    /// pool snapshot (a table generation) and cached with it, so answering it allocates nothing.
+    /// </summary>
+    public static byte[] Unavailable(Core.Routing.ServiceSnapshot service, Core.Routing.PoolSnapshot pool, bool close)
+    {
+        if (!Unavailable503.TryGetValue(pool, out var both))
+        {
+            both = BuildUnavailable(service, pool);
+            Unavailable503.AddOrUpdate(pool, both);
+        }
+        return both[close ? 1 : 0];
+    }
+
+    private static byte[][] BuildUnavailable(Core.Routing.ServiceSnapshot service, Core.Routing.PoolSnapshot pool)
+    {
+        // Retry after about one check interval: the earliest a backend can come back.
+        var config = service.Config.FindPool(pool.Name);
+        var interval = config is null ? null : service.Config.CheckFor(config)?.Interval;
+        var retryAfter = interval is { } i ? Math.Max(1, (int)Math.Ceiling(i.TotalSeconds)) : 5;
+        var body = $"no healthy backend in service '{service.Name}' pool '{pool.Name}'\n";
+        var head = $"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\nRetry-After: {retryAfter}\r\n";
+        return [Encoding.UTF8.GetBytes(head + "\r\n" + body), Encoding.UTF8.GetBytes(head + "Connection: close\r\n\r\n" + body)];
+    }
+
     /// <summary>The full response for <paramref name="status"/>; unknown codes answer 400 or 502 by class.</summary>
     public static byte[] Get(int status, bool close)
     {

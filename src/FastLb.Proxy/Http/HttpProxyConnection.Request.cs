@@ -13,6 +13,14 @@ internal sealed partial class HttpProxyConnection
     private BackendSnapshot? _picked;
     private BackendState? _counted;
     private bool _mayRetry;
+    // How the request was routed, for picking another backend when one fails before answering.
+    private ServiceSnapshot? _routed;
+    private PoolSnapshot? _pinned;
+    private ulong _hash;
+    private BackendSnapshot? _triedA, _triedB;
+    private int _attempts;
+    private int _retries;
+    private PoolSnapshot? _unavailable; // set when the routed pool has nothing healthy: answer its 503
 
     /// <summary>Routes the parsed request by the current table, picks and connects (with retries), and sends it: AwaitResponse, or the request is answered.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -25,40 +33,78 @@ internal sealed partial class HttpProxyConnection
         if (route is null) return await AnswerAsync(404, bodyConsumed).ConfigureAwait(false);
 
         var service = route.Service;
-        var config = service.Config;
-        var pinned = route.PinnedPool;
-        var hash = Hash(config);
-        var tries = Math.Clamp(CountBackends(service, pinned), 1, MaxConnectAttempts);
-        BackendSnapshot? backend = null;
-        UpstreamConnection? upstream = null;
-        BackendSnapshot? triedA = null, triedB = null;
-        for (var attempt = 0; attempt < tries && upstream is null && !IsAborted; attempt++)
-        {
-            backend = service.PickForAttempt(pinned, hash, attempt, triedA, triedB);
-            if (attempt == 0) triedA = backend;
-            else triedB = backend;
-            if (backend is null) return await AnswerAsync(attempt == 0 ? 503 : 502, bodyConsumed).ConfigureAwait(false);
-            // Nothing was sent yet, so a refused connect moves on to the next pick.
-            upstream = _proxy.Pool.TryRent(backend.State, _socket.Loop) ?? await ConnectAsync(backend, config).ConfigureAwait(false);
-        }
-        if (upstream is null) return IsAborted ? Outcome.Abort : await AnswerAsync(502, bodyConsumed).ConfigureAwait(false);
+        _service = service.Config;
+        _routed = service;
+        _pinned = route.PinnedPool;
+        _hash = Hash(service.Config);
+        _triedA = _triedB = null;
+        _attempts = 0;
+        _retries = 0;
+        _unavailable = null;
+        var upstream = await ConnectNextAsync().ConfigureAwait(false);
+        if (upstream is null) return await AnswerNoUpstreamAsync(bodyConsumed).ConfigureAwait(false);
 
-        _service = config;
-        _picked = backend;
         _counted = upstream.Backend; // released by EndRequestAsync, once the request is over
         _counted.Acquire(this);
         return await StartExchangeAsync(upstream).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// The pooled connection was closed by the backend before answering; the request is idempotent and bodiless,
-    /// so sending it again on a fresh connection is safe. A fresh connection is never Reused, so this happens once.
+    /// Picks the next backend not tried yet and rents or opens a connection to it, moving on when a connect fails
+    /// (nothing was sent yet); null when every try failed or nothing may take the request (see <see cref="_unavailable"/>).
+    /// </summary>
+    private async ValueTask<UpstreamConnection?> ConnectNextAsync()
+    {
+        var service = _routed!;
+        var tries = Math.Clamp(CountBackends(service, _pinned), 1, MaxConnectAttempts);
+        while (_attempts < tries && !IsAborted)
+        {
+            var attempt = _attempts++;
+            var backend = service.PickForAttempt(_pinned, _hash, attempt, _triedA, _triedB, out var pool);
+            if (backend is null)
+            {
+                if (attempt == 0 && pool is { NothingHealthy: true }) _unavailable = pool;
+                return null;
+            }
+            if (attempt == 0) _triedA = backend;
+            else _triedB = backend;
+            _picked = backend;
+            var upstream = _proxy.Pool.TryRent(backend.State, _socket.Loop) ?? await ConnectAsync(backend, _service!).ConfigureAwait(false);
+            if (upstream is not null) return upstream;
+        }
+        return null;
+    }
+
+    /// <summary>No backend could take the request: 503 naming the pool when it has nothing healthy, 503 when nothing has weight, else 502.</summary>
+    private ValueTask<Outcome> AnswerNoUpstreamAsync(bool bodyConsumed)
+    {
+        if (IsAborted) return new ValueTask<Outcome>(Outcome.Abort);
+        if (_unavailable is { } pool) return AnswerAsync(503, bodyConsumed, _routed, pool);
+        return AnswerAsync(_attempts <= 1 && _triedA is null ? 503 : 502, bodyConsumed);
+    }
+
+    /// <summary>
+    /// The backend closed or reset the connection before answering, and the request is idempotent and bodiless, so
+    /// sending it again is safe. A pooled connection the backend closed while idle is retried on a fresh connection
+    /// to the same backend; otherwise (or when that connect fails) another backend is picked. Bounded by
+    /// <see cref="MaxConnectAttempts"/> retries per request.
     /// </summary>
     private async ValueTask<Outcome> RetryFreshAsync()
     {
+        var wasReused = Volatile.Read(ref _upstream)?.Reused ?? false;
         await CutExchangeAsync().ConfigureAwait(false);
-        var upstream = await ConnectAsync(_picked!, _service!).ConfigureAwait(false);
-        if (upstream is null) return IsAborted ? Outcome.Abort : await AnswerAsync(502, !_request.HasBody).ConfigureAwait(false);
+        _retries++;
+        UpstreamConnection? upstream = null;
+        if (wasReused) upstream = await ConnectAsync(_picked!, _service!).ConfigureAwait(false);
+        upstream ??= await ConnectNextAsync().ConfigureAwait(false);
+        if (upstream is null) return await AnswerNoUpstreamAsync(!_request.HasBody).ConfigureAwait(false);
+        if (!ReferenceEquals(upstream.Backend, _counted))
+        {
+            // The request moves to another backend: count it there, so drains and least_request see where it runs.
+            _counted?.Release(this);
+            _counted = upstream.Backend;
+            _counted.Acquire(this);
+        }
         return await StartExchangeAsync(upstream).ConfigureAwait(false);
     }
 
@@ -71,7 +117,8 @@ internal sealed partial class HttpProxyConnection
         {
             if (IsAborted) return null; // Abort ran before it could see the deadline
             var upstream = await UpstreamConnection.ConnectAsync(backend, _socket.Loop, _proxy.Transport, deadline.Token).ConfigureAwait(false);
-            if (upstream is null && !IsAborted) backend.State.RecordFailure(); // refused, unreachable or timed out
+            // Refused, unreachable or timed out: counts toward ejection.
+            if (upstream is null && !IsAborted) backend.State.RecordFailure(deadline.IsCancellationRequested ? "connect timeout" : "connect failed");
             return upstream;
         }
         finally
@@ -92,7 +139,7 @@ internal sealed partial class HttpProxyConnection
         Volatile.Write(ref _upstream, upstream);
         if (IsAborted) upstream.Abort();
         var hasBody = _request.HasBody;
-        _mayRetry = upstream.Reused && !hasBody && IsIdempotent(_request.Method);
+        _mayRetry = !hasBody && IsIdempotent(_request.Method) && _retries < MaxConnectAttempts;
         _requestBodyDone = !hasBody;
         _requestBodyInvalid = false;
         _inResponseBody = false;
@@ -142,6 +189,10 @@ internal sealed partial class HttpProxyConnection
             Unwatch();
             _service = null;
             _picked = null;
+            _routed = null;
+            _pinned = null;
+            _triedA = _triedB = null;
+            _unavailable = null;
             if (_counted is { } state)
             {
                 _counted = null;

@@ -45,10 +45,18 @@ internal sealed partial class HttpProxyConnection
         {
             await StopPumpAsync(upstream).ConfigureAwait(false);
             if (head == ResponseRead.ClientGone || IsAborted) return Outcome.Abort;
-            if (head == ResponseRead.Stale && _mayRetry) return Outcome.RetryFresh;
+            if (head == ResponseRead.Stale)
+            {
+                // A fresh connection reset before any response byte is the backend failing; a pooled one may just have idled out.
+                if (!upstream.Reused && !IsAborted) upstream.Backend.RecordFailure("reset before response");
+                if (_mayRetry) return Outcome.RetryFresh;
+            }
             var status = _requestBodyInvalid ? 400 : head == ResponseRead.TimedOut ? 504 : 502;
             return await AnswerAsync(status, _requestBodyDone).ConfigureAwait(false);
         }
+
+        if (_response.StatusCode >= 500 && config.Outlier is { EjectOn5xx: true }) upstream.Backend.RecordFailure("5xx response");
+        else upstream.Backend.RecordSuccess();
 
         if (_response.StatusCode == 101)
         {

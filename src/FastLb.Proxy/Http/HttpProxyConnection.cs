@@ -221,13 +221,15 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
         _proxy.ResponseHeads.Return(response);
     }
 
-    /// <summary>Writes FastLb's own answer; closes unless the request body was consumed and the client keeps alive.</summary>
+    /// <summary>Writes FastLb's own answer (the pool's 503 naming it when <paramref name="unavailable"/> is set); closes unless the request body was consumed and the client keeps alive.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<Outcome> AnswerAsync(int status, bool bodyConsumed)
+    private async ValueTask<Outcome> AnswerAsync(int status, bool bodyConsumed, ServiceSnapshot? service = null, PoolSnapshot? unavailable = null)
     {
         var close = !bodyConsumed || _stopping || _request.ErrorStatusCode != 0 || status == 408
                     || !_request.KeepAlive || _request.Version == HttpProtocolVersion.Http10;
-        var bytes = HttpErrorResponses.Get(status, close);
+        var bytes = unavailable is not null && service is not null
+            ? HttpErrorResponses.Unavailable(service, unavailable, close)
+            : HttpErrorResponses.Get(status, close);
         if (_request.Method == HttpMethodKind.Head && _request.ErrorStatusCode == 0)
         {
             _output.Write(bytes.AsSpan(0, bytes.AsSpan().IndexOf("\r\n\r\n"u8) + 4)); // HEAD: the same head, no body

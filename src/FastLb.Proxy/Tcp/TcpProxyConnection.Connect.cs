@@ -36,13 +36,14 @@ internal sealed partial class TcpProxyConnection
                 {
                     var socket = await EpollSocket.ConnectAsync(backend.EndPoint, _client.Loop, timer.Token).ConfigureAwait(false);
                     Interlocked.Exchange(ref _backendSocket, socket);
+                    backend.State.RecordSuccess();
                     if (IsAborted) socket.Abort(); // Abort ran before it could see the socket
                     return backend;
                 }
                 catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
                 {
                     if (IsAborted) break;
-                    backend.State.RecordFailure(); // refused, unreachable or timed out
+                    backend.State.RecordFailure(e is OperationCanceledException ? "connect timeout" : "connect failed"); // refused, unreachable or timed out
                 }
             }
             return null;

@@ -17,15 +17,16 @@ public class RoundRobinPolicyTests
     }
 
     [Fact]
-    public void Pick_UnhealthyInSchedule_TakesNextSlot()
+    public void Pick_UnhealthyBackend_HasNoSlot()
     {
-        var backends = Backends(5, 1, 1);
-        backends[1].State.Healthy = false;
+        var backends = WithDown(Backends(5, 1, 1), 1);
         var policy = new RoundRobinPolicy(backends);
 
-        var picks = Enumerable.Range(0, 7).Select(_ => Array.IndexOf(backends, policy.Pick(0, 0))).ToArray();
+        var picks = Enumerable.Range(0, 12).Select(_ => Array.IndexOf(backends, policy.Pick(0, 0))).ToArray();
 
-        Assert.Equal([0, 0, 0, 0, 2, 0, 0], picks); // b's slot falls through to the next slot (a)
+        Assert.DoesNotContain(1, picks); // the table builder gave it no weight: the schedule is a 5:1 cycle of a and c
+        Assert.Equal(10, picks.Count(i => i == 0));
+        Assert.Equal(2, picks.Count(i => i == 2));
     }
 
     [Fact]

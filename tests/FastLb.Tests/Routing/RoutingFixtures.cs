@@ -14,6 +14,18 @@ internal static class RoutingFixtures
         return new BackendSnapshot(state, endPoint, weight, draining: false);
     }
 
+    /// <summary>The same backend as a later table sees it once its health takes it out (unhealthy or ejected): no pick weight.</summary>
+    public static BackendSnapshot Down(BackendSnapshot b) =>
+        new(b.State, b.EndPoint, b.Weight, b.Draining, pickWeight: 0, health: FastLb.Core.Health.BackendHealthState.Unhealthy);
+
+    /// <summary><paramref name="backends"/> with those at <paramref name="down"/> taken out by health.</summary>
+    public static BackendSnapshot[] WithDown(BackendSnapshot[] backends, params int[] down)
+    {
+        var result = (BackendSnapshot[])backends.Clone();
+        foreach (var i in down) result[i] = Down(backends[i]);
+        return result;
+    }
+
     public static BackendSnapshot[] Backends(params int[] weights)
     {
         var backends = new BackendSnapshot[weights.Length];

@@ -1,0 +1,14 @@
+namespace FastLb.Proxy.Health;
+
+/// <summary>Where a backend's check stands.</summary>
+internal enum ProbePhase : byte
+{
+    /// <summary>Waiting for its next due time.</summary>
+    Idle,
+
+    /// <summary>Non-blocking connect in progress.</summary>
+    Connecting,
+
+    /// <summary>HTTP: the request went out; reading the status line.</summary>
+    Reading,
+}

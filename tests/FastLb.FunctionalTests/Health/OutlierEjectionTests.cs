@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using FastLb.FunctionalTests.Http;
+using FastLb.Tests.Common;
+using Xunit;
+
+namespace FastLb.FunctionalTests.Health;
+
+/// <summary>Passive health through an in-process FastLb: failing backends are ejected after N failures, return after their time, and stop costing clients.</summary>
+public sealed class OutlierEjectionTests
+{
+    private static string Yaml(string outlier, string connectTimeout, params IPEndPoint[] backends) =>
+        $"defaults:\n  connect_timeout: {connectTimeout}\n  drain_timeout: 2s\n"
+        + "listeners:\n  - name: web\n    bind: 127.0.0.1:0\n    protocol: http\n    routes:\n      - service: web\n"
+        + $"services:\n  web:\n    outlier: {outlier}\n    pools:\n      main:\n"
+        + string.Concat(backends.Select(b => $"        - {b}\n"));
+
+    private static JsonElement Backend(JsonElement status, string address) =>
+        status.GetProperty("services").GetProperty("web").GetProperty("pools").GetProperty("main").GetProperty("backends")
+            .EnumerateArray().First(b => b.GetProperty("address").GetString() == address);
+
+    [Fact]
+    public async Task RefusingBackend_EjectedWithinNFailures_NoClientFails_ReturnsAfterItsTime()
+    {
+        await using var good = RawHttpBackend.Start("good");
+        var refusing = LoopbackBackend.ClosedPort();
+        await using var lb = await HttpLb.StartAsync(Yaml("{ consecutive_failures: 3, base_ejection: 1s, max_ejected_percent: 50 }", "1s", good.EndPoint, refusing));
+
+        await using var client = await lb.ConnectAsync();
+        for (var i = 0; i < 30; i++)
+        {
+            var response = await client.GetAsync("/");
+            Assert.Equal(200, response.Status); // a refused connect moves on to the next backend
+        }
+
+        var status = Backend(await lb.CtlOkAsync("status"), refusing.ToString());
+        Assert.Equal("ejected", status.GetProperty("health").GetString());
+        Assert.Equal(1, status.GetProperty("ejections").GetInt64());
+        Assert.InRange(status.GetProperty("failures").GetInt64(), 3, 4); // the third failure ejects; a pick racing the next tick may add one
+
+        await HttpLb.WaitUntilAsync(async () =>
+            Backend(await lb.CtlOkAsync("status"), refusing.ToString()).GetProperty("health").GetString() == "healthy", "the ejection ends", TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task MaxEjectedPercent_HoldsWhenEveryBackendFails()
+    {
+        var ports = Enumerable.Range(0, 4).Select(_ => LoopbackBackend.ClosedPort()).ToArray();
+        await using var lb = await HttpLb.StartAsync(Yaml("{ consecutive_failures: 1, base_ejection: 1m, max_ejected_percent: 50 }", "1s", ports));
+
+        await using var client = await lb.ConnectAsync();
+        for (var i = 0; i < 12; i++)
+        {
+            var response = await client.GetAsync("/");
+            Assert.Equal(502, response.Status);
+        }
+
+        var status = await lb.CtlOkAsync("status");
+        Assert.Equal(2, ports.Count(p => Backend(status, p.ToString()).GetProperty("health").GetString() == "ejected"));
+    }
+
+    [Fact]
+    public async Task BlackHoledBackend_StopsCostingConnectTimeoutAfterNRequests()
+    {
+        await using var good = RawHttpBackend.Start("good");
+        // A listener whose accept queue is full: the kernel drops further SYNs, so a connect hangs (a black hole).
+        using var hole = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        hole.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        hole.Listen(0);
+        var fillers = new List<Socket>();
+        for (var i = 0; i < 4; i++)
+        {
+            var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            _ = s.ConnectAsync(hole.LocalEndPoint!);
+            fillers.Add(s);
+        }
+        await Task.Delay(200);
+        try
+        {
+            await using var lb = await HttpLb.StartAsync(Yaml("{ consecutive_failures: 2, base_ejection: 1m }", "300ms", good.EndPoint, (IPEndPoint)hole.LocalEndPoint!));
+
+            var latencies = new List<TimeSpan>();
+            await using var client = await lb.ConnectAsync();
+            for (var i = 0; i < 24; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                var response = await client.GetAsync("/");
+                latencies.Add(clock.Elapsed);
+                Assert.Equal(200, response.Status);
+                if (i < 4) await Task.Delay(150); // let the tick publish the ejection
+            }
+
+            var slow = latencies.Count(l => l >= TimeSpan.FromMilliseconds(290));
+            Assert.InRange(slow, 1, 2); // at most consecutive_failures requests waited for the connect timeout
+            Assert.All(latencies.Skip(4), l => Assert.True(l < TimeSpan.FromMilliseconds(290), $"a request waited {l.TotalMilliseconds:0} ms after the ejection"));
+            Assert.Equal("ejected", Backend(await lb.CtlOkAsync("status"), hole.LocalEndPoint!.ToString()!).GetProperty("health").GetString());
+        }
+        finally
+        {
+            foreach (var s in fillers) s.Dispose();
+        }
+    }
+}
