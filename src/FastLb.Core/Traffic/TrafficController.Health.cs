@@ -134,6 +134,7 @@ internal sealed partial class TrafficController
     /// <summary>Applies the gate to every pool that gains share from <paramref name="current"/> to <paramref name="next"/>; throws when refused and not forced.</summary>
     private List<string> CheckGate(string service, string verb, IReadOnlyDictionary<string, int> current, IReadOnlyDictionary<string, int> next, bool force)
     {
+        RefreshHealth(); // judge by the latest checks, not the last tick's table
         var verdicts = new List<string>();
         foreach (var (pool, share) in next)
         {
@@ -162,6 +163,7 @@ internal sealed partial class TrafficController
     /// <summary>Warnings for a rollback that returns traffic to a pool the gate would refuse (rollback itself is never refused).</summary>
     private List<string> RollbackWarnings(string service, IReadOnlyDictionary<string, int> current, IReadOnlyDictionary<string, int> next)
     {
+        RefreshHealth();
         var warnings = new List<string>();
         foreach (var (pool, share) in next)
         {

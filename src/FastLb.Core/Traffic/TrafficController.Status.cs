@@ -10,6 +10,7 @@ internal sealed partial class TrafficController
     {
         lock (_writeLock)
         {
+            RefreshHealth(); // status, the gate and the table agree on the latest health (the lock is reentrant)
             var table = Router.Current;
             w.WriteNumber("generation", table.Generation);
             w.WriteStartObject("services");

@@ -92,10 +92,16 @@ public sealed class OutlierEjectionTests
                 if (i < 4) await Task.Delay(150); // let the tick publish the ejection
             }
 
-            var slow = latencies.Count(l => l >= TimeSpan.FromMilliseconds(290));
-            Assert.InRange(slow, 1, 2); // at most consecutive_failures requests waited for the connect timeout
-            Assert.All(latencies.Skip(4), l => Assert.True(l < TimeSpan.FromMilliseconds(290), $"a request waited {l.TotalMilliseconds:0} ms after the ejection"));
-            Assert.Equal("ejected", Backend(await lb.CtlOkAsync("status"), hole.LocalEndPoint!.ToString()!).GetProperty("health").GetString());
+            var text = string.Join(" ", latencies.Select(l => $"{l.TotalMilliseconds:0}"));
+            // Exactly consecutive_failures connects went to the hole, each costing the connect timeout; then none.
+            var status = Backend(await lb.CtlOkAsync("status"), hole.LocalEndPoint!.ToString()!);
+            Assert.Equal("ejected", status.GetProperty("health").GetString());
+            Assert.Equal(2, status.GetProperty("failures").GetInt64());
+            Assert.True(latencies.Count(l => l >= TimeSpan.FromMilliseconds(290)) >= 1, $"no request waited for the connect timeout: {text} ms");
+            // After the ejection the typical request is fast (a loaded machine may still stall one now and then).
+            var after = latencies.Skip(4).OrderBy(l => l).ToList();
+            Assert.True(after[after.Count / 2] < TimeSpan.FromMilliseconds(100) && after.Count(l => l >= TimeSpan.FromMilliseconds(290)) <= 1,
+                $"requests kept waiting after the ejection: {text} ms");
         }
         finally
         {
