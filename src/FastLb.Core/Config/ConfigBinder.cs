@@ -33,6 +33,9 @@ internal sealed partial class ConfigBinder(string file)
         ("match", MatchKeys),
         ("header and cookie", NameValueKeys),
         ("services", ServiceKeys),
+        ("pools", PoolKeys),
+        ("health_check", HealthCheckKeys),
+        ("outlier", OutlierKeys),
         ("backends", BackendKeys),
     ];
 
