@@ -35,7 +35,7 @@ internal sealed partial class HttpProxyConnection
                 if (status == HttpParseStatus.Complete) return HeadRead.Complete;
                 if (status == HttpParseStatus.Error) return HeadRead.Invalid;
                 if (result.IsCompleted) return HeadRead.Closed; // FIN inside a head: nothing to answer
-                if (_expired) return HeadRead.TimedOut;
+                if (Expired) return HeadRead.TimedOut;
             }
         }
         finally

@@ -105,7 +105,7 @@ internal sealed partial class HttpProxyConnection
                     // TryRead only once: later, unconsumed bytes of a partial head would make it return at once forever.
                     if (!first || !input.TryRead(out result))
                     {
-                        if (first && _expired) return ResponseRead.TimedOut; // the deadline ended the loop's wait
+                        if (first && Expired) return ResponseRead.TimedOut; // the deadline ended the loop's wait
                         result = await input.ReadAsync().ConfigureAwait(false);
                     }
                     first = false;
@@ -138,7 +138,7 @@ internal sealed partial class HttpProxyConnection
                     }
                 }
                 if (result.IsCompleted) return gotBytes ? ResponseRead.Invalid : ResponseRead.Stale;
-                if (_expired) return ResponseRead.TimedOut;
+                if (Expired) return ResponseRead.TimedOut;
             }
         }
         finally
@@ -196,10 +196,10 @@ internal sealed partial class HttpProxyConnection
                     if (!await FlushClientAsync(output).ConfigureAwait(false)) return Outcome.Abort;
                 }
                 if (status == BodyParseStatus.Done) return await CompleteResponseAsync(upstream).ConfigureAwait(false);
-                if (status == BodyParseStatus.Error || result.IsCompleted || _expired) return Outcome.Abort;
+                if (status == BodyParseStatus.Error || result.IsCompleted || Expired) return Outcome.Abort;
             }
             // Nothing more at hand: flush the head (if no body came with it) and let the loop wait for the rest.
-            if (_expired || !await FlushClientAsync(output).ConfigureAwait(false)) return Outcome.Abort;
+            if (Expired || !await FlushClientAsync(output).ConfigureAwait(false)) return Outcome.Abort;
             return Outcome.AwaitResponse;
         }
         catch (Exception)

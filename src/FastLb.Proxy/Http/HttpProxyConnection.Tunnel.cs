@@ -55,7 +55,7 @@ internal sealed partial class HttpProxyConnection
                     var flush = await to.FlushAsync().ConfigureAwait(false);
                     if (flush.IsCompleted || flush.IsCanceled) break;
                 }
-                if (result.IsCompleted || (result.IsCanceled && _expired)) break;
+                if (result.IsCompleted || (result.IsCanceled && Expired)) break;
             }
         }
         catch (Exception e)

@@ -124,7 +124,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
                     var result = await input.ReadAsync().ConfigureAwait(false);
                     arrived = !result.Buffer.IsEmpty;
                     input.AdvanceTo(result.Buffer.Start); // left for ReadRequestHeadAsync; an empty buffer is examined whole
-                    if (arrived || result.IsCompleted || _expired || _stopping) break;
+                    if (arrived || result.IsCompleted || Expired || _stopping) break;
                 }
                 Unwatch();
                 if (!arrived) { graceful = true; goto Done; } // FIN, idle past the keep-alive timeout, or the listener stops: close quietly
@@ -164,7 +164,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
                                 {
                                     var result = await response.ReadAsync().ConfigureAwait(false);
                                     response.AdvanceTo(result.Buffer.Start); // left for the step, as above
-                                    if (!result.Buffer.IsEmpty || result.IsCompleted || _expired) break;
+                                    if (!result.Buffer.IsEmpty || result.IsCompleted || Expired) break;
                                 }
                                 catch (Exception)
                                 {
@@ -253,13 +253,19 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     /// <summary>Starts serving on the calling thread up to the first wait (no thread-pool hop per connection).</summary>
     public void Execute() => _ = RunAsync();
 
-    /// <summary>The listener stops: finish the request in flight, start no new one.</summary>
-    public void RequestClose() => OnStopping();
-
-    private void OnStopping()
+    /// <summary>
+    /// The listener stops (any thread): finish the request in flight, start no new one. The flag is seen at once; the
+    /// wake-up of an idle wait runs on the connection's loop.
+    /// </summary>
+    public void RequestClose()
     {
-        // The listener stops accepting: finish the request in flight, start no new one; wake an idle wait at once.
         _stopping = true;
+        PostToLoop(StopWork);
+    }
+
+    /// <summary>On the connection's loop: wakes an idle keep-alive wait so it sees <see cref="_stopping"/> and closes.</summary>
+    private void WakeForStop()
+    {
         try
         {
             _input.CancelPendingRead();

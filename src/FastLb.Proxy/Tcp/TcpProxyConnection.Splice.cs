@@ -147,14 +147,4 @@ internal sealed partial class TcpProxyConnection
     private static bool IsExpectedEnd(Exception e) =>
         e is ObjectDisposedException ||
         e is SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.OperationAborted or SocketError.Interrupted or SocketError.Shutdown };
-
-    private void SpliceIdleCheck(long nowMs, long idleMs, EpollSocket backend)
-    {
-        var last = Math.Max(Volatile.Read(ref _lastUpstreamMs), Volatile.Read(ref _lastDownstreamMs));
-        if (nowMs - last < idleMs) return;
-        if (Interlocked.Exchange(ref _idleClosed, 1) != 0) return;
-        // Idle: FIN both ways; the parked receives see end of stream and each direction ends cleanly.
-        _client.ShutdownBoth();
-        backend.ShutdownBoth();
-    }
 }

@@ -169,23 +169,46 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
         // A byte stream has no request boundary to stop at: the relay runs until it ends or the drain deadline.
     }
 
+    /// <summary>Heartbeat (timer thread): when the relay idled past its timeout, posts the close to the connection's loop.</summary>
     public void OnHeartbeat(long nowMs)
     {
         var idle = _idleTimeoutMs;
         if (idle <= 0) return;
+        long last;
         if (_splicing)
         {
-            if (Volatile.Read(ref _backendSocket) is { } backend) SpliceIdleCheck(nowMs, idle, backend);
-            return;
+            if (Volatile.Read(ref _backendSocket) is null) return;
+            last = Math.Max(Volatile.Read(ref _lastUpstreamMs), Volatile.Read(ref _lastDownstreamMs));
         }
-        var clientTransport = Volatile.Read(ref _clientTransport);
-        var backendTransport = Volatile.Read(ref _backendTransport);
-        if (clientTransport is null || backendTransport is null) return;
-        var last = Math.Max(clientTransport.LastReceiveMs, backendTransport.LastReceiveMs);
+        else
+        {
+            var clientTransport = Volatile.Read(ref _clientTransport);
+            var backendTransport = Volatile.Read(ref _backendTransport);
+            if (clientTransport is null || backendTransport is null) return;
+            last = Math.Max(clientTransport.LastReceiveMs, backendTransport.LastReceiveMs);
+        }
         if (nowMs - last < idle) return;
         if (Interlocked.Exchange(ref _idleClosed, 1) != 0) return;
-        // Idle: close politely (FIN both ways); nothing is in flight, so nothing is lost.
-        clientTransport.Close();
-        backendTransport.Close();
+        // The close runs where the relay's own code runs, not on the timer thread (one small item, once per connection).
+        _client.Loop.Post(new IdleClose(this));
+    }
+
+    /// <summary>On the connection's loop: closes an idle relay politely (FIN both ways); nothing is in flight, so nothing is lost.</summary>
+    private void CloseIdle()
+    {
+        if (_splicing)
+        {
+            // The parked receives see end of stream and each direction ends cleanly.
+            _client.ShutdownBoth();
+            Volatile.Read(ref _backendSocket)?.ShutdownBoth();
+            return;
+        }
+        Volatile.Read(ref _clientTransport)?.Close();
+        Volatile.Read(ref _backendTransport)?.Close();
+    }
+
+    private sealed class IdleClose(TcpProxyConnection connection) : IThreadPoolWorkItem
+    {
+        public void Execute() => connection.CloseIdle();
     }
 }
