@@ -15,8 +15,28 @@ internal sealed class DrainEntry(string service, string pool, string? address, B
     /// <summary>When the live count first reached 0, or null while connections remain.</summary>
     public DateTimeOffset? DrainedAt { get; set; }
 
-    /// <summary>Connections cut at the deadline.</summary>
-    public int Aborted { get; set; }
+    private readonly HashSet<IDrainable> _cut = new(ReferenceEqualityComparer.Instance); // cut and maybe not released yet
+    private int _aborted;
+
+    /// <summary>Connections cut at the deadline, each counted once.</summary>
+    public int Aborted => Volatile.Read(ref _aborted);
+
+    /// <summary>Counts <paramref name="connection"/> as cut; false when it was already.</summary>
+    public bool RecordCut(IDrainable connection)
+    {
+        lock (_cut)
+        {
+            if (!_cut.Add(connection)) return false;
+        }
+        Interlocked.Increment(ref _aborted);
+        return true;
+    }
+
+    /// <summary>Drops the references to cut connections once the drain reached 0 (the count stays).</summary>
+    public void ForgetCut()
+    {
+        lock (_cut) _cut.Clear();
+    }
 
     public int Live
     {

@@ -56,9 +56,16 @@ internal sealed partial class TrafficController
     }
 
     /// <summary>Advances every drain: records when it reached 0 and cuts what remains past its deadline. Call about every 100-250 ms.</summary>
+    /// <remarks>
+    /// The bookkeeping runs under the write lock; cutting does not. Drains past their deadline are collected by
+    /// backend, then the open connections are walked once for all of them, outside the lock (a command or reload is
+    /// never held up by a walk of every connection), and each connection is cut and counted once: one whose abort has
+    /// not released it yet is skipped on the next tick rather than counted again.
+    /// </remarks>
     public void Tick()
     {
         RefreshHealth();
+        Dictionary<BackendState, DrainEntry>? overdue = null;
         lock (_writeLock)
         {
             var now = time.GetUtcNow();
@@ -71,6 +78,7 @@ internal sealed partial class TrafficController
                     if (entry.DrainedAt is null)
                     {
                         entry.DrainedAt = now;
+                        entry.ForgetCut();
                         Log.Info($"drain end {entry.Describe()}: 0 connections after {(now - entry.Since).TotalSeconds:0.0}s");
                     }
                     else if (now - entry.DrainedAt.Value > RetiredVisibleFor && !IsConfigured(key))
@@ -80,21 +88,41 @@ internal sealed partial class TrafficController
                     continue;
                 }
                 entry.DrainedAt = null;
-                if (now >= entry.Deadline && Connections is { } directory)
-                {
-                    var cut = 0;
-                    foreach (var b in entry.Backends) cut += b.AbortAll(directory.Connections);
-                    if (cut > 0)
-                    {
-                        entry.Aborted += cut;
-                        Log.Warn($"drain timeout {entry.Describe()}: closed {cut} connection(s) still open at the deadline");
-                    }
-                }
+                if (now < entry.Deadline) continue;
+                overdue ??= new Dictionary<BackendState, DrainEntry>(ReferenceEqualityComparer.Instance);
+                foreach (var b in entry.Backends) overdue.TryAdd(b, entry); // a backend in two drains is cut (and counted) by the first
             }
             if (retired is not null)
             {
                 foreach (var key in retired) _drains.Remove(key);
             }
+        }
+        if (overdue is not null && Connections is { } directory) CutOverdue(overdue, directory);
+    }
+
+    /// <summary>Aborts the connections still open on the backends of drains past their deadline; each one is counted once.</summary>
+    private static void CutOverdue(Dictionary<BackendState, DrainEntry> overdue, IConnectionDirectory directory)
+    {
+        List<(IDrainable Connection, DrainEntry Entry)>? victims = null;
+        foreach (var c in directory.Connections)
+        {
+            var owner = Volatile.Read(ref c.DrainLink.Owner);
+            if (owner is not null && overdue.TryGetValue(owner, out var entry)) (victims ??= []).Add((c, entry));
+        }
+        if (victims is null) return;
+        // Abort after the walk: an abort may release the connection synchronously.
+        Dictionary<DrainEntry, int>? cutPerEntry = null;
+        foreach (var (c, entry) in victims)
+        {
+            if (!entry.RecordCut(c)) continue; // cut on an earlier tick, not released yet
+            c.Abort();
+            cutPerEntry ??= new Dictionary<DrainEntry, int>(ReferenceEqualityComparer.Instance);
+            cutPerEntry[entry] = cutPerEntry.GetValueOrDefault(entry) + 1;
+        }
+        if (cutPerEntry is null) return;
+        foreach (var (entry, cut) in cutPerEntry)
+        {
+            Log.Warn($"drain timeout {entry.Describe()}: closed {cut} connection(s) still open at the deadline");
         }
     }
 
