@@ -22,6 +22,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly Func<FastLbConfig> _reloadSource;
+    private readonly SystemdNotifier _systemd;
     private readonly SemaphoreSlim _reloadGate = new(1, 1);
     private readonly TaskCompletionSource<int> _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _shutdown = new();
@@ -33,9 +34,11 @@ internal sealed class FastLbRuntime : IAsyncDisposable
 
     /// <param name="reloadSource">Reads the config again for a reload; throws <see cref="ConfigException"/> on a bad file.</param>
     /// <param name="workers">The event loops to run (fixed for the process); null = <see cref="WorkerModel.Default"/>.</param>
-    public FastLbRuntime(Func<FastLbConfig> reloadSource, WorkerModel? workers = null)
+    /// <param name="systemd">Where READY/RELOADING/STOPPING go; null = NOTIFY_SOCKET from the environment.</param>
+    public FastLbRuntime(Func<FastLbConfig> reloadSource, WorkerModel? workers = null, SystemdNotifier? systemd = null)
     {
         _reloadSource = reloadSource;
+        _systemd = systemd ?? SystemdNotifier.FromEnvironment();
         Workers = workers ?? WorkerModel.Default;
         Controller = new TrafficController(Router);
         // http listeners share one L7 proxy (and its upstream pool); the factory runs at bind time, after Http is set.
@@ -105,21 +108,26 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         }
         _ticker = TickLoopAsync();
         if (handleSignals) RegisterSignals();
-        SystemdNotifier.Ready();
+        _systemd.Ready();
         return true;
     }
 
     /// <summary>Waits for SIGTERM/SIGINT (or <see cref="RequestStop"/>), then drains and returns the exit code.</summary>
     public Task<int> RunUntilStoppedAsync() => _stopped.Task;
 
-    /// <summary>Re-reads the config; a bad file keeps the running config and the result says why.</summary>
+    /// <summary>Re-reads the config; a bad file keeps the running config and the result says why. Never throws.</summary>
+    /// <remarks>
+    /// Every outcome is logged and returned, and systemd always hears READY=1 after RELOADING=1, so a failed reload
+    /// cannot leave the unit in "reloading". A failure other than a bad file (a bug, resource exhaustion) after the
+    /// traffic controller took the new file leaves that generation routing and says so; listeners keep what they had.
+    /// </remarks>
     public async Task<ReloadResult> ReloadAsync()
     {
         await _reloadGate.WaitAsync().ConfigureAwait(false);
+        _systemd.Reloading();
         try
         {
             FastLbConfig config;
-            SystemdNotifier.Reloading();
             try
             {
                 config = _reloadSource();
@@ -128,7 +136,6 @@ internal sealed class FastLbRuntime : IAsyncDisposable
             {
                 Log.Error($"reload failed, keeping generation {Router.Current.Generation}: {e.Errors.Count} error(s)");
                 foreach (var error in e.Errors) Log.Error($"  {error}");
-                SystemdNotifier.Ready();
                 return new ReloadResult(false, Router.Current.Generation, e.Errors.Select(x => x.ToString()).ToList(), []);
             }
             Workers.WarnIfChanged(config.Workers, config.PinWorkers);
@@ -136,12 +143,32 @@ internal sealed class FastLbRuntime : IAsyncDisposable
             var warnings = await Proxy.ApplyAsync(config).ConfigureAwait(false);
             foreach (var w in warnings) Log.Warn($"reload: {w}");
             Log.Info($"reload ok generation={change.Generation}");
-            SystemdNotifier.Ready();
             return new ReloadResult(true, change.Generation, [], warnings);
+        }
+        catch (Exception e)
+        {
+            var message = $"reload failed: {e.GetType().Name}: {e.Message}";
+            Log.Error($"{message}; running generation {Router.Current.Generation}");
+            return new ReloadResult(false, Router.Current.Generation, [message], []);
         }
         finally
         {
+            _systemd.Ready();
             _reloadGate.Release();
+        }
+    }
+
+    /// <summary>SIGHUP: reloads in the background; the outcome is logged (and told to systemd) by <see cref="ReloadAsync"/>.</summary>
+    internal async Task ReloadOnSignalAsync()
+    {
+        Log.Info("SIGHUP: reloading");
+        try
+        {
+            await ReloadAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Log.Error($"SIGHUP reload failed: {e.Message}"); // ReloadAsync reports its own failures; this is a last guard
         }
     }
 
@@ -150,7 +177,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _stopping, 1) != 0) return;
         Log.Info($"stop requested ({reason}): no new connections; draining");
-        SystemdNotifier.Stopping();
+        _systemd.Stopping();
         _ = StopCoreAsync();
     }
 
@@ -180,8 +207,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
         {
             ctx.Cancel = true;
-            Log.Info("SIGHUP: reloading");
-            _ = ReloadAsync();
+            _ = ReloadOnSignalAsync();
         }));
         _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
         {

@@ -7,18 +7,22 @@ namespace FastLb.Host.Systemd;
 /// sd_notify(3) without libsystemd: one datagram per state change to the Unix socket named by NOTIFY_SOCKET
 /// (a leading '@' means the abstract namespace). A no-op when not started by systemd with Type=notify.
 /// </summary>
-internal static class SystemdNotifier
+/// <param name="socketPath">The notify socket; null or empty sends nothing.</param>
+internal sealed class SystemdNotifier(string? socketPath)
 {
-    public static void Ready() => Send($"READY=1\nMAINPID={Environment.ProcessId}\nSTATUS=serving");
+    /// <summary>The notifier for the socket systemd named in NOTIFY_SOCKET, if any.</summary>
+    public static SystemdNotifier FromEnvironment() => new(Environment.GetEnvironmentVariable("NOTIFY_SOCKET"));
+
+    public void Ready() => Send($"READY=1\nMAINPID={Environment.ProcessId}\nSTATUS=serving");
 
     /// <summary>Announces a reload; systemd (Type=notify-reload and newer Type=notify) wants the monotonic time with it.</summary>
-    public static void Reloading() => Send($"RELOADING=1\nMONOTONIC_USEC={MonotonicMicroseconds()}\nSTATUS=reloading");
+    public void Reloading() => Send($"RELOADING=1\nMONOTONIC_USEC={MonotonicMicroseconds()}\nSTATUS=reloading");
 
-    public static void Stopping() => Send("STOPPING=1\nSTATUS=draining");
+    public void Stopping() => Send("STOPPING=1\nSTATUS=draining");
 
-    private static void Send(string message)
+    private void Send(string message)
     {
-        var path = Environment.GetEnvironmentVariable("NOTIFY_SOCKET");
+        var path = socketPath;
         if (string.IsNullOrEmpty(path)) return;
         if (path[0] == '@') path = "\0" + path[1..];
         try

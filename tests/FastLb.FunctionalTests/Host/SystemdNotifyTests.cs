@@ -1,5 +1,8 @@
 using System.Net.Sockets;
 using System.Text;
+using FastLb.Core.Config;
+using FastLb.Host;
+using FastLb.Host.Systemd;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Host;
@@ -29,6 +32,43 @@ public class SystemdNotifyTests
         p.Signal(FastLbProcess.SIGTERM);
         Assert.Contains("STOPPING=1", await ReceiveAsync(notify));
         Assert.Equal(0, await p.WaitForExitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task Reload_FailureOtherThanABadFile_IsReportedAndReadyIsSentAgain()
+    {
+        FastLb.Core.Diagnostics.Log.MinLevel = FastLb.Core.Diagnostics.LogLevel.Warn;
+        using var dir = new TempDir();
+        await using var backends = new DemoBackends();
+        var config = ConfigLoader.Parse(backends.TcpConfig(dir.Path), "notify-test.yaml", dir.Path);
+        var notifyPath = dir.File("notify.sock");
+        using var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        notify.Bind(new UnixDomainSocketEndPoint(notifyPath));
+        var failing = false;
+        await using var runtime = new FastLbRuntime(
+            () => failing ? throw new InvalidOperationException("state store unavailable") : config,
+            systemd: new SystemdNotifier(notifyPath));
+        Assert.True(await runtime.StartAsync(config, handleSignals: false).WaitAsync(Timeout));
+        Assert.Contains("READY=1", await ReceiveAsync(notify));
+        var generation = runtime.Router.Current.Generation;
+        failing = true;
+
+        // `fastlb ctl reload`: the reply carries the failure.
+        var result = await runtime.ReloadAsync().WaitAsync(Timeout);
+        Assert.False(result.Ok);
+        Assert.Contains("state store unavailable", Assert.Single(result.Errors));
+        Assert.Equal(generation, result.Generation);
+        Assert.Contains("RELOADING=1", await ReceiveAsync(notify));
+        Assert.Contains("READY=1", await ReceiveAsync(notify));
+
+        // SIGHUP: nobody awaits the reload, yet systemd still hears READY=1 and the process keeps serving.
+        await runtime.ReloadOnSignalAsync().WaitAsync(Timeout);
+        Assert.Contains("RELOADING=1", await ReceiveAsync(notify));
+        Assert.Contains("READY=1", await ReceiveAsync(notify));
+        Assert.Equal(generation, runtime.Router.Current.Generation);
+
+        failing = false;
+        Assert.True((await runtime.ReloadAsync().WaitAsync(Timeout)).Ok);
     }
 
     private static async Task<string> ReceiveAsync(Socket socket)
