@@ -12,6 +12,9 @@ namespace FastLb.Proxy.Http;
 /// a request opens a new connection rather than borrowing another loop's: a borrowed one would bounce every event of
 /// the exchange between two threads. Each stack is touched by its own loop (rent, return) and, rarely, by the sweep,
 /// so its lock is practically uncontended.
+/// A list the pool drops (<see cref="TryRetireIfEmpty"/>) is retired under every stack's lock: a push either lands
+/// before (and the list is not empty, so it stays) or is refused after, so no connection is left in a list the pool
+/// no longer holds.
 /// </remarks>
 /// <param name="loopCount">The server's event loop count.</param>
 /// <param name="capacity">Idle connections kept per loop.</param>
@@ -29,7 +32,26 @@ internal sealed class UpstreamIdleList(int loopCount, int capacity)
         }
     }
 
+    /// <summary>Adds <paramref name="connection"/> to its loop's stack; false when that stack is full or the list was retired.</summary>
     public bool TryPush(UpstreamConnection connection) => StackOf(connection.Loop).TryPush(connection);
+
+    /// <summary>
+    /// Retires the list if every stack is empty, atomically with pushes: afterwards every <see cref="TryPush"/> is
+    /// refused. False (and nothing changes) when a connection is idle in it.
+    /// </summary>
+    public bool TryRetireIfEmpty() => TryRetireFrom(0);
+
+    private bool TryRetireFrom(int index)
+    {
+        if (index == _stacks.Length) return true; // every lock is held and every stack was empty
+        var stack = _stacks[index];
+        lock (stack.Lock)
+        {
+            if (stack.CountLocked != 0 || !TryRetireFrom(index + 1)) return false;
+            stack.Retired = true;
+            return true;
+        }
+    }
 
     /// <summary>The most recently pushed connection of <paramref name="loop"/>, if any.</summary>
     public bool TryPop(EpollLoop loop, out UpstreamConnection? connection) => StackOf(loop).TryPop(out connection);
@@ -51,16 +73,22 @@ internal sealed class UpstreamIdleList(int loopCount, int capacity)
 
     private sealed class LoopStack(int capacity)
     {
-        private readonly Lock _lock = new();
+        public readonly Lock Lock = new();
         private UpstreamConnection?[]? _items;
         private int _count;
 
+        /// <summary>Set under <see cref="Lock"/> once the pool dropped the list: pushes are refused from then on.</summary>
+        public bool Retired;
+
         public int Count => Volatile.Read(ref _count);
+
+        public int CountLocked => _count;
 
         public bool TryPush(UpstreamConnection connection)
         {
-            lock (_lock)
+            lock (Lock)
             {
+                if (Retired) return false;
                 var items = _items ??= new UpstreamConnection?[capacity];
                 if (_count == items.Length) return false;
                 items[_count++] = connection;
@@ -70,7 +98,7 @@ internal sealed class UpstreamIdleList(int loopCount, int capacity)
 
         public bool TryPop(out UpstreamConnection? connection)
         {
-            lock (_lock)
+            lock (Lock)
             {
                 if (_count == 0)
                 {
@@ -85,7 +113,7 @@ internal sealed class UpstreamIdleList(int loopCount, int capacity)
 
         public void RemoveWhere<TState>(Func<UpstreamConnection, TState, bool> evict, TState state, List<UpstreamConnection> evicted)
         {
-            lock (_lock)
+            lock (Lock)
             {
                 if (_items is null) return;
                 var kept = 0;

@@ -78,7 +78,7 @@ internal sealed class UpstreamPool : IDisposable
         connection.IdleSinceMs = Environment.TickCount64;
         connection.IdleTimeoutMs = (long)idleTimeout.TotalMilliseconds;
         var list = _idle.GetOrAdd(connection.Backend, static (_, pool) => new UpstreamIdleList(pool._loopCount, pool._maxIdlePerBackend), this);
-        if (!list.TryPush(connection)) connection.Discard();
+        if (!list.TryPush(connection)) connection.Discard(); // full, or retired by the sweep meanwhile (see Sweep)
         else if (_disposed && list.TryPop(connection.Loop, out var raced)) raced!.Discard();
     }
 
@@ -96,7 +96,9 @@ internal sealed class UpstreamPool : IDisposable
                 var takesTraffic = !_disposed && live.Contains(backend);
                 list.RemoveWhere(static (c, s) => !s.takesTraffic || s.now - c.IdleSinceMs >= c.IdleTimeoutMs
                     || c.Connection.ReceiveEnd != Transport.ReceiveEnd.None || c.Connection.PeerClosed, (takesTraffic, now), evicted);
-                if (list.Count == 0 && !takesTraffic) _idle.TryRemove(new KeyValuePair<BackendState, UpstreamIdleList>(backend, list));
+                // Retired first, atomically with pushes: a Return racing with this either landed (the list is not
+                // empty and stays) or is refused and closes its connection, which leads to a backend without traffic.
+                if (!takesTraffic && list.TryRetireIfEmpty()) _idle.TryRemove(new KeyValuePair<BackendState, UpstreamIdleList>(backend, list));
             }
             foreach (var c in evicted) c.Discard();
         }
