@@ -7,6 +7,7 @@ namespace FastLb.Core.Routing;
 internal sealed class BackendState(string service, string pool, string address, IPEndPoint? endPoint, TimeProvider? time = null)
 {
     private int _live;
+    private int _livePinned;
     private long _total;
     private long _failures;
 
@@ -16,6 +17,9 @@ internal sealed class BackendState(string service, string pool, string address, 
     public IPEndPoint? EndPoint { get; } = endPoint;
 
     public int Live => Volatile.Read(ref _live);
+
+    /// <summary>Live work that came by share (not through a route pinning the pool): what a pool drain waits for and cuts.</summary>
+    public int SharedLive => Math.Max(0, Volatile.Read(ref _live) - Volatile.Read(ref _livePinned));
     public long TotalConnections => Interlocked.Read(ref _total);
     public long Failures => Interlocked.Read(ref _failures);
 
@@ -26,17 +30,24 @@ internal sealed class BackendState(string service, string pool, string address, 
     /// Counts a connection (TCP) or request (HTTP) that started on this backend and marks <paramref name="connection"/>
     /// as running on it. Lock-free and allocation-free: two atomic increments and a field write.
     /// </summary>
-    public void Acquire(IDrainable? connection)
+    /// <param name="pinned">True when a route pinning the pool sent it here (preview traffic), not the pool's share.</param>
+    public void Acquire(IDrainable? connection, bool pinned = false)
     {
+        if (pinned) Interlocked.Increment(ref _livePinned);
         Interlocked.Increment(ref _live);
         Interlocked.Increment(ref _total);
         if (connection is null) return;
-        ref var owner = ref connection.DrainLink.Owner;
-        if (owner is null) Volatile.Write(ref owner, this); // else already marked (a tunnel after its upgrade request)
+        ref var link = ref connection.DrainLink;
+        if (link.Owner is null)
+        {
+            link.Pinned = pinned;
+            Volatile.Write(ref link.Owner, this);
+        }
+        // else already marked (a tunnel after its upgrade request)
     }
 
     /// <summary>Balances one <see cref="Acquire"/>.</summary>
-    public void Release(IDrainable? connection)
+    public void Release(IDrainable? connection, bool pinned = false)
     {
         if (connection is not null)
         {
@@ -44,6 +55,7 @@ internal sealed class BackendState(string service, string pool, string address, 
             if (ReferenceEquals(owner, this)) Volatile.Write(ref owner, null);
         }
         Interlocked.Decrement(ref _live);
+        if (pinned) Interlocked.Decrement(ref _livePinned);
     }
 
     /// <summary>
@@ -63,15 +75,19 @@ internal sealed class BackendState(string service, string pool, string address, 
     /// Aborts every connection of <paramref name="connections"/> that runs on this backend; returns how many were cut.
     /// Cold path (drain deadline): it walks all open connections.
     /// </summary>
-    public int AbortAll(IEnumerable<IDrainable> connections)
+    /// <param name="includePinned">
+    /// False for a pool's drain: a route that pins the pool still takes traffic, so only work that came by share is
+    /// cut. True for a backend's own drain (`ctl drain`, weight 0, removal), which takes it out for every route.
+    /// </param>
+    public int AbortAll(IEnumerable<IDrainable> connections, bool includePinned = true)
     {
         var victims = new List<IDrainable>();
         foreach (var c in connections)
         {
-            if (ReferenceEquals(Volatile.Read(ref c.DrainLink.Owner), this)) victims.Add(c);
+            if (ReferenceEquals(Volatile.Read(ref c.DrainLink.Owner), this) && (includePinned || !c.DrainLink.Pinned)) victims.Add(c);
         }
-        // Abort after the walk: an abort may release the connection synchronously.
-        foreach (var c in victims) c.Abort();
+        // Cut after the walk: a cut may release the connection synchronously.
+        foreach (var c in victims) c.CutAtDrainDeadline();
         return victims.Count;
     }
 }

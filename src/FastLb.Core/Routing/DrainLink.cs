@@ -7,4 +7,7 @@ namespace FastLb.Core.Routing;
 internal struct DrainLink
 {
     internal BackendState? Owner;
+
+    /// <summary>Routed by a route that pins the pool (not by share): a pool's drain deadline spares it.</summary>
+    internal bool Pinned;
 }

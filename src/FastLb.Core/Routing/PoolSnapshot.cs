@@ -11,6 +11,15 @@ internal sealed class PoolSnapshot(string name, int share, BackendSnapshot[] bac
     public BackendSnapshot[] Backends { get; } = backends;
     public ISelectionPolicy Policy { get; } = policy;
 
+    /// <summary>A route of this generation pins the pool (preview): it takes traffic even with share 0.</summary>
+    public bool Pinned { get; init; }
+
+    /// <summary>
+    /// The one definition of "takes traffic", used by drains, the upstream pool sweep and status: a share above 0, or
+    /// pinned by a route of the current table.
+    /// </summary>
+    public bool TakesTraffic => Share > 0 || Pinned;
+
     /// <summary>True when fewer than panic_threshold percent of the backends are healthy, so health is ignored.</summary>
     public bool Panic { get; } = panic;
 

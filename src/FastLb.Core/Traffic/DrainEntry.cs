@@ -43,7 +43,8 @@ internal sealed class DrainEntry(string service, string pool, string? address, B
         get
         {
             var n = 0;
-            foreach (var b in Backends) n += b.Live;
+            // A pool drain waits for what came by share; preview traffic through a pinned route stays.
+            foreach (var b in Backends) n += Address is null ? b.SharedLive : b.Live;
             return n;
         }
     }

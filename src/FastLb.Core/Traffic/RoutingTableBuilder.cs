@@ -16,6 +16,7 @@ internal static class RoutingTableBuilder
         BackendStateRegistry registry)
     {
         var now = registry.Time.GetUtcNow();
+        var pinnedPools = PinnedPools(config);
         var services = new Dictionary<string, ServiceSnapshot>(config.Services.Count, StringComparer.Ordinal);
         foreach (var service in config.Services)
         {
@@ -25,7 +26,7 @@ internal static class RoutingTableBuilder
             {
                 var pool = service.Pools[p];
                 var share = shares.TryGetValue(pool.Name, out var s) ? s : 0;
-                pools[p] = BuildPool(service, pool, share, overrides, registry, now);
+                pools[p] = BuildPool(service, pool, share, pinnedPools.Contains((service.Name, pool.Name)), overrides, registry, now);
             }
             services[service.Name] = new ServiceSnapshot(service, pools);
         }
@@ -49,6 +50,20 @@ internal static class RoutingTableBuilder
             listeners.ToFrozenDictionary(StringComparer.Ordinal));
     }
 
+    /// <summary>The pools a route of an http listener (or a tcp listener's pool:) pins.</summary>
+    private static HashSet<(string Service, string Pool)> PinnedPools(FastLbConfig config)
+    {
+        var pinned = new HashSet<(string, string)>();
+        foreach (var listener in config.Listeners)
+        {
+            foreach (var route in listener.Routes)
+            {
+                if (route.Pool is not null) pinned.Add((route.Service, route.Pool));
+            }
+        }
+        return pinned;
+    }
+
     /// <summary>
     /// One pool's snapshot with this generation's health view: which backends may take traffic (healthy by their
     /// check, not ejected; all of them in panic) and at what slow-start weight. The view is fixed here, so a pick
@@ -58,6 +73,7 @@ internal static class RoutingTableBuilder
         ServiceConfig service,
         PoolConfig pool,
         int share,
+        bool pinned,
         IReadOnlyDictionary<BackendKey, BackendOverride> overrides,
         BackendStateRegistry registry,
         DateTimeOffset now)
@@ -117,6 +133,7 @@ internal static class RoutingTableBuilder
         return new PoolSnapshot(pool.Name, share, backends, SelectionPolicyFactory.Create(service.Balance, backends), panic)
         {
             HealthyCount = healthy,
+            Pinned = pinned,
         };
     }
 }

@@ -107,7 +107,10 @@ internal sealed partial class TrafficController
         foreach (var c in directory.Connections)
         {
             var owner = Volatile.Read(ref c.DrainLink.Owner);
-            if (owner is not null && overdue.TryGetValue(owner, out var entry)) (victims ??= []).Add((c, entry));
+            if (owner is null || !overdue.TryGetValue(owner, out var entry)) continue;
+            // A pool's drain cuts only what came by share: a route that pins the pool still takes traffic.
+            if (entry.Address is null && c.DrainLink.Pinned) continue;
+            (victims ??= []).Add((c, entry));
         }
         if (victims is null) return;
         // Abort after the walk: an abort may release the connection synchronously.
@@ -115,7 +118,7 @@ internal sealed partial class TrafficController
         foreach (var (c, entry) in victims)
         {
             if (!entry.RecordCut(c)) continue; // cut on an earlier tick, not released yet
-            c.Abort();
+            c.CutAtDrainDeadline(); // HTTP answers a request still waiting for its head with 503
             cutPerEntry ??= new Dictionary<DrainEntry, int>(ReferenceEqualityComparer.Instance);
             cutPerEntry[entry] = cutPerEntry.GetValueOrDefault(entry) + 1;
         }

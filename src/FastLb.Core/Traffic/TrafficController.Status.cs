@@ -36,6 +36,7 @@ internal sealed partial class TrafficController
                     w.WriteNumber("healthy", pool.HealthyCount);
                     w.WriteNumber("total", pool.WeightedCount);
                     w.WriteBoolean("panic", pool.Panic);
+                    w.WriteBoolean("pinned", pool.Pinned);
                     var check = service.FindPool(pool.Name) is { } pc ? service.CheckFor(pc) : null;
                     if (check is not null) w.WriteString("health_check", check.Describe());
                     else w.WriteNull("health_check");
@@ -64,7 +65,7 @@ internal sealed partial class TrafficController
         var drain = _drains.GetValueOrDefault(new DrainKey(service, pool.Name, b.Address));
         string state;
         if (b.Draining) state = live > 0 ? "draining" : "drained";
-        else if (pool.Share == 0 || b.Weight == 0) state = live > 0 ? "draining" : "idle";
+        else if (!pool.TakesTraffic || b.Weight == 0) state = live > 0 ? "draining" : "idle";
         else state = b.Routable ? "active" : "down";
         w.WriteStartObject();
         w.WriteString("address", b.Address);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using FastLb.Core.Config;
@@ -21,6 +22,8 @@ internal sealed partial class HttpProxyConnection
     private int _attempts;
     private int _retries;
     private PoolSnapshot? _unavailable; // set when the routed pool has nothing healthy: answer its 503
+    private bool _countedPinned;        // the route pins the pool (preview): a pool drain deadline spares it
+    private int _drainCut;              // 1 once a drain deadline cut the request before its response head
 
     /// <summary>Routes the parsed request by the current table, picks and connects (with retries), and sends it: AwaitResponse, or the request is answered.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -45,7 +48,8 @@ internal sealed partial class HttpProxyConnection
         if (upstream is null) return await AnswerNoUpstreamAsync(bodyConsumed).ConfigureAwait(false);
 
         _counted = upstream.Backend; // released by EndRequestAsync, once the request is over
-        _counted.Acquire(this);
+        _countedPinned = _pinned is not null;
+        _counted.Acquire(this, _countedPinned);
         return await StartExchangeAsync(upstream).ConfigureAwait(false);
     }
 
@@ -101,9 +105,9 @@ internal sealed partial class HttpProxyConnection
         if (!ReferenceEquals(upstream.Backend, _counted))
         {
             // The request moves to another backend: count it there, so drains and least_request see where it runs.
-            _counted?.Release(this);
+            _counted?.Release(this, _countedPinned);
             _counted = upstream.Backend;
-            _counted.Acquire(this);
+            _counted.Acquire(this, _countedPinned);
         }
         return await StartExchangeAsync(upstream).ConfigureAwait(false);
     }
@@ -193,12 +197,49 @@ internal sealed partial class HttpProxyConnection
             _pinned = null;
             _triedA = _triedB = null;
             _unavailable = null;
+            Volatile.Write(ref _drainCut, 0);
             if (_counted is { } state)
             {
                 _counted = null;
-                state.Release(this);
+                state.Release(this, _countedPinned);
             }
         }
+    }
+
+    /// <summary>
+    /// The drain deadline of the request's pool or backend passed (drain ticker thread). A request still waiting for
+    /// its response head gets 503 naming the drain: its upstream is cut here and the loop answers when its wait
+    /// ends. A response already under way, a tunnel, or a request not yet sent is cut with RST as before.
+    /// </summary>
+    public void CutAtDrainDeadline()
+    {
+        var upstream = Volatile.Read(ref _upstream);
+        if (upstream is null || Volatile.Read(ref _inResponseBody) || _tunnelling)
+        {
+            Abort();
+            return;
+        }
+        Volatile.Write(ref _drainCut, 1);
+        upstream.Abort();
+    }
+
+    /// <summary>503 for a request cut by a drain deadline before its response head, then close.</summary>
+    private async ValueTask<Outcome> AnswerDrainDeadlineAsync()
+    {
+        var state = _picked?.State;
+        var body = $"the drain of {state?.Service}/{state?.Pool} reached its deadline before {state?.Address} answered\n";
+        var response = $"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n";
+        _output.Write(System.Text.Encoding.ASCII.GetBytes(_request.Method == HttpMethodKind.Head ? response : response + body));
+        try
+        {
+            var flush = await _output.FlushAsync().ConfigureAwait(false);
+            if (flush.IsCompleted || flush.IsCanceled) return Outcome.Abort;
+        }
+        catch (Exception)
+        {
+            return Outcome.Abort;
+        }
+        return Outcome.Close;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

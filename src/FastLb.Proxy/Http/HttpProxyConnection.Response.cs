@@ -45,6 +45,7 @@ internal sealed partial class HttpProxyConnection
         {
             await StopPumpAsync(upstream).ConfigureAwait(false);
             if (head == ResponseRead.ClientGone || IsAborted) return Outcome.Abort;
+            if (Volatile.Read(ref _drainCut) != 0) return await AnswerDrainDeadlineAsync().ConfigureAwait(false);
             if (head == ResponseRead.Stale)
             {
                 // A fresh connection reset before any response byte is the backend failing; a pooled one may just have idled out.

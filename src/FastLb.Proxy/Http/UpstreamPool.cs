@@ -133,25 +133,14 @@ internal sealed class UpstreamPool : IDisposable
         {
             foreach (var pool in service.Pools)
             {
-                if (pool.Share > 0) AddLive(live, pool);
-            }
-        }
-        foreach (var listener in table.Listeners.Values)
-        {
-            foreach (var route in listener.Routes)
-            {
-                if (route.PinnedPool is { } pinned) AddLive(live, pinned);
+                if (!pool.TakesTraffic) continue; // the one definition: a share, or pinned by a route
+                foreach (var b in pool.Backends)
+                {
+                    if (b.Weight > 0) live.Add(b.State);
+                }
             }
         }
         return live;
-    }
-
-    private static void AddLive(HashSet<BackendState> live, PoolSnapshot pool)
-    {
-        foreach (var b in pool.Backends)
-        {
-            if (b.Weight > 0) live.Add(b.State);
-        }
     }
 
     /// <summary>Closes every idle connection; later returns close at once.</summary>
