@@ -3,7 +3,9 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using FastLb.Core.Diagnostics;
+using FastLb.Core.Health;
 using FastLb.Core.Routing;
+using FastLb.Core.Traffic;
 using FastLb.Host.Control;
 
 namespace FastLb.Host.Admin;
@@ -113,6 +115,7 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
         AppendBackends(sb, table, "fastlb_backend_failures", static b => b.State.Failures);
         sb.Append("# HELP fastlb_backend_weight Effective weight in the current generation.\n# TYPE fastlb_backend_weight gauge\n");
         AppendBackends(sb, table, "fastlb_backend_weight", static b => b.Weight);
+        AppendHealth(sb, table);
         sb.Append("# HELP fastlb_client_connections Open client connections.\n# TYPE fastlb_client_connections gauge\n");
         sb.Append(inv, $"fastlb_client_connections {runtime.Proxy.LiveConnections}\n");
         sb.Append("# HELP fastlb_gc_collections_total Garbage collections by generation.\n# TYPE fastlb_gc_collections_total counter\n");
@@ -121,6 +124,81 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
         sb.Append(inv, $"fastlb_allocated_bytes_total {GC.GetTotalAllocatedBytes(precise: false)}\n");
         return sb.ToString();
     }
+
+    /// <summary>Health per backend and pool: state (one series per state, 1 for the current one), checks, check latency, ejections, effective weight.</summary>
+    private static void AppendHealth(StringBuilder sb, RoutingTable table)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var now = DateTimeOffset.UtcNow;
+        sb.Append("# HELP fastlb_backend_health_state Health of the backend: 1 for its current state (unknown, healthy, unhealthy, ejected), else 0.\n# TYPE fastlb_backend_health_state gauge\n");
+        foreach (var (name, service) in table.Services)
+        {
+            foreach (var pool in service.Pools)
+            {
+                foreach (var b in pool.Backends)
+                {
+                    var current = b.State.Health.StateAt(now);
+                    foreach (var state in HealthStates)
+                    {
+                        sb.Append(inv, $"fastlb_backend_health_state{{service=\"{name}\",pool=\"{pool.Name}\",backend=\"{b.Address}\",state=\"{TrafficController.Label(state)}\"}} {(state == current ? 1 : 0)}\n");
+                    }
+                }
+            }
+        }
+        sb.Append("# HELP fastlb_backend_health_checks_total Active health checks run, by result.\n# TYPE fastlb_backend_health_checks_total counter\n");
+        foreach (var (name, service) in table.Services)
+        {
+            foreach (var pool in service.Pools)
+            {
+                foreach (var b in pool.Backends)
+                {
+                    var (checks, failed, _) = b.State.Health.CheckCounts;
+                    var labels = $"service=\"{name}\",pool=\"{pool.Name}\",backend=\"{b.Address}\"";
+                    sb.Append(inv, $"fastlb_backend_health_checks_total{{{labels},result=\"passed\"}} {checks - failed}\n");
+                    sb.Append(inv, $"fastlb_backend_health_checks_total{{{labels},result=\"failed\"}} {failed}\n");
+                }
+            }
+        }
+        sb.Append("# HELP fastlb_backend_health_check_seconds Latency of active health checks.\n# TYPE fastlb_backend_health_check_seconds summary\n");
+        foreach (var (name, service) in table.Services)
+        {
+            foreach (var pool in service.Pools)
+            {
+                foreach (var b in pool.Backends)
+                {
+                    var (checks, _, latency) = b.State.Health.CheckCounts;
+                    var labels = $"service=\"{name}\",pool=\"{pool.Name}\",backend=\"{b.Address}\"";
+                    sb.Append(inv, $"fastlb_backend_health_check_seconds_sum{{{labels}}} {latency.TotalSeconds:0.######}\n");
+                    sb.Append(inv, $"fastlb_backend_health_check_seconds_count{{{labels}}} {checks}\n");
+                }
+            }
+        }
+        sb.Append("# HELP fastlb_backend_ejections_total Outlier ejections.\n# TYPE fastlb_backend_ejections_total counter\n");
+        AppendBackends(sb, table, "fastlb_backend_ejections_total", static b => b.State.Health.Ejections);
+        sb.Append("# HELP fastlb_backend_effective_weight Weight after health and slow start (0 = takes no traffic).\n# TYPE fastlb_backend_effective_weight gauge\n");
+        foreach (var (name, service) in table.Services)
+        {
+            foreach (var pool in service.Pools)
+            {
+                foreach (var b in pool.Backends)
+                {
+                    sb.Append(inv, $"fastlb_backend_effective_weight{{service=\"{name}\",pool=\"{pool.Name}\",backend=\"{b.Address}\"}} {b.EffectiveWeight}\n");
+                }
+            }
+        }
+        sb.Append("# HELP fastlb_pool_healthy_backends Backends with weight above 0 that may take traffic by their health.\n# TYPE fastlb_pool_healthy_backends gauge\n");
+        sb.Append("# HELP fastlb_pool_panic 1 while the pool ignores health (below panic_threshold).\n# TYPE fastlb_pool_panic gauge\n");
+        foreach (var (name, service) in table.Services)
+        {
+            foreach (var pool in service.Pools)
+            {
+                sb.Append(inv, $"fastlb_pool_healthy_backends{{service=\"{name}\",pool=\"{pool.Name}\"}} {pool.HealthyCount}\n");
+                sb.Append(inv, $"fastlb_pool_panic{{service=\"{name}\",pool=\"{pool.Name}\"}} {(pool.Panic ? 1 : 0)}\n");
+            }
+        }
+    }
+
+    private static readonly BackendHealthState[] HealthStates = [BackendHealthState.Unknown, BackendHealthState.Healthy, BackendHealthState.Unhealthy, BackendHealthState.Ejected];
 
     private static void AppendBackends(StringBuilder sb, RoutingTable table, string metric, Func<BackendSnapshot, long> value)
     {

@@ -42,6 +42,7 @@ internal sealed unsafe class HealthProber : IDisposable
     private RoutingTable? _seen;
     private volatile bool _stopping;
     private long _checks;
+    private long _threadAllocated; // bytes the prober thread allocated since it started (the cost harness reads it)
 
     /// <param name="random">Seeded in tests; the first check of each backend starts at a random offset within its interval.</param>
     public HealthProber(Router router, Random? random = null)
@@ -58,6 +59,9 @@ internal sealed unsafe class HealthProber : IDisposable
 
     /// <summary>Checks run since start (tests and the perf harness).</summary>
     public long Checks => Interlocked.Read(ref _checks);
+
+    /// <summary>Managed bytes the prober thread has allocated since it started (steady state should add none per check).</summary>
+    public long ThreadAllocatedBytes => Interlocked.Read(ref _threadAllocated);
 
     /// <summary>Backends being checked.</summary>
     public int Targets
@@ -88,6 +92,7 @@ internal sealed unsafe class HealthProber : IDisposable
                     var now = NowMs;
                     StartDue(now);
                     ExpireDeadlines(now);
+                    Interlocked.Exchange(ref _threadAllocated, GC.GetAllocatedBytesForCurrentThread());
                     var n = SocketSyscalls.EpollWait(_epfd, events, MaxEvents, WaitMs(NowMs));
                     for (var i = 0; i < n; i++)
                     {

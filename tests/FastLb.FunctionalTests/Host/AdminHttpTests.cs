@@ -75,6 +75,24 @@ public class AdminHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Metrics_HealthSeries_OneStatePerBackendAndPoolCounts()
+    {
+        var (_, body) = await RequestAsync("GET", "/metrics");
+
+        var lines = body.Split('\n');
+        Assert.Contains("# TYPE fastlb_backend_health_state gauge", lines);
+        Assert.Contains("# TYPE fastlb_backend_health_checks_total counter", lines);
+        Assert.Contains("# TYPE fastlb_backend_ejections_total counter", lines);
+        Assert.Contains("# TYPE fastlb_backend_effective_weight gauge", lines);
+        // No health check configured: every backend is healthy, exactly one state series is 1 per backend.
+        var states = lines.Where(l => l.StartsWith("fastlb_backend_health_state{service=\"web\",pool=\"blue\"", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(states);
+        Assert.All(states, l => Assert.EndsWith(l.Contains("state=\"healthy\"") ? " 1" : " 0", l));
+        Assert.Contains(lines, l => l.StartsWith("fastlb_pool_healthy_backends{service=\"web\",pool=\"blue\"} ", StringComparison.Ordinal));
+        Assert.Contains("fastlb_pool_panic{service=\"web\",pool=\"blue\"} 0", lines);
+    }
+
+    [Fact]
     public async Task Dashboard_Get_ServesThePageThatPollsStatus()
     {
         var (status, body) = await RequestAsync("GET", "/");
