@@ -47,6 +47,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         Controller.Connections = Proxy;
         Http = new HttpProxy(Router, Proxy.Transport);
         Prober = new HealthProber(Router);
+        Instruments = new FastLbInstruments(this);
     }
 
     public Router Router { get; } = new();
@@ -58,6 +59,9 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     /// <summary>Active health checks of every pool's backends, on their own thread.</summary>
     public HealthProber Prober { get; }
     public ControlServer? Control => _control;
+
+    /// <summary>The System.Diagnostics.Metrics view of the counters (meter "FastLb").</summary>
+    public FastLbInstruments Instruments { get; }
 
     /// <summary>The read-only admin HTTP endpoint, when admin.listen is set.</summary>
     public AdminHttpServer? Admin => _admin;
@@ -247,5 +251,6 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         _shutdown.Cancel();
         if (_ticker is not null) await _ticker.ConfigureAwait(false);
         _shutdown.Dispose();
+        Instruments.Dispose();
     }
 }

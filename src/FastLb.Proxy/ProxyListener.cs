@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using FastLb.Core.Config;
 using FastLb.Core.Diagnostics;
+using FastLb.Core.Metrics;
 using FastLb.Proxy.Tcp;
 using FastLb.Proxy.Transport;
 
@@ -35,6 +36,7 @@ internal sealed class ProxyListener
         Name = config.Name;
         EndPoint = (IPEndPoint)listenSocket.LocalEndPoint!;
         Info = new ListenerInfo(Name, EndPoint, config.Protocol);
+        Traffic = server.ListenerTraffic.GetOrAdd(Name);
     }
 
     public string Name { get; }
@@ -43,6 +45,9 @@ internal sealed class ProxyListener
     public ListenerTarget Target => Volatile.Read(ref _target);
     public ListenerConfig Config => Target.Config;
     public int Live => Volatile.Read(ref _live);
+
+    /// <summary>This listener's counters (kept by name across reloads).</summary>
+    public ListenerTraffic Traffic { get; }
 
     /// <summary>Completes once the listener stopped accepting and its last connection ended.</summary>
     public Task WhenEmpty => _empty.Task;
@@ -126,6 +131,7 @@ internal sealed class ProxyListener
         }
         _connections.TryAdd(connection, 0);
         _server.OnConnectionOpened();
+        Traffic.Opened();
         return true;
     }
 
@@ -134,6 +140,7 @@ internal sealed class ProxyListener
     {
         _connections.TryRemove(connection, out _);
         _server.OnConnectionClosed();
+        Traffic.Closed();
         lock (_stateLock)
         {
             _live--;

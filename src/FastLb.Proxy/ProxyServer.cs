@@ -1,5 +1,6 @@
 using FastLb.Core.Config;
 using FastLb.Core.Diagnostics;
+using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
 using FastLb.Proxy.Transport;
 
@@ -64,6 +65,9 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
 
     /// <summary>Listeners that are accepting, with the address they actually bound.</summary>
     public IReadOnlyList<ListenerInfo> Listeners => Volatile.Read(ref _listeners);
+
+    /// <summary>Per-listener connection and request counters, by listener name.</summary>
+    public ListenerTrafficRegistry ListenerTraffic { get; } = new();
 
     /// <summary>Client connections open on all listeners, draining ones included.</summary>
     public int LiveConnections => Volatile.Read(ref _live);

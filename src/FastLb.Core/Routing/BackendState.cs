@@ -1,5 +1,6 @@
 using System.Net;
 using FastLb.Core.Health;
+using FastLb.Core.Metrics;
 
 namespace FastLb.Core.Routing;
 
@@ -10,6 +11,7 @@ internal sealed class BackendState(string service, string pool, string address, 
     private int _livePinned;
     private long _total;
     private long _failures;
+    private int _upstreamOpen;
 
     public string Service { get; } = service;
     public string Pool { get; } = pool;
@@ -25,6 +27,18 @@ internal sealed class BackendState(string service, string pool, string address, 
 
     /// <summary>Active-check state, outlier counters and slow-start ramp; the table builder turns it into each generation's view.</summary>
     public BackendHealth Health { get; } = new(time ?? TimeProvider.System);
+
+    /// <summary>Per-loop traffic counters: requests by status class, failures, bytes, latency histograms.</summary>
+    public TrafficCounters Traffic { get; } = new();
+
+    /// <summary>The last minute of <see cref="Traffic"/> by second (filled by <see cref="TrafficStats.Tick"/>).</summary>
+    public TrafficWindow Window { get; } = new();
+
+    /// <summary>Upstream connections open to this backend (HTTP: pooled idle ones included).</summary>
+    public int UpstreamOpen => Volatile.Read(ref _upstreamOpen);
+
+    /// <summary>Counts an upstream connection opened (+1) or closed (-1); once per connection, not per request.</summary>
+    public void CountUpstream(int delta) => Interlocked.Add(ref _upstreamOpen, delta);
 
     /// <summary>
     /// Counts a connection (TCP) or request (HTTP) that started on this backend and marks <paramref name="connection"/>
@@ -71,6 +85,10 @@ internal sealed class BackendState(string service, string pool, string address, 
     /// <summary>The backend answered (or accepted a TCP connection): ends its run of failures.</summary>
     public void RecordSuccess() => Health.RecordSuccess();
 
+    /// <summary>Counts a connect that failed (refused, unreachable) or, with <paramref name="timedOut"/>, did not finish in time.</summary>
+    public void RecordConnectFailure(bool timedOut) =>
+        Traffic.Add(timedOut ? TrafficField.ConnectTimeouts : TrafficField.ConnectFailures);
+
     /// <summary>
     /// Aborts every connection of <paramref name="connections"/> that runs on this backend; returns how many were cut.
     /// Cold path (drain deadline): it walks all open connections.
@@ -88,6 +106,7 @@ internal sealed class BackendState(string service, string pool, string address, 
         }
         // Cut after the walk: a cut may release the connection synchronously.
         foreach (var c in victims) c.CutAtDrainDeadline();
+        if (victims.Count > 0) Traffic.Add(TrafficField.DrainCuts, victims.Count);
         return victims.Count;
     }
 }

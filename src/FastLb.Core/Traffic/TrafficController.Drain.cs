@@ -1,4 +1,5 @@
 using FastLb.Core.Diagnostics;
+using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
 
 namespace FastLb.Core.Traffic;
@@ -98,27 +99,29 @@ internal sealed partial class TrafficController
             }
         }
         if (overdue is not null && Connections is { } directory) CutOverdue(overdue, directory);
+        Stats.Tick(); // closes a second at most once a second
     }
 
     /// <summary>Aborts the connections still open on the backends of drains past their deadline; each one is counted once.</summary>
-    private static void CutOverdue(Dictionary<BackendState, DrainEntry> overdue, IConnectionDirectory directory)
+    private void CutOverdue(Dictionary<BackendState, DrainEntry> overdue, IConnectionDirectory directory)
     {
-        List<(IDrainable Connection, DrainEntry Entry)>? victims = null;
+        List<(IDrainable Connection, DrainEntry Entry, BackendState Owner)>? victims = null;
         foreach (var c in directory.Connections)
         {
             var owner = Volatile.Read(ref c.DrainLink.Owner);
             if (owner is null || !overdue.TryGetValue(owner, out var entry)) continue;
             // A pool's drain cuts only what came by share: a route that pins the pool still takes traffic.
             if (entry.Address is null && c.DrainLink.Pinned) continue;
-            (victims ??= []).Add((c, entry));
+            (victims ??= []).Add((c, entry, owner));
         }
         if (victims is null) return;
         // Abort after the walk: an abort may release the connection synchronously.
         Dictionary<DrainEntry, int>? cutPerEntry = null;
-        foreach (var (c, entry) in victims)
+        foreach (var (c, entry, owner) in victims)
         {
             if (!entry.RecordCut(c)) continue; // cut on an earlier tick, not released yet
             c.CutAtDrainDeadline(); // HTTP answers a request still waiting for its head with 503
+            owner.Traffic.Add(TrafficField.DrainCuts);
             cutPerEntry ??= new Dictionary<DrainEntry, int>(ReferenceEqualityComparer.Instance);
             cutPerEntry[entry] = cutPerEntry.GetValueOrDefault(entry) + 1;
         }
@@ -126,6 +129,7 @@ internal sealed partial class TrafficController
         foreach (var (entry, cut) in cutPerEntry)
         {
             Log.Warn($"drain timeout {entry.Describe()}: closed {cut} connection(s) still open at the deadline");
+            Events.Append("drain_cut", $"{entry.Describe()}: {cut} connection(s) cut at the deadline", entry.Service, entry.Pool, ok: false);
         }
     }
 

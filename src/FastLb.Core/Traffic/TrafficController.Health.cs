@@ -50,6 +50,8 @@ internal sealed partial class TrafficController
                             }
                             // Availability follows the label (check state, initial_state, ejection), so this covers it.
                             changes.Add($"{name}/{pool.Name}/{b.Address} {Label(b.Health)}->{Label(label)}");
+                            Events.Append("health", $"{name}/{pool.Name}/{b.Address} {Label(b.Health)} -> {Label(label)}", name, pool.Name,
+                                ok: label is BackendHealthState.Healthy);
                             continue;
                         }
                         if (service.Config.Balance != BalanceKind.Hash && b.Routable
@@ -86,10 +88,12 @@ internal sealed partial class TrafficController
                 if (pool.Panic)
                 {
                     Log.Warn($"panic {name}/{pool.Name}: {pool.HealthyCount} of {pool.WeightedCount} backends healthy, below panic_threshold {service.Config.PanicThreshold}%: health ignored, every backend takes traffic");
+                    Events.Append("health", $"panic {name}/{pool.Name}: {pool.HealthyCount} of {pool.WeightedCount} healthy; health ignored", name, pool.Name, ok: false);
                 }
                 else
                 {
                     Log.Info($"panic over {name}/{pool.Name}: {pool.HealthyCount} of {pool.WeightedCount} backends healthy");
+                    Events.Append("health", $"panic over {name}/{pool.Name}: {pool.HealthyCount} of {pool.WeightedCount} healthy", name, pool.Name);
                 }
             }
         }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
 
 namespace FastLb.Core.Traffic;
@@ -33,6 +34,7 @@ internal sealed partial class TrafficController
                     w.WriteStartObject(pool.Name);
                     w.WriteNumber("share", percent.GetValueOrDefault(pool.Name));
                     w.WriteNumber("live", pool.Live);
+                    TrafficSummaryJson.WriteBrief(w, "stats", Stats.Pool(service.Name, pool.Name));
                     w.WriteNumber("healthy", pool.HealthyCount);
                     w.WriteNumber("total", pool.WeightedCount);
                     w.WriteBoolean("panic", pool.Panic);
@@ -78,6 +80,7 @@ internal sealed partial class TrafficController
         WriteHealth(w, b, health);
         w.WriteNumber("total", b.State.TotalConnections);
         w.WriteNumber("failures", b.State.Failures);
+        TrafficSummaryJson.WriteBrief(w, "stats", Stats.Backend(b.State));
         if (_overrides.TryGetValue(new BackendKey(service, pool.Name, b.Address), out var o))
         {
             w.WriteString("source", "runtime");
@@ -142,7 +145,7 @@ internal sealed partial class TrafficController
         }
     }
 
-    private static void WriteDrain(Utf8JsonWriter w, DrainEntry? entry)
+    private void WriteDrain(Utf8JsonWriter w, DrainEntry? entry)
     {
         if (entry is null)
         {
@@ -156,6 +159,9 @@ internal sealed partial class TrafficController
         else w.WriteNull("drained_at");
         w.WriteNumber("live", entry.Live);
         w.WriteNumber("aborted", entry.Aborted);
+        // Relative figures, so a reader needs no clock of its own: a countdown while draining, the time it took after.
+        if (entry.DrainedAt is { } drained) w.WriteNumber("drained_after_ms", (long)(drained - entry.Since).TotalMilliseconds);
+        else w.WriteNumber("deadline_in_ms", Math.Max(0, (long)(entry.Deadline - time.GetUtcNow()).TotalMilliseconds));
         w.WriteEndObject();
     }
 

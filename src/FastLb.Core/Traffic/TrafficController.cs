@@ -1,5 +1,6 @@
 using FastLb.Core.Config;
 using FastLb.Core.Diagnostics;
+using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
 
 namespace FastLb.Core.Traffic;
@@ -23,6 +24,9 @@ internal sealed partial class TrafficController(Router router, BackendStateRegis
 
     public Router Router { get; } = router;
     public BackendStateRegistry Registry { get; } = registry;
+
+    /// <summary>Rolling per-backend, pool and service statistics, advanced by <see cref="Tick"/>.</summary>
+    public TrafficStats Stats { get; } = new(registry, time);
 
     /// <summary>
     /// The proxy's open connections, which a drain cuts at its deadline (those still on the drained backends). Set

@@ -21,6 +21,7 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
     private const int MaxClients = 16;
     private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(10);
     private readonly CancellationTokenSource _stop = new();
+    private readonly MetricsExposition _metrics = new(runtime);
     private Socket? _listener;
 
     public IPEndPoint EndPoint => (IPEndPoint)(_listener?.LocalEndPoint ?? bind);
@@ -89,129 +90,9 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
         {
             "/" => (200, "text/html; charset=utf-8", AdminDashboard.Html),
             "/status" => (200, "application/json", handler.Status() + "\n"),
-            "/metrics" => (200, "text/plain; version=0.0.4", Metrics()),
+            "/metrics" => (200, "text/plain; version=0.0.4; charset=utf-8", _metrics.Render()),
             _ => (404, "text/plain", "not found: try /, /status, /metrics\n"),
         };
-    }
-
-    /// <summary>Prometheus text exposition of the routing table and per-backend counters.</summary>
-    private string Metrics()
-    {
-        var table = runtime.Router.Current;
-        var sb = new StringBuilder();
-        var inv = CultureInfo.InvariantCulture;
-        sb.Append("# HELP fastlb_generation Routing table generation in force.\n# TYPE fastlb_generation gauge\n");
-        sb.Append(inv, $"fastlb_generation {table.Generation}\n");
-        sb.Append("# HELP fastlb_pool_share Share of new traffic per pool (relative weight).\n# TYPE fastlb_pool_share gauge\n");
-        foreach (var (name, service) in table.Services)
-        {
-            foreach (var pool in service.Pools) sb.Append(inv, $"fastlb_pool_share{{service=\"{name}\",pool=\"{pool.Name}\"}} {pool.Share}\n");
-        }
-        sb.Append("# HELP fastlb_backend_live Connections (TCP) or requests (HTTP) in flight.\n# TYPE fastlb_backend_live gauge\n");
-        AppendBackends(sb, table, "fastlb_backend_live", static b => b.State.Live);
-        sb.Append("# HELP fastlb_backend_total Connections (TCP) or requests (HTTP) started.\n# TYPE fastlb_backend_total counter\n");
-        AppendBackends(sb, table, "fastlb_backend_total", static b => b.State.TotalConnections);
-        sb.Append("# HELP fastlb_backend_failures Connect failures.\n# TYPE fastlb_backend_failures counter\n");
-        AppendBackends(sb, table, "fastlb_backend_failures", static b => b.State.Failures);
-        sb.Append("# HELP fastlb_backend_weight Effective weight in the current generation.\n# TYPE fastlb_backend_weight gauge\n");
-        AppendBackends(sb, table, "fastlb_backend_weight", static b => b.Weight);
-        AppendHealth(sb, table);
-        sb.Append("# HELP fastlb_client_connections Open client connections.\n# TYPE fastlb_client_connections gauge\n");
-        sb.Append(inv, $"fastlb_client_connections {runtime.Proxy.LiveConnections}\n");
-        sb.Append("# HELP fastlb_gc_collections_total Garbage collections by generation.\n# TYPE fastlb_gc_collections_total counter\n");
-        for (var g = 0; g <= 2; g++) sb.Append(inv, $"fastlb_gc_collections_total{{generation=\"{g}\"}} {GC.CollectionCount(g)}\n");
-        sb.Append("# HELP fastlb_allocated_bytes_total Managed bytes allocated.\n# TYPE fastlb_allocated_bytes_total counter\n");
-        sb.Append(inv, $"fastlb_allocated_bytes_total {GC.GetTotalAllocatedBytes(precise: false)}\n");
-        return sb.ToString();
-    }
-
-    /// <summary>Health per backend and pool: state (one series per state, 1 for the current one), checks, check latency, ejections, effective weight.</summary>
-    private static void AppendHealth(StringBuilder sb, RoutingTable table)
-    {
-        var inv = CultureInfo.InvariantCulture;
-        var now = DateTimeOffset.UtcNow;
-        sb.Append("# HELP fastlb_backend_health_state Health of the backend: 1 for its current state (unknown, healthy, unhealthy, ejected), else 0.\n# TYPE fastlb_backend_health_state gauge\n");
-        foreach (var (name, service) in table.Services)
-        {
-            foreach (var pool in service.Pools)
-            {
-                foreach (var b in pool.Backends)
-                {
-                    var current = b.State.Health.StateAt(now);
-                    foreach (var state in HealthStates)
-                    {
-                        sb.Append(inv, $"fastlb_backend_health_state{{service=\"{name}\",pool=\"{pool.Name}\",backend=\"{b.Address}\",state=\"{TrafficController.Label(state)}\"}} {(state == current ? 1 : 0)}\n");
-                    }
-                }
-            }
-        }
-        sb.Append("# HELP fastlb_backend_health_checks_total Active health checks run, by result.\n# TYPE fastlb_backend_health_checks_total counter\n");
-        foreach (var (name, service) in table.Services)
-        {
-            foreach (var pool in service.Pools)
-            {
-                foreach (var b in pool.Backends)
-                {
-                    var (checks, failed, _) = b.State.Health.CheckCounts;
-                    var labels = $"service=\"{name}\",pool=\"{pool.Name}\",backend=\"{b.Address}\"";
-                    sb.Append(inv, $"fastlb_backend_health_checks_total{{{labels},result=\"passed\"}} {checks - failed}\n");
-                    sb.Append(inv, $"fastlb_backend_health_checks_total{{{labels},result=\"failed\"}} {failed}\n");
-                }
-            }
-        }
-        sb.Append("# HELP fastlb_backend_health_check_seconds Latency of active health checks.\n# TYPE fastlb_backend_health_check_seconds summary\n");
-        foreach (var (name, service) in table.Services)
-        {
-            foreach (var pool in service.Pools)
-            {
-                foreach (var b in pool.Backends)
-                {
-                    var (checks, _, latency) = b.State.Health.CheckCounts;
-                    var labels = $"service=\"{name}\",pool=\"{pool.Name}\",backend=\"{b.Address}\"";
-                    sb.Append(inv, $"fastlb_backend_health_check_seconds_sum{{{labels}}} {latency.TotalSeconds:0.######}\n");
-                    sb.Append(inv, $"fastlb_backend_health_check_seconds_count{{{labels}}} {checks}\n");
-                }
-            }
-        }
-        sb.Append("# HELP fastlb_backend_ejections_total Outlier ejections.\n# TYPE fastlb_backend_ejections_total counter\n");
-        AppendBackends(sb, table, "fastlb_backend_ejections_total", static b => b.State.Health.Ejections);
-        sb.Append("# HELP fastlb_backend_effective_weight Weight after health and slow start (0 = takes no traffic).\n# TYPE fastlb_backend_effective_weight gauge\n");
-        foreach (var (name, service) in table.Services)
-        {
-            foreach (var pool in service.Pools)
-            {
-                foreach (var b in pool.Backends)
-                {
-                    sb.Append(inv, $"fastlb_backend_effective_weight{{service=\"{name}\",pool=\"{pool.Name}\",backend=\"{b.Address}\"}} {b.EffectiveWeight}\n");
-                }
-            }
-        }
-        sb.Append("# HELP fastlb_pool_healthy_backends Backends with weight above 0 that may take traffic by their health.\n# TYPE fastlb_pool_healthy_backends gauge\n");
-        sb.Append("# HELP fastlb_pool_panic 1 while the pool ignores health (below panic_threshold).\n# TYPE fastlb_pool_panic gauge\n");
-        foreach (var (name, service) in table.Services)
-        {
-            foreach (var pool in service.Pools)
-            {
-                sb.Append(inv, $"fastlb_pool_healthy_backends{{service=\"{name}\",pool=\"{pool.Name}\"}} {pool.HealthyCount}\n");
-                sb.Append(inv, $"fastlb_pool_panic{{service=\"{name}\",pool=\"{pool.Name}\"}} {(pool.Panic ? 1 : 0)}\n");
-            }
-        }
-    }
-
-    private static readonly BackendHealthState[] HealthStates = [BackendHealthState.Unknown, BackendHealthState.Healthy, BackendHealthState.Unhealthy, BackendHealthState.Ejected];
-
-    private static void AppendBackends(StringBuilder sb, RoutingTable table, string metric, Func<BackendSnapshot, long> value)
-    {
-        foreach (var (name, service) in table.Services)
-        {
-            foreach (var pool in service.Pools)
-            {
-                foreach (var b in pool.Backends)
-                {
-                    sb.Append(CultureInfo.InvariantCulture, $"{metric}{{service=\"{name}\",pool=\"{pool.Name}\",backend=\"{b.Address}\"}} {value(b)}\n");
-                }
-            }
-        }
     }
 
     private static string Reason(int status) => status switch

@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using FastLb.Core.Config;
+using FastLb.Core.Metrics;
 using FastLb.Core.Traffic;
 
 namespace FastLb.Host.Control;
@@ -9,7 +11,7 @@ namespace FastLb.Host.Control;
 /// <summary>Turns one control line into one JSON reply line. Every change replies with the generation it published.</summary>
 internal sealed class ControlCommandHandler(FastLbRuntime runtime)
 {
-    public const string Commands = "status, swap, split, rollback, weight, drain, enable, reload";
+    public const string Commands = "status, stats, swap, split, rollback, weight, drain, enable, reload";
 
     public async Task<string> HandleAsync(string line)
     {
@@ -27,6 +29,7 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
             return words[0] switch
             {
                 "status" => Expect(words, 1, "status") ?? Status(),
+                "stats" => Stats(words),
                 "swap" => Expect(words, 3, "swap SERVICE POOL [--force]") ?? Changed(runtime.Controller.Swap(words[1], words[2], force)),
                 "split" => words.Length < 3 ? Error("usage: split SERVICE POOL=W [POOL=W...] [--force]") : Changed(runtime.Controller.Split(words[1], ParseShares(words), force)),
                 "rollback" => Expect(words, 2, "rollback SERVICE") ?? Changed(runtime.Controller.Rollback(words[1])),
@@ -109,6 +112,65 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
         w.WriteNumber("threads", self.Threads.Count);
         w.WriteNumber("uptime_seconds", (long)(DateTime.Now - self.StartTime).TotalSeconds);
         w.WriteEndObject();
+    }
+
+    /// <summary><c>stats SERVICE [POOL] [--window 30s]</c>: each pool's (and backend's) traffic over the window.</summary>
+    private string Stats(string[] words)
+    {
+        const string usage = "usage: stats SERVICE [POOL] [--window 10s] (window 1s-60s)";
+        var seconds = TrafficStats.DefaultWindowSeconds;
+        var positional = new List<string>();
+        for (var i = 1; i < words.Length; i++)
+        {
+            if (words[i] is "--window" or "-w")
+            {
+                if (i + 1 >= words.Length || !ConfigDuration.TryParse(words[++i], out var window) || window < TimeSpan.FromSeconds(1) || window > TimeSpan.FromSeconds(TrafficWindow.Seconds))
+                {
+                    return Error($"--window takes a duration from 1s to 60s (e.g. 30s); {usage}");
+                }
+                seconds = (int)window.TotalSeconds;
+            }
+            else if (words[i].StartsWith('-'))
+            {
+                return Error($"unknown option '{words[i]}'; {usage}");
+            }
+            else
+            {
+                positional.Add(words[i]);
+            }
+        }
+        if (positional.Count is < 1 or > 2) return Error(usage);
+        var service = runtime.Router.Current.FindService(positional[0])
+            ?? throw new TrafficException($"unknown service '{positional[0]}'; services are: {string.Join(", ", runtime.Router.Current.Services.Keys)}");
+        var pools = service.Pools.Where(p => positional.Count == 1 || p.Name == positional[1]).ToList();
+        if (pools.Count == 0)
+        {
+            throw new TrafficException($"unknown pool '{positional[1]}' in service '{service.Config.Name}'; pools are: {string.Join(", ", service.Pools.Select(p => p.Name))}");
+        }
+        var stats = runtime.Controller.Stats;
+        return Json(w =>
+        {
+            w.WriteBoolean("ok", true);
+            w.WriteString("service", service.Config.Name);
+            w.WriteNumber("window_seconds", seconds);
+            w.WriteStartObject("pools");
+            foreach (var pool in pools)
+            {
+                w.WriteStartObject(pool.Name);
+                TrafficSummaryJson.WriteFull(w, stats.Pool(service.Config.Name, pool.Name, seconds));
+                w.WriteStartArray("backends");
+                foreach (var b in pool.Backends)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("address", b.Address);
+                    TrafficSummaryJson.WriteFull(w, stats.Backend(b.State, seconds));
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        });
     }
 
     private static string Changed(ChangeResult result) => Json(w =>

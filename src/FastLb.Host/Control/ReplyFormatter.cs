@@ -16,6 +16,7 @@ internal static class ReplyFormatter
             return sb.ToString();
         }
         if (root.TryGetProperty("services", out var services)) return FormatStatus(root, services);
+        if (root.TryGetProperty("window_seconds", out var window) && root.TryGetProperty("pools", out var pools)) return FormatStats(root, window.GetInt32(), pools);
         var line = new StringBuilder("ok");
         if (root.TryGetProperty("generation", out var gen)) line.Append(": generation ").Append(gen.GetInt64());
         if (root.TryGetProperty("message", out var message)) line.Append(": ").Append(message.GetString());
@@ -25,6 +26,32 @@ internal static class ReplyFormatter
             foreach (var w in warnings.EnumerateArray()) line.Append("\nwarning: ").Append(w.GetString());
         }
         return line.ToString();
+    }
+
+    private static string FormatStats(JsonElement root, int window, JsonElement pools)
+    {
+        var sb = new StringBuilder();
+        sb.Append("service ").Append(root.GetProperty("service").GetString()).Append("  last ").Append(window).Append('s').AppendLine();
+        sb.Append("  ").Append("".PadRight(24)).Append("     req/s   errors     p50 ms     p90 ms     p99 ms  head p99 ms").AppendLine();
+        foreach (var pool in pools.EnumerateObject())
+        {
+            StatsRow(sb, "pool " + pool.Name, pool.Value);
+            foreach (var b in pool.Value.GetProperty("backends").EnumerateArray()) StatsRow(sb, "  " + b.GetProperty("address").GetString(), b);
+        }
+        return sb.ToString().TrimEnd();
+    }
+
+    private static void StatsRow(StringBuilder sb, string name, JsonElement s)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        sb.Append("  ").Append(name.PadRight(24))
+          .Append(s.GetProperty("requests_per_second").GetDouble().ToString("0.0", inv).PadLeft(10))
+          .Append((s.GetProperty("error_rate").GetDouble() * 100).ToString("0.0", inv).PadLeft(8)).Append('%')
+          .Append(s.GetProperty("p50_ms").GetDouble().ToString("0.0", inv).PadLeft(11))
+          .Append(s.GetProperty("p90_ms").GetDouble().ToString("0.0", inv).PadLeft(11))
+          .Append(s.GetProperty("p99_ms").GetDouble().ToString("0.0", inv).PadLeft(11))
+          .Append(s.GetProperty("head_p99_ms").GetDouble().ToString("0.0", inv).PadLeft(13))
+          .AppendLine();
     }
 
     private static string FormatStatus(JsonElement root, JsonElement services)

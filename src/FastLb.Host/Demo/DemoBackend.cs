@@ -84,8 +84,10 @@ internal sealed class DemoBackend(string name) : IAsyncDisposable
                     filled -= take;
                     Buffer.BlockCopy(buffer, take, buffer, 0, filled);
                 }
+                // GET /status/503 answers 503 (any 200-599): a way to show errors in metrics and the dashboard.
+                var status = StatusOf(head);
                 var response = Encoding.ASCII.GetBytes(
-                    $"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {body.Length}\r\nx-backend: {Name}\r\n{(close ? "Connection: close\r\n" : "")}\r\n");
+                    $"HTTP/1.1 {status} {(status == 200 ? "OK" : "Demo")}\r\nContent-Type: text/plain\r\nContent-Length: {body.Length}\r\nx-backend: {Name}\r\n{(close ? "Connection: close\r\n" : "")}\r\n");
                 await client.SendAsync(response, SocketFlags.None, _stop.Token).ConfigureAwait(false);
                 if (!isHead) await client.SendAsync(body, SocketFlags.None, _stop.Token).ConfigureAwait(false);
                 if (close) return;
@@ -98,6 +100,14 @@ internal sealed class DemoBackend(string name) : IAsyncDisposable
         {
             client.Dispose();
         }
+    }
+
+    private static int StatusOf(string head)
+    {
+        var target = head.Split(' ', 3) is [_, var t, _] ? t : "/";
+        return target.StartsWith("/status/", StringComparison.Ordinal) && int.TryParse(target.AsSpan(8), out var status) && status is >= 200 and <= 599 and not (204 or 304) // those have no body
+            ? status
+            : 200;
     }
 
     private static int IndexOfHeadEnd(byte[] buffer, int filled)

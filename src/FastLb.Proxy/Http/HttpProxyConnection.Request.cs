@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using FastLb.Core.Config;
@@ -50,6 +51,7 @@ internal sealed partial class HttpProxyConnection
         _counted = upstream.Backend; // released by EndRequestAsync, once the request is over
         _countedPinned = _pinned is not null;
         _counted.Acquire(this, _countedPinned);
+        _statsBackend = _counted;
         return await StartExchangeAsync(upstream).ConfigureAwait(false);
     }
 
@@ -108,6 +110,7 @@ internal sealed partial class HttpProxyConnection
             _counted?.Release(this, _countedPinned);
             _counted = upstream.Backend;
             _counted.Acquire(this, _countedPinned);
+            _statsBackend = _counted;
         }
         return await StartExchangeAsync(upstream).ConfigureAwait(false);
     }
@@ -120,9 +123,12 @@ internal sealed partial class HttpProxyConnection
         try
         {
             if (IsAborted) return null; // Abort ran before it could see the deadline
+            var started = Stopwatch.GetTimestamp();
             var upstream = await UpstreamConnection.ConnectAsync(backend, _socket.Loop, _proxy.Transport, deadline.Token).ConfigureAwait(false);
             // Refused, unreachable or timed out: counts toward ejection.
             if (upstream is null && !IsAborted) backend.State.RecordFailure(deadline.IsCancellationRequested ? "connect timeout" : "connect failed");
+            if (upstream is not null) backend.State.Traffic.RecordConnect(Stopwatch.GetTimestamp() - started);
+            else if (!IsAborted) backend.State.RecordConnectFailure(timedOut: deadline.IsCancellationRequested);
             return upstream;
         }
         finally
@@ -154,6 +160,7 @@ internal sealed partial class HttpProxyConnection
             HostOverride = _service!.RewriteHost ? upstream.HostBytes : default,
             AllowUpgrade = _request.IsUpgradeRequest,
         });
+        MarkExchangeStart();
         if (!await FlushUpstreamAsync(upstream.Output).ConfigureAwait(false))
         {
             return _mayRetry ? Outcome.RetryFresh : await AnswerAsync(502, !hasBody).ConfigureAwait(false);

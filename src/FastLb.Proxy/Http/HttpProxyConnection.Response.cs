@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using FastLb.Core.Config;
+using FastLb.Core.Metrics;
 
 namespace FastLb.Proxy.Http;
 
@@ -53,9 +54,11 @@ internal sealed partial class HttpProxyConnection
                 if (_mayRetry) return Outcome.RetryFresh;
             }
             var status = _requestBodyInvalid ? 400 : head == ResponseRead.TimedOut ? 504 : 502;
+            _cause = _requestBodyInvalid ? TerminationCause.Rejected : head == ResponseRead.TimedOut ? TerminationCause.Timeout : TerminationCause.UpstreamReset;
             return await AnswerAsync(status, _requestBodyDone).ConfigureAwait(false);
         }
 
+        MarkResponseHead(_response.StatusCode);
         if (_response.StatusCode >= 500 && config.Outlier is { EjectOn5xx: true }) upstream.Backend.RecordFailure("5xx response");
         else upstream.Backend.RecordSuccess();
 
@@ -197,14 +200,24 @@ internal sealed partial class HttpProxyConnection
                     if (!await FlushClientAsync(output).ConfigureAwait(false)) return Outcome.Abort;
                 }
                 if (status == BodyParseStatus.Done) return await CompleteResponseAsync(upstream).ConfigureAwait(false);
-                if (status == BodyParseStatus.Error || result.IsCompleted || Expired) return Outcome.Abort;
+                if (status == BodyParseStatus.Error || result.IsCompleted || Expired)
+                {
+                    _cause = Expired ? TerminationCause.Timeout : TerminationCause.UpstreamReset; // truncated or malformed body
+                    return Outcome.Abort;
+                }
             }
             // Nothing more at hand: flush the head (if no body came with it) and let the loop wait for the rest.
-            if (Expired || !await FlushClientAsync(output).ConfigureAwait(false)) return Outcome.Abort;
+            if (Expired)
+            {
+                _cause = TerminationCause.Timeout;
+                return Outcome.Abort;
+            }
+            if (!await FlushClientAsync(output).ConfigureAwait(false)) return Outcome.Abort;
             return Outcome.AwaitResponse;
         }
         catch (Exception)
         {
+            _cause = _client!.PeerClosed ? TerminationCause.ClientClosed : TerminationCause.UpstreamReset;
             return Outcome.Abort; // Either side reset. The head went out: only a cut tells the client the body is incomplete.
         }
     }

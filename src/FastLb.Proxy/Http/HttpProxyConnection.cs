@@ -130,13 +130,14 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
                 if (!arrived) { graceful = true; goto Done; } // FIN, idle past the keep-alive timeout, or the listener stops: close quietly
 
                 RentHeads(); // an idle keep-alive connection holds no head buffers
+                BeginRecord(client);
                 try
                 {
                     var head = await ReadRequestHeadAsync().ConfigureAwait(false);
                     switch (head)
                     {
                         case HeadRead.Closed:
-                            { graceful = true; goto Done; }
+                            { _recording = false; graceful = true; goto Done; } // no request: nothing to count
                         case HeadRead.TimedOut:
                             { graceful = await AnswerAsync(408, bodyConsumed: false).ConfigureAwait(false) != Outcome.Abort; goto Done; }
                         case HeadRead.Invalid:
@@ -178,11 +179,13 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
                     {
                         await EndRequestAsync().ConfigureAwait(false);
                     }
+                    _responseCut = outcome == Outcome.Abort;
                     if (outcome == Outcome.Abort || IsAborted) { graceful = false; goto Done; }
                     if (outcome == Outcome.Close || _stopping) { graceful = true; goto Done; }
                 }
                 finally
                 {
+                    EndRecord(client);
                     ReturnHeads();
                 }
             }
@@ -227,6 +230,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     {
         var close = !bodyConsumed || _stopping || _request.ErrorStatusCode != 0 || status == 408
                     || !_request.KeepAlive || _request.Version == HttpProtocolVersion.Http10;
+        MarkAnswer(status);
         var bytes = unavailable is not null && service is not null
             ? HttpErrorResponses.Unavailable(service, unavailable, close)
             : HttpErrorResponses.Get(status, close);

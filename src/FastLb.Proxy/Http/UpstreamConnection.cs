@@ -19,6 +19,7 @@ internal sealed class UpstreamConnection
         Input = Connection.Input;
         Output = Connection.Output;
         HostBytes = Encoding.ASCII.GetBytes(backend.Address);
+        backend.CountUpstream(1);
     }
 
     public BackendState Backend { get; }
@@ -86,6 +87,7 @@ internal sealed class UpstreamConnection
     public void Discard(bool graceful = true)
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        Backend.CountUpstream(-1);
         _ = DisposeCoreAsync(graceful);
     }
 

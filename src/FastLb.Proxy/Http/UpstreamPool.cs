@@ -50,6 +50,9 @@ internal sealed class UpstreamPool : IDisposable
         }
     }
 
+    /// <summary>Idle pooled connections to <paramref name="backend"/> (metrics).</summary>
+    public int IdleCountOf(BackendState backend) => _idle.TryGetValue(backend, out var list) ? list.Count : 0;
+
     /// <summary>The most recently returned usable idle connection to <paramref name="backend"/> on <paramref name="loop"/>, or null.</summary>
     public UpstreamConnection? TryRent(BackendState backend, EpollLoop loop)
     {

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Net.Sockets;
+using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
 using FastLb.Proxy.Transport;
 
@@ -34,7 +36,10 @@ internal sealed partial class TcpProxyConnection
                 timer.CancelAfter(timeout);
                 try
                 {
+                    var started = Stopwatch.GetTimestamp();
                     var socket = await EpollSocket.ConnectAsync(backend.EndPoint, _client.Loop, timer.Token).ConfigureAwait(false);
+                    backend.State.Traffic.RecordConnect(Stopwatch.GetTimestamp() - started);
+                    if (attempt > 0) backend.State.Traffic.Add(TrafficField.Retries, attempt);
                     Interlocked.Exchange(ref _backendSocket, socket);
                     backend.State.RecordSuccess();
                     if (IsAborted) socket.Abort(); // Abort ran before it could see the socket
@@ -44,6 +49,7 @@ internal sealed partial class TcpProxyConnection
                 {
                     if (IsAborted) break;
                     backend.State.RecordFailure(e is OperationCanceledException ? "connect timeout" : "connect failed"); // refused, unreachable or timed out
+                    backend.State.RecordConnectFailure(timedOut: timer.IsCancellationRequested);
                 }
             }
             return null;

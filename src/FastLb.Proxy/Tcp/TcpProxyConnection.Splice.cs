@@ -18,6 +18,8 @@ internal sealed partial class TcpProxyConnection
     private long _lastUpstreamMs;
     private long _lastDownstreamMs;
     private volatile bool _splicing;
+    private long _splicedUp;   // bytes client → backend (written by the up direction only)
+    private long _splicedDown; // bytes backend → client
 
     private async Task SpliceRelayAsync(EpollSocket backend)
     {
@@ -55,8 +57,16 @@ internal sealed partial class TcpProxyConnection
                 var n = SpliceOrThrow(from.Handle, pipe.WriteFd, pipe.Capacity, fromSocket: true);
                 while (n > 0)
                 {
-                    if (upstream) Volatile.Write(ref _lastUpstreamMs, Environment.TickCount64);
-                    else Volatile.Write(ref _lastDownstreamMs, Environment.TickCount64);
+                    if (upstream)
+                    {
+                        Volatile.Write(ref _lastUpstreamMs, Environment.TickCount64);
+                        Volatile.Write(ref _splicedUp, _splicedUp + n);
+                    }
+                    else
+                    {
+                        Volatile.Write(ref _lastDownstreamMs, Environment.TickCount64);
+                        Volatile.Write(ref _splicedDown, _splicedDown + n);
+                    }
 
                     var inPipe = n;
                     while (inPipe > 0)

@@ -1,7 +1,9 @@
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using FastLb.Core.Config;
+using System.Diagnostics;
 using FastLb.Core.Diagnostics;
+using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
 using FastLb.Proxy.Transport;
 
@@ -55,6 +57,8 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
     private async Task RunAsync()
     {
         BackendState? acquired = null;
+        var started = Stopwatch.GetTimestamp();
+        var cause = TerminationCause.Ok;
         try
         {
             // Read the table once: this connection routes by this generation for its whole life.
@@ -75,6 +79,7 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
             if (backend is null)
             {
                 // No backend answered: RST tells the client at once that nothing is behind this port.
+                cause = TerminationCause.ConnectFailed;
                 _client.Abort();
                 return;
             }
@@ -97,14 +102,37 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
         {
             // Never let one connection's failure escape to the thread pool.
             if (!IsAborted) _listener.WarnRateLimited($"listener '{_listener.Name}': connection failed: {e.Message}");
+            cause = TerminationCause.UpstreamReset;
             Abort();
         }
         finally
         {
             await TeardownAsync().ConfigureAwait(false);
+            if (IsAborted) cause = TerminationCause.DrainDeadline;
+            Record(acquired, cause, Stopwatch.GetTimestamp() - started);
             acquired?.Release(this);
             _listener.Unregister(this);
         }
+    }
+
+    /// <summary>Counts the connection that ended on its listener and backend (per-loop counters).</summary>
+    private void Record(BackendState? backend, TerminationCause cause, long durationTicks)
+    {
+        long bytesIn, bytesOut;
+        if (_splicing)
+        {
+            bytesIn = Volatile.Read(ref _splicedUp);
+            bytesOut = Volatile.Read(ref _splicedDown);
+        }
+        else
+        {
+            bytesIn = Volatile.Read(ref _clientTransport)?.BytesReceived ?? 0;
+            bytesOut = Volatile.Read(ref _backendTransport)?.BytesReceived ?? 0;
+        }
+        _listener.Traffic.Traffic.RecordRequest(0, durationTicks, -1, bytesIn, bytesOut);
+        if (backend is null) return;
+        backend.Traffic.RecordRequest(0, durationTicks, -1, bytesIn, bytesOut);
+        if (cause == TerminationCause.UpstreamReset) backend.Traffic.Add(TrafficField.Resets);
     }
 
     private async Task PipesRelayAsync(EpollSocket backend)

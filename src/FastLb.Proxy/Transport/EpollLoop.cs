@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using FastLb.Core.Diagnostics;
+using FastLb.Core.Metrics;
 
 namespace FastLb.Proxy.Transport;
 
@@ -192,6 +193,7 @@ internal sealed unsafe class EpollLoop
     private void Run()
     {
         t_current = this;
+        CounterShard.Enter(); // this loop alone writes its shard of every traffic counter
         if (Cpu >= 0)
         {
             var rc = CpuAffinity.PinCurrentThread(Cpu);

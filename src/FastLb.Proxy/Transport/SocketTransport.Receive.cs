@@ -33,6 +33,7 @@ internal sealed partial class SocketTransport
                     break;
                 }
                 writer.Advance(n);
+                Volatile.Write(ref _bytesReceived, _bytesReceived + n); // this loop is the only writer
                 Volatile.Write(ref _lastReceiveMs, Environment.TickCount64);
                 // A short read drained the socket (a later arrival is a new edge); a full buffer suggests more is
                 // queued: read again at once.

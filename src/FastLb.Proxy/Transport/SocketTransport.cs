@@ -27,6 +27,7 @@ internal sealed partial class SocketTransport
     private int _disposed;
     private int _receiveEnd;
     private long _lastReceiveMs;
+    private long _bytesReceived;
 
     public SocketTransport(EpollSocket socket, PipeWriter receiveInto, PipeReader sendFrom)
     {
@@ -43,6 +44,9 @@ internal sealed partial class SocketTransport
 
     /// <summary><see cref="Environment.TickCount64"/> of the last received bytes (or of creation).</summary>
     public long LastReceiveMs => Volatile.Read(ref _lastReceiveMs);
+
+    /// <summary>Bytes received from the socket so far.</summary>
+    public long BytesReceived => Volatile.Read(ref _bytesReceived);
 
     public bool IsAborted => Volatile.Read(ref _aborted) != 0;
 

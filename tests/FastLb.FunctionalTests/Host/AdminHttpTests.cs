@@ -66,12 +66,9 @@ public class AdminHttpTests : IAsyncLifetime
         var (status, body) = await RequestAsync("GET", "/metrics");
 
         Assert.Equal(200, status);
-        Assert.Contains("# TYPE fastlb_backend_total counter", body);
-        var blueTotal = body.Split('\n')
-            .Where(l => l.StartsWith("fastlb_backend_total{service=\"web\",pool=\"blue\"", StringComparison.Ordinal))
-            .Sum(l => long.Parse(l[(l.LastIndexOf(' ') + 1)..]));
-        Assert.Equal(2, blueTotal);
-        Assert.Contains("fastlb_pool_share{service=\"web\",pool=\"green\"} 0", body);
+        Assert.Contains("# TYPE fastlb_backend_started_total counter", body);
+        Assert.Equal(2, FastLb.Tests.Common.PrometheusExposition.Sum(body, "fastlb_backend_started_total", ("service", "web"), ("pool", "blue")));
+        Assert.Contains("fastlb_pool_share_percent{service=\"web\",pool=\"green\"} 0", body);
     }
 
     [Fact]

@@ -1,0 +1,25 @@
+namespace FastLb.Core.Metrics;
+
+/// <summary>Counters of one listener by name (they survive reloads and re-binds): client connections and every request it answered.</summary>
+internal sealed class ListenerTraffic(string name)
+{
+    private int _active;
+    private long _total;
+
+    public string Name { get; } = name;
+
+    /// <summary>Requests (HTTP; FastLb's own answers included) or connections (TCP) that ended, by status class, with bytes and durations.</summary>
+    public TrafficCounters Traffic { get; } = new();
+
+    public int ActiveConnections => Volatile.Read(ref _active);
+    public long TotalConnections => Interlocked.Read(ref _total);
+
+    /// <summary>A client connection was accepted (once per connection, not per request).</summary>
+    public void Opened()
+    {
+        Interlocked.Increment(ref _active);
+        Interlocked.Increment(ref _total);
+    }
+
+    public void Closed() => Interlocked.Decrement(ref _active);
+}

@@ -1,0 +1,91 @@
+using FastLb.Core.Routing;
+
+namespace FastLb.Core.Metrics;
+
+/// <summary>
+/// Rolling per-backend, per-pool and per-service traffic statistics (1 s buckets over the last 60 s, plus 5 minutes
+/// of requests and errors per second), read by status, <c>ctl stats</c>, the dashboard and rollout verdicts.
+/// </summary>
+/// <remarks>
+/// The data plane only adds to each backend's per-loop <see cref="TrafficCounters"/>. Once a second <see cref="Tick"/>
+/// merges them and stores the delta in the backend's <see cref="TrafficWindow"/>; pools and services sum their
+/// backends' windows when read. Everything here is control plane and serialized by one lock.
+/// </remarks>
+internal sealed class TrafficStats(BackendStateRegistry registry, TimeProvider time)
+{
+    /// <summary>The window <c>ctl stats</c> and status use when none is asked for.</summary>
+    public const int DefaultWindowSeconds = 10;
+
+    private readonly Lock _lock = new();
+    private readonly long[] _totals = new long[TrafficField.Count];
+    private long _firstSecond = -1;
+    private long _lastSecond = -1;
+
+    public BackendStateRegistry Registry { get; } = registry;
+
+    /// <summary>Closes the current second: call once a second (a late call folds the gap into one bucket).</summary>
+    public void Tick()
+    {
+        var second = time.GetUtcNow().ToUnixTimeSeconds();
+        lock (_lock)
+        {
+            if (second <= _lastSecond) return;
+            foreach (var state in Registry.All)
+            {
+                state.Traffic.CopyTotals(_totals);
+                state.Window.Advance(_totals, second);
+            }
+            if (_firstSecond < 0) _firstSecond = second;
+            _lastSecond = second;
+        }
+    }
+
+    /// <summary>One backend over the last <paramref name="seconds"/> seconds.</summary>
+    public TrafficSummary Backend(BackendState state, int seconds = DefaultWindowSeconds) => Summarize([state], seconds);
+
+    /// <summary>One pool (every backend it has had) over the last <paramref name="seconds"/> seconds.</summary>
+    public TrafficSummary Pool(string service, string pool, int seconds = DefaultWindowSeconds) => Summarize(StatesOf(service, pool), seconds);
+
+    /// <summary>One service over the last <paramref name="seconds"/> seconds.</summary>
+    public TrafficSummary Service(string service, int seconds = DefaultWindowSeconds) => Summarize(StatesOf(service, null), seconds);
+
+    /// <summary>Requests and errors per second of a pool (or one backend) over the last <paramref name="seconds"/> (at most 300).</summary>
+    public TrafficHistory History(string service, string pool, string? backend, int seconds)
+    {
+        seconds = Math.Clamp(seconds, 1, TrafficWindow.HistorySeconds);
+        var requests = new long[seconds];
+        var errors = new long[seconds];
+        lock (_lock)
+        {
+            foreach (var state in StatesOf(service, pool))
+            {
+                if (backend is null || state.Address == backend) state.Window.AddHistory(requests, errors, _lastSecond);
+            }
+        }
+        return new TrafficHistory(requests, errors);
+    }
+
+    public TrafficSummary Summarize(IEnumerable<BackendState> states, int seconds)
+    {
+        seconds = Math.Clamp(seconds, 1, TrafficWindow.Seconds);
+        var sum = new long[TrafficWindow.BucketLength];
+        lock (_lock)
+        {
+            if (_lastSecond < 0) return new TrafficSummary(sum, seconds);
+            foreach (var state in states) state.Window.AddTo(sum, _lastSecond, seconds);
+            // Just started: rate over the seconds actually covered (the first tick only takes the baseline).
+            var covered = (int)Math.Min(seconds, Math.Max(1, _lastSecond - _firstSecond));
+            return new TrafficSummary(sum, covered);
+        }
+    }
+
+    private List<BackendState> StatesOf(string service, string? pool)
+    {
+        var states = new List<BackendState>();
+        foreach (var state in Registry.All)
+        {
+            if (state.Service == service && (pool is null || state.Pool == pool)) states.Add(state);
+        }
+        return states;
+    }
+}

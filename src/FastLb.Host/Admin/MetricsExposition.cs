@@ -1,0 +1,302 @@
+using FastLb.Core.Health;
+using FastLb.Core.Metrics;
+using FastLb.Core.Routing;
+using FastLb.Core.Traffic;
+
+namespace FastLb.Host.Admin;
+
+/// <summary>
+/// <c>GET /metrics</c>: every <c>fastlb_</c> family (process, routing, listeners, services, pools, backends) in the
+/// Prometheus text format. Per-loop counters are merged here, at scrape time; the data plane never waits for it.
+/// </summary>
+internal sealed class MetricsExposition(FastLbRuntime runtime)
+{
+    private static readonly string[] Classes = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+    public string Render()
+    {
+        var w = new PrometheusTextWriter();
+        var table = runtime.Router.Current;
+        WriteProcess(w);
+        w.Family("fastlb_routing_generation", "gauge", "Routing table generation in force.");
+        w.Sample("fastlb_routing_generation", table.Generation);
+        w.Family("fastlb_routing_last_publish_timestamp_seconds", "gauge", "When the routing table in force was published (Unix time).");
+        w.Sample("fastlb_routing_last_publish_timestamp_seconds", runtime.Router.PublishedAtUnixMs / 1000.0);
+        WriteListeners(w);
+        var backends = Backends(runtime.Controller.Registry);
+        var totals = new long[backends.Count][];
+        for (var i = 0; i < backends.Count; i++)
+        {
+            totals[i] = new long[TrafficField.Count];
+            backends[i].Traffic.CopyTotals(totals[i]);
+        }
+        WriteServices(w, backends, totals);
+        WritePools(w, table, backends, totals);
+        WriteBackends(w, table, backends, totals);
+        WriteHealth(w, table);
+        return w.ToString();
+    }
+
+    private static void WriteProcess(PrometheusTextWriter w)
+    {
+        w.Family("fastlb_build_info", "gauge", "FastLb build; the value is always 1.");
+        w.Sample("fastlb_build_info", ["version", ProcessFigures.Version, "runtime", Environment.Version.ToString()], 1);
+        w.Family("fastlb_process_start_time_seconds", "gauge", "When the process started (Unix time).");
+        w.Sample("fastlb_process_start_time_seconds", ProcessFigures.StartedAt.ToUnixTimeMilliseconds() / 1000.0);
+        w.Family("fastlb_uptime_seconds", "gauge", "Seconds since the process started.");
+        w.Sample("fastlb_uptime_seconds", Math.Round(ProcessFigures.UptimeSeconds, 3));
+        w.Family("fastlb_process_resident_memory_bytes", "gauge", "Resident set size.");
+        w.Sample("fastlb_process_resident_memory_bytes", ProcessFigures.ResidentBytes());
+        w.Family("fastlb_process_open_fds", "gauge", "Open file descriptors.");
+        w.Sample("fastlb_process_open_fds", ProcessFigures.OpenFds());
+        w.Family("fastlb_process_threads", "gauge", "Threads of the process.");
+        w.Sample("fastlb_process_threads", ProcessFigures.Threads());
+        w.Family("fastlb_gc_collections_total", "counter", "Garbage collections by generation.");
+        for (var g = 0; g <= 2; g++) w.Sample("fastlb_gc_collections_total", ["generation", g.ToString(System.Globalization.CultureInfo.InvariantCulture)], GC.CollectionCount(g));
+        w.Family("fastlb_gc_pause_seconds_total", "counter", "Time the runtime paused threads for garbage collection.");
+        w.Sample("fastlb_gc_pause_seconds_total", GC.GetTotalPauseDuration().TotalSeconds);
+        w.Family("fastlb_gc_heap_bytes", "gauge", "Managed heap size.");
+        w.Sample("fastlb_gc_heap_bytes", GC.GetTotalMemory(forceFullCollection: false));
+        w.Family("fastlb_allocated_bytes_total", "counter", "Managed bytes allocated.");
+        w.Sample("fastlb_allocated_bytes_total", GC.GetTotalAllocatedBytes(precise: false));
+    }
+
+    private void WriteListeners(PrometheusTextWriter w)
+    {
+        var listeners = runtime.Proxy.ListenerTraffic.All.ToList();
+        var totals = listeners.Select(l =>
+        {
+            var t = new long[TrafficField.Count];
+            l.Traffic.CopyTotals(t);
+            return t;
+        }).ToList();
+        w.Family("fastlb_listener_connections_active", "gauge", "Open client connections per listener.");
+        foreach (var l in listeners) w.Sample("fastlb_listener_connections_active", ["listener", l.Name], l.ActiveConnections);
+        w.Family("fastlb_listener_connections_total", "counter", "Client connections accepted per listener.");
+        foreach (var l in listeners) w.Sample("fastlb_listener_connections_total", ["listener", l.Name], l.TotalConnections);
+        w.Family("fastlb_listener_requests_total", "counter", "HTTP requests answered per listener by status class, FastLb's own answers included.");
+        for (var i = 0; i < listeners.Count; i++)
+        {
+            for (var c = 0; c < Classes.Length; c++)
+            {
+                w.Sample("fastlb_listener_requests_total", ["listener", listeners[i].Name, "code", Classes[c]], totals[i][TrafficField.Status1xx + c]);
+            }
+        }
+        w.Family("fastlb_listener_received_bytes_total", "counter", "Bytes received from clients per listener.");
+        for (var i = 0; i < listeners.Count; i++) w.Sample("fastlb_listener_received_bytes_total", ["listener", listeners[i].Name], totals[i][TrafficField.BytesIn]);
+        w.Family("fastlb_listener_sent_bytes_total", "counter", "Bytes sent to clients per listener.");
+        for (var i = 0; i < listeners.Count; i++) w.Sample("fastlb_listener_sent_bytes_total", ["listener", listeners[i].Name], totals[i][TrafficField.BytesOut]);
+        w.Family("fastlb_listener_request_duration_seconds", "histogram", "Request (HTTP) or connection (TCP) duration per listener.");
+        for (var i = 0; i < listeners.Count; i++)
+        {
+            WriteHistogram(w, "fastlb_listener_request_duration_seconds", ["listener", listeners[i].Name], totals[i], TrafficField.DurationBins, TrafficField.DurationSumMicros);
+        }
+    }
+
+    private static void WriteServices(PrometheusTextWriter w, List<BackendState> backends, long[][] totals)
+    {
+        var services = SumBy(backends, totals, b => (b.Service, ""));
+        w.Family("fastlb_service_requests_total", "counter", "Requests (HTTP) or connections (TCP) that reached a backend of the service, by status class (none: TCP).");
+        foreach (var ((service, _), sum) in services) WriteByClass(w, "fastlb_service_requests_total", ["service", service], sum);
+    }
+
+    private void WritePools(PrometheusTextWriter w, RoutingTable table, List<BackendState> backends, long[][] totals)
+    {
+        var pools = SumBy(backends, totals, b => (b.Service, b.Pool));
+        var live = new Dictionary<(string, string), int>();
+        foreach (var b in backends) live[(b.Service, b.Pool)] = live.GetValueOrDefault((b.Service, b.Pool)) + b.Live;
+        var drains = new Dictionary<(string, string), DrainEntry>();
+        foreach (var d in runtime.Controller.Drains)
+        {
+            if (d.Address is null) drains[(d.Service, d.Pool)] = d;
+        }
+        var now = DateTimeOffset.UtcNow;
+        w.Family("fastlb_pool_share_percent", "gauge", "Share of the service's new traffic per pool, in percent.");
+        foreach (var ((service, pool), _) in pools) w.Sample("fastlb_pool_share_percent", ["service", service, "pool", pool], SharePercent(table, service, pool));
+        w.Family("fastlb_pool_requests_total", "counter", "Requests (HTTP) or connections (TCP) per pool, by status class (none: TCP).");
+        foreach (var ((service, pool), sum) in pools) WriteByClass(w, "fastlb_pool_requests_total", ["service", service, "pool", pool], sum);
+        w.Family("fastlb_pool_live", "gauge", "Connections (TCP) or requests (HTTP) in flight per pool.");
+        foreach (var ((service, pool), _) in pools) w.Sample("fastlb_pool_live", ["service", service, "pool", pool], live[(service, pool)]);
+        w.Family("fastlb_pool_draining", "gauge", "1 while the pool drains after losing its share, else 0.");
+        foreach (var ((service, pool), _) in pools)
+        {
+            w.Sample("fastlb_pool_draining", ["service", service, "pool", pool], drains.GetValueOrDefault((service, pool)) is { DrainedAt: null } ? 1 : 0);
+        }
+        w.Family("fastlb_pool_drain_deadline_seconds", "gauge", "Seconds left until the drain deadline of a draining pool (0 when not draining).");
+        foreach (var ((service, pool), _) in pools)
+        {
+            var left = drains.GetValueOrDefault((service, pool)) is { DrainedAt: null } drain ? Math.Max(0, (drain.Deadline - now).TotalSeconds) : 0;
+            w.Sample("fastlb_pool_drain_deadline_seconds", ["service", service, "pool", pool], Math.Round(left, 3));
+        }
+        w.Family("fastlb_pool_drain_cut_total", "counter", "Connections cut because they were still open at a drain deadline.");
+        foreach (var ((service, pool), sum) in pools) w.Sample("fastlb_pool_drain_cut_total", ["service", service, "pool", pool], sum[TrafficField.DrainCuts]);
+    }
+
+    private void WriteBackends(PrometheusTextWriter w, RoutingTable table, List<BackendState> backends, long[][] totals)
+    {
+        var labels = backends.Select(b => new[] { "service", b.Service, "pool", b.Pool, "backend", b.Address }).ToList();
+        w.Family("fastlb_backend_requests_total", "counter", "Requests (HTTP) or connections (TCP) that reached the backend, by status class (none: TCP, or no response).");
+        for (var i = 0; i < backends.Count; i++) WriteByClass(w, "fastlb_backend_requests_total", labels[i], totals[i]);
+        Scalar(w, "fastlb_backend_connect_failures_total", "Connects refused or unreachable.", labels, totals, TrafficField.ConnectFailures);
+        Scalar(w, "fastlb_backend_connect_timeouts_total", "Connects that did not finish within connect_timeout.", labels, totals, TrafficField.ConnectTimeouts);
+        Scalar(w, "fastlb_backend_timeouts_total", "Exchanges that timed out after connecting (response head or idle).", labels, totals, TrafficField.Timeouts);
+        Scalar(w, "fastlb_backend_resets_total", "Exchanges the backend reset or cut (reset, invalid or truncated response).", labels, totals, TrafficField.Resets);
+        Scalar(w, "fastlb_backend_retries_total", "Requests or connects tried again after a failed attempt.", labels, totals, TrafficField.Retries);
+        Scalar(w, "fastlb_backend_received_bytes_total", "Bytes received from clients for this backend.", labels, totals, TrafficField.BytesIn);
+        Scalar(w, "fastlb_backend_sent_bytes_total", "Bytes sent to clients from this backend.", labels, totals, TrafficField.BytesOut);
+        Scalar(w, "fastlb_backend_upstream_connections_total", "Upstream connections opened.", labels, totals, TrafficField.ConnectionsOpened);
+        Scalar(w, "fastlb_backend_drain_cut_total", "Connections cut at a drain deadline.", labels, totals, TrafficField.DrainCuts);
+        w.Family("fastlb_backend_started_total", "counter", "Connections (TCP) or requests (HTTP) started on the backend.");
+        for (var i = 0; i < backends.Count; i++) w.Sample("fastlb_backend_started_total", labels[i], backends[i].TotalConnections);
+        w.Family("fastlb_backend_live", "gauge", "Connections (TCP) or requests (HTTP) in flight.");
+        for (var i = 0; i < backends.Count; i++) w.Sample("fastlb_backend_live", labels[i], backends[i].Live);
+        var pool = runtime.Http.Pool;
+        w.Family("fastlb_backend_upstream_idle", "gauge", "Idle pooled keep-alive connections to the backend.");
+        for (var i = 0; i < backends.Count; i++) w.Sample("fastlb_backend_upstream_idle", labels[i], pool.IdleCountOf(backends[i]));
+        w.Family("fastlb_backend_upstream_busy", "gauge", "Upstream connections to the backend carrying an exchange or a tunnel.");
+        for (var i = 0; i < backends.Count; i++) w.Sample("fastlb_backend_upstream_busy", labels[i], Math.Max(0, backends[i].UpstreamOpen - pool.IdleCountOf(backends[i])));
+        w.Family("fastlb_backend_weight", "gauge", "Effective weight in the routing table in force (0: no new traffic; absent from the table: 0).");
+        for (var i = 0; i < backends.Count; i++) w.Sample("fastlb_backend_weight", labels[i], Find(table, backends[i])?.Weight ?? 0);
+        var now = DateTimeOffset.UtcNow;
+        var health = backends.Select(b => b.Health.StateAt(now)).ToList();
+        w.Family("fastlb_backend_healthy", "gauge", "1 when the backend is healthy (checks pass, not ejected), else 0.");
+        for (var i = 0; i < backends.Count; i++) w.Sample("fastlb_backend_healthy", labels[i], health[i] == BackendHealthState.Healthy ? 1 : 0);
+        w.Family("fastlb_backend_ejected", "gauge", "1 while outlier detection has ejected the backend, else 0.");
+        for (var i = 0; i < backends.Count; i++) w.Sample("fastlb_backend_ejected", labels[i], health[i] == BackendHealthState.Ejected ? 1 : 0);
+        w.Family("fastlb_backend_failures_total", "counter", "Failed attempts that count toward ejection (connect failures and timeouts, resets before a response, 5xx with eject_on_5xx).");
+        for (var i = 0; i < backends.Count; i++) w.Sample("fastlb_backend_failures_total", labels[i], backends[i].Failures);
+        w.Family("fastlb_backend_request_duration_seconds", "histogram", "Request duration: HTTP from the request head to the end of the response; TCP the connection's life.");
+        for (var i = 0; i < backends.Count; i++) WriteHistogram(w, "fastlb_backend_request_duration_seconds", labels[i], totals[i], TrafficField.DurationBins, TrafficField.DurationSumMicros);
+        w.Family("fastlb_backend_response_head_seconds", "histogram", "Time from sending the request to receiving the response head (HTTP).");
+        for (var i = 0; i < backends.Count; i++) WriteHistogram(w, "fastlb_backend_response_head_seconds", labels[i], totals[i], TrafficField.HeadBins, TrafficField.HeadSumMicros);
+        w.Family("fastlb_backend_connect_duration_seconds", "histogram", "Upstream connect duration (connections opened).");
+        for (var i = 0; i < backends.Count; i++) WriteHistogram(w, "fastlb_backend_connect_duration_seconds", labels[i], totals[i], TrafficField.ConnectBins, TrafficField.ConnectSumMicros);
+    }
+
+    private static readonly BackendHealthState[] HealthStates = [BackendHealthState.Unknown, BackendHealthState.Healthy, BackendHealthState.Unhealthy, BackendHealthState.Ejected];
+
+    /// <summary>Health per backend and pool: state (one series per state, 1 for the current one), checks, check latency, ejections, effective weight, panic.</summary>
+    private static void WriteHealth(PrometheusTextWriter w, RoutingTable table)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var backends = new List<(string[] Labels, BackendSnapshot Backend)>();
+        var pools = new List<(string[] Labels, PoolSnapshot Pool)>();
+        foreach (var (name, service) in table.Services)
+        {
+            foreach (var pool in service.Pools)
+            {
+                pools.Add((["service", name, "pool", pool.Name], pool));
+                foreach (var b in pool.Backends) backends.Add((["service", name, "pool", pool.Name, "backend", b.Address], b));
+            }
+        }
+        w.Family("fastlb_backend_health_state", "gauge", "Health of the backend: 1 for its current state (unknown, healthy, unhealthy, ejected), else 0.");
+        foreach (var (labels, b) in backends)
+        {
+            var current = b.State.Health.StateAt(now);
+            foreach (var state in HealthStates) w.Sample("fastlb_backend_health_state", [.. labels, "state", TrafficController.Label(state)], state == current ? 1 : 0);
+        }
+        w.Family("fastlb_backend_health_checks_total", "counter", "Active health checks run, by result.");
+        foreach (var (labels, b) in backends)
+        {
+            var (checks, failed, _) = b.State.Health.CheckCounts;
+            w.Sample("fastlb_backend_health_checks_total", [.. labels, "result", "passed"], checks - failed);
+            w.Sample("fastlb_backend_health_checks_total", [.. labels, "result", "failed"], failed);
+        }
+        w.Family("fastlb_backend_health_check_seconds", "summary", "Latency of active health checks.");
+        foreach (var (labels, b) in backends)
+        {
+            var (checks, _, latency) = b.State.Health.CheckCounts;
+            w.Sample("fastlb_backend_health_check_seconds_sum", labels, latency.TotalSeconds);
+            w.Sample("fastlb_backend_health_check_seconds_count", labels, checks);
+        }
+        w.Family("fastlb_backend_ejections_total", "counter", "Outlier ejections.");
+        foreach (var (labels, b) in backends) w.Sample("fastlb_backend_ejections_total", labels, b.State.Health.Ejections);
+        w.Family("fastlb_backend_effective_weight", "gauge", "Weight after health and slow start (0 = takes no traffic).");
+        foreach (var (labels, b) in backends) w.Sample("fastlb_backend_effective_weight", labels, b.EffectiveWeight);
+        w.Family("fastlb_pool_healthy_backends", "gauge", "Backends with weight above 0 that may take traffic by their health.");
+        foreach (var (labels, p) in pools) w.Sample("fastlb_pool_healthy_backends", labels, p.HealthyCount);
+        w.Family("fastlb_pool_panic", "gauge", "1 while the pool ignores health (below panic_threshold).");
+        foreach (var (labels, p) in pools) w.Sample("fastlb_pool_panic", labels, p.Panic ? 1 : 0);
+    }
+
+    private static void Scalar(PrometheusTextWriter w, string name, string help, List<string[]> labels, long[][] totals, int field)
+    {
+        w.Family(name, "counter", help);
+        for (var i = 0; i < labels.Count; i++) w.Sample(name, labels[i], totals[i][field]);
+    }
+
+    private static void WriteByClass(PrometheusTextWriter w, string name, string[] labels, long[] totals)
+    {
+        var withCode = new string[labels.Length + 2];
+        labels.CopyTo(withCode, 0);
+        withCode[^2] = "code";
+        long classified = 0;
+        for (var c = 0; c < Classes.Length; c++)
+        {
+            withCode[^1] = Classes[c];
+            var n = totals[TrafficField.Status1xx + c];
+            classified += n;
+            w.Sample(name, withCode, n);
+        }
+        withCode[^1] = "none";
+        w.Sample(name, withCode, Math.Max(0, totals[TrafficField.Requests] - classified));
+    }
+
+    private static void WriteHistogram(PrometheusTextWriter w, string name, string[] labels, long[] totals, int bins, int sumField)
+    {
+        var bounds = LatencyBins.ExportedSeconds;
+        var lastBins = LatencyBins.ExportedLastBin;
+        Span<long> cumulative = stackalloc long[bounds.Length];
+        long running = 0;
+        var bin = 0;
+        for (var b = 0; b < bounds.Length; b++)
+        {
+            for (; bin <= lastBins[b]; bin++) running += totals[bins + bin];
+            cumulative[b] = running;
+        }
+        long count = 0;
+        for (var i = 0; i < LatencyBins.Count; i++) count += totals[bins + i];
+        w.Histogram(name, labels, bounds, cumulative, count, totals[sumField] / 1e6);
+    }
+
+    /// <summary>Sums the backends' totals by a key, in the backends' (sorted) order.</summary>
+    private static List<KeyValuePair<(string, string), long[]>> SumBy(List<BackendState> backends, long[][] totals, Func<BackendState, (string, string)> key)
+    {
+        var sums = new Dictionary<(string, string), long[]>();
+        var order = new List<KeyValuePair<(string, string), long[]>>();
+        for (var i = 0; i < backends.Count; i++)
+        {
+            var k = key(backends[i]);
+            if (!sums.TryGetValue(k, out var sum))
+            {
+                sums[k] = sum = new long[TrafficField.Count];
+                order.Add(new(k, sum));
+            }
+            for (var f = 0; f < sum.Length; f++) sum[f] += totals[i][f];
+        }
+        return order;
+    }
+
+    private static int SharePercent(RoutingTable table, string service, string pool)
+    {
+        var snapshot = table.FindService(service);
+        if (snapshot is null) return 0;
+        var total = snapshot.Pools.Sum(p => p.Share);
+        var share = snapshot.FindPool(pool)?.Share ?? 0;
+        return total == 0 ? 0 : (int)Math.Round(100.0 * share / total);
+    }
+
+    private static BackendSnapshot? Find(RoutingTable table, BackendState state)
+    {
+        var pool = table.FindService(state.Service)?.FindPool(state.Pool);
+        if (pool is null) return null;
+        foreach (var b in pool.Backends)
+        {
+            if (ReferenceEquals(b.State, state)) return b;
+        }
+        return null;
+    }
+
+    private static List<BackendState> Backends(BackendStateRegistry registry) =>
+        [.. registry.All.OrderBy(b => b.Service, StringComparer.Ordinal).ThenBy(b => b.Pool, StringComparer.Ordinal).ThenBy(b => b.Address, StringComparer.Ordinal)];
+}
