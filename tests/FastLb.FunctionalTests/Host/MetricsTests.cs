@@ -146,12 +146,14 @@ public class MetricsTests : IAsyncLifetime
         Assert.Equal(5, blue.GetProperty("backends").EnumerateArray().Sum(b => b.GetProperty("requests").GetInt64()));
         var one = JsonDocument.Parse(await handler.HandleAsync("stats web green")).RootElement;
         Assert.False(one.GetProperty("pools").TryGetProperty("blue", out _));
-        Assert.Contains("unknown pool 'gren'", await handler.HandleAsync("stats web gren"));
-        Assert.Contains("--window takes a duration", await handler.HandleAsync("stats web --window 5m"));
+        Assert.Contains("unknown pool 'gren'", ErrorOf(await handler.HandleAsync("stats web gren")));
+        Assert.Contains("--window takes a duration", ErrorOf(await handler.HandleAsync("stats web --window 5m")));
         var table = FastLb.Host.Control.ReplyFormatter.Format(await handler.HandleAsync("stats web"));
         Assert.Contains("pool blue", table);
         Assert.Contains("p99 ms", table);
     }
+
+    private static string ErrorOf(string reply) => JsonDocument.Parse(reply).RootElement.GetProperty("error").GetString()!;
 
     private async Task<string> ScrapeAsync()
     {
