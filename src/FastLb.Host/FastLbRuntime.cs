@@ -110,6 +110,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
             await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
             return false;
         }
+        Controller.Events.Append("start", $"fastlb {ProcessFigures.Version} started (pid {Environment.ProcessId})", generation: Router.Current.Generation);
         _ticker = TickLoopAsync();
         if (handleSignals) RegisterSignals();
         _systemd.Ready();
@@ -140,6 +141,8 @@ internal sealed class FastLbRuntime : IAsyncDisposable
             {
                 Log.Error($"reload failed, keeping generation {Router.Current.Generation}: {e.Errors.Count} error(s)");
                 foreach (var error in e.Errors) Log.Error($"  {error}");
+                Controller.Events.Append("reload", $"reload refused, keeping generation {Router.Current.Generation}: {string.Join("; ", e.Errors)}",
+                    generation: Router.Current.Generation, ok: false);
                 return new ReloadResult(false, Router.Current.Generation, e.Errors.Select(x => x.ToString()).ToList(), []);
             }
             Workers.WarnIfChanged(config.Workers, config.PinWorkers);
@@ -147,12 +150,14 @@ internal sealed class FastLbRuntime : IAsyncDisposable
             var warnings = await Proxy.ApplyAsync(config).ConfigureAwait(false);
             foreach (var w in warnings) Log.Warn($"reload: {w}");
             Log.Info($"reload ok generation={change.Generation}");
+            Controller.Events.Append("reload", $"reload ok: {change.Summary}{(warnings.Count > 0 ? "; " + string.Join("; ", warnings) : "")}", generation: change.Generation, ok: warnings.Count == 0);
             return new ReloadResult(true, change.Generation, [], warnings);
         }
         catch (Exception e)
         {
             var message = $"reload failed: {e.GetType().Name}: {e.Message}";
             Log.Error($"{message}; running generation {Router.Current.Generation}");
+            Controller.Events.Append("reload", $"{message}; running generation {Router.Current.Generation}", generation: Router.Current.Generation, ok: false);
             return new ReloadResult(false, Router.Current.Generation, [message], []);
         }
         finally

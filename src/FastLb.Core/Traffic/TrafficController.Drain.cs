@@ -81,6 +81,8 @@ internal sealed partial class TrafficController
                         entry.DrainedAt = now;
                         entry.ForgetCut();
                         Log.Info($"drain end {entry.Describe()}: 0 connections after {(now - entry.Since).TotalSeconds:0.0}s");
+                        var cut = entry.Aborted > 0 ? $", {entry.Aborted} cut at the deadline" : "";
+                        Events.Append("drain_finished", $"{entry.Describe()} drained in {(now - entry.Since).TotalSeconds:0.0}s{cut}", entry.Service, entry.Pool);
                     }
                     else if (now - entry.DrainedAt.Value > RetiredVisibleFor && !IsConfigured(key))
                     {
@@ -148,6 +150,7 @@ internal sealed partial class TrafficController
         var entry = new DrainEntry(key.Service, key.Pool, key.Address, backends, now, now + timeout);
         _drains[key] = entry;
         Log.Info($"drain start {entry.Describe()}: {entry.Live} live connection(s), deadline in {timeout.TotalSeconds:0.#}s");
+        Events.Append("drain_started", $"{entry.Describe()} draining: {entry.Live} live, deadline in {timeout.TotalSeconds:0.#}s", entry.Service, entry.Pool);
     }
 
     private void EndDrain(DrainKey key)
@@ -155,6 +158,7 @@ internal sealed partial class TrafficController
         if (_drains.Remove(key, out var entry) && entry.DrainedAt is null)
         {
             Log.Info($"drain cancelled {entry.Describe()}: it takes traffic again");
+            Events.Append("drain_cancelled", $"{entry.Describe()} takes traffic again", entry.Service, entry.Pool);
         }
     }
 

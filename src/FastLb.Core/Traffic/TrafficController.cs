@@ -28,6 +28,9 @@ internal sealed partial class TrafficController(Router router, BackendStateRegis
     /// <summary>Rolling per-backend, pool and service statistics, advanced by <see cref="Tick"/>.</summary>
     public TrafficStats Stats { get; } = new(registry, time);
 
+    /// <summary>Recent operational events; the controller records traffic changes and drains, other components append theirs.</summary>
+    public EventLog Events { get; } = new(time);
+
     /// <summary>
     /// The proxy's open connections, which a drain cuts at its deadline (those still on the drained backends). Set
     /// once the proxy exists; while null, a passed deadline cuts nothing.
@@ -133,9 +136,19 @@ internal sealed partial class TrafficController(Router router, BackendStateRegis
         var old = Router.Publish(next);
         if (quiet) Log.Debug($"publish generation={next.Generation} {summary}");
         else Log.Info($"publish generation={next.Generation} {summary}");
+        RecordChange(summary, next.Generation);
         UpdateDrains(old, next);
         LogPanicChanges(old, next);
         return new ChangeResult(next.Generation, true, summary);
+    }
+
+    /// <summary>A ctl change becomes an event (loads are recorded by whoever reloads, with the result).</summary>
+    private void RecordChange(string summary, long generation)
+    {
+        var words = summary.Split(' ', 3);
+        if (words[0] is not ("swap" or "split" or "rollback" or "weight" or "drain" or "enable")) return;
+        var target = words.Length > 1 ? words[1].Split('/') : [];
+        Events.Append(words[0], summary, target.Length > 0 ? target[0] : null, target.Length > 1 ? target[1] : null, generation);
     }
 
     private ChangeResult Unchanged(string summary) => new(Router.Current.Generation, false, summary);

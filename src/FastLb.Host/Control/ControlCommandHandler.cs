@@ -11,7 +11,7 @@ namespace FastLb.Host.Control;
 /// <summary>Turns one control line into one JSON reply line. Every change replies with the generation it published.</summary>
 internal sealed class ControlCommandHandler(FastLbRuntime runtime)
 {
-    public const string Commands = "status, stats, swap, split, rollback, weight, drain, enable, reload";
+    public const string Commands = "status, stats, events, swap, split, rollback, weight, drain, enable, reload";
 
     public async Task<string> HandleAsync(string line)
     {
@@ -30,6 +30,7 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
             {
                 "status" => Expect(words, 1, "status") ?? Status(),
                 "stats" => Stats(words),
+                "events" => Events(words),
                 "swap" => Expect(words, 3, "swap SERVICE POOL [--force]") ?? Changed(runtime.Controller.Swap(words[1], words[2], force)),
                 "split" => words.Length < 3 ? Error("usage: split SERVICE POOL=W [POOL=W...] [--force]") : Changed(runtime.Controller.Split(words[1], ParseShares(words), force)),
                 "rollback" => Expect(words, 2, "rollback SERVICE") ?? Changed(runtime.Controller.Rollback(words[1])),
@@ -112,6 +113,25 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
         w.WriteNumber("threads", self.Threads.Count);
         w.WriteNumber("uptime_seconds", (long)(DateTime.Now - self.StartTime).TotalSeconds);
         w.WriteEndObject();
+    }
+
+    /// <summary><c>events [--since SEQ] [--limit N]</c>: the recent event log, oldest first.</summary>
+    public string Events(string[] words)
+    {
+        const string usage = "usage: events [--since SEQ] [--limit N] (at most 1000)";
+        long since = 0;
+        var limit = FastLb.Core.Diagnostics.EventLog.Capacity;
+        for (var i = 1; i < words.Length; i++)
+        {
+            if (words[i] == "--since" && i + 1 < words.Length && long.TryParse(words[++i], NumberStyles.None, CultureInfo.InvariantCulture, out since)) continue;
+            if (words[i] == "--limit" && i + 1 < words.Length && int.TryParse(words[++i], NumberStyles.None, CultureInfo.InvariantCulture, out limit) && limit > 0) continue;
+            return Error($"bad argument '{words[i]}'; {usage}");
+        }
+        return Json(w =>
+        {
+            w.WriteBoolean("ok", true);
+            runtime.Controller.Events.WriteJson(w, since, limit);
+        });
     }
 
     /// <summary><c>stats SERVICE [POOL] [--window 30s]</c>: each pool's (and backend's) traffic over the window.</summary>

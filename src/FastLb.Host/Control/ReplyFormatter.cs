@@ -16,6 +16,7 @@ internal static class ReplyFormatter
             return sb.ToString();
         }
         if (root.TryGetProperty("services", out var services)) return FormatStatus(root, services);
+        if (root.TryGetProperty("events", out var events)) return FormatEvents(events);
         if (root.TryGetProperty("window_seconds", out var window) && root.TryGetProperty("pools", out var pools)) return FormatStats(root, window.GetInt32(), pools);
         var line = new StringBuilder("ok");
         if (root.TryGetProperty("generation", out var gen)) line.Append(": generation ").Append(gen.GetInt64());
@@ -26,6 +27,19 @@ internal static class ReplyFormatter
             foreach (var w in warnings.EnumerateArray()) line.Append("\nwarning: ").Append(w.GetString());
         }
         return line.ToString();
+    }
+
+    private static string FormatEvents(JsonElement events)
+    {
+        var sb = new StringBuilder();
+        foreach (var e in events.EnumerateArray())
+        {
+            sb.Append(e.GetProperty("time").GetString()).Append("  ").Append(e.GetProperty("kind").GetString()!.PadRight(15))
+              .Append(e.GetProperty("ok").GetBoolean() ? "" : "FAILED ").Append(e.GetProperty("message").GetString());
+            if (e.TryGetProperty("generation", out var g)) sb.Append("  (generation ").Append(g.GetInt64()).Append(')');
+            sb.AppendLine();
+        }
+        return sb.Length == 0 ? "no events" : sb.ToString().TrimEnd();
     }
 
     private static string FormatStats(JsonElement root, int window, JsonElement pools)

@@ -153,6 +153,29 @@ public class MetricsTests : IAsyncLifetime
         Assert.Contains("p99 ms", table);
     }
 
+    [Fact]
+    public async Task Events_SwapAndRollback_ServedByGetEventsAndCtlEvents()
+    {
+        _runtime.Controller.Swap("web", "green");
+        _runtime.Controller.Rollback("web");
+
+        var response = await GetAsync(_admin, "/events");
+        var body = JsonDocument.Parse(response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement;
+        var kinds = body.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("kind").GetString()).ToList();
+        Assert.Equal("start", kinds[0]);
+        Assert.Contains("swap", kinds);
+        Assert.Contains("rollback", kinds);
+        Assert.True(kinds.IndexOf("swap") < kinds.IndexOf("rollback"));
+        var last = body.GetProperty("last_sequence").GetInt64();
+
+        var handler = new FastLb.Host.Control.ControlCommandHandler(_runtime);
+        _runtime.Controller.Swap("web", "green");
+        var newer = JsonDocument.Parse(await handler.HandleAsync($"events --since {last}")).RootElement.GetProperty("events");
+        Assert.Equal("swap", newer[0].GetProperty("kind").GetString());
+        Assert.Contains("swap web -> green", FastLb.Host.Control.ReplyFormatter.Format(await handler.HandleAsync("events --limit 5")));
+        Assert.Contains("bad argument", ErrorOf(await handler.HandleAsync("events --since x")));
+    }
+
     private static string ErrorOf(string reply) => JsonDocument.Parse(reply).RootElement.GetProperty("error").GetString()!;
 
     private async Task<string> ScrapeAsync()
