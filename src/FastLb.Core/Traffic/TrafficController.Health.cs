@@ -76,7 +76,7 @@ internal sealed partial class TrafficController
     }
 
     /// <summary>Logs pools entering or leaving panic between two generations; caller holds the write lock.</summary>
-    private static void LogPanicChanges(RoutingTable old, RoutingTable next)
+    private void LogPanicChanges(RoutingTable old, RoutingTable next)
     {
         foreach (var (name, service) in next.Services)
         {
