@@ -119,7 +119,7 @@ public static partial class PrometheusExposition
                     problems.Add($"{at}: '{sample.Name}' is not a histogram sample of '{family}'");
                 }
             }
-            else if (sample.Name != family)
+            else if (sample.Name != family && !(types[family] == "summary" && (sample.Name == family + "_sum" || sample.Name == family + "_count")))
             {
                 problems.Add($"{at}: sample '{sample.Name}' does not match its family '{family}'");
             }
