@@ -5,10 +5,15 @@ namespace FastLb.Proxy.Http;
 /// <summary>Incremental validator for chunked transfer coding (RFC 9112 §7.1); validated bytes are forwarded verbatim.</summary>
 /// <remarks>
 /// A byte-at-a-time state machine for the framing and a bulk skip for chunk data, so the cost is O(framing bytes) and
-/// state survives any split of the input. Every byte it accepts is final, which lets the proxy forward and consume all of
-/// them without buffering partial chunk lines.
+/// state survives any split of the input. By default every byte it accepts is final, which lets the proxy forward and
+/// consume all of them without buffering partial chunk lines. When it holds incomplete lines (request bodies), only
+/// chunk data and framing that validated up to the next chunk's data count as consumed: the CRLF after the data, the
+/// next size line (extensions included) and the last chunk with its trailers are released together once they all
+/// validated, so a peer never receives the first byte of a framing element the parser goes on to reject. The held
+/// bytes are bounded (2 + <see cref="HttpLimits.MaxChunkLineBytes"/> + <see cref="HttpLimits.MaxTrailerBytes"/>), and
+/// the caller presents them again with the next read, which re-parses them from the last data boundary.
 /// </remarks>
-internal sealed class ChunkedBodyParser
+internal sealed class ChunkedBodyParser(bool holdIncompleteLines = false)
 {
     private enum State : byte
     {
@@ -35,6 +40,11 @@ internal sealed class ChunkedBodyParser
     private int _lineBytes;    // chunk-size line length, bounded by MaxChunkLineBytes
     private int _trailerBytes; // trailer section length, bounded by MaxTrailerBytes
 
+    // Holding mode: the state at the last data boundary and the input offset of that boundary within one Parse call.
+    private State _markState;
+    private long _markSize;
+    private long _markConsumed;
+
     public bool IsDone => _state == State.Done;
 
     public string? ErrorReason { get; private set; }
@@ -54,13 +64,38 @@ internal sealed class ChunkedBodyParser
     public BodyParseStatus Parse(in ReadOnlySequence<byte> buffer, out long consumed)
     {
         consumed = 0;
-        if (buffer.IsSingleSegment) return ParseSpan(buffer.FirstSpan, ref consumed);
-        foreach (var segment in buffer)
+        if (holdIncompleteLines) Mark(0);
+        BodyParseStatus status;
+        if (buffer.IsSingleSegment)
         {
-            var status = ParseSpan(segment.Span, ref consumed);
-            if (status != BodyParseStatus.NeedMoreData) return status;
+            status = ParseSpan(buffer.FirstSpan, ref consumed);
         }
-        return BodyParseStatus.NeedMoreData;
+        else
+        {
+            status = BodyParseStatus.NeedMoreData;
+            foreach (var segment in buffer)
+            {
+                status = ParseSpan(segment.Span, ref consumed);
+                if (status != BodyParseStatus.NeedMoreData) break;
+            }
+        }
+        if (holdIncompleteLines && status == BodyParseStatus.NeedMoreData && _state != State.Data)
+        {
+            // Inside a framing element: release nothing of it; the next read presents it again from the mark.
+            _state = _markState;
+            _size = _markSize;
+            _trailerBytes = 0;
+            consumed = _markConsumed;
+        }
+        return status;
+    }
+
+    /// <summary>Records a data boundary: everything before <paramref name="offset"/> validated and may be released.</summary>
+    private void Mark(long offset)
+    {
+        _markState = _state;
+        _markSize = _size;
+        _markConsumed = offset;
     }
 
     private BodyParseStatus ParseSpan(ReadOnlySpan<byte> s, ref long consumed)
@@ -76,6 +111,7 @@ internal sealed class ChunkedBodyParser
                 int take = (int)Math.Min(_size, s.Length - i);
                 i += take;
                 _size -= take;
+                if (holdIncompleteLines) Mark(consumed + i);
                 if (_size == 0) _state = State.DataCr;
                 continue;
             }
@@ -124,6 +160,7 @@ internal sealed class ChunkedBodyParser
                 case State.SizeLf:
                     if (b != '\n') return Fail("Bare CR in chunk size line", ref consumed, i);
                     _state = _size == 0 ? State.TrailerLineStart : State.Data;
+                    if (holdIncompleteLines && _size != 0) Mark(consumed + i);
                     break;
 
                 case State.DataCr:

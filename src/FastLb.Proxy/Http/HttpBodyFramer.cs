@@ -5,11 +5,12 @@ namespace FastLb.Proxy.Http;
 /// <summary>Meters one message body of any framing so the proxy loop is the same for all of them.</summary>
 /// <remarks>
 /// Loop: <c>status = framer.Advance(result.Buffer, result.IsCompleted, out n)</c>; forward <c>buffer.Slice(0, n)</c>;
-/// <c>AdvanceTo(buffer.GetPosition(n))</c>. While NeedMoreData, n is the whole buffer, so examined = end holds.
+/// <c>AdvanceTo(buffer.GetPosition(n))</c>. While NeedMoreData, n is the whole buffer, so examined = end holds; a framer
+/// that holds incomplete chunk lines (request bodies) may leave a tail unconsumed, so its loop passes examined = end.
 /// </remarks>
-internal sealed class HttpBodyFramer
+internal sealed class HttpBodyFramer(bool holdIncompleteChunkLines = false)
 {
-    private readonly ChunkedBodyParser _chunked = new();
+    private readonly ChunkedBodyParser _chunked = new(holdIncompleteChunkLines);
     private BodyFraming _framing;
     private long _remaining;
 

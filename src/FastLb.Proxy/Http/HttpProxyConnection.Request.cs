@@ -34,6 +34,11 @@ internal sealed partial class HttpProxyConnection
         var table = _proxy.Router.Current;
         var route = table.FindListener(_listener.Name)?.Match(_request);
         var bodyConsumed = !_request.HasBody;
+        // A backend never sees a request whose first chunk line FastLb rejects, not even its head.
+        if (_request.IsChunked && !_request.ExpectContinue && !await ValidateFirstChunkAsync().ConfigureAwait(false))
+        {
+            return await AnswerAsync(400, bodyConsumed: false).ConfigureAwait(false);
+        }
         if (route is null) return await AnswerAsync(404, bodyConsumed).ConfigureAwait(false);
 
         var service = route.Service;

@@ -12,6 +12,46 @@ internal sealed partial class HttpProxyConnection
     private volatile bool _requestBodyDone;
     private volatile bool _requestBodyInvalid;
 
+    /// <summary>How long a chunked request's head waits for its first chunk line before it goes upstream anyway.</summary>
+    private static readonly TimeSpan FirstChunkWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Holds a chunked request until the body bytes at hand validated up to the first chunk's data (or the whole body),
+    /// so a request whose first chunk line is bad is answered 400 before its head reaches any backend. Returns false
+    /// when the framing is invalid (or the client ended inside it); true when it validated or the body is slow.
+    /// </summary>
+    /// <remarks>
+    /// Only the validation runs here: the bytes stay in the input for the body pump, which parses them again from the
+    /// start. A client that sent <c>Expect: 100-continue</c> waits for the backend's 100 before sending its body, so
+    /// its head is not held. A body slower than <see cref="FirstChunkWait"/> is streamed as it comes, each chunk line
+    /// still validated before it is forwarded.
+    /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ValidateFirstChunkAsync()
+    {
+        var input = _input;
+        var framer = _requestBody;
+        Watch(input, null, FirstChunkWait);
+        try
+        {
+            while (true)
+            {
+                var result = await input.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                framer.Reset(_request);
+                var status = framer.Advance(buffer, result.IsCompleted, out var valid);
+                var waitForMore = status == BodyParseStatus.NeedMoreData && valid == 0 && !result.IsCanceled;
+                input.AdvanceTo(buffer.Start, waitForMore ? buffer.End : buffer.Start);
+                if (status == BodyParseStatus.Error) return false;
+                if (!waitForMore || Expired || _stopping) return true;
+            }
+        }
+        finally
+        {
+            Unwatch();
+        }
+    }
+
     private void StartPump(UpstreamConnection upstream)
     {
         _requestBody.Reset(_request);
@@ -34,13 +74,16 @@ internal sealed partial class HttpProxyConnection
                 var result = await input.ReadAsync().ConfigureAwait(false);
                 var buffer = result.Buffer;
                 var status = _requestBody.Advance(buffer, result.IsCompleted, out var forward);
-                if (forward > 0)
+                // A read that ends in rejected framing forwards nothing at all, not even its valid prefix.
+                if (forward > 0 && status != BodyParseStatus.Error)
                 {
                     foreach (var segment in buffer.Slice(0, forward)) output.Write(segment.Span);
                 }
-                // While the body goes on, forward is the whole buffer, so examined = end (rule 3).
-                input.AdvanceTo(buffer.GetPosition(forward));
-                if (forward > 0 || status == BodyParseStatus.Done)
+                // While the body goes on, an incomplete chunk line may stay unconsumed: examined = end waits for more (rule 3).
+                var end = buffer.GetPosition(forward);
+                if (status == BodyParseStatus.NeedMoreData) input.AdvanceTo(end, buffer.End);
+                else input.AdvanceTo(end);
+                if ((forward > 0 && status != BodyParseStatus.Error) || status == BodyParseStatus.Done)
                 {
                     Touch();
                     var flush = await output.FlushAsync().ConfigureAwait(false);

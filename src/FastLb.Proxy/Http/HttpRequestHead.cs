@@ -9,7 +9,7 @@ internal sealed class HttpRequestHead : IHttpRequestView, IDisposable
     internal HttpHeaderBlock Block { get; } = new();
 
     /// <summary>Frames this request's body; travels with the pooled head so an idle connection holds none.</summary>
-    internal HttpBodyFramer BodyFramer { get; } = new();
+    internal HttpBodyFramer BodyFramer { get; } = new(holdIncompleteChunkLines: true);
 
     internal ByteRange MethodRange;
     internal ByteRange TargetRange;

@@ -26,6 +26,73 @@ public class ChunkedBodyParserTests
         return (BodyParseStatus.NeedMoreData, forwarded);
     }
 
+    /// <summary>Like <see cref="Feed"/> for a parser that holds incomplete lines: unconsumed bytes are presented again.</summary>
+    private static (BodyParseStatus Status, long Forwarded) FeedHolding(byte[] bytes, params int[] readBoundaries)
+    {
+        var parser = new ChunkedBodyParser(holdIncompleteLines: true);
+        long forwarded = 0;
+        var ends = new List<int>(readBoundaries) { bytes.Length };
+        foreach (int end in ends)
+        {
+            var buffer = new ReadOnlySequence<byte>(bytes, (int)forwarded, end - (int)forwarded);
+            var status = parser.Parse(buffer, out long consumed);
+            Assert.InRange(consumed, 0, buffer.Length);
+            if (status == BodyParseStatus.Error) return (status, forwarded); // the caller forwards nothing of a failed read
+            forwarded += consumed;
+            if (status != BodyParseStatus.NeedMoreData) return (status, forwarded);
+        }
+        return (BodyParseStatus.NeedMoreData, forwarded);
+    }
+
+    [Theory]
+    [InlineData("5\r\nhello\r\n0\r\n\r\n")]
+    [InlineData("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")]
+    [InlineData("5;name=value\r\nhello\r\n0;last\r\n\r\n")]
+    [InlineData("0\r\nX-Checksum: abc\r\nX-Other:\r\n\r\n")]
+    public void Parse_HoldingValidBody_DoneAtLastByteForEverySplit(string raw)
+    {
+        var bytes = Sequences.Bytes(raw);
+
+        Assert.Equal((BodyParseStatus.Done, bytes.Length), FeedHolding(bytes));
+        for (int i = 1; i < bytes.Length; i++) Assert.Equal((BodyParseStatus.Done, bytes.Length), FeedHolding(bytes, i));
+        var everyByte = new int[bytes.Length - 1];
+        for (int i = 0; i < everyByte.Length; i++) everyByte[i] = i + 1;
+        Assert.Equal((BodyParseStatus.Done, bytes.Length), FeedHolding(bytes, everyByte));
+    }
+
+    [Theory]
+    [InlineData("5\r\nhello\r\nzz\r\n", 8)]
+    [InlineData("5\r\nhello\r\n-5\r\n", 8)]
+    [InlineData("5\r\nhello\r\n5\nhello", 8)]
+    [InlineData("5\r\nhelloXX", 8)]
+    [InlineData("5\r\nhello\r\n0\r\nX: a\rb", 8)]
+    [InlineData("fffffffffffffffffffff\r\n", 0)]
+    [InlineData("0x5\r\nhello", 0)]
+    public void Parse_HoldingInvalidLine_NoByteOfTheLineForwardedForEverySplit(string raw, int validPrefix)
+    {
+        var bytes = Sequences.Bytes(raw);
+
+        Assert.Equal((BodyParseStatus.Error, 0), FeedHolding(bytes)); // one read: nothing of it goes out
+        for (int i = 1; i < bytes.Length; i++)
+        {
+            var (status, forwarded) = FeedHolding(bytes, i);
+            Assert.Equal(BodyParseStatus.Error, status);
+            Assert.InRange(forwarded, 0, validPrefix);
+        }
+    }
+
+    [Fact]
+    public void Parse_HoldingOversizedExtension_NothingForwarded()
+    {
+        var parser = new ChunkedBodyParser(holdIncompleteLines: true);
+        var line = Sequences.Bytes("1;" + new string('x', HttpLimits.MaxChunkLineBytes / 2));
+
+        Assert.Equal(BodyParseStatus.NeedMoreData, parser.Parse(new ReadOnlySequence<byte>(line), out long consumed));
+        Assert.Equal(0, consumed);
+        var longer = Sequences.Bytes("1;" + new string('x', HttpLimits.MaxChunkLineBytes));
+        Assert.Equal(BodyParseStatus.Error, parser.Parse(new ReadOnlySequence<byte>(longer), out _));
+    }
+
     [Theory]
     [InlineData("5\r\nhello\r\n0\r\n\r\n")]
     [InlineData("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")]
