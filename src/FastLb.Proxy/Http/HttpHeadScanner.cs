@@ -76,6 +76,9 @@ internal static class HttpHeadScanner
                 return Fail(400, "Bare LF line ending", out errorStatus, out errorReason);
             if (line == 0 && rel - 1 > HttpLimits.MaxStartLineBytes)
                 return Fail(isRequest ? 414 : 502, "Start line too long", out errorStatus, out errorReason);
+            // An HTTP/0.9 request line (no version) waits for no further line: answer at once, not at the head timeout.
+            if (line == 0 && isRequest && !HasTwoSpaces(s[pos..(lf - 1)]))
+                return Fail(400, "Request line without HTTP version", out errorStatus, out errorReason);
             if (lf + 1 > HttpLimits.MaxHeadBytes)
                 return Fail(431, "Header section too large", out errorStatus, out errorReason);
 
@@ -102,6 +105,12 @@ internal static class HttpHeadScanner
         // A trailing CR may be the first half of a CRLF that has not arrived yet; the full parse judges it.
         if (sp < 0 && !method.IsEmpty && method[^1] == '\r') method = method[..^1];
         return method.IndexOfAnyExcept(HttpChars.TokenChars) < 0;
+    }
+
+    private static bool HasTwoSpaces(ReadOnlySpan<byte> line)
+    {
+        int sp = line.IndexOf((byte)' ');
+        return sp >= 0 && line[(sp + 1)..].Contains((byte)' ');
     }
 
     private static HttpParseStatus Fail(int status, string reason, out int errorStatus, out string? errorReason)

@@ -35,6 +35,9 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     /// <summary>After the last response and our FIN, how long the client gets to close before we reset.</summary>
     private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>How much a lingering close reads and discards before it gives up on the client's FIN.</summary>
+    private const long LingerMaxBytes = 1024 * 1024;
+
     private readonly HttpProxy _proxy;
     private readonly EpollSocket _socket;
     private readonly ListenerConfig _listener;
@@ -54,6 +57,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     private PipeWriter _output = null!;
     private UpstreamConnection? _upstream;
     private volatile bool _stopping;
+    private bool _lingerOnClose;
     private int _aborted;
 
     public HttpProxyConnection(HttpProxy proxy, EpollSocket socket, ListenerConfig listener, ProxyListener owner)
@@ -113,11 +117,15 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
         try
         {
             var input = _input;
+            var served = false;
             while (true)
             {
                 if (_stopping) { graceful = true; goto Done; }
-                // Between requests: the keep-alive timeout runs until the first byte of the next head.
-                Watch(input, null, _proxy.Router.Current.Config.Defaults.KeepAliveTimeout);
+                // Between requests: the keep-alive timeout runs until the first byte of the next head. A new connection
+                // gets request_head_timeout for its first byte, so holding it idle costs a client as much as a slowloris.
+                var defaults = _proxy.Router.Current.Config.Defaults;
+                Watch(input, null, served ? defaults.KeepAliveTimeout : defaults.RequestHeadTimeout);
+                served = true;
                 bool arrived;
                 while (true)
                 {
@@ -231,6 +239,8 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
         var close = !bodyConsumed || _stopping || _request.ErrorStatusCode != 0 || status == 408
                     || !_request.KeepAlive || _request.Version == HttpProtocolVersion.Http10;
         MarkAnswer(status);
+        // Closing on a request whose body is unread: the client may still be sending it, so linger before the close.
+        if (close && !bodyConsumed) _lingerOnClose = true;
         var bytes = unavailable is not null && service is not null
             ? HttpErrorResponses.Unavailable(service, unavailable, close)
             : HttpErrorResponses.Get(status, close);
@@ -284,7 +294,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
         try
         {
             if (!graceful || IsAborted) client.Abort();
-            var unread = client.Input.HasBuffered || client.Socket.MaybeReadable;
+            var unread = _lingerOnClose || client.Input.HasBuffered || client.Socket.MaybeReadable;
             await _output.CompleteAsync().ConfigureAwait(false);
             await _input.CompleteAsync().ConfigureAwait(false);
             // close() resets the peer only when bytes it sent are left unread; with none pending (the common case:
@@ -292,8 +302,9 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
             if (graceful && !IsAborted && client.ReceiveEnd == ReceiveEnd.None && unread)
             {
                 // Our FIN follows the last response; give the client a moment to close its side, so closing ours
-                // with unread bytes does not reset a response it is still reading.
-                await client.LingerAsync(LingerTimeout).ConfigureAwait(false);
+                // with unread bytes does not reset a response it is still reading. Bytes it still sends (the body of
+                // a request we refused) are read and discarded, up to a bound.
+                await client.LingerAsync(LingerTimeout, LingerMaxBytes).ConfigureAwait(false);
             }
             client.Dispose();
         }

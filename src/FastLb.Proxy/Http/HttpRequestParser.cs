@@ -171,6 +171,11 @@ internal static class HttpRequestParser
         {
             return Fail(head, 400, "Invalid Host");
         }
+        else if (block.GetValue(head.HostIndex).IsEmpty && head.TargetForm != RequestTargetForm.Absolute)
+        {
+            // RFC 9112 §3.2: an http(s) target always has an authority, so only an absolute-form target may omit it here.
+            return Fail(head, 400, "Empty Host");
+        }
         return HttpParseStatus.Complete;
     }
 

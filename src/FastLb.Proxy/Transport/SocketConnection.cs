@@ -39,11 +39,13 @@ internal sealed class SocketConnection
     public void Close() => Socket.ShutdownBoth();
 
     /// <summary>
-    /// After our FIN: waits up to <paramref name="timeout"/> for the peer's FIN (discarding anything it still sends),
-    /// so closing does not reset a response the peer is still reading. Call after <see cref="Input"/> completed.
+    /// After our FIN: waits up to <paramref name="timeout"/> for the peer's FIN (discarding anything it still sends, up to
+    /// <paramref name="maxBytes"/>), so closing does not reset a response the peer is still reading. Call after
+    /// <see cref="Input"/> completed.
     /// </summary>
-    public async Task LingerAsync(TimeSpan timeout)
+    public async Task LingerAsync(TimeSpan timeout, long maxBytes = long.MaxValue)
     {
+        long discarded = 0;
         var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
         var scratch = ArrayPool<byte>.Shared.Rent(4096);
         try
@@ -63,6 +65,8 @@ internal sealed class SocketConnection
                 }
                 var n = Socket.Receive(scratch);
                 if (n == 0) return; // the peer closed its side
+                discarded += n;
+                if (discarded >= maxBytes) return;
             }
         }
         catch (Exception)

@@ -133,6 +133,10 @@ public class HttpRequestParserTests
     [InlineData("20", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505)]
     [InlineData("20", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505)]
     [InlineData("20", "GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505)]
+    [InlineData("20", "GET /\r\n", 400)]
+    [InlineData("20", "GET /index.html\r\n", 400)]
+    [InlineData("Host", "GET / HTTP/1.1\r\nHost: \r\n\r\n", 400)]
+    [InlineData("Host", "OPTIONS * HTTP/1.1\r\nHost:\r\n\r\n", 400)]
     // Method must be a token.
     [InlineData("method", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400)]
     [InlineData("method", "G\u00c9T / HTTP/1.1\r\nHost: a\r\n\r\n", 400)]
@@ -168,7 +172,7 @@ public class HttpRequestParserTests
 
     [Theory]
     [InlineData("GET / HTTP/1.0\r\n\r\n", "")]
-    [InlineData("GET / HTTP/1.1\r\nHost: \r\n\r\n", "")]
+    [InlineData("GET http://a/ HTTP/1.1\r\nHost: \r\n\r\n", "a")]
     [InlineData("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", "[::1]:8080")]
     [InlineData("GET / HTTP/1.1\r\nHost: 10.0.0.1\r\n\r\n", "10.0.0.1")]
     [InlineData("GET / HTTP/1.1\r\nHost:a.example:443\r\n\r\n", "a.example:443")]
