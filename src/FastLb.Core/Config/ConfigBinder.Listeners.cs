@@ -1,10 +1,11 @@
 using System.Net;
+using FastLb.Core.Routing;
 
 namespace FastLb.Core.Config;
 
 internal sealed partial class ConfigBinder
 {
-    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service"];
+    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies"];
     private static readonly string[] ProtocolNames = ["http", "tcp"];
     private static readonly string[] RouteKeys = ["match", "service", "pool"];
     private static readonly string[] MatchKeys = ["host", "path_prefix", "path", "method", "header", "cookie"];
@@ -124,8 +125,55 @@ internal sealed partial class ConfigBinder
             }
         }
 
+        var clientAddresses = ClientAddressRule.TrustNone;
+        if (f.TryGetValue("trusted_proxies", out var trustedEntry))
+        {
+            if (protocol == ListenerProtocol.Tcp)
+            {
+                Error(trustedEntry.Key, $"'trusted_proxies' is only for http listeners; tcp {context} reads no forwarded headers");
+            }
+            else if (BindTrustedProxies(trustedEntry, context) is { } networks)
+            {
+                clientAddresses = new ClientAddressRule(networks);
+            }
+        }
+
         if (_errors.Count > before || name is null || bind is null || protocol is null) return null;
-        return new ListenerConfig { Name = name, Bind = bind, Protocol = protocol.Value, Routes = routes, Service = service };
+        return new ListenerConfig
+        {
+            Name = name, Bind = bind, Protocol = protocol.Value, Routes = routes, Service = service, ClientAddresses = clientAddresses,
+        };
+    }
+
+    /// <summary>trusted_proxies: a list of CIDRs (10.0.0.0/8, 2001:db8::/32) or single addresses.</summary>
+    private List<IPNetwork>? BindTrustedProxies(ConfigEntry entry, string listener)
+    {
+        if (entry.Value is ConfigScalar { IsNull: true }) return [];
+        if (entry.Value is not ConfigSequence list)
+        {
+            Error(entry.Value, $"trusted_proxies of {listener} must be a list of CIDRs, e.g. [10.0.0.0/8, 192.168.1.7], got {Describe(entry.Value)}");
+            return null;
+        }
+        var result = new List<IPNetwork>();
+        foreach (var item in list.Items)
+        {
+            if (item is ConfigScalar { IsNull: false } s && TryParseNetwork(s.Value.Trim(), out var network))
+            {
+                result.Add(network);
+                continue;
+            }
+            Error(item, $"trusted_proxies of {listener}: {item.Describe()} is not an address or CIDR (prefix bits only, e.g. 10.0.0.0/8, 2001:db8::/32, 192.168.1.7)");
+        }
+        return result;
+    }
+
+    private static bool TryParseNetwork(string text, out IPNetwork network)
+    {
+        if (text.Contains('/')) return IPNetwork.TryParse(text, out network);
+        network = default;
+        if (!IPAddress.TryParse(text, out var address)) return false;
+        network = new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
+        return true;
     }
 
     /// <summary>Two binds clash on the same port when their IPs are equal or either is a wildcard; port 0 never clashes.</summary>

@@ -1,3 +1,5 @@
+using FastLb.Core.Routing;
+
 namespace FastLb.Core.Config;
 
 /// <summary>One bind address and what to do with its connections.</summary>
@@ -12,4 +14,7 @@ internal sealed class ListenerConfig
 
     /// <summary>TCP only: the one service this listener forwards to.</summary>
     public string? Service { get; init; }
+
+    /// <summary>HTTP only: which peers are trusted proxies (trusted_proxies), and so who each request's client is.</summary>
+    public ClientAddressRule ClientAddresses { get; init; } = ClientAddressRule.TrustNone;
 }

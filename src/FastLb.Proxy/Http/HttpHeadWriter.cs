@@ -34,6 +34,7 @@ internal static class HttpHeadWriter
         w.WriteField("Host"u8, options.HostOverride.IsEmpty ? authority : options.HostOverride);
 
         bool checkNominated = head.ConnectionTokenCount > 0;
+        bool trustForwarded = options.TrustForwarded;
         int count = head.HeaderCount;
         for (int i = 0; i < count; i++)
         {
@@ -41,6 +42,7 @@ internal static class HttpHeadWriter
             if (known is not (KnownHeader.Other or KnownHeader.Cookie or KnownHeader.Expect)) continue;
             var name = head.GetHeaderName(i);
             if (checkNominated && head.IsNominatedByConnection(name)) continue;
+            if (!trustForwarded && IsClientAddressClaim(name)) continue;
             w.WriteField(name, head.GetHeaderValue(i));
         }
 
@@ -57,7 +59,7 @@ internal static class HttpHeadWriter
             w.Write("Connection: close\r\n"u8);
         }
 
-        WriteForwardedFor(ref w, head, options.ClientAddress);
+        WriteForwardedFor(ref w, head, options.ClientAddress, options.TrustForwarded);
         if (!options.Scheme.IsEmpty) w.WriteField("X-Forwarded-Proto"u8, options.Scheme);
         if (!authority.IsEmpty) w.WriteField("X-Forwarded-Host"u8, authority);
         w.Write("\r\n"u8);
@@ -129,10 +131,17 @@ internal static class HttpHeadWriter
         }
     }
 
-    /// <summary>One X-Forwarded-For line: the incoming values (unless named in Connection) then the client address.</summary>
-    private static void WriteForwardedFor(ref HeadBufferWriter w, HttpRequestHead head, ReadOnlySpan<byte> clientAddress)
+    /// <summary>Forwarded and X-Real-IP name a client as X-Forwarded-For does; only a trusted proxy may send them on.</summary>
+    private static bool IsClientAddressClaim(ReadOnlySpan<byte> name) =>
+        name.Length == 9 && (Ascii.EqualsIgnoreCase(name, "Forwarded"u8) || Ascii.EqualsIgnoreCase(name, "X-Real-IP"u8));
+
+    /// <summary>
+    /// One X-Forwarded-For line: from a trusted proxy the incoming values (unless named in Connection) then the peer
+    /// address; from anyone else the peer address alone, so a client cannot choose the address a backend sees.
+    /// </summary>
+    private static void WriteForwardedFor(ref HeadBufferWriter w, HttpRequestHead head, ReadOnlySpan<byte> clientAddress, bool trusted)
     {
-        bool keepIncoming = !head.IsNominatedByConnection("X-Forwarded-For"u8);
+        bool keepIncoming = trusted && !head.IsNominatedByConnection("X-Forwarded-For"u8);
         bool started = false;
         if (keepIncoming)
         {

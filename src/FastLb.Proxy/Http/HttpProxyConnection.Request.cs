@@ -161,6 +161,7 @@ internal sealed partial class HttpProxyConnection
         HttpHeadWriter.WriteRequestHead(upstream.Output, _request, new RequestHeadOptions
         {
             ClientAddress = _clientAddress,
+            TrustForwarded = _peerTrusted,
             Scheme = "http"u8,
             HostOverride = _service!.RewriteHost ? upstream.HostBytes : default,
             AllowUpgrade = _request.IsUpgradeRequest,
@@ -271,11 +272,12 @@ internal sealed partial class HttpProxyConnection
     private ulong Hash(ServiceConfig config)
     {
         var on = config.HashOn;
-        if (config.Balance != BalanceKind.Hash || on.Source == HashSource.ClientIp || on.Name is null) return _clientHash;
+        if (config.Balance != BalanceKind.Hash) return _clientHash;
+        if (on.Source == HashSource.ClientIp || on.Name is null) return ClientHash();
         var name = _proxy.NameBytes(on.Name);
         ReadOnlySpan<byte> value;
         var found = on.Source == HashSource.Header ? _request.TryGetHeader(name, out value) : _request.TryGetCookie(name, out value);
-        return found ? KeyHash.Of(value) : _clientHash; // no key: fall back to the client address
+        return found ? KeyHash.Of(value) : ClientHash(); // no key: fall back to the client address
     }
 
     private static bool IsIdempotent(HttpMethodKind method) => method is HttpMethodKind.Get or HttpMethodKind.Head

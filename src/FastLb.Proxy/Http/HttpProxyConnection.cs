@@ -52,6 +52,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     private CancellationTokenSource? _connecting;
     private readonly byte[] _clientAddress;
     private readonly ulong _clientHash;
+    private readonly bool _peerTrusted; // a trusted proxy: its forwarded headers are kept, and name the client
     private SocketConnection? _client;
     private PipeReader _input = null!;
     private PipeWriter _output = null!;
@@ -68,6 +69,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
         _listener = listener;
         var remote = socket.RemoteEndPoint;
         _clientHash = remote is null ? 0 : ClientIpHash.Compute(remote.Address);
+        _peerTrusted = remote is not null && listener.ClientAddresses.IsTrusted(remote.Address);
         _clientAddress = FormatAddress(remote);
     }
 

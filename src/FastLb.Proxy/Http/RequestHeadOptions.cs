@@ -3,8 +3,14 @@ namespace FastLb.Proxy.Http;
 /// <summary>What the proxy adds or changes when it forwards a request head upstream.</summary>
 internal readonly ref struct RequestHeadOptions
 {
-    /// <summary>The client's IP as text, appended to X-Forwarded-For.</summary>
+    /// <summary>The peer's IP as text, appended to X-Forwarded-For.</summary>
     public ReadOnlySpan<byte> ClientAddress { get; init; }
+
+    /// <summary>
+    /// The peer is a trusted proxy: its X-Forwarded-For is kept (and appended to), and Forwarded / X-Real-IP pass.
+    /// Otherwise X-Forwarded-For is replaced by the peer's address and Forwarded / X-Real-IP are dropped.
+    /// </summary>
+    public bool TrustForwarded { get; init; }
 
     /// <summary>The scheme the client used, written as X-Forwarded-Proto (<c>http</c> or <c>https</c>).</summary>
     public ReadOnlySpan<byte> Scheme { get; init; }

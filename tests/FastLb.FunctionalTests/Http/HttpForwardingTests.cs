@@ -72,14 +72,18 @@ public sealed class HttpForwardingTests(ForwardingFixture fixture) : IClassFixtu
     }
 
     [Fact]
-    public async Task ForwardedFor_FromClient_Appended()
+    public async Task ForwardedFor_FromUntrustedClient_ReplacedAndForwardedStripped()
     {
+        // No trusted_proxies: what a client claims about its address never reaches the backend.
         await using var client = await fixture.Lb.ConnectAsync();
 
-        await client.RequestAsync("GET /echo HTTP/1.1\r\nHost: test\r\nX-Forwarded-For: 10.1.2.3\r\n\r\n").WaitAsync(Timeout);
+        await client.RequestAsync("GET /echo HTTP/1.1\r\nHost: test\r\nX-Forwarded-For: 10.1.2.3\r\nForwarded: for=10.1.2.3\r\n"
+                                  + "X-Real-IP: 10.1.2.3\r\n\r\n").WaitAsync(Timeout);
 
         var forwarded = Assert.Single(Backend.Requests);
-        Assert.Equal("10.1.2.3, 127.0.0.1", string.Join(", ", forwarded.Head.All("x-forwarded-for")));
+        Assert.Equal("127.0.0.1", string.Join(", ", forwarded.Head.All("x-forwarded-for")));
+        Assert.False(forwarded.Head.Has("forwarded"), forwarded.Head.ToString());
+        Assert.False(forwarded.Head.Has("x-real-ip"), forwarded.Head.ToString());
     }
 
     [Fact]

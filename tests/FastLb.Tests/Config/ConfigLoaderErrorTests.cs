@@ -184,6 +184,20 @@ public sealed class ConfigLoaderErrorTests
     }
 
     [Fact]
+    public void Parse_TrustedProxiesNotACidr_PointsAtTheEntry()
+    {
+        AssertSingle("""
+            listeners:
+              - name: web
+                bind: 127.0.0.1:8080
+                trusted_proxies: [10.0.0.0/8, 10.0.0.1/8]
+                routes: [ { service: web } ]
+            services:
+              web: { pools: { blue: [ 127.0.0.1:9001 ] } }
+            """, 4, 35, "trusted_proxies of listener 'web': the value '10.0.0.1/8' is not an address or CIDR (prefix bits only, e.g. 10.0.0.0/8, 2001:db8::/32, 192.168.1.7)");
+    }
+
+    [Fact]
     public void Parse_RoutesOnTcpListener_Rejected()
     {
         AssertSingle("""

@@ -7,7 +7,7 @@ namespace FastLb.Tests.Http;
 
 public class HttpHeadWriterTests
 {
-    private static string WriteRequest(string raw, string clientIp = "10.1.2.3", string scheme = "http", string hostOverride = "", bool allowUpgrade = false, bool close = false)
+    private static string WriteRequest(string raw, string clientIp = "10.1.2.3", string scheme = "http", string hostOverride = "", bool allowUpgrade = false, bool close = false, bool trusted = false)
     {
         using var head = new HttpRequestHead();
         Assert.Equal(HttpParseStatus.Complete, HttpRequestParser.Parse(Sequences.Single(raw), head, out _, out _));
@@ -19,6 +19,7 @@ public class HttpHeadWriterTests
             HostOverride = Encoding.ASCII.GetBytes(hostOverride),
             AllowUpgrade = allowUpgrade,
             ConnectionClose = close,
+            TrustForwarded = trusted,
         };
         HttpHeadWriter.WriteRequestHead(output, head, options);
         return Encoding.Latin1.GetString(output.WrittenSpan);
@@ -75,12 +76,28 @@ public class HttpHeadWriterTests
     }
 
     [Fact]
-    public void WriteRequestHead_ExistingForwardedFor_ClientAppended()
+    public void WriteRequestHead_ExistingForwardedForFromTrustedProxy_PeerAppended()
     {
-        var written = WriteRequest("GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1\r\nHost: a\r\nx-forwarded-for: 2.2.2.2, 3.3.3.3\r\n\r\n");
+        var written = WriteRequest("GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1\r\nHost: a\r\nx-forwarded-for: 2.2.2.2, 3.3.3.3\r\n"
+                                   + "Forwarded: for=1.1.1.1\r\nX-Real-IP: 1.1.1.1\r\n\r\n", trusted: true);
 
         Assert.Contains("\r\nX-Forwarded-For: 1.1.1.1, 2.2.2.2, 3.3.3.3, 10.1.2.3\r\n", written);
         Assert.Single(written.Split("X-Forwarded-For", StringSplitOptions.None)[1..]);
+        Assert.Contains("\r\nForwarded: for=1.1.1.1\r\n", written);
+        Assert.Contains("\r\nX-Real-IP: 1.1.1.1\r\n", written);
+    }
+
+    [Fact]
+    public void WriteRequestHead_ForwardedHeadersFromUntrustedClient_ReplacedAndStripped()
+    {
+        var written = WriteRequest("GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1\r\nHost: a\r\nforwarded: for=6.6.6.6\r\n"
+                                   + "x-real-ip: 6.6.6.6\r\nX-Kept: 1\r\n\r\n");
+
+        Assert.Contains("\r\nX-Forwarded-For: 10.1.2.3\r\n", written);
+        Assert.Single(written.Split("X-Forwarded-For", StringSplitOptions.None)[1..]);
+        Assert.DoesNotContain("6.6.6.6", written);
+        Assert.DoesNotContain("1.1.1.1", written);
+        Assert.Contains("\r\nX-Kept: 1\r\n", written);
     }
 
     [Fact]
