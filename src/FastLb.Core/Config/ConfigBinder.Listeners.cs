@@ -169,7 +169,12 @@ internal sealed partial class ConfigBinder
 
     private static bool TryParseNetwork(string text, out IPNetwork network)
     {
-        if (text.Contains('/')) return IPNetwork.TryParse(text, out network);
+        var slash = text.IndexOf('/');
+        if (slash >= 0)
+        {
+            // Host bits past the prefix (10.0.0.1/8) are a typo for either the address or the network: refuse both readings.
+            return IPNetwork.TryParse(text, out network) && IPAddress.TryParse(text.AsSpan(0, slash), out var given) && network.BaseAddress.Equals(given);
+        }
         network = default;
         if (!IPAddress.TryParse(text, out var address)) return false;
         network = new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);

@@ -355,7 +355,7 @@ public sealed class ConfigLoaderErrorTests
     public void Parse_EmptyListenerItem_OneError()
     {
         AssertSingle(ConfigTestFiles.Minimal.Replace("services:", "  -\nservices:"),
-            7, 4, "listener 2 is empty; expected a mapping with keys name, bind, protocol, routes, service");
+            7, 4, "listener 2 is empty; expected a mapping with keys name, bind, protocol, routes, service, trusted_proxies");
     }
 
     [Fact]
