@@ -4,10 +4,10 @@ using System.Text;
 namespace FastLb.FunctionalTests.Http;
 
 /// <summary>The backend side of one upstream connection, as a responder sees it.</summary>
-internal sealed class BackendConnection(Socket socket, SocketReader reader, int index)
+internal sealed class BackendConnection(Socket socket, BufferedSocketReader reader, int index)
 {
     public Socket Socket { get; } = socket;
-    public SocketReader Reader { get; } = reader;
+    public BufferedSocketReader Reader { get; } = reader;
 
     /// <summary>1-based accept order on its backend.</summary>
     public int Index { get; } = index;

@@ -9,7 +9,7 @@ internal static class HttpBodies
     private static readonly byte[] Crlf = "\r\n"u8.ToArray();
 
     /// <summary>Decodes one chunked body into <paramref name="sink"/>; returns the trailer lines.</summary>
-    public static async Task<List<string>> ReadChunkedAsync(SocketReader reader, Action<ReadOnlySpan<byte>> sink, CancellationToken ct)
+    public static async Task<List<string>> ReadChunkedAsync(BufferedSocketReader reader, Action<ReadOnlySpan<byte>> sink, CancellationToken ct)
     {
         while (true)
         {

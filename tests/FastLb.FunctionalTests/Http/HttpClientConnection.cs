@@ -10,12 +10,12 @@ internal sealed class HttpClientConnection : IAsyncDisposable
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
     private static readonly byte[] HeadEnd = "\r\n\r\n"u8.ToArray();
     private readonly Socket _socket;
-    private readonly SocketReader _reader;
+    private readonly BufferedSocketReader _reader;
 
     private HttpClientConnection(Socket socket)
     {
         _socket = socket;
-        _reader = new SocketReader(socket);
+        _reader = new BufferedSocketReader(socket);
     }
 
     public Socket Socket => _socket;

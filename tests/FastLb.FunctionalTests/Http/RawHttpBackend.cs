@@ -117,7 +117,7 @@ internal sealed class RawHttpBackend : IAsyncDisposable
     {
         await Task.Yield();
         Interlocked.Increment(ref _open);
-        var reader = new SocketReader(socket, Record);
+        var reader = new BufferedSocketReader(socket, Record);
         var connection = new BackendConnection(socket, reader, index);
         var ct = _stop.Token;
         try

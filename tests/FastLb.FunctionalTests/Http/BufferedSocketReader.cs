@@ -3,7 +3,7 @@ using System.Net.Sockets;
 namespace FastLb.FunctionalTests.Http;
 
 /// <summary>Buffered reads from a socket for test-side HTTP parsing: lines, heads, exact counts, to end.</summary>
-internal sealed class SocketReader(Socket socket, Action<ReadOnlySpan<byte>>? onReceived = null)
+internal sealed class BufferedSocketReader(Socket socket, Action<ReadOnlySpan<byte>>? onReceived = null)
 {
     private byte[] _buffer = new byte[64 * 1024];
     private int _start;
