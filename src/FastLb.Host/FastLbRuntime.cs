@@ -69,6 +69,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     /// <summary>Loads the first config, binds listeners and the control socket. False (with the reason logged) when it cannot start.</summary>
     public async Task<bool> StartAsync(FastLbConfig config, bool handleSignals = true)
     {
+        Log.Format = config.LogFormat;
         Log.Info($"start fastlb pid={Environment.ProcessId} config={config.SourcePath} workers={Workers.Workers}{(Workers.Pinned ? " pinned" : "")}");
         Controller.Load(config);
         var errors = await Proxy.ApplyAsync(config).ConfigureAwait(false);
@@ -146,6 +147,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
                 return new ReloadResult(false, Router.Current.Generation, e.Errors.Select(x => x.ToString()).ToList(), []);
             }
             Workers.WarnIfChanged(config.Workers, config.PinWorkers);
+            Log.Format = config.LogFormat;
             var change = Controller.Load(config);
             var warnings = await Proxy.ApplyAsync(config).ConfigureAwait(false);
             foreach (var w in warnings) Log.Warn($"reload: {w}");

@@ -1,3 +1,11 @@
+using FastLb.Core.Diagnostics;
 using FastLb.Host.Cli;
 
-return await CommandLine.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);
+try
+{
+    return await CommandLine.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);
+}
+finally
+{
+    Log.Flush(TimeSpan.FromSeconds(2)); // lines still queued go out before the process exits
+}

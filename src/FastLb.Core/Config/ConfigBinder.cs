@@ -2,13 +2,15 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using FastLb.Core.Diagnostics;
 
 namespace FastLb.Core.Config;
 
 /// <summary>Binds a <see cref="ConfigNode"/> tree to the config model, collecting every error instead of stopping at the first.</summary>
 internal sealed partial class ConfigBinder(string file)
 {
-    private static readonly string[] TopKeys = ["workers", "pin_workers", "admin", "defaults", "listeners", "services"];
+    private static readonly string[] TopKeys = ["workers", "pin_workers", "log_format", "admin", "defaults", "listeners", "services"];
+    private static readonly string[] LogFormats = ["text", "json"];
     private static readonly string[] AdminKeys = ["control_socket", "listen"];
     private static readonly string[] DefaultsKeys =
     [
@@ -63,6 +65,7 @@ internal sealed partial class ConfigBinder(string file)
         if (top.TryGetValue("workers", out var w) && Int(w, 1, MaxWorkers) is { } n) workers = n;
         var pinWorkers = true;
         if (top.TryGetValue("pin_workers", out var pw) && Bool(pw) is { } pin) pinWorkers = pin;
+        var logFormat = top.TryGetValue("log_format", out var lf) && Choice(lf, LogFormats) == "json" ? LogFormat.Json : LogFormat.Text;
         var admin = BindAdmin(top.GetValueOrDefault("admin"), baseDirectory);
         var defaults = top.TryGetValue("defaults", out var d) ? BindDefaults(d) : new DefaultsConfig();
         // Services first: listeners and routes are checked against their names and pools.
@@ -75,6 +78,7 @@ internal sealed partial class ConfigBinder(string file)
             SourcePath = sourcePath,
             Workers = workers,
             PinWorkers = pinWorkers,
+            LogFormat = logFormat,
             Admin = admin,
             Defaults = defaults,
             Listeners = listeners,

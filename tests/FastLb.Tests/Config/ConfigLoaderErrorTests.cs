@@ -111,6 +111,13 @@ public sealed class ConfigLoaderErrorTests
     }
 
     [Fact]
+    public void Parse_BadLogFormat_NamesChoices()
+    {
+        AssertSingle(ConfigTestFiles.Minimal + "\nlog_format: jsno",
+            13, 13, "log_format must be text or json, got 'jsno'; did you mean 'json'?");
+    }
+
+    [Fact]
     public void Parse_EmptyTcpRelay_NamesChoices()
     {
         AssertSingle(ConfigTestFiles.Minimal + "\ndefaults:\n  tcp_relay:",

@@ -149,6 +149,17 @@ public sealed class ConfigLoaderTests
         Assert.Equal(expected, config.Defaults.TcpRelay.ToString());
     }
 
+    [Theory]
+    [InlineData("", "Text")]
+    [InlineData("\nlog_format: text", "Text")]
+    [InlineData("\nlog_format: json", "Json")]
+    public void Parse_LogFormat_TextByDefault(string line, string expected)
+    {
+        var config = ConfigLoader.Parse(ConfigTestFiles.Minimal + line, "t.yaml");
+
+        Assert.Equal(expected, config.LogFormat.ToString());
+    }
+
     [Fact]
     public void Parse_BackendShortAndLongForms_SameModel()
     {
