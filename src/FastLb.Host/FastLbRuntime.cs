@@ -7,6 +7,8 @@ using FastLb.Core.Traffic;
 using FastLb.Host.Admin;
 using FastLb.Host.Control;
 using FastLb.Host.Systemd;
+using FastLb.Host.Upgrade;
+using FastLb.Proxy.Transport;
 using FastLb.Proxy;
 using FastLb.Proxy.Health;
 using FastLb.Proxy.Http;
@@ -31,6 +33,8 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     private AdminHttpServer? _admin;
     private Task? _ticker;
     private int _stopping;
+    private int _upgrading;
+    private readonly List<UpgradeStateSection> _stateSections = [];
 
     /// <param name="reloadSource">Reads the config again for a reload; throws <see cref="ConfigException"/> on a bad file.</param>
     /// <param name="workers">The event loops to run (fixed for the process); null = <see cref="WorkerModel.Default"/>.</param>
@@ -48,6 +52,57 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         Http = new HttpProxy(Router, Proxy.Transport);
         Prober = new HealthProber(Router);
         Instruments = new FastLbInstruments(this);
+        RegisterStateSection(new UpgradeStateSection("traffic", Controller.ExportState, (state, from) =>
+        {
+            var result = Controller.ImportState(state, from);
+            Log.Info($"upgrade: generation {result.Generation}: {result.Summary}");
+        }));
+    }
+
+    /// <summary>This process in the chain of upgrades (pid, start, version, predecessor).</summary>
+    public ProcessGeneration Generation { get; private set; } = ProcessGeneration.First();
+
+    /// <summary>True from the start of an upgrade until it failed, or for good once it succeeded: runtime changes wait.</summary>
+    public bool UpgradeInProgress => Volatile.Read(ref _upgrading) != 0;
+
+    /// <summary>Adds a part of the runtime state that an upgrade hands to the next process (see <see cref="UpgradeStateSection"/>).</summary>
+    public void RegisterStateSection(UpgradeStateSection section) => _stateSections.Add(section);
+
+    /// <summary>Writes the state document an upgrade hands over: {"format": 1, "sections": {name: {...}}}.</summary>
+    public void WriteUpgradeState(System.Text.Json.Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        w.WriteNumber("format", 1);
+        w.WriteStartObject("sections");
+        foreach (var section in _stateSections)
+        {
+            w.WritePropertyName(section.Name);
+            section.Write(w);
+        }
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    private void ReadUpgradeState(System.Text.Json.JsonElement state, string from)
+    {
+        if (!state.TryGetProperty("sections", out var sections)) return;
+        foreach (var part in sections.EnumerateObject())
+        {
+            var section = _stateSections.Find(s => s.Name == part.Name);
+            if (section is null)
+            {
+                Log.Warn($"upgrade: state section '{part.Name}' from {from} is unknown to this version; skipped");
+                continue;
+            }
+            try
+            {
+                section.Read(part.Value, from);
+            }
+            catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException or System.Text.Json.JsonException)
+            {
+                Log.Warn($"upgrade: state section '{part.Name}' from {from} could not be read ({e.Message}); it starts from the file");
+            }
+        }
     }
 
     public Router Router { get; } = new();
@@ -67,15 +122,20 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     public AdminHttpServer? Admin => _admin;
 
     /// <summary>Loads the first config, binds listeners and the control socket. False (with the reason logged) when it cannot start.</summary>
-    public async Task<bool> StartAsync(FastLbConfig config, bool handleSignals = true)
+    /// <param name="takeover">Set when this process replaces a running one (an upgrade): its sockets and state.</param>
+    public async Task<bool> StartAsync(FastLbConfig config, bool handleSignals = true, UpgradeTakeover? takeover = null)
     {
         Log.Format = config.LogFormat;
-        Log.Info($"start fastlb pid={Environment.ProcessId} config={config.SourcePath} workers={Workers.Workers}{(Workers.Pinned ? " pinned" : "")}");
+        if (takeover is not null) Generation = ProcessGeneration.After(takeover.Previous);
+        Log.Info($"start fastlb pid={Environment.ProcessId} config={config.SourcePath} workers={Workers.Workers}{(Workers.Pinned ? " pinned" : "")}"
+            + (takeover is null ? "" : $" version={Generation.Version} upgrading from pid {takeover.Previous.Pid} (version {takeover.Previous.Version})"));
         Controller.Load(config);
-        var errors = await Proxy.ApplyAsync(config).ConfigureAwait(false);
+        if (takeover is not null) ReadUpgradeState(takeover.State, $"pid {takeover.Previous.Pid}");
+        var errors = await Proxy.ApplyAsync(config, takeover?.Listeners).ConfigureAwait(false);
         if (errors.Count > 0)
         {
             foreach (var e in errors) Log.Error(e);
+            takeover?.Fail(string.Join("; ", errors));
             await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
             return false;
         }
@@ -85,11 +145,18 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         {
             var handler = new ControlCommandHandler(this);
             _control = new ControlServer(config.Admin.ControlSocket, handler);
-            _control.Start();
-            Log.Info($"bind control socket {config.Admin.ControlSocket}");
+            if (takeover is null)
+            {
+                _control.Start();
+                Log.Info($"bind control socket {config.Admin.ControlSocket}");
+            }
+            else
+            {
+                _control.StartBeside(); // moved into place once the old process commits the hand-off
+            }
             if (config.Admin.Listen?.ToIPEndPoint() is { } adminBind)
             {
-                _admin = new AdminHttpServer(adminBind, this, handler);
+                _admin = new AdminHttpServer(adminBind, this, handler, takeover?.TakeAdmin(config.Admin.Listen.ToString()));
                 try
                 {
                     _admin.Start();
@@ -97,6 +164,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
                 catch (SocketException e)
                 {
                     Log.Error($"cannot bind admin http {adminBind}: {e.Message}");
+                    takeover?.Fail($"cannot bind admin http {adminBind}: {e.Message}");
                     _admin.Dispose();
                     _control.Dispose();
                     await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
@@ -108,13 +176,44 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
         {
             Log.Error($"cannot open control socket {config.Admin.ControlSocket}: {e.Message}");
+            takeover?.Fail($"cannot open control socket {config.Admin.ControlSocket}: {e.Message}");
             await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
             return false;
         }
+        if (takeover is not null && !await CommitTakeoverAsync(takeover).ConfigureAwait(false)) return false;
         Controller.Events.Append("start", $"fastlb {ProcessFigures.Version} started (pid {Environment.ProcessId})", generation: Router.Current.Generation);
         _ticker = TickLoopAsync();
         if (handleSignals) RegisterSignals();
-        _systemd.Ready();
+        _systemd.Ready(); // with MAINPID: after an upgrade systemd follows this process, before the old one exits
+        if (takeover is not null)
+        {
+            takeover.Ready(Proxy.Listeners.Select(l => l.Name));
+            Log.Info($"upgrade: took over from pid {takeover.Previous.Pid} (generation {Generation.Generation}); it drains and exits");
+        }
+        return true;
+    }
+
+    /// <summary>Reports "prepared", waits for the commit, then accepts and takes over the control socket path.</summary>
+    private async Task<bool> CommitTakeoverAsync(UpgradeTakeover takeover)
+    {
+        if (!await takeover.PrepareAsync().ConfigureAwait(false))
+        {
+            _admin?.Dispose();
+            _control?.Dispose();
+            await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+            return false;
+        }
+        Proxy.StartAccepting();
+        try
+        {
+            _control!.TakeOverPath();
+        }
+        catch (IOException e)
+        {
+            // Serving regardless: the data plane matters more; the operator gets told where the control socket is not.
+            Log.Error($"upgrade: cannot move the control socket into place at {_control!.Path}: {e.Message}");
+        }
+        Log.Info($"bind control socket {_control.Path}");
         return true;
     }
 
@@ -183,6 +282,82 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Replaces this process with a new one (<c>fastlb upgrade</c>, SIGUSR2) without dropping a connection: the new
+    /// process gets every listening socket and the runtime state; once it accepts, this one stops accepting, drains
+    /// and exits 0. A failed upgrade leaves this process serving as before. One at a time.
+    /// </summary>
+    /// <param name="binary">The binary to start; null = the running executable's path.</param>
+    public async Task<UpgradeResult> UpgradeAsync(string? binary)
+    {
+        if (Volatile.Read(ref _stopping) != 0) return UpgradeResult.Failed(0, "this process is stopping", TimeSpan.Zero);
+        if (Interlocked.CompareExchange(ref _upgrading, 1, 0) != 0)
+        {
+            return UpgradeResult.Failed(0, "an upgrade is already in progress (or done: this process is draining)", TimeSpan.Zero);
+        }
+        var ok = false;
+        await _reloadGate.WaitAsync().ConfigureAwait(false); // no reload while the state is handed over
+        try
+        {
+            var timeout = Controller.Config?.Admin.UpgradeTimeout ?? AdminConfig.DefaultUpgradeTimeout;
+            Log.Info($"upgrade: starting {(binary ?? Environment.ProcessPath)} (upgrade_timeout {timeout.TotalSeconds:0.###}s)");
+            var result = await new UpgradeCoordinator(this, timeout).RunAsync(binary).ConfigureAwait(false);
+            if (result.Ok)
+            {
+                ok = true;
+                HandOverAndStop(result.NewPid);
+            }
+            return result;
+        }
+        finally
+        {
+            if (!ok) Volatile.Write(ref _upgrading, 0);
+            _reloadGate.Release();
+        }
+    }
+
+    /// <summary>The new process accepts: stop accepting here (the sockets stay open there), drain, exit 0.</summary>
+    private void HandOverAndStop(int newPid)
+    {
+        if (Interlocked.Exchange(ref _stopping, 1) != 0) return;
+        // No STOPPING=1 to systemd: the service goes on, in the new process (MAINPID was moved to it).
+        _ = HandOffCoreAsync(newPid);
+    }
+
+    private async Task HandOffCoreAsync(int newPid)
+    {
+        try
+        {
+            var timeout = Controller.Config?.Defaults.DrainTimeout ?? TimeSpan.FromSeconds(30);
+            _control?.CloseForHandOver();
+            if (_admin?.ListenHandle is { } admin)
+            {
+                var added = false;
+                try
+                {
+                    admin.DangerousAddRef(ref added);
+                    FdPassing.Inherit((int)admin.DangerousGetHandle()); // shared now: see ProxyListener.MarkShared
+                }
+                finally
+                {
+                    if (added) admin.DangerousRelease();
+                }
+            }
+            _admin?.Dispose();
+            Log.Info($"upgrade: pid {newPid} serves now; draining {Proxy.LiveConnections} connection(s) here (drain_timeout {timeout.TotalSeconds:0.###}s)");
+            await Proxy.HandOffAsync(timeout).ConfigureAwait(false);
+            Http.Dispose();
+            _shutdown.Cancel();
+            Log.Info($"stopped (upgraded to pid {newPid})");
+            _stopped.TrySetResult(0);
+        }
+        catch (Exception e)
+        {
+            Log.Error($"drain after upgrade failed: {e.Message}");
+            _stopped.TrySetResult(1);
+        }
+    }
+
     /// <summary>Begins a graceful stop: stop accepting, drain up to drain_timeout, exit 0.</summary>
     public void RequestStop(string reason)
     {
@@ -219,6 +394,12 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         {
             ctx.Cancel = true;
             _ = ReloadOnSignalAsync();
+        }));
+        _signals.Add(PosixSignalRegistration.Create((PosixSignal)12 /* SIGUSR2 */, ctx =>
+        {
+            ctx.Cancel = true;
+            Log.Info("SIGUSR2: upgrading");
+            _ = UpgradeAsync(binary: null); // the outcome is logged
         }));
         _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
         {

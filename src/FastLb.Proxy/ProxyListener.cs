@@ -23,6 +23,7 @@ internal sealed class ProxyListener
     private readonly TaskCompletionSource _empty = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ListenerTarget _target;
     private Task _acceptLoop = Task.CompletedTask;
+    private Task? _stopAccepting;
     private int _live;
     private bool _stopped;
     private long _lastWarnMs = long.MinValue;
@@ -87,6 +88,34 @@ internal sealed class ProxyListener
         return new ProxyListener(config, socket, server, httpHandler);
     }
 
+    /// <summary>
+    /// Takes over <paramref name="socket"/>, a listening socket another process handed over (an upgrade); it keeps its
+    /// address and its backlog. Returns null with a message when it is not a listening TCP socket.
+    /// </summary>
+    public static ProxyListener? Adopt(ListenerConfig config, Socket socket, ProxyServer server, IConnectionHandler? httpHandler, out string? error)
+    {
+        error = null;
+        try
+        {
+            Span<byte> accepting = stackalloc byte[4];
+            socket.GetRawSocketOption(1 /* SOL_SOCKET */, 30 /* SO_ACCEPTCONN */, accepting);
+            if (socket.SocketType != SocketType.Stream || socket.LocalEndPoint is not IPEndPoint || BitConverter.ToInt32(accepting) == 0)
+            {
+                error = $"listener '{config.Name}': the socket handed over for {config.Bind} is not a listening TCP socket";
+                return null;
+            }
+        }
+        catch (SocketException e)
+        {
+            error = $"listener '{config.Name}': the socket handed over for {config.Bind} cannot be used: {e.Message}";
+            return null;
+        }
+        return new ProxyListener(config, socket, server, httpHandler);
+    }
+
+    /// <summary>The listening socket's descriptor, to hand over to the process replacing this one.</summary>
+    public System.Runtime.InteropServices.SafeHandle ListenHandle => _listenSocket.SafeHandle;
+
     /// <summary>True when <paramref name="next"/> can keep this socket: same name, bind and protocol.</summary>
     public bool CanKeep(ListenerConfig next) =>
         next.Name == Name && next.Bind == Config.Bind && next.Protocol == Config.Protocol;
@@ -106,19 +135,62 @@ internal sealed class ProxyListener
         _acceptLoop = AcceptLoopAsync(_acceptor);
     }
 
-    /// <summary>Closes the listen socket; accepted connections keep running. Idempotent.</summary>
+    /// <summary>
+    /// Stops accepting and closes this process's descriptor of the listen socket; accepted connections keep running.
+    /// Idempotent. The accept loop ends before the listener counts as stopped, so a connection accepted meanwhile is
+    /// served, not reset: when another process holds the same socket (an upgrade), nothing queued for it is lost.
+    /// </summary>
     public Task StopAcceptingAsync()
     {
         lock (_stateLock)
         {
-            if (_stopped) return _acceptLoop;
+            return _stopAccepting ??= StopAcceptingCoreAsync();
+        }
+    }
+
+    /// <summary>
+    /// Says another process holds this listen socket too (an upgrade handed it over). Closing it here then must not
+    /// shut it down: .NET's socket close leaves alone a descriptor that is not close-on-exec, its sign of a socket
+    /// shared with another process, where it might otherwise disconnect the socket to unblock a pending call.
+    /// </summary>
+    public void MarkShared()
+    {
+        var handle = _listenSocket.SafeHandle;
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            FdPassing.Inherit((int)handle.DangerousGetHandle());
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        {
+            // Already closed here (a listener a reload retired): nothing to protect.
+        }
+        finally
+        {
+            if (added) handle.DangerousRelease();
+        }
+    }
+
+    private async Task StopAcceptingCoreAsync()
+    {
+        await Task.Yield(); // leave the caller's lock
+        if (_acceptor is { } acceptor) acceptor.CloseListener(); // the accept loop wakes and ends
+        _listenSocket.Dispose();
+        try
+        {
+            await _acceptLoop.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Log.Warn($"listener '{Name}': accept loop failed: {e.Message}");
+        }
+        lock (_stateLock)
+        {
             _stopped = true;
             if (_live == 0) _empty.TrySetResult();
         }
-        _acceptor?.Dispose();
-        _listenSocket.Dispose();
         Log.Info($"listener '{Name}' stopped accepting on {EndPoint}; {Live} connection(s) still open");
-        return _acceptLoop;
     }
 
     /// <summary>Counts a new connection; false once the listener stopped (the caller resets the socket).</summary>
@@ -162,6 +234,12 @@ internal sealed class ProxyListener
         foreach (var (c, _) in _connections) c.RequestClose();
     }
 
+    /// <summary>Every connection closes after its next response (<see cref="IProxyConnection.RequestCloseAfterResponse"/>).</summary>
+    public void RequestCloseAllAfterResponse()
+    {
+        foreach (var (c, _) in _connections) c.RequestCloseAfterResponse();
+    }
+
     /// <summary>Aborts every open connection (RST); returns how many.</summary>
     public int AbortAll()
     {
@@ -202,7 +280,7 @@ internal sealed class ProxyListener
             }
             catch (Exception e)
             {
-                if (Volatile.Read(ref _stopped) || acceptor.IsClosed) break;
+                if (acceptor.IsClosed) break;
                 // Transient (a client gave up in the backlog) or resource exhaustion (EMFILE): keep accepting, but
                 // back off so an exhausted process does not spin.
                 WarnRateLimited($"listener '{Name}': accept failed: {e.Message}");

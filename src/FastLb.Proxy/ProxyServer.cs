@@ -31,6 +31,7 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
     private int _live;
     private int _heartbeatRunning;
     private Task? _stopTask;
+    private List<ProxyListener>? _heldBack; // adopted or bound, not accepting until StartAccepting (an upgrade in progress)
 
     public ProxyServer(Router router)
         : this(router, httpHandlerFactory: null)
@@ -90,7 +91,14 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
     /// ones, whose open connections run on until they end or <c>config.Defaults.DrainTimeout</c> passes.
     /// Returns one message per listener that could not bind; the others are applied regardless.
     /// </summary>
-    public async Task<IReadOnlyList<string>> ApplyAsync(FastLbConfig config)
+    public Task<IReadOnlyList<string>> ApplyAsync(FastLbConfig config) => ApplyAsync(config, inherited: null);
+
+    /// <summary>
+    /// The first apply of a process that replaces another (an upgrade): a listener whose name and bind match one of
+    /// <paramref name="inherited"/> takes that socket instead of binding (same address, same backlog); the others bind.
+    /// Nothing accepts until <see cref="StartAccepting"/>. Sockets no listener took stay in the list (the caller closes them).
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ApplyAsync(FastLbConfig config, List<InheritedListener>? inherited)
     {
         await _applyGate.WaitAsync().ConfigureAwait(false);
         try
@@ -128,7 +136,15 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
                     continue;
                 }
                 var handler = wanted.Protocol == ListenerProtocol.Http ? _httpHandlerFactory?.Invoke(wanted) : null;
-                var listener = ProxyListener.TryBind(wanted, this, handler, out var error);
+                var socket = inherited is null ? null : TakeInherited(inherited, wanted);
+                var listener = socket is not null
+                    ? ProxyListener.Adopt(wanted, socket, this, handler, out var error)
+                    : ProxyListener.TryBind(wanted, this, handler, out error);
+                if (socket is not null)
+                {
+                    if (listener is null) socket.Dispose();
+                    else Log.Info($"listener '{wanted.Name}' took over {listener.EndPoint} from the previous process");
+                }
                 if (listener is null)
                 {
                     if (old is not null && wanted.Bind != old.Config.Bind)
@@ -145,7 +161,8 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
                     await RetireAsync(old, config.Defaults.DrainTimeout).ConfigureAwait(false);
                 }
                 next[wanted.Name] = listener;
-                listener.Start();
+                if (inherited is null) listener.Start();
+                else (_heldBack ??= []).Add(listener);
             }
 
             lock (_stateLock)
@@ -161,6 +178,38 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
         }
     }
 
+    /// <summary>Starts accepting on the listeners the upgrade apply held back (see <see cref="ApplyAsync(FastLbConfig, List{InheritedListener}?)"/>).</summary>
+    public void StartAccepting()
+    {
+        var held = Interlocked.Exchange(ref _heldBack, null);
+        if (held is null) return;
+        foreach (var l in held) l.Start();
+    }
+
+    /// <summary>The active listeners with their listen socket and config, to hand over to a process replacing this one.</summary>
+    public IReadOnlyList<(ListenerConfig Config, System.Runtime.InteropServices.SafeHandle Socket)> HandOverSockets()
+    {
+        lock (_stateLock)
+        {
+            var list = new List<(ListenerConfig, System.Runtime.InteropServices.SafeHandle)>(_active.Count);
+            foreach (var l in _active.Values) list.Add((l.Config, l.ListenHandle));
+            return list;
+        }
+    }
+
+    /// <summary>
+    /// After another process took over the listen sockets (an upgrade): stops accepting here without closing the
+    /// sockets under the new process (it holds them too), lets HTTP connections close after their next response and
+    /// tunnels run until they end, and aborts what is left after <paramref name="drainTimeout"/>. Like <see cref="StopAsync"/>.
+    /// </summary>
+    public Task HandOffAsync(TimeSpan drainTimeout)
+    {
+        lock (_stateLock)
+        {
+            return _stopTask ??= StopCoreAsync(drainTimeout, handOff: true);
+        }
+    }
+
     /// <summary>
     /// Stops accepting everywhere, lets connections finish for up to <paramref name="drainTimeout"/>, aborts the
     /// stragglers and closes the listeners. Idempotent: later calls return the first call's task.
@@ -169,7 +218,7 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
     {
         lock (_stateLock)
         {
-            return _stopTask ??= StopCoreAsync(drainTimeout);
+            return _stopTask ??= StopCoreAsync(drainTimeout, handOff: false);
         }
     }
 
@@ -179,7 +228,7 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
 
     internal void OnConnectionClosed() => Interlocked.Decrement(ref _live);
 
-    private async Task StopCoreAsync(TimeSpan drainTimeout)
+    private async Task StopCoreAsync(TimeSpan drainTimeout, bool handOff)
     {
         await Task.Yield(); // Leave the caller's lock before doing anything slow.
         await _applyGate.WaitAsync().ConfigureAwait(false);
@@ -198,8 +247,10 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
             var empties = new Task[all.Length];
             for (var i = 0; i < all.Length; i++)
             {
+                if (handOff) all[i].MarkShared();
                 await all[i].StopAcceptingAsync().ConfigureAwait(false);
-                all[i].RequestCloseAll();
+                if (handOff) all[i].RequestCloseAllAfterResponse();
+                else all[i].RequestCloseAll();
                 empties[i] = all[i].WhenEmpty;
             }
             var allEmpty = Task.WhenAll(empties);
@@ -291,6 +342,18 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
         {
             Volatile.Write(ref _heartbeatRunning, 0);
         }
+    }
+
+    /// <summary>The inherited socket for <paramref name="wanted"/>: same name and bind, else the same fixed bind under another name.</summary>
+    private static System.Net.Sockets.Socket? TakeInherited(List<InheritedListener> inherited, ListenerConfig wanted)
+    {
+        var bind = wanted.Bind.ToString();
+        var index = inherited.FindIndex(i => i.Name == wanted.Name && i.Bind == bind);
+        if (index < 0 && wanted.Bind.Port != 0) index = inherited.FindIndex(i => i.Bind == bind);
+        if (index < 0) return null;
+        var socket = inherited[index].Socket;
+        inherited.RemoveAt(index);
+        return socket;
     }
 
     private static ListenerConfig? FindListener(FastLbConfig config, string name)

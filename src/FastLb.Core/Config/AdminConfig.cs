@@ -8,4 +8,9 @@ internal sealed class AdminConfig
 
     /// <summary>Admin HTTP bind address, or null when disabled.</summary>
     public EndPointConfig? Listen { get; init; }
+
+    public static readonly TimeSpan DefaultUpgradeTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a new process started by an upgrade gets to report ready before it is killed (<c>upgrade_timeout</c>).</summary>
+    public TimeSpan UpgradeTimeout { get; init; } = DefaultUpgradeTimeout;
 }

@@ -11,7 +11,7 @@ internal sealed partial class ConfigBinder(string file)
 {
     private static readonly string[] TopKeys = ["workers", "pin_workers", "log_format", "admin", "defaults", "listeners", "services"];
     private static readonly string[] LogFormats = ["text", "json"];
-    private static readonly string[] AdminKeys = ["control_socket", "listen"];
+    private static readonly string[] AdminKeys = ["control_socket", "listen", "upgrade_timeout"];
     private static readonly string[] DefaultsKeys =
     [
         "connect_timeout", "idle_timeout", "drain_timeout", "request_head_timeout",
@@ -41,8 +41,9 @@ internal sealed partial class ConfigBinder(string file)
         ("backends", BackendKeys),
     ];
 
-    // sun_path is 108 bytes on Linux, including the terminating NUL.
-    private const int MaxSocketPathBytes = 107;
+    // sun_path is 108 bytes on Linux, including the terminating NUL; the socket is bound as PATH.new first and renamed
+    // into place (so a process upgrade can replace it atomically), which takes 4 more.
+    private const int MaxSocketPathBytes = 103;
     private const int MaxWorkers = 1024;
 
     private readonly List<ConfigError> _errors = [];
@@ -91,8 +92,10 @@ internal sealed partial class ConfigBinder(string file)
         var socket = new AdminConfig().ControlSocket;
         ConfigNode? socketAt = null;
         EndPointConfig? listen = null;
+        var upgradeTimeout = AdminConfig.DefaultUpgradeTimeout;
         if (entry is not null && Fields(entry.Value, "admin", AdminKeys) is { } f)
         {
+            upgradeTimeout = Timeout(f, "upgrade_timeout", upgradeTimeout);
             if (f.TryGetValue("control_socket", out var cs) && Text(cs, "a socket path, e.g. ./fastlb.sock") is { } path)
             {
                 socket = path;
@@ -110,9 +113,9 @@ internal sealed partial class ConfigBinder(string file)
         }
         if (socketAt is not null && Encoding.UTF8.GetByteCount(socket) > MaxSocketPathBytes)
         {
-            Error(socketAt, $"control_socket path '{socket}' is {Encoding.UTF8.GetByteCount(socket)} bytes; Unix socket paths must be at most {MaxSocketPathBytes}");
+            Error(socketAt, $"control_socket path '{socket}' is {Encoding.UTF8.GetByteCount(socket)} bytes; control socket paths must be at most {MaxSocketPathBytes} (the Unix limit less 4 for the '.new' name it is created under)");
         }
-        return new AdminConfig { ControlSocket = socket, Listen = listen };
+        return new AdminConfig { ControlSocket = socket, Listen = listen, UpgradeTimeout = upgradeTimeout };
     }
 
     private DefaultsConfig BindDefaults(ConfigEntry entry)

@@ -21,6 +21,17 @@ internal sealed class ServiceTraffic(string service, Dictionary<string, int> fil
     /// <summary>The assignment rollback would restore, or null.</summary>
     public Dictionary<string, int>? Previous => _history.Count == 0 ? null : _history[^1];
 
+    /// <summary>Earlier assignments, oldest first; the last is what rollback restores.</summary>
+    public IReadOnlyList<Dictionary<string, int>> History => _history;
+
+    /// <summary>Replaces the history (a process upgrade hands it over), keeping at most <see cref="HistoryDepth"/> entries.</summary>
+    public void RestoreHistory(IEnumerable<Dictionary<string, int>> history)
+    {
+        _history.Clear();
+        _history.AddRange(history);
+        if (_history.Count > HistoryDepth) _history.RemoveRange(0, _history.Count - HistoryDepth);
+    }
+
     /// <summary>Records the current assignment before it is replaced.</summary>
     public void PushHistory()
     {

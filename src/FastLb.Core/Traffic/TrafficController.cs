@@ -128,7 +128,8 @@ internal sealed partial class TrafficController(Router router, BackendStateRegis
     }
 
     /// <summary>Builds the next generation aside and publishes it; caller holds the write lock.</summary>
-    private ChangeResult Publish(string summary, bool quiet = false)
+    /// <param name="trackDrains">False when the drains were set as a whole (a handed-over state), not changed by this table.</param>
+    private ChangeResult Publish(string summary, bool quiet = false, bool trackDrains = true)
     {
         var config = _config ?? throw new InvalidOperationException("no config loaded");
         var next = RoutingTableBuilder.Build(config, _generation + 1, _traffic, _overrides, Registry);
@@ -137,7 +138,7 @@ internal sealed partial class TrafficController(Router router, BackendStateRegis
         if (quiet) Log.Debug($"publish generation={next.Generation} {summary}");
         else Log.Info($"publish generation={next.Generation} {summary}");
         RecordChange(summary, next.Generation);
-        UpdateDrains(old, next);
+        if (trackDrains) UpdateDrains(old, next);
         LogPanicChanges(old, next);
         return new ChangeResult(next.Generation, true, summary);
     }

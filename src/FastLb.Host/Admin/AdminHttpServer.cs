@@ -15,7 +15,8 @@ namespace FastLb.Host.Admin;
 /// JSON), <c>GET /metrics</c> (Prometheus text) and <c>GET /</c> (a live dashboard that polls /status).
 /// One request per connection, bounded head, GET and HEAD only; it changes nothing.
 /// </summary>
-internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, ControlCommandHandler handler) : IDisposable
+/// <param name="inherited">A listening socket handed over by the process this one replaces (an upgrade), used instead of binding.</param>
+internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, ControlCommandHandler handler, Socket? inherited = null) : IDisposable
 {
     private const int MaxHeadBytes = 8 * 1024;
     private const int MaxClients = 16;
@@ -26,8 +27,17 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
 
     public IPEndPoint EndPoint => (IPEndPoint)(_listener?.LocalEndPoint ?? bind);
 
+    /// <summary>The listening socket, to hand over to a process replacing this one; null before <see cref="Start"/>.</summary>
+    public System.Runtime.InteropServices.SafeHandle? ListenHandle => _listener?.SafeHandle;
+
     public void Start()
     {
+        if (inherited is not null)
+        {
+            _listener = inherited;
+            _ = new BoundedAcceptLoop("admin http", MaxClients, ServeAsync, RefuseAsync).RunAsync(inherited, _stop.Token);
+            return;
+        }
         var socket = new Socket(bind.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {

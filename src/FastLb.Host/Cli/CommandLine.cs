@@ -11,6 +11,10 @@ internal static class CommandLine
           fastlb ctl [--socket PATH | -c FILE] [--json] COMMAND
                      status | swap SERVICE POOL | split SERVICE POOL=W... | rollback SERVICE
                      weight SERVICE POOL ADDRESS W | drain SERVICE POOL ADDRESS | enable SERVICE POOL ADDRESS | reload
+                     upgrade [--binary PATH]
+          fastlb upgrade [--socket PATH | -c FILE] [--binary PATH]
+                                                 replace the running process with the binary (default: its own path),
+                                                 handing over every listening socket and the runtime state
           fastlb version
         """;
 
@@ -29,6 +33,7 @@ internal static class CommandLine
                 "run" => await RunCommand.ExecuteAsync(rest, stdout, stderr).ConfigureAwait(false),
                 "check" => CheckCommand.Execute(rest, stdout, stderr),
                 "ctl" => await CtlCommand.ExecuteAsync(rest, stdout, stderr).ConfigureAwait(false),
+                "upgrade" => await CtlCommand.ExecuteAsync(["upgrade", .. rest], stdout, stderr).ConfigureAwait(false),
                 "demo" => await DemoCommand.ExecuteAsync(rest, stdout, stderr).ConfigureAwait(false),
                 "version" or "--version" => Version(stdout),
                 _ => UnknownCommand(args[0], stderr),
@@ -65,7 +70,7 @@ internal static class CommandLine
 
     private static int UnknownCommand(string command, TextWriter stderr)
     {
-        stderr.WriteLine($"fastlb: unknown command '{command}'; commands are: demo, run, check, ctl, version");
+        stderr.WriteLine($"fastlb: unknown command '{command}'; commands are: demo, run, check, ctl, upgrade, version");
         return 2;
     }
 }

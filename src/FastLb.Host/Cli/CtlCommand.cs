@@ -4,7 +4,7 @@ using FastLb.Host.Control;
 
 namespace FastLb.Host.Cli;
 
-/// <summary>`fastlb ctl [--socket PATH | -c FILE] [--json] COMMAND...`: one command, one reply.</summary>
+/// <summary>`fastlb ctl [--socket PATH | -c FILE] [--json] COMMAND...`: one command, one reply (`fastlb upgrade ...` = `fastlb ctl upgrade ...`).</summary>
 internal static class CtlCommand
 {
     public static async Task<int> ExecuteAsync(string[] args, TextWriter stdout, TextWriter stderr)
@@ -32,12 +32,24 @@ internal static class CtlCommand
             }
         }
         if (words.Count == 0) throw new UsageException("ctl needs a command: " + ControlCommandHandler.Commands);
+        var timeout = TimeSpan.FromSeconds(30);
+        if (words[0] == "upgrade")
+        {
+            // The old process answers once the new one is ready or has failed (upgrade_timeout bounds that).
+            timeout = TimeSpan.FromMinutes(10);
+            var binary = words.IndexOf("--binary");
+            if (binary >= 0 && binary + 1 < words.Count)
+            {
+                words[binary + 1] = Path.GetFullPath(words[binary + 1]);
+                if (words[binary + 1].Any(char.IsWhiteSpace)) throw new UsageException("--binary: the path must not contain spaces");
+            }
+        }
         socket ??= configPath is null ? "./fastlb.sock" : SocketFromConfig(configPath, stderr);
         if (socket is null) return 1;
         string reply;
         try
         {
-            reply = await ControlClient.SendAsync(socket, string.Join(' ', words), TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            reply = await ControlClient.SendAsync(socket, string.Join(' ', words), timeout).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
         {

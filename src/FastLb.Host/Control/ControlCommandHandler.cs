@@ -11,12 +11,17 @@ namespace FastLb.Host.Control;
 /// <summary>Turns one control line into one JSON reply line. Every change replies with the generation it published.</summary>
 internal sealed class ControlCommandHandler(FastLbRuntime runtime)
 {
-    public const string Commands = "status, stats, events, swap, split, rollback, weight, drain, enable, reload";
+    public const string Commands = "status, stats, events, swap, split, rollback, weight, drain, enable, reload, upgrade";
 
     public async Task<string> HandleAsync(string line)
     {
         var words = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
         if (words.Length == 0) return Error($"empty command; commands are: {Commands}");
+        if (words[0] is "swap" or "split" or "rollback" or "weight" or "drain" or "enable" or "reload" && runtime.UpgradeInProgress)
+        {
+            // The state was handed to the new process already: a change here now would be lost or diverge.
+            return Error($"an upgrade is in progress: '{words[0]}' is refused until it ends (then retry; after a successful upgrade the new process answers)");
+        }
         // `--force` (swap, split) overrides the release gate; it may stand anywhere after the command.
         var force = words.Length > 1 && words.Contains("--force");
         if (force)
@@ -38,6 +43,7 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
                 "drain" => Expect(words, 4, "drain SERVICE POOL ADDRESS") ?? Changed(runtime.Controller.Drain(words[1], words[2], words[3])),
                 "enable" => Expect(words, 4, "enable SERVICE POOL ADDRESS") ?? Changed(runtime.Controller.Enable(words[1], words[2], words[3])),
                 "reload" => Expect(words, 1, "reload") ?? Reloaded(await runtime.ReloadAsync().ConfigureAwait(false)),
+                "upgrade" => await UpgradeAsync(words).ConfigureAwait(false),
                 _ => Error($"unknown command '{words[0]}'; commands are: {Commands}"),
             };
         }
@@ -51,6 +57,28 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
             FastLb.Core.Diagnostics.Log.Error($"control command '{line}' failed: {e}");
             return Error($"internal error running '{words[0]}': {e.Message}");
         }
+    }
+
+    private async Task<string> UpgradeAsync(string[] words)
+    {
+        string? binary = null;
+        if (words.Length == 3 && words[1] == "--binary") binary = words[2];
+        else if (words.Length != 1) return Error("usage: upgrade [--binary PATH]");
+        if (binary is not null && !Path.IsPathRooted(binary)) return Error($"--binary needs an absolute path, got '{binary}'");
+        var result = await runtime.UpgradeAsync(binary).ConfigureAwait(false);
+        return Json(w =>
+        {
+            w.WriteBoolean("ok", result.Ok);
+            if (result.Error is not null) w.WriteString("error", $"upgrade failed; pid {Environment.ProcessId} keeps serving: {result.Error}");
+            w.WriteNumber("old_pid", Environment.ProcessId);
+            if (result.NewPid != 0) w.WriteNumber("new_pid", result.NewPid);
+            else w.WriteNull("new_pid");
+            w.WriteNumber("ready_ms", Math.Round(result.ReadyAfter.TotalMilliseconds, 1));
+            w.WriteStartArray("listeners");
+            foreach (var l in result.Listeners) w.WriteStringValue(l);
+            w.WriteEndArray();
+            if (result.Ok) w.WriteString("message", $"pid {result.NewPid} accepts on {result.Listeners.Count} listener(s) after {result.ReadyAfter.TotalMilliseconds:0} ms; pid {Environment.ProcessId} drains and exits");
+        });
     }
 
     public static string Error(string message) => Json(w =>
@@ -96,14 +124,16 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
         }
         w.WriteEndArray();
         w.WriteNumber("live_connections", runtime.Proxy.LiveConnections);
-        WriteProcess(w);
+        WriteProcess(w, runtime);
     });
 
-    /// <summary>Process figures an operator (and the load harness) reads: memory, GC counts, allocated bytes.</summary>
-    private static void WriteProcess(Utf8JsonWriter w)
+    /// <summary>Process figures an operator (and the load harness) reads: generation, memory, GC counts, allocated bytes.</summary>
+    private static void WriteProcess(Utf8JsonWriter w, FastLbRuntime runtime)
     {
         using var self = System.Diagnostics.Process.GetCurrentProcess();
         w.WriteStartObject("process");
+        runtime.Generation.Write(w);
+        w.WriteBoolean("upgrade_in_progress", runtime.UpgradeInProgress);
         w.WriteNumber("rss_bytes", self.WorkingSet64);
         w.WriteNumber("managed_heap_bytes", GC.GetTotalMemory(forceFullCollection: false));
         w.WriteNumber("allocated_bytes", GC.GetTotalAllocatedBytes(precise: false));

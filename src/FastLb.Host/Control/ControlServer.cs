@@ -17,19 +17,60 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
 
     private readonly CancellationTokenSource _stop = new();
     private Socket? _listener;
+    private string? _ownedPath; // the file this server created and still owns; removed on dispose
     private int _disposed;
 
     public string Path { get; } = path;
 
+    /// <summary>Creates the socket at <see cref="Path"/> (removing a leftover nobody listens on) and serves it.</summary>
     public void Start()
     {
         RemoveStaleSocket();
+        StartBeside();
+        TakeOverPath();
+    }
+
+    /// <summary>
+    /// Creates the socket beside <see cref="Path"/> and serves it there; <see cref="TakeOverPath"/> moves it into
+    /// place. An upgrade does this while the old process still serves <see cref="Path"/>.
+    /// </summary>
+    /// <remarks>
+    /// Binding under another name also keeps .NET from deleting <see cref="Path"/> when this socket closes (it removes
+    /// the file a Unix socket was bound to): after an upgrade that file is the new process's socket.
+    /// </remarks>
+    public void StartBeside()
+    {
+        var temporary = Path + ".new";
+        if (File.Exists(temporary)) File.Delete(temporary); // a leftover of a start or upgrade that died half-way
+        Serve(temporary);
+    }
+
+    /// <summary>
+    /// Renames the socket over <see cref="Path"/> in one step, so a client reaches the old process (if any) before
+    /// and this one after, never nothing.
+    /// </summary>
+    public void TakeOverPath()
+    {
+        if (_ownedPath is null || _ownedPath == Path) return;
+        File.Move(_ownedPath, Path, overwrite: true);
+        _ownedPath = Path;
+    }
+
+    /// <summary>Stops serving, leaving the socket file to the process that took it over (an upgrade). Idempotent.</summary>
+    public void CloseForHandOver()
+    {
+        _ownedPath = null;
+        Dispose();
+    }
+
+    private void Serve(string path)
+    {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         // Create the socket file 0600 from the start: a umask of 0177 leaves no window where others may connect.
         var oldMask = Umask(0b001_111_111);
         try
         {
-            socket.Bind(new UnixDomainSocketEndPoint(Path));
+            socket.Bind(new UnixDomainSocketEndPoint(path));
         }
         catch
         {
@@ -40,9 +81,10 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
         {
             Umask(oldMask);
         }
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         socket.Listen(16);
         _listener = socket;
+        _ownedPath = path;
         _ = new BoundedAcceptLoop("control socket", MaxClients, ServeAsync, RefuseAsync).RunAsync(socket, _stop.Token);
     }
 
@@ -111,7 +153,7 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
         _listener?.Dispose();
         try
         {
-            File.Delete(Path);
+            if (_ownedPath is { } owned) File.Delete(owned);
         }
         catch (IOException)
         {

@@ -74,6 +74,19 @@ internal static class ReplyFormatter
         sb.Append("generation ").Append(root.GetProperty("generation").GetInt64());
         if (root.TryGetProperty("live_connections", out var live)) sb.Append("  live connections ").Append(live.GetInt32());
         sb.AppendLine();
+        if (root.TryGetProperty("process", out var process) && process.TryGetProperty("generation", out var processGeneration))
+        {
+            sb.Append("process pid ").Append(process.GetProperty("pid").GetInt32())
+              .Append("  started ").Append(process.GetProperty("started_at").GetString())
+              .Append("  version ").Append(process.GetProperty("version").GetString())
+              .Append("  process generation ").Append(processGeneration.GetInt32());
+            if (process.GetProperty("upgraded_from_pid").ValueKind == JsonValueKind.Number)
+            {
+                sb.Append("  upgraded from pid ").Append(process.GetProperty("upgraded_from_pid").GetInt32());
+            }
+            if (process.TryGetProperty("upgrade_in_progress", out var upgrading) && upgrading.GetBoolean()) sb.Append("  (upgrade in progress)");
+            sb.AppendLine();
+        }
         if (root.TryGetProperty("listeners", out var listeners))
         {
             foreach (var l in listeners.EnumerateArray())

@@ -77,7 +77,7 @@ internal sealed partial class HttpProxyConnection
         var http10 = _request.Version == HttpProtocolVersion.Http10;
         // An HTTP/1.0 client cannot read chunked: send the data de-chunked and delimit it by closing.
         _dechunk = http10 && _response.Framing == BodyFraming.Chunked;
-        _closeClient = !_request.KeepAlive || _stopping || _dechunk || _response.Framing == BodyFraming.CloseDelimited;
+        _closeClient = !_request.KeepAlive || _stopping || _closeAfterResponse || _dechunk || _response.Framing == BodyFraming.CloseDelimited;
         HttpHeadWriter.WriteResponseHead(_output, _response, new ResponseHeadOptions
         {
             ConnectionClose = _closeClient,

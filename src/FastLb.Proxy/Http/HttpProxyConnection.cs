@@ -59,6 +59,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     private UpstreamConnection? _upstream;
     private volatile bool _stopping;
     private bool _lingerOnClose;
+    private volatile bool _closeAfterResponse; // the process hands over to another: the next response says Connection: close
     private int _aborted;
 
     public HttpProxyConnection(HttpProxy proxy, EpollSocket socket, ListenerConfig listener, ProxyListener owner)
@@ -238,7 +239,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Outcome> AnswerAsync(int status, bool bodyConsumed, ServiceSnapshot? service = null, PoolSnapshot? unavailable = null)
     {
-        var close = !bodyConsumed || _stopping || _request.ErrorStatusCode != 0 || status == 408
+        var close = !bodyConsumed || _stopping || _closeAfterResponse || _request.ErrorStatusCode != 0 || status == 408
                     || !_request.KeepAlive || _request.Version == HttpProtocolVersion.Http10;
         MarkAnswer(status);
         // Closing on a request whose body is unread: the client may still be sending it, so linger before the close.
@@ -268,6 +269,14 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
 
     /// <summary>Starts serving on the calling thread up to the first wait (no thread-pool hop per connection).</summary>
     public void Execute() => _ = RunAsync();
+
+    /// <summary>
+    /// The process hands its listeners to another: the next response (the one in flight, or the answer to the next
+    /// request of an idle keep-alive connection) carries Connection: close and the connection closes after it. An idle
+    /// connection is not closed under a client that may be sending its next request right now; it ends with that
+    /// request, at the keep-alive timeout, or at the drain timeout.
+    /// </summary>
+    public void RequestCloseAfterResponse() => _closeAfterResponse = true;
 
     /// <summary>
     /// The listener stops (any thread): finish the request in flight, start no new one. The flag is seen at once; the

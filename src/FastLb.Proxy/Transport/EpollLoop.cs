@@ -176,6 +176,12 @@ internal sealed unsafe class EpollLoop
     }
 
     /// <summary>
+    /// Takes <paramref name="fd"/> out of the epoll set now: needed for a descriptor another process also holds (a
+    /// listening socket handed over by an upgrade), which closing alone would leave registered.
+    /// </summary>
+    public void RemoveFromEpoll(int fd) => SocketSyscalls.EpollDelete(_epfd, fd);
+
+    /// <summary>
     /// Forgets <paramref name="socket"/> so events still queued for it are dropped. No epoll_ctl(DEL): closing the fd
     /// (never duplicated) removes it from the epoll set, which saves a syscall per connection. Idempotent.
     /// </summary>

@@ -18,6 +18,28 @@ internal sealed partial class EpollSocket
     }
 
     /// <summary>
+    /// Closes a listening socket whose descriptor another process may also hold (handed over by an upgrade): it leaves
+    /// this loop's epoll set first, since the kernel drops a registration only when the last descriptor closes.
+    /// </summary>
+    public void CloseListener()
+    {
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            Loop.RemoveFromEpoll(_fd);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+        Dispose();
+    }
+
+    /// <summary>
     /// Accepts one pending connection onto <paramref name="loop"/>, or when it is null onto the next loop in
     /// round-robin order of this listener's loops (<see cref="EventLoops.Next"/>); null when the backlog is empty.
     /// </summary>

@@ -38,6 +38,7 @@ internal static unsafe partial class SocketSyscalls
 
     public const int EPOLL_CLOEXEC = 0x80000;
     public const int EPOLL_CTL_ADD = 1;
+    public const int EPOLL_CTL_DEL = 2;
     public const uint EPOLLIN = 0x001;
     public const uint EPOLLOUT = 0x004;
     public const uint EPOLLERR = 0x008;
@@ -139,6 +140,13 @@ internal static unsafe partial class SocketSyscalls
         Unsafe.WriteUnaligned(ev + 4, data);
         if (EpollEventSize == 16) Unsafe.WriteUnaligned(ev + 8, data);
         return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, ev) == 0 ? 0 : -LastErrno;
+    }
+
+    /// <summary>Removes <paramref name="fd"/> from the epoll set; 0 or -errno.</summary>
+    public static int EpollDelete(int epfd, int fd)
+    {
+        var ev = stackalloc byte[16]; // ignored by EPOLL_CTL_DEL, but kernels before 2.6.9 wanted it non-null
+        return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, ev) == 0 ? 0 : -LastErrno;
     }
 
     /// <summary>Reads the events and data of entry <paramref name="index"/> of an epoll_wait buffer.</summary>
