@@ -346,6 +346,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
             _admin?.Dispose();
             Log.Info($"upgrade: pid {newPid} serves now; draining {Proxy.LiveConnections} connection(s) here (drain_timeout {timeout.TotalSeconds:0.###}s)");
             await Proxy.HandOffAsync(timeout).ConfigureAwait(false);
+            if (_control is not null) await _control.WhenRepliesSentAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
             Http.Dispose();
             _shutdown.Cancel();
             Log.Info($"stopped (upgraded to pid {newPid})");

@@ -19,6 +19,7 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
     private Socket? _listener;
     private string? _ownedPath; // the file this server created and still owns; removed on dispose
     private int _disposed;
+    private int _replying; // commands read whose reply is not sent yet
 
     public string Path { get; } = path;
 
@@ -54,6 +55,16 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
         if (_ownedPath is null || _ownedPath == Path) return;
         File.Move(_ownedPath, Path, overwrite: true);
         _ownedPath = Path;
+    }
+
+    /// <summary>
+    /// Waits (at most <paramref name="timeout"/>) until every command read has its reply sent: the upgrade command
+    /// answers after the hand-off, and the process must not exit before that answer is out.
+    /// </summary>
+    public async Task WhenRepliesSentAsync(TimeSpan timeout)
+    {
+        var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (Volatile.Read(ref _replying) > 0 && Environment.TickCount64 < deadline) await Task.Delay(10).ConfigureAwait(false);
     }
 
     /// <summary>Stops serving, leaving the socket file to the process that took it over (an upgrade). Idempotent.</summary>
@@ -131,8 +142,16 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
             var line = Encoding.UTF8.GetString(buffer, 0, newline).TrimEnd('\r');
             filled -= newline + 1;
             Buffer.BlockCopy(buffer, newline + 1, buffer, 0, filled);
-            var reply = await handler.HandleAsync(line).ConfigureAwait(false);
-            await SendLineAsync(client, reply).ConfigureAwait(false);
+            Interlocked.Increment(ref _replying);
+            try
+            {
+                var reply = await handler.HandleAsync(line).ConfigureAwait(false);
+                await SendLineAsync(client, reply).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _replying);
+            }
         }
     }
 

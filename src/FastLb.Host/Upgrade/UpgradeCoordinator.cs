@@ -111,36 +111,12 @@ internal sealed class UpgradeCoordinator(FastLbRuntime runtime, TimeSpan timeout
         {
             foreach (var (_, socket) in sockets) fds.Add(AddRef(socket, handles));
             if (admin is not null) fds.Add(AddRef(admin, handles));
-            channel.Send(w =>
-            {
-                w.WriteString("type", "handoff");
-                w.WriteStartObject("from");
-                runtime.Generation.Write(w);
-                w.WriteEndObject();
-                w.WriteStartArray("listeners");
-                for (var i = 0; i < sockets.Count; i++)
-                {
-                    var config = sockets[i].Config;
-                    w.WriteStartObject();
-                    w.WriteString("name", config.Name);
-                    w.WriteString("bind", config.Bind.ToString());
-                    w.WriteString("protocol", config.Protocol == ListenerProtocol.Tcp ? "tcp" : "http");
-                    w.WriteStartArray("fds"); // one socket per listener today; a list so SO_REUSEPORT groups fit
-                    w.WriteNumberValue(i);
-                    w.WriteEndArray();
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
-                if (admin is not null && runtime.Controller.Config?.Admin.Listen is { } adminBind)
-                {
-                    w.WriteStartObject("admin");
-                    w.WriteString("bind", adminBind.ToString());
-                    w.WriteNumber("fd", sockets.Count);
-                    w.WriteEndObject();
-                }
-                w.WritePropertyName("state");
-                runtime.WriteUpgradeState(w);
-            }, fds);
+            SendHandoff(channel, sockets, admin is not null, fds);
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+        {
+            // EPIPE: the new process is gone already (it failed at start).
+            return Gone(child) ?? $"cannot hand over to pid {child.Id}: {e.Message}";
         }
         finally
         {
@@ -150,8 +126,55 @@ internal sealed class UpgradeCoordinator(FastLbRuntime runtime, TimeSpan timeout
 
         var prepared = Expect(channel, child, deadline, "prepared");
         if (prepared is not null) return prepared;
-        channel.Send(w => w.WriteString("type", "commit"));
+        try
+        {
+            channel.Send(w => w.WriteString("type", "commit"));
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+        {
+            return Gone(child) ?? $"cannot commit the hand-off to pid {child.Id}: {e.Message}";
+        }
         return Expect(channel, child, deadline, "ready");
+    }
+
+    /// <summary>Why the new process is gone ("exited (code N) before it was ready"), or null when it still runs.</summary>
+    private static string? Gone(Process child) =>
+        child.WaitForExit(2000)
+            ? $"new process (pid {child.Id}) exited (code {child.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture)}) before it was ready"
+            : null;
+
+    private void SendHandoff(UpgradeChannel channel, IReadOnlyList<(ListenerConfig Config, SafeHandle Socket)> sockets, bool withAdmin, List<int> fds)
+    {
+        channel.Send(w =>
+        {
+            w.WriteString("type", "handoff");
+            w.WriteStartObject("from");
+            runtime.Generation.Write(w);
+            w.WriteEndObject();
+            w.WriteStartArray("listeners");
+            for (var i = 0; i < sockets.Count; i++)
+            {
+                var config = sockets[i].Config;
+                w.WriteStartObject();
+                w.WriteString("name", config.Name);
+                w.WriteString("bind", config.Bind.ToString());
+                w.WriteString("protocol", config.Protocol == ListenerProtocol.Tcp ? "tcp" : "http");
+                w.WriteStartArray("fds"); // one socket per listener today; a list so SO_REUSEPORT groups fit
+                w.WriteNumberValue(i);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            if (withAdmin && runtime.Controller.Config?.Admin.Listen is { } adminBind)
+            {
+                w.WriteStartObject("admin");
+                w.WriteString("bind", adminBind.ToString());
+                w.WriteNumber("fd", sockets.Count);
+                w.WriteEndObject();
+            }
+            w.WritePropertyName("state");
+            runtime.WriteUpgradeState(w);
+        }, fds);
     }
 
     private static int AddRef(SafeHandle handle, List<SafeHandle> held)
@@ -179,11 +202,7 @@ internal sealed class UpgradeCoordinator(FastLbRuntime runtime, TimeSpan timeout
         {
             return $"hand-off channel to pid {child.Id} failed: {e.Message}";
         }
-        if (message is null)
-        {
-            var code = child.WaitForExit(2000) ? child.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) : "unknown";
-            return $"new process (pid {child.Id}) exited (code {code}) before it was ready";
-        }
+        if (message is null) return Gone(child) ?? $"new process (pid {child.Id}) closed the hand-off channel before it was ready";
         using (message)
         {
             foreach (var fd in message.Fds) FdPassing.Close(fd);

@@ -18,6 +18,9 @@ internal sealed class FastLbProcess : IAsyncDisposable
     public int Pid => _process.Id;
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The exit code once <see cref="HasExited"/>; unlike <see cref="WaitForExitAsync"/> it does not wait for the output pipes to close (a process it started may still hold them).</summary>
+    public int ExitCode => _process.ExitCode;
+
     public string Log
     {
         get

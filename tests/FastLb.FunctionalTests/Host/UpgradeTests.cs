@@ -1,0 +1,261 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+using FastLb.FunctionalTests.HttpProxy;
+using Xunit;
+
+namespace FastLb.FunctionalTests.Host;
+
+/// <summary>`fastlb upgrade`: the real binary hands its sockets and state to a new process of itself.</summary>
+public class UpgradeTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = UpgradeHarness.Timeout;
+    private readonly UpgradeHarness _lb = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _lb.DisposeAsync();
+
+    [Fact]
+    public async Task Upgrade_AfterSwap_StateSurvivesAndRollbackReturnsToBlue()
+    {
+        var first = await _lb.StartAsync();
+        var pg = await _lb.ListenerAsync("pg");
+        // A TCP connection on blue, held open across the swap and the upgrade: blue drains with it.
+        using var held = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await held.ConnectAsync(pg).WaitAsync(Timeout);
+        Assert.StartsWith("blue-", await RequestOnAsync(held));
+        await _lb.CtlAsync("swap web green");
+        var before = (await _lb.CtlAsync("status")).GetProperty("services").GetProperty("web");
+        var drain = before.GetProperty("pools").GetProperty("blue").GetProperty("draining");
+        Assert.Equal(1, drain.GetProperty("live").GetInt32());
+
+        var reply = await _lb.UpgradeAsync();
+
+        Assert.True(reply.GetProperty("ok").GetBoolean(), reply.ToString());
+        var newPid = reply.GetProperty("new_pid").GetInt32();
+        var status = await _lb.CtlAsync("status");
+        var process = status.GetProperty("process");
+        Assert.Equal(newPid, status.GetProperty("pid").GetInt32());
+        Assert.Equal(first.Pid, process.GetProperty("upgraded_from_pid").GetInt32());
+        Assert.Equal(2, process.GetProperty("generation").GetInt32());
+        var web = status.GetProperty("services").GetProperty("web");
+        Assert.Equal(100, web.GetProperty("shares").GetProperty("green").GetInt32());
+        Assert.Equal("runtime", web.GetProperty("source").GetString());
+        var blueDrain = web.GetProperty("pools").GetProperty("blue").GetProperty("draining");
+        Assert.Equal(drain.GetProperty("since").GetString(), blueDrain.GetProperty("since").GetString());
+        Assert.Equal(drain.GetProperty("deadline").GetString(), blueDrain.GetProperty("deadline").GetString());
+        Assert.StartsWith("green-", await HttpOnce.GetBackendAsync(await _lb.ListenerAsync("web"), Timeout));
+        // The held connection is still the old process's, still on blue.
+        Assert.StartsWith("blue-", await RequestOnAsync(held));
+
+        var rollback = await _lb.CtlAsync("rollback web");
+
+        Assert.True(rollback.GetProperty("ok").GetBoolean(), rollback.ToString());
+        Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(await _lb.ListenerAsync("web"), Timeout));
+        Assert.Equal(100, (await _lb.CtlAsync("status")).GetProperty("services").GetProperty("web").GetProperty("shares").GetProperty("blue").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("exit-at-start")]
+    [InlineData("hang-before-ready")]
+    [InlineData("bad-config")]
+    public async Task Upgrade_NewProcessFails_OldKeepsServingWithoutFailedRequests(string failure)
+    {
+        var first = await _lb.StartAsync(_lb.Config(upgradeTimeout: "6s"));
+        var web = await _lb.ListenerAsync("web");
+        var pg = await _lb.ListenerAsync("pg");
+        await using var load = new ContinuousLoad([web, web], [web, pg]);
+        await load.WaitForProgressAsync(20, Timeout);
+
+        string? binary = null;
+        string expected;
+        switch (failure)
+        {
+            case "exit-at-start":
+                binary = _lb.Script("fastlb-broken", "exit 1");
+                expected = "exited (code 1) before it was ready";
+                break;
+            case "hang-before-ready":
+                binary = _lb.FastLbWithEnvironment("fastlb-hangs", "FASTLB_UPGRADE_TEST_HOOK=hang-before-ready");
+                expected = "was not ready within upgrade_timeout (6s)";
+                break;
+            default:
+                await File.WriteAllTextAsync(_lb.ConfigPath, "listeners:\n  - name: web\n    bnd: 127.0.0.1:0\n");
+                expected = $"{_lb.ConfigPath}:3:5:";
+                break;
+        }
+        var upgrade = _lb.UpgradeAsync(binary);
+        if (failure == "hang-before-ready")
+        {
+            await first.WaitForLogAsync("hanging until killed", Timeout);
+            // One upgrade at a time, and no runtime change while the state is being handed over.
+            var second = await _lb.CtlAsync("upgrade");
+            Assert.False(second.GetProperty("ok").GetBoolean());
+            Assert.Contains("already in progress", second.GetProperty("error").GetString());
+            var swap = await _lb.CtlAsync("swap web green");
+            Assert.Contains("upgrade is in progress", swap.GetProperty("error").GetString());
+        }
+        var reply = await upgrade.WaitAsync(Timeout);
+
+        Assert.False(reply.GetProperty("ok").GetBoolean());
+        Assert.Contains(expected, reply.GetProperty("error").GetString());
+        Assert.Contains($"pid {first.Pid} keeps serving", reply.GetProperty("error").GetString());
+        if (reply.GetProperty("new_pid").ValueKind == System.Text.Json.JsonValueKind.Number)
+        {
+            await UpgradeHarness.WaitForExitAsync(reply.GetProperty("new_pid").GetInt32(), Timeout);
+        }
+        await load.WaitForProgressAsync(50, Timeout);
+        var status = await _lb.CtlAsync("status");
+        Assert.Equal(first.Pid, status.GetProperty("pid").GetInt32());
+        Assert.False(status.GetProperty("process").GetProperty("upgrade_in_progress").GetBoolean());
+        Assert.Empty(load.Failures);
+        Assert.False(first.HasExited);
+    }
+
+    [Fact]
+    public async Task UpgradeCommand_BadConfig_ExitsNonZeroWithTheReason()
+    {
+        var first = await _lb.StartAsync();
+        await File.WriteAllTextAsync(_lb.ConfigPath, "listeners:\n  - name: web\n    protocol: htp\n");
+
+        await using var ctl = FastLbProcess.Start(_lb.Dir.Path, "upgrade", "--socket", _lb.Socket);
+
+        Assert.Equal(1, await ctl.WaitForExitAsync(Timeout));
+        Assert.Contains("upgrade failed", ctl.Log);
+        Assert.Contains($"{_lb.ConfigPath}:3:15:", ctl.Log);
+        Assert.Equal(first.Pid, (await _lb.CtlAsync("status")).GetProperty("pid").GetInt32());
+    }
+
+    [Fact]
+    public async Task Upgrade_WebSocketOpen_StaysOpenInTheOldProcessUntilItsDrainTimeout()
+    {
+        await using var ws = new WebSocketEchoBackend();
+        var config = $"""
+            admin:
+              control_socket: {_lb.Socket}
+            defaults:
+              drain_timeout: 3s
+            listeners:
+              - name: web
+                bind: 127.0.0.1:0
+                protocol: http
+                routes:
+                  - service: chat
+            services:
+              chat:
+                pools:
+                  main: [{ws.EndPoint}]
+            """;
+        var first = await _lb.StartAsync(config);
+        var web = await _lb.ListenerAsync("web");
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(web).WaitAsync(Timeout);
+        using var cts = new CancellationTokenSource(Timeout);
+        await ScriptedBackend.SendAsync(client, "GET /chat HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", cts.Token);
+        Assert.StartsWith("HTTP/1.1 101", await ScriptedBackend.ReadHeadAsync(client, cts.Token));
+        Assert.Equal("before", await EchoAsync(client, "before", cts.Token));
+
+        var reply = await _lb.UpgradeAsync();
+        var upgradedAt = DateTime.UtcNow;
+
+        Assert.True(reply.GetProperty("ok").GetBoolean(), reply.ToString());
+        Assert.Equal("after", await EchoAsync(client, "after", cts.Token));
+        Assert.False(first.HasExited);
+        // The tunnel ends at the old process's drain timeout (3 s), then the old process exits 0.
+        var buffer = new byte[16];
+        try
+        {
+            Assert.Equal(0, await client.ReceiveAsync(buffer, SocketFlags.None, cts.Token));
+        }
+        catch (SocketException e)
+        {
+            Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
+        }
+        Assert.InRange(DateTime.UtcNow - upgradedAt, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(15));
+        await Poll.UntilAsync(() => first.HasExited, "the old process exited");
+        Assert.Equal(0, first.ExitCode);
+        Assert.Equal(reply.GetProperty("new_pid").GetInt32(), (await _lb.CtlAsync("status")).GetProperty("pid").GetInt32());
+    }
+
+    [Fact]
+    public async Task Upgrade_ListenersChanged_RemovedOneClosedNewOneBoundAdminKept()
+    {
+        var first = await _lb.StartAsync();
+        var web = await _lb.ListenerAsync("web");
+        var pg = await _lb.ListenerAsync("pg");
+        var admin = AdminEndPoint(first.Log);
+        await File.WriteAllTextAsync(_lb.ConfigPath, _lb.Config(withTcp: false,
+            extraListener: "  - name: extra\n    bind: 127.0.0.1:0\n    protocol: http\n    routes:\n      - service: web\n"));
+
+        var reply = await _lb.UpgradeAsync();
+
+        Assert.True(reply.GetProperty("ok").GetBoolean(), reply.ToString());
+        Assert.Equal(web, await _lb.ListenerAsync("web"));
+        Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(await _lb.ListenerAsync("extra"), Timeout));
+        await Poll.UntilAsync(() => Refused(pg), "the removed listener refuses");
+        var adminStatus = await AdminGetAsync(admin, "/status");
+        Assert.Contains($"\"pid\":{reply.GetProperty("new_pid").GetInt32()}", adminStatus);
+    }
+
+    [Fact]
+    public async Task Sigusr2_Running_UpgradesToANewProcess()
+    {
+        var first = await _lb.StartAsync();
+        var web = await _lb.ListenerAsync("web");
+
+        first.Signal(12); // SIGUSR2
+        await first.WaitForLogAsync($"took over from pid {first.Pid}", Timeout);
+
+        var status = await _lb.CtlAsync("status");
+        var pid = status.GetProperty("pid").GetInt32();
+        _lb.Track(pid);
+        Assert.NotEqual(first.Pid, pid);
+        Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(web, Timeout));
+        await Poll.UntilAsync(() => first.HasExited, "the old process exited");
+        Assert.Equal(0, first.ExitCode);
+    }
+
+    private static async Task<string> RequestOnAsync(Socket socket)
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        await ScriptedBackend.SendAsync(socket, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", cts.Token);
+        var head = await ScriptedBackend.ReadHeadAsync(socket, cts.Token) ?? throw new EndOfStreamException();
+        var length = int.Parse(Regex.Match(head, @"Content-Length: (\d+)", RegexOptions.IgnoreCase).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        await ScriptedBackend.ReadExactlyAsync(socket, length, cts.Token);
+        return HttpOnce.BackendOf(head) ?? throw new InvalidOperationException(head);
+    }
+
+    private static async Task<string> EchoAsync(Socket socket, string text, CancellationToken ct)
+    {
+        await ScriptedBackend.SendAsync(socket, text, ct);
+        return Encoding.ASCII.GetString(await ScriptedBackend.ReadExactlyAsync(socket, text.Length, ct));
+    }
+
+    private static IPEndPoint AdminEndPoint(string log) =>
+        IPEndPoint.Parse(Regex.Match(log, @"bind admin http (\S+)").Groups[1].Value);
+
+    private static async Task<string> AdminGetAsync(IPEndPoint endPoint, string path)
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(endPoint, cts.Token);
+        await ScriptedBackend.SendAsync(socket, $"GET {path} HTTP/1.1\r\nHost: admin\r\n\r\n", cts.Token);
+        return await HttpOnce.ReadToEndAsync(socket, cts.Token);
+    }
+
+    private static bool Refused(IPEndPoint endPoint)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Connect(endPoint);
+            return false;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            return true;
+        }
+    }
+}
