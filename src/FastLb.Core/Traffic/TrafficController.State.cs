@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using FastLb.Core.Health;
 using FastLb.Core.Routing;
 
 namespace FastLb.Core.Traffic;
@@ -9,7 +10,7 @@ internal sealed partial class TrafficController
     /// <summary>
     /// Writes the runtime state a new process needs to carry on where this one stops (a process upgrade): every
     /// service's assignment with its source and rollback history, backend overrides, drains with their original
-    /// times, each backend's health flag, and the table generation. One JSON object; <see cref="ImportState"/> reads it.
+    /// times, each backend's health and ejection state, and the table generation. One JSON object; <see cref="ImportState"/> reads it.
     /// </summary>
     public void ExportState(Utf8JsonWriter w)
     {
@@ -55,12 +56,20 @@ internal sealed partial class TrafficController
                 w.WriteEndObject();
             }
             w.WriteEndArray();
-            w.WriteStartArray("backends");
-            foreach (var state in Registry.All)
+            w.WriteStartArray("health");
+            foreach (var (key, h) in Registry.ExportHealth())
             {
                 w.WriteStartObject();
-                WriteKey(w, state.Service, state.Pool, state.Address);
-                w.WriteBoolean("healthy", state.Healthy);
+                WriteKey(w, key.Service, key.Pool, key.Address);
+                w.WriteString("status", h.Status.ToString().ToLowerInvariant());
+                w.WriteNumber("since_ticks", h.SinceTicks);
+                w.WriteNumber("passes_in_row", h.PassesInRow);
+                w.WriteNumber("failures_in_row", h.FailuresInRow);
+                w.WriteNumber("ejected_until_ticks", h.EjectedUntilTicks);
+                w.WriteNumber("times_ejected", h.TimesEjected);
+                w.WriteNumber("returned_ticks", h.ReturnedTicks);
+                w.WriteNumber("ejections", h.Ejections);
+                w.WriteNumber("ramp_start_ticks", h.RampStartTicks);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -142,12 +151,30 @@ internal sealed partial class TrafficController
                     if (entry.DrainedAt is null) taken.Add($"drain {entry.Describe()} deadline {entry.Deadline.UtcDateTime:HH:mm:ss.fff}Z");
                 }
             }
-            if (state.TryGetProperty("backends", out var backendStates))
+            if (state.TryGetProperty("health", out var health))
             {
-                foreach (var b in backendStates.EnumerateArray())
+                var records = new List<KeyValuePair<BackendKey, BackendHealthRecord>>();
+                foreach (var h in health.EnumerateArray())
                 {
-                    var key = ReadKey(b);
-                    if (key.Address is not null && Registry.Find(key.Service, key.Pool, key.Address) is { } s) s.Healthy = b.GetProperty("healthy").GetBoolean();
+                    var key = ReadKey(h);
+                    // Only backends this file still names: health of a removed one means nothing here.
+                    if (key.Address is null || !fileWeights.ContainsKey(new BackendKey(key.Service, key.Pool, key.Address))) continue;
+                    records.Add(new(new BackendKey(key.Service, key.Pool, key.Address), new BackendHealthRecord(
+                        Enum.TryParse<HealthStatus>(h.GetProperty("status").GetString(), ignoreCase: true, out var status) ? status : HealthStatus.Unknown,
+                        h.GetProperty("since_ticks").GetInt64(),
+                        h.GetProperty("passes_in_row").GetInt32(),
+                        h.GetProperty("failures_in_row").GetInt32(),
+                        h.GetProperty("ejected_until_ticks").GetInt64(),
+                        h.GetProperty("times_ejected").GetInt32(),
+                        h.GetProperty("returned_ticks").GetInt64(),
+                        h.GetProperty("ejections").GetInt64(),
+                        h.GetProperty("ramp_start_ticks").GetInt64())));
+                }
+                Registry.ImportHealth(records);
+                if (records.Exists(r => r.Value.Status == HealthStatus.Unhealthy || r.Value.EjectedUntilTicks != 0))
+                {
+                    taken.Add("health: " + string.Join(", ", records.Where(r => r.Value.Status == HealthStatus.Unhealthy || r.Value.EjectedUntilTicks != 0)
+                        .Select(r => $"{r.Key.Service}/{r.Key.Pool}/{r.Key.Address} {(r.Value.EjectedUntilTicks != 0 ? "ejected" : "unhealthy")}")));
                 }
             }
             var summary = taken.Count == 0 ? $"state from {from}: nothing changed at runtime" : $"state from {from}: " + string.Join("; ", taken);
