@@ -21,6 +21,9 @@ internal sealed class DrainEntry(string service, string pool, string? address, B
     /// <summary>Connections cut at the deadline, each counted once.</summary>
     public int Aborted => Volatile.Read(ref _aborted);
 
+    /// <summary>Starts the count at what another process already cut (a drain handed over by an upgrade).</summary>
+    public void RestoreAborted(int aborted) => Volatile.Write(ref _aborted, aborted);
+
     /// <summary>Counts <paramref name="connection"/> as cut; false when it was already.</summary>
     public bool RecordCut(IDrainable connection)
     {

@@ -145,8 +145,8 @@ internal sealed partial class TrafficController
                     var entry = new DrainEntry(key.Service, key.Pool, key.Address, backends, ReadTime(d, "since")!.Value, ReadTime(d, "deadline")!.Value)
                     {
                         DrainedAt = ReadTime(d, "drained_at"),
-                        Aborted = d.GetProperty("aborted").GetInt32(),
                     };
+                    entry.RestoreAborted(d.GetProperty("aborted").GetInt32());
                     _drains[key] = entry;
                     if (entry.DrainedAt is null) taken.Add($"drain {entry.Describe()} deadline {entry.Deadline.UtcDateTime:HH:mm:ss.fff}Z");
                 }
