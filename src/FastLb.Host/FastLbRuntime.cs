@@ -213,7 +213,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
             // Serving regardless: the data plane matters more; the operator gets told where the control socket is not.
             Log.Error($"upgrade: cannot move the control socket into place at {_control!.Path}: {e.Message}");
         }
-        Log.Info($"bind control socket {_control.Path}");
+        Log.Info($"bind control socket {_control!.Path}");
         return true;
     }
 
