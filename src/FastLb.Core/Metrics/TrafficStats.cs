@@ -65,6 +65,19 @@ internal sealed class TrafficStats(BackendStateRegistry registry, TimeProvider t
         return new TrafficHistory(requests, errors);
     }
 
+    /// <summary>The cumulative counters of a pool's backends now (no window): a rollout subtracts two of these.</summary>
+    public TrafficTotals Totals(string service, string pool)
+    {
+        var sum = new long[TrafficField.Count];
+        var one = new long[TrafficField.Count];
+        foreach (var state in StatesOf(service, pool))
+        {
+            state.Traffic.CopyTotals(one);
+            for (var i = 0; i < sum.Length; i++) sum[i] += one[i];
+        }
+        return TrafficTotals.From(sum);
+    }
+
     public TrafficSummary Summarize(IEnumerable<BackendState> states, int seconds)
     {
         seconds = Math.Clamp(seconds, 1, TrafficWindow.Seconds);
