@@ -7,7 +7,10 @@ namespace FastLb.Host;
 /// The accept loop of the control-plane servers (control socket, admin HTTP): at most a fixed number of clients
 /// are served at once; one more is handed to a refusal and closed, so a flood cannot exhaust the process.
 /// </summary>
+// CA1001: the semaphore never creates a wait handle (only Wait(0) and Release are used), so there is nothing to dispose.
+#pragma warning disable CA1001
 internal sealed class BoundedAcceptLoop(string what, int maxClients, Func<Socket, Task> serve, Func<Socket, Task> refuse)
+#pragma warning restore CA1001
 {
     private readonly SemaphoreSlim _slots = new(maxClients, maxClients);
 
@@ -30,7 +33,7 @@ internal sealed class BoundedAcceptLoop(string what, int maxClients, Func<Socket
                 Log.Warn($"{what} accept failed: {e.Message}");
                 continue;
             }
-            if (!_slots.Wait(0))
+            if (!_slots.Wait(0, CancellationToken.None))
             {
                 _ = FinishAsync(client, refuse, slot: false);
                 continue;

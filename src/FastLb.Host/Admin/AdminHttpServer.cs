@@ -54,7 +54,7 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
         _ = new BoundedAcceptLoop("admin http", MaxClients, ServeAsync, RefuseAsync).RunAsync(socket, _stop.Token);
     }
 
-    private static Task RefuseAsync(Socket client) =>
+    private static Task<int> RefuseAsync(Socket client) =>
         client.SendAsync("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray(), SocketFlags.None);
 
     private async Task ServeAsync(Socket client)

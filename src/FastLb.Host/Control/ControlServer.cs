@@ -90,7 +90,7 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
         }
         finally
         {
-            Umask(oldMask);
+            _ = Umask(oldMask); // umask always succeeds; the return value is the mask it replaced
         }
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         socket.Listen(16);

@@ -107,7 +107,7 @@ internal static class ReplyFormatter
             foreach (var pool in s.GetProperty("pools").EnumerateObject())
             {
                 var p = pool.Value;
-                sb.Append("  pool ").Append(pool.Name.PadRight(10)).Append(" share ").Append(p.GetProperty("share").GetInt32().ToString().PadLeft(3)).Append("%")
+                sb.Append("  pool ").Append(pool.Name.PadRight(10)).Append(" share ").Append(p.GetProperty("share").GetInt32().ToString().PadLeft(3)).Append('%')
                   .Append("  live ").Append(p.GetProperty("live").GetInt32());
                 if (p.TryGetProperty("healthy", out var healthy) && p.TryGetProperty("total", out var total))
                 {

@@ -56,7 +56,9 @@ internal sealed partial class HttpProxyConnection
     {
         _requestBody.Reset(_request);
         _stopPump = false;
+#pragma warning disable CA2012 // stored once and awaited exactly once when the response is done (StopPumpAsync or the wait for it to finish)
         _pump = PumpRequestBodyAsync(upstream);
+#pragma warning restore CA2012
         _pumping = true;
     }
 

@@ -14,7 +14,10 @@ namespace FastLb.Proxy.Transport;
 /// Registration takes a lock (once per connection); dispatch takes none. A loop belongs to one <see cref="EventLoops"/>,
 /// which stops it; the thread closes its epoll and eventfd as it exits.
 /// </remarks>
+// CA1001: the loop thread disposes both handles as it exits (see Run); disposing them from another thread would race it.
+#pragma warning disable CA1001
 internal sealed unsafe class EpollLoop
+#pragma warning restore CA1001
 {
     private const int MaxEvents = 256;
     private const ulong WakeToken = ulong.MaxValue;

@@ -63,7 +63,7 @@ internal static unsafe partial class LinuxSplice
         }
     }
 
-    public static void Close(int fd) => close(fd);
+    public static void Close(int fd) => _ = close(fd); // nothing useful to do on EINTR/EIO at close: the fd is gone either way
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int pipe2(int* fds, int flags);

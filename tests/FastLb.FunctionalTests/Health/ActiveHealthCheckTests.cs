@@ -8,7 +8,6 @@ namespace FastLb.FunctionalTests.Health;
 /// <summary>Active checks through an in-process FastLb: backends leave and return by their /healthz, green is checked before it has a share, the release gate.</summary>
 public sealed class ActiveHealthCheckTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
     private static string Yaml(string check, params (string Pool, HealthBackend[] Backends)[] pools)
     {

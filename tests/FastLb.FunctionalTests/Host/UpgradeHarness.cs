@@ -133,7 +133,7 @@ internal sealed class UpgradeHarness : IAsyncDisposable
     {
         foreach (var pid in _pids)
         {
-            if (IsAlive(pid)) Kill(pid, 9);
+            if (IsAlive(pid)) _ = Kill(pid, 9);
         }
         if (First is not null) await First.DisposeAsync();
         await Backends.DisposeAsync();

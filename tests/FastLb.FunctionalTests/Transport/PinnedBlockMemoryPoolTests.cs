@@ -10,7 +10,6 @@ namespace FastLb.FunctionalTests.Transport;
 /// </summary>
 public sealed class PinnedBlockMemoryPoolTests
 {
-    private static readonly TimeSpan Timeout = EpollPair.Timeout;
 
     [Fact]
     public async Task BlockReturnedOnALoop_IsRentedAgainByThatLoop_NotByOtherThreads()

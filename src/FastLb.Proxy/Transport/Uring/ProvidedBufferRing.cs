@@ -29,7 +29,7 @@ internal sealed unsafe class ProvidedBufferRing : IDisposable
     public ProvidedBufferRing(IoUring ring, ushort groupId, int count, int bufferSize)
     {
         if (count < 1 || count > 32768 || !BitOperations.IsPow2(count)) throw new ArgumentOutOfRangeException(nameof(count), "a power of two up to 32768");
-        if (bufferSize < 1) throw new ArgumentOutOfRangeException(nameof(bufferSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 1);
         _ring = ring;
         GroupId = groupId;
         Count = count;
@@ -37,7 +37,7 @@ internal sealed unsafe class ProvidedBufferRing : IDisposable
         _mask = (ushort)(count - 1);
         _entriesSize = (nuint)(count * sizeof(IoUringBuf));
         _entries = (IoUringBuf*)UringSyscalls.MapAnonymous(_entriesSize);
-        if (_entries == null) throw new OutOfMemoryException("cannot map a provided-buffer ring");
+        if (_entries == null) throw new IOException("cannot map a provided-buffer ring (mmap failed)");
         _buffers = (byte*)NativeMemory.AlignedAlloc((nuint)count * (nuint)bufferSize, 4096);
         var reg = new IoUringBufReg { RingAddr = (ulong)_entries, RingEntries = (uint)count, Bgid = groupId };
         var rc = ring.Register(UringConstants.RegisterPbufRing, &reg, 1);

@@ -209,7 +209,7 @@ public sealed unsafe partial class IoUringTests
         using var ring = CreateRing();
         using var handler = PosixSignalRegistration.Create(PosixSignal.SIGWINCH, c => c.Cancel = true);
         var self = pthread_self();
-        using var signaller = new Timer(_ => pthread_kill(self, 28 /* SIGWINCH */), null, 200, Timeout.Infinite);
+        using var signaller = new Timer(_ => _ = pthread_kill(self, 28 /* SIGWINCH */), null, 200, Timeout.Infinite);
 
         var rc = ring.Enter(1, 5 * Second); // nothing will complete: only the signal ends this wait early
 

@@ -45,8 +45,8 @@ internal sealed unsafe partial class SocketPair : IDisposable
 
     public void Dispose()
     {
-        close(Local);
-        close(Peer);
+        _ = close(Local);
+        _ = close(Peer);
     }
 
     [LibraryImport("libc", SetLastError = true)]
