@@ -1,11 +1,13 @@
 using System.Net;
+using FastLb.Core.ProxyProtocol;
 using FastLb.Core.Routing;
 
 namespace FastLb.Core.Config;
 
 internal sealed partial class ConfigBinder
 {
-    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies"];
+    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies", "accept_proxy"];
+    private static readonly string[] AcceptProxyKeys = ["versions", "trusted", "timeout"];
     private static readonly string[] ProtocolNames = ["http", "tcp"];
     private static readonly string[] RouteKeys = ["match", "service", "pool"];
     private static readonly string[] MatchKeys = ["host", "path_prefix", "path", "method", "header", "cookie"];
@@ -138,20 +140,54 @@ internal sealed partial class ConfigBinder
             }
         }
 
+        var acceptProxy = f.TryGetValue("accept_proxy", out var acceptProxyEntry) ? BindAcceptProxy(acceptProxyEntry, context) : null;
+
         if (_errors.Count > before || name is null || bind is null || protocol is null) return null;
         return new ListenerConfig
         {
             Name = name, Bind = bind, Protocol = protocol.Value, Routes = routes, Service = service, ClientAddresses = clientAddresses,
+            AcceptProxy = acceptProxy,
         };
     }
 
+    /// <summary>accept_proxy: { versions: [v1, v2], trusted: [CIDR...], timeout }; every key optional.</summary>
+    private AcceptProxyConfig? BindAcceptProxy(ConfigEntry entry, string listener)
+    {
+        var context = $"accept_proxy of {listener}";
+        var f = Fields(entry.Value, context, AcceptProxyKeys);
+        if (f is null) return null;
+        var versions = ProxyVersions.Both;
+        if (f.TryGetValue("versions", out var versionsEntry))
+        {
+            versions = ProxyVersions.None;
+            if (versionsEntry.Value is not ConfigSequence { Items.Count: > 0 } list)
+            {
+                Error(versionsEntry.Value, $"versions of {context} must be a list of v1 and/or v2, e.g. [v1, v2], got {Describe(versionsEntry.Value)}");
+                return null;
+            }
+            foreach (var item in list.Items)
+            {
+                var text = (item as ConfigScalar)?.Value;
+                if (text == "v1") versions |= ProxyVersions.V1;
+                else if (text == "v2") versions |= ProxyVersions.V2;
+                else Error(item, $"versions of {context}: {item.Describe()} is not a PROXY protocol version; expected v1 or v2");
+            }
+        }
+        IReadOnlyList<IPNetwork> trusted = [];
+        if (f.TryGetValue("trusted", out var trustedEntry) && BindTrustedProxies(trustedEntry, context, "trusted") is { } networks)
+        {
+            trusted = networks;
+        }
+        return new AcceptProxyConfig { Versions = versions, Trusted = trusted, Timeout = Timeout(f, "timeout", AcceptProxyConfig.DefaultTimeout) };
+    }
+
     /// <summary>trusted_proxies: a list of CIDRs (10.0.0.0/8, 2001:db8::/32) or single addresses.</summary>
-    private List<IPNetwork>? BindTrustedProxies(ConfigEntry entry, string listener)
+    private List<IPNetwork>? BindTrustedProxies(ConfigEntry entry, string listener, string key = "trusted_proxies")
     {
         if (entry.Value is ConfigScalar { IsNull: true }) return [];
         if (entry.Value is not ConfigSequence list)
         {
-            Error(entry.Value, $"trusted_proxies of {listener} must be a list of CIDRs, e.g. [10.0.0.0/8, 192.168.1.7], got {Describe(entry.Value)}");
+            Error(entry.Value, $"{key} of {listener} must be a list of CIDRs, e.g. [10.0.0.0/8, 192.168.1.7], got {Describe(entry.Value)}");
             return null;
         }
         var result = new List<IPNetwork>();
@@ -162,7 +198,7 @@ internal sealed partial class ConfigBinder
                 result.Add(network);
                 continue;
             }
-            Error(item, $"trusted_proxies of {listener}: {item.Describe()} is not an address or CIDR (prefix bits only, e.g. 10.0.0.0/8, 2001:db8::/32, 192.168.1.7)");
+            Error(item, $"{key} of {listener}: {item.Describe()} is not an address or CIDR (prefix bits only, e.g. 10.0.0.0/8, 2001:db8::/32, 192.168.1.7)");
         }
         return result;
     }

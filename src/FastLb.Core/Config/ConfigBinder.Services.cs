@@ -8,8 +8,9 @@ internal sealed partial class ConfigBinder
     [
         "balance", "hash_on", "active", "split", "pools", "rewrite_host",
         "drain_timeout", "connect_timeout", "idle_timeout", "response_head_timeout", "upstream_idle_timeout",
-        "health_check", "initial_state", "outlier", "panic_threshold", "slow_start", "min_healthy_percent",
+        "health_check", "initial_state", "outlier", "panic_threshold", "slow_start", "min_healthy_percent", "send_proxy",
     ];
+    private static readonly string[] SendProxyNames = ["v1", "v2"];
     private static readonly string[] PoolKeys = ["backends", "health_check"];
     private static readonly string[] BalanceNames = ["round_robin", "least_request", "random", "hash"];
     private static readonly string[] BackendKeys = ["address", "weight"];
@@ -102,6 +103,7 @@ internal sealed partial class ConfigBinder
             PanicThreshold = Percent(f, "panic_threshold", 0),
             SlowStart = f.TryGetValue("slow_start", out var ss) && Duration(ss) is { } slow ? slow : TimeSpan.Zero,
             MinHealthyPercent = Percent(f, "min_healthy_percent", 100),
+            SendProxy = f.TryGetValue("send_proxy", out var sp) ? Choice(sp, SendProxyNames) switch { "v1" => 1, "v2" => 2, _ => 0 } : 0,
         };
         return _errors.Count > before ? null : service;
     }

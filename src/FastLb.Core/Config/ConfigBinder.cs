@@ -31,6 +31,7 @@ internal sealed partial class ConfigBinder(string file)
         ("admin", AdminKeys),
         ("defaults", DefaultsKeys),
         ("listeners", ListenerKeys),
+        ("accept_proxy", AcceptProxyKeys),
         ("routes", RouteKeys),
         ("match", MatchKeys),
         ("header and cookie", NameValueKeys),

@@ -1,3 +1,4 @@
+using FastLb.Core.ProxyProtocol;
 using FastLb.Core.Routing;
 
 namespace FastLb.Core.Config;
@@ -17,4 +18,7 @@ internal sealed class ListenerConfig
 
     /// <summary>HTTP only: which peers are trusted proxies (trusted_proxies), and so who each request's client is.</summary>
     public ClientAddressRule ClientAddresses { get; init; } = ClientAddressRule.TrustNone;
+
+    /// <summary>accept_proxy: read a PROXY protocol header first from these peers; null = never.</summary>
+    public AcceptProxyConfig? AcceptProxy { get; init; }
 }

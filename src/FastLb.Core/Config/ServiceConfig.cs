@@ -43,6 +43,9 @@ internal sealed class ServiceConfig
     /// <summary>HTTP: rewrite the Host header to the backend's address instead of keeping the client's.</summary>
     public bool RewriteHost { get; init; }
 
+    /// <summary>send_proxy: the PROXY protocol version sent to backends ahead of each connection (1 or 2); 0 = none.</summary>
+    public int SendProxy { get; init; }
+
     public PoolConfig? FindPool(string name)
     {
         foreach (var p in Pools)

@@ -22,4 +22,11 @@ internal sealed class ListenerTraffic(string name)
     }
 
     public void Closed() => Interlocked.Decrement(ref _active);
+
+    private long _rejectedProxyHeaders;
+
+    /// <summary>Connections closed because the PROXY protocol header they owed was missing, malformed or late.</summary>
+    public long RejectedProxyHeaders => Interlocked.Read(ref _rejectedProxyHeaders);
+
+    public void ProxyHeaderRejected() => Interlocked.Increment(ref _rejectedProxyHeaders);
 }

@@ -74,6 +74,8 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         foreach (var l in listeners) w.Sample("fastlb_listener_connections_active", ["listener", l.Name], l.ActiveConnections);
         w.Family("fastlb_listener_connections_total", "counter", "Client connections accepted per listener.");
         foreach (var l in listeners) w.Sample("fastlb_listener_connections_total", ["listener", l.Name], l.TotalConnections);
+        w.Family("fastlb_listener_proxy_header_rejected_total", "counter", "Connections closed for a missing, malformed or late PROXY protocol header.");
+        foreach (var l in listeners) w.Sample("fastlb_listener_proxy_header_rejected_total", ["listener", l.Name], l.RejectedProxyHeaders);
         w.Family("fastlb_listener_requests_total", "counter", "HTTP requests answered per listener by status class, FastLb's own answers included.");
         for (var i = 0; i < listeners.Count; i++)
         {

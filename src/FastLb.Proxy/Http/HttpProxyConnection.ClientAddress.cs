@@ -1,4 +1,6 @@
 using System.Net;
+using FastLb.Core.ProxyProtocol;
+using FastLb.Core.Routing;
 using FastLb.Proxy.Tcp;
 
 namespace FastLb.Proxy.Http;
@@ -9,7 +11,7 @@ internal sealed partial class HttpProxyConnection
     /// <remarks>Parsed per request only when the peer is a trusted proxy; an untrusted peer's address is computed once per connection.</remarks>
     private IPAddress? EffectiveClientAddress()
     {
-        var peer = _socket.RemoteEndPoint?.Address;
+        var peer = _peer?.Address;
         if (peer is null || !_peerTrusted) return peer;
         var client = peer.IsIPv4MappedToIPv6 ? peer.MapToIPv4() : peer;
         var request = _request;
@@ -19,6 +21,30 @@ internal sealed partial class HttpProxyConnection
             if (_listener.ClientAddresses.Resolve(request.GetHeaderValue(i), ref client)) break;
         }
         return client;
+    }
+
+    /// <summary>send_proxy: an upstream connection that carried this client's PROXY header, to reuse for its next request to <paramref name="backend"/>.</summary>
+    private UpstreamConnection? TakeOwnUpstream(BackendState backend)
+    {
+        var own = _ownUpstream;
+        if (own is null) return null;
+        _ownUpstream = null;
+        if (ReferenceEquals(own.Backend, backend) && own.IsIdleUsable())
+        {
+            own.Reused = true;
+            return own;
+        }
+        own.Discard();
+        return null;
+    }
+
+    /// <summary>Writes the PROXY header for this client ahead of the first request on a fresh upstream connection.</summary>
+    private void WriteProxyHeader(UpstreamConnection upstream, int version)
+    {
+        var destination = _proxiedDestination;
+        if (destination is null && _peer is not null) destination = _proxiedDestination = _socket.LocalEndPoint();
+        var span = upstream.Output.GetSpan(ProxyHeaderWriter.MaxLength);
+        upstream.Output.Advance(ProxyHeaderWriter.Write(span, version, _peer, destination));
     }
 
     /// <summary>The client-ip balancing hash of the request in flight (see <see cref="EffectiveClientAddress"/>).</summary>

@@ -80,7 +80,9 @@ internal sealed partial class HttpProxyConnection
             if (attempt == 0) _triedA = backend;
             else _triedB = backend;
             _picked = backend;
-            var upstream = _proxy.Pool.TryRent(backend.State, _socket.Loop) ?? await ConnectAsync(backend, _service!).ConfigureAwait(false);
+            // send_proxy: a connection that carried one client's PROXY header is never lent to another client.
+            var upstream = (_service!.SendProxy != 0 ? TakeOwnUpstream(backend.State) : _proxy.Pool.TryRent(backend.State, _socket.Loop))
+                           ?? await ConnectAsync(backend, _service!).ConfigureAwait(false);
             if (upstream is not null) return upstream;
         }
         return null;
@@ -158,6 +160,7 @@ internal sealed partial class HttpProxyConnection
         _requestBodyDone = !hasBody;
         _requestBodyInvalid = false;
         _inResponseBody = false;
+        if (_service!.SendProxy != 0 && !upstream.Reused) WriteProxyHeader(upstream, _service.SendProxy);
         HttpHeadWriter.WriteRequestHead(upstream.Output, _request, new RequestHeadOptions
         {
             ClientAddress = _clientAddress,
@@ -185,8 +188,9 @@ internal sealed partial class HttpProxyConnection
     {
         await StopPumpAsync(upstream).ConfigureAwait(false);
         Volatile.Write(ref _upstream, null);
-        if (reusable && !IsAborted) _proxy.Pool.Return(upstream, _service!.UpstreamIdleTimeout);
-        else upstream.Discard(graceful: clean);
+        if (!reusable || IsAborted) upstream.Discard(graceful: clean);
+        else if (_service!.SendProxy != 0) Interlocked.Exchange(ref _ownUpstream, upstream)?.Discard();
+        else _proxy.Pool.Return(upstream, _service.UpstreamIdleTimeout);
     }
 
     /// <summary>Cuts the exchange still open, if any: it ended without a clean response (error, retry, tunnel).</summary>

@@ -7,6 +7,7 @@ using System.Text;
 using FastLb.Core.Config;
 using FastLb.Core.Diagnostics;
 using FastLb.Core.Routing;
+using FastLb.Proxy.Preamble;
 using FastLb.Proxy.Tcp;
 using FastLb.Proxy.Transport;
 
@@ -50,9 +51,13 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     private HttpBodyFramer _responseBody = null!;
     private ChunkedDecoder _dechunker = null!;
     private CancellationTokenSource? _connecting;
-    private readonly byte[] _clientAddress;
-    private readonly ulong _clientHash;
-    private readonly bool _peerTrusted; // a trusted proxy: its forwarded headers are kept, and name the client
+    // Who the client is: the peer, or after a PROXY header from a trusted balancer the client it names (set before the first request).
+    private IPEndPoint? _peer;
+    private IPEndPoint? _proxiedDestination; // the address the client reached, from its PROXY header
+    private byte[] _clientAddress;
+    private ulong _clientHash;
+    private bool _peerTrusted; // a trusted proxy: its forwarded headers are kept, and name the client
+    private UpstreamConnection? _ownUpstream; // send_proxy: the idle upstream connection only this client may reuse
     private SocketConnection? _client;
     private PipeReader _input = null!;
     private PipeWriter _output = null!;
@@ -68,9 +73,15 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
         _proxy = proxy;
         _socket = socket;
         _listener = listener;
-        var remote = socket.RemoteEndPoint;
+        _clientAddress = [];
+        SetPeer(socket.RemoteEndPoint);
+    }
+
+    private void SetPeer(IPEndPoint? remote)
+    {
+        _peer = remote;
         _clientHash = remote is null ? 0 : ClientIpHash.Compute(remote.Address);
-        _peerTrusted = remote is not null && listener.ClientAddresses.IsTrusted(remote.Address);
+        _peerTrusted = remote is not null && _listener.ClientAddresses.IsTrusted(remote.Address);
         _clientAddress = FormatAddress(remote);
     }
 
@@ -111,6 +122,25 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     /// </remarks>
     private async Task RunAsync()
     {
+        if (_listener.AcceptProxy is { } acceptProxy && _peer is { } peer && acceptProxy.Expects(peer.Address))
+        {
+            var header = await ProxyHeaderReader.ReadAsync(_socket, acceptProxy).ConfigureAwait(false);
+            if (header is not { } h)
+            {
+                _owner.Traffic.ProxyHeaderRejected();
+                _owner.WarnRateLimited($"listener '{_listener.Name}': closed a connection from {peer.Address}: no valid PROXY protocol header within {ConfigDuration.Format(acceptProxy.Timeout)}");
+                _socket.Abort();
+                _socket.Dispose();
+                Dispose();
+                _owner.Unregister(this);
+                return;
+            }
+            if (h.SourceEndPoint() is { } source)
+            {
+                SetPeer(source);
+                _proxiedDestination = h.DestinationEndPoint();
+            }
+        }
         var client = new SocketConnection(_socket, _proxy.Transport.Pool);
         _input = client.Input;
         _output = client.Output;
@@ -345,6 +375,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     public void Dispose()
     {
         ReturnHeads();
+        Interlocked.Exchange(ref _ownUpstream, null)?.Discard();
     }
 
     private static byte[] FormatAddress(IPEndPoint? remote)

@@ -1,10 +1,12 @@
 using System.IO.Pipelines;
+using System.Net;
 using System.Net.Sockets;
 using FastLb.Core.Config;
 using System.Diagnostics;
 using FastLb.Core.Diagnostics;
 using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
+using FastLb.Proxy.Preamble;
 using FastLb.Proxy.Transport;
 
 namespace FastLb.Proxy.Tcp;
@@ -73,13 +75,39 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
                 _client.Abort();
                 return;
             }
-            var hash = ClientIpHash.Compute(_client.RemoteEndPoint);
+            // The client: the peer, or the one a trusted balancer's PROXY header names (hashing and send_proxy use it).
+            var source = _client.RemoteEndPoint;
+            IPEndPoint? destination = null;
+            if (_target.Config.AcceptProxy is { } acceptProxy && source is not null && acceptProxy.Expects(source.Address))
+            {
+                var header = await ProxyHeaderReader.ReadAsync(_client, acceptProxy).ConfigureAwait(false);
+                if (header is not { } h)
+                {
+                    _listener.Traffic.ProxyHeaderRejected();
+                    _listener.WarnRateLimited($"listener '{_listener.Name}': closed a connection from {source.Address}: no valid PROXY protocol header within {ConfigDuration.Format(acceptProxy.Timeout)}");
+                    _client.Abort();
+                    return;
+                }
+                if (h.SourceEndPoint() is { } proxied)
+                {
+                    source = proxied;
+                    destination = h.DestinationEndPoint();
+                }
+            }
+            var hash = ClientIpHash.Compute(source);
 
             var backend = await ConnectAsync(service, hash).ConfigureAwait(false);
             if (backend is null)
             {
                 // No backend answered: RST tells the client at once that nothing is behind this port.
                 cause = TerminationCause.ConnectFailed;
+                _client.Abort();
+                return;
+            }
+            if (service.Config.SendProxy != 0
+                && !await ProxyHeaderSender.SendAsync(_backendSocket!, service.Config.SendProxy, source, destination ?? _client.LocalEndPoint()).ConfigureAwait(false))
+            {
+                cause = TerminationCause.UpstreamReset;
                 _client.Abort();
                 return;
             }

@@ -131,6 +131,51 @@ internal sealed partial class EpollSocket : IDisposable
         throw SocketSyscalls.ToException((int)-n);
     }
 
+    /// <summary>
+    /// Copies the queued bytes into <paramref name="buffer"/> without consuming them (MSG_PEEK): bytes copied, 0 at end
+    /// of stream, -1 when nothing is queued. Used to read a PROXY header or a ClientHello before deciding anything.
+    /// </summary>
+    public unsafe int Peek(Span<byte> buffer)
+    {
+        ConsumeReadReadiness();
+        long n;
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            fixed (byte* p = buffer) n = SocketSyscalls.Peek(_fd, p, buffer.Length);
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+        if (n >= 0) return (int)n;
+        if (n == -SocketSyscalls.EAGAIN) return -1;
+        throw SocketSyscalls.ToException((int)-n);
+    }
+
+    /// <summary>The local address the peer connected to (getsockname); null when it cannot be read.</summary>
+    public unsafe IPEndPoint? LocalEndPoint()
+    {
+        var address = stackalloc byte[SocketAddressCodec.MaxLength];
+        var length = SocketAddressCodec.MaxLength;
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            if (SocketSyscalls.GetSockName(_fd, address, &length) != 0) return null;
+        }
+        catch (ObjectDisposedException)
+        {
+            return null;
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+        return SocketAddressCodec.Read(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddressCodec.MaxLength)));
+    }
+
     /// <summary>Sends what the kernel takes now: bytes sent (possibly fewer than given), or -1 when the send buffer is full.</summary>
     /// <exception cref="SocketException">The connection failed (reset, broken pipe).</exception>
     /// <exception cref="ObjectDisposedException">The socket was closed locally.</exception>

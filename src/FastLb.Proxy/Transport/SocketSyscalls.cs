@@ -28,6 +28,7 @@ internal static unsafe partial class SocketSyscalls
     public const int SOCK_NONBLOCK = 0x800;
     public const int SOCK_CLOEXEC = 0x80000;
     public const int MSG_NOSIGNAL = 0x4000;
+    public const int MSG_PEEK = 0x2;
     public const int SOL_SOCKET = 1;
     public const int SO_ERROR = 4;
     public const int SO_LINGER = 13;
@@ -63,6 +64,21 @@ internal static unsafe partial class SocketSyscalls
             if (errno != EINTR) return -errno;
         }
     }
+
+    /// <summary>recv with MSG_PEEK: copies what is queued without consuming it.</summary>
+    public static long Peek(int fd, byte* buffer, int length)
+    {
+        while (true)
+        {
+            var n = recv(fd, buffer, (nuint)length, MSG_PEEK);
+            if (n >= 0) return n;
+            var errno = LastErrno;
+            if (errno != EINTR) return -errno;
+        }
+    }
+
+    /// <summary>getsockname: the local address; 0 or -errno.</summary>
+    public static int GetSockName(int fd, byte* address, int* length) => getsockname(fd, address, length) == 0 ? 0 : -LastErrno;
 
     public static long Send(int fd, byte* buffer, int length)
     {
@@ -223,6 +239,9 @@ internal static unsafe partial class SocketSyscalls
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int getsockopt(int fd, int level, int name, void* value, int* length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int getsockname(int fd, byte* address, int* length);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int shutdown(int fd, int how);
