@@ -66,7 +66,7 @@ public sealed class ProxyProtocolTests : IAsyncLifetime
         var header = V2Header("2001:db8::9", 4000);
 
         // The header arrives in two segments: FastLb waits for the rest instead of refusing a prefix.
-        await client.SendAsync(header[..10]).WaitAsync(Timeout);
+        await client.SendAsync(header.AsMemory(0, 10)).WaitAsync(Timeout);
         await Task.Delay(50);
         var response = await client.RequestAsync(Encoding.Latin1.GetString(header[10..]) + "GET / HTTP/1.1\r\nHost: test\r\n\r\n").WaitAsync(Timeout);
 
