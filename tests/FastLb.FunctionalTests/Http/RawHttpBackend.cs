@@ -16,6 +16,7 @@ internal sealed class RawHttpBackend : IAsyncDisposable
     private static readonly byte[] HeadEnd = "\r\n\r\n"u8.ToArray();
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _idle = new(); // cancels waits for a next request: a graceful close
     private readonly ConcurrentDictionary<Socket, Task> _connections = new();
     private readonly Lock _receivedLock = new();
     private readonly MemoryStream _received = new();
@@ -120,11 +121,13 @@ internal sealed class RawHttpBackend : IAsyncDisposable
         var reader = new BufferedSocketReader(socket, Record);
         var connection = new BackendConnection(socket, reader, index);
         var ct = _stop.Token;
+        using var idleOrStop = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, _idle.Token);
         try
         {
             while (true)
             {
-                var headBytes = await reader.ReadThroughAsync(HeadEnd, 1024 * 1024, ct).ConfigureAwait(false);
+                if (_idle.IsCancellationRequested) break;
+                var headBytes = await reader.ReadThroughAsync(HeadEnd, 1024 * 1024, idleOrStop.Token).ConfigureAwait(false);
                 if (headBytes is null) break;
                 var head = HttpHead.Parse(headBytes);
                 if (SendContinue && head.HasToken("expect", "100-continue"))
@@ -160,6 +163,16 @@ internal sealed class RawHttpBackend : IAsyncDisposable
             socket.Dispose();
             _connections.TryRemove(socket, out _);
         }
+    }
+
+    /// <summary>
+    /// Shuts down the way a server being stopped does: stops listening (new connects are refused), closes every
+    /// connection that waits for its next request, and closes each busy one after its response.
+    /// </summary>
+    public void CloseGracefully()
+    {
+        _listener.Dispose();
+        _idle.Cancel();
     }
 
     private void Record(ReadOnlySpan<byte> bytes)
