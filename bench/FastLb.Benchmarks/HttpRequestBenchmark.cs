@@ -18,7 +18,7 @@ namespace FastLb.Benchmarks;
 /// The client and the backend use blocking .NET sockets with fixed buffers, which allocate nothing, so the
 /// allocation column (process-wide) is the proxy's own per-request allocation: the steady-state L7 path must show
 /// 0 B. The time column is a loopback round trip on a shared machine; compare Proxied with Direct, not with other
-/// machines.
+/// machines. <see cref="AccessLog"/> turns a JSON access log on for the listener (written to a scratch file).
 /// </remarks>
 [MemoryDiagnoser]
 public class HttpRequestBenchmark
@@ -33,6 +33,11 @@ public class HttpRequestBenchmark
     private HttpProxy _http = null!;
     private Socket _viaProxy = null!;
     private Socket _direct = null!;
+    private string? _accessLogPath;
+
+    /// <summary>With a JSON access_log on the listener: one line formatted and buffered per request.</summary>
+    [Params(false, true)]
+    public bool AccessLog { get; set; }
 
     [GlobalSetup]
     public void Setup()
@@ -44,8 +49,10 @@ public class HttpRequestBenchmark
         _backendThread = new Thread(AcceptLoop) { IsBackground = true, Name = "bench-backend" };
         _backendThread.Start();
 
+        _accessLogPath = AccessLog ? Path.Combine(Path.GetTempPath(), $"fastlb-bench-access-{Environment.ProcessId}.log") : null;
+        var accessLog = _accessLogPath is null ? "" : $", access_log: {'{'} path: {_accessLogPath}, format: json {'}'}";
         var yaml = $"""
-            listeners: [ {'{'} name: web, bind: "127.0.0.1:0", protocol: http, routes: [ {'{'} service: web {'}'} ] {'}'} ]
+            listeners: [ {'{'} name: web, bind: "127.0.0.1:0", protocol: http, routes: [ {'{'} service: web {'}'} ]{accessLog} {'}'} ]
             services:
               web: {'{'} pools: {'{'} main: [ {backendEndPoint} ] {'}'} {'}'}
             """;
@@ -69,6 +76,7 @@ public class HttpRequestBenchmark
         _server.StopAsync(TimeSpan.Zero).GetAwaiter().GetResult();
         _http.Dispose();
         _backend.Dispose();
+        if (_accessLogPath is not null) File.Delete(_accessLogPath);
     }
 
     [Benchmark]

@@ -249,6 +249,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
             Log.Format = config.LogFormat;
             var change = Controller.Load(config);
             var warnings = await Proxy.ApplyAsync(config).ConfigureAwait(false);
+            Proxy.AccessLogs.Reopen(); // a reload also reopens the access logs (logrotate's postrotate may send either)
             foreach (var w in warnings) Log.Warn($"reload: {w}");
             Log.Info($"reload ok generation={change.Generation}");
             Controller.Events.Append("reload", $"reload ok: {change.Summary}{(warnings.Count > 0 ? "; " + string.Join("; ", warnings) : "")}", generation: change.Generation, ok: warnings.Count == 0);
@@ -389,12 +390,24 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGUSR1 or <c>ctl reopen-logs</c>: every access log file is closed and opened again (logrotate moved it).</summary>
+    public void ReopenLogs(string reason)
+    {
+        Proxy.AccessLogs.Reopen();
+        Log.Info($"{reason}: reopening access logs");
+    }
+
     private void RegisterSignals()
     {
         _signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, ctx =>
         {
             ctx.Cancel = true;
             _ = ReloadOnSignalAsync();
+        }));
+        _signals.Add(PosixSignalRegistration.Create((PosixSignal)10 /* SIGUSR1 */, ctx =>
+        {
+            ctx.Cancel = true;
+            ReopenLogs("SIGUSR1");
         }));
         _signals.Add(PosixSignalRegistration.Create((PosixSignal)12 /* SIGUSR2 */, ctx =>
         {

@@ -27,6 +27,7 @@ internal sealed class ProxyListener
     private int _live;
     private bool _stopped;
     private long _lastWarnMs = long.MinValue;
+    private AccessLog? _accessLog;
 
     private ProxyListener(ListenerConfig config, Socket listenSocket, ProxyServer server, IConnectionHandler? httpHandler)
     {
@@ -46,6 +47,13 @@ internal sealed class ProxyListener
     public ListenerTarget Target => Volatile.Read(ref _target);
     public ListenerConfig Config => Target.Config;
     public int Live => Volatile.Read(ref _live);
+
+    /// <summary>Where this listener's access_log lines go, or null (off); set by the server on each apply.</summary>
+    public AccessLog? AccessLog
+    {
+        get => Volatile.Read(ref _accessLog);
+        set => Volatile.Write(ref _accessLog, value);
+    }
 
     /// <summary>This listener's counters (kept by name across reloads).</summary>
     public ListenerTraffic Traffic { get; }

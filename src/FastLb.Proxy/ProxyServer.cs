@@ -70,6 +70,9 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
     /// <summary>Per-listener connection and request counters, by listener name.</summary>
     public ListenerTrafficRegistry ListenerTraffic { get; } = new();
 
+    /// <summary>The access logs the listeners write (access_log), by path.</summary>
+    public AccessLogSet AccessLogs { get; } = new();
+
     /// <summary>Client connections open on all listeners, draining ones included.</summary>
     public int LiveConnections => Volatile.Read(ref _live);
 
@@ -164,6 +167,11 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
                 if (inherited is null) listener.Start();
                 else (_heldBack ??= []).Add(listener);
             }
+
+            // Access logs: open new paths, point each listener at its log, then close the logs no listener names.
+            var retiredLogs = AccessLogs.Apply(config.Listeners);
+            foreach (var listener in next.Values) listener.AccessLog = AccessLogs.For(listener.Config);
+            if (retiredLogs.Count > 0) _ = RetireLogsAsync(retiredLogs, config.Defaults.DrainTimeout + AbortGrace);
 
             lock (_stateLock)
             {
@@ -268,10 +276,18 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
         finally
         {
             await _heartbeat.DisposeAsync().ConfigureAwait(false);
+            AccessLogs.Dispose(); // after the last connection: its line is written out
             Transport.Dispose(); // Blocks still out (a stuck straggler) fall to the GC when returned.
             Loops.Dispose();     // Last: the connections it served were closed or aborted above.
             _applyGate.Release();
         }
+    }
+
+    /// <summary>Closes access logs no listener names any more once the connections that may still write them are gone.</summary>
+    private async Task RetireLogsAsync(List<AccessLog> logs, TimeSpan delay)
+    {
+        await Task.Delay(delay).ConfigureAwait(false);
+        foreach (var log in logs) AccessLogs.Retire(log);
     }
 
     /// <summary>Stops accepting on <paramref name="listener"/> and aborts what is left of it after the drain timeout.</summary>

@@ -6,8 +6,10 @@ namespace FastLb.Core.Config;
 
 internal sealed partial class ConfigBinder
 {
-    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies", "accept_proxy"];
+    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies", "accept_proxy", "access_log"];
     private static readonly string[] AcceptProxyKeys = ["versions", "trusted", "timeout"];
+    private static readonly string[] AccessLogKeys = ["path", "format", "sample", "log_query"];
+    private static readonly string[] AccessLogFormats = ["text", "json"];
     private static readonly string[] ProtocolNames = ["http", "tcp"];
     private static readonly string[] RouteKeys = ["match", "service", "pool"];
     private static readonly string[] MatchKeys = ["host", "path_prefix", "path", "method", "header", "cookie"];
@@ -141,12 +143,14 @@ internal sealed partial class ConfigBinder
         }
 
         var acceptProxy = f.TryGetValue("accept_proxy", out var acceptProxyEntry) ? BindAcceptProxy(acceptProxyEntry, context) : null;
+        var accessLog = f.TryGetValue("access_log", out var accessEntry) ? BindAccessLog(accessEntry, context) : null;
 
         if (_errors.Count > before || name is null || bind is null || protocol is null) return null;
         return new ListenerConfig
         {
             Name = name, Bind = bind, Protocol = protocol.Value, Routes = routes, Service = service, ClientAddresses = clientAddresses,
             AcceptProxy = acceptProxy,
+            AccessLog = accessLog,
         };
     }
 
@@ -179,6 +183,48 @@ internal sealed partial class ConfigBinder
             trusted = networks;
         }
         return new AcceptProxyConfig { Versions = versions, Trusted = trusted, Timeout = Timeout(f, "timeout", AcceptProxyConfig.DefaultTimeout) };
+    }
+
+    /// <summary>access_log: { path: FILE | stdout, format: text | json, sample: 0..1, log_query: bool }.</summary>
+    private AccessLogConfig? BindAccessLog(ConfigEntry entry, string listener)
+    {
+        var f = Fields(entry.Value, $"access_log of {listener}", AccessLogKeys);
+        if (f is null) return null;
+        if (!f.TryGetValue("path", out var pathEntry))
+        {
+            Error(entry.Key, $"access_log of {listener} needs a path: a file (e.g. /var/log/fastlb/access.log) or stdout");
+            return null;
+        }
+        var path = Text(pathEntry, "a file path or stdout");
+        if (path is null) return null;
+        if (path != AccessLogConfig.StdoutPath)
+        {
+            if (_baseDirectory is not null && !Path.IsPathRooted(path)) path = Path.GetFullPath(Path.Combine(_baseDirectory, path));
+            var folder = Path.GetDirectoryName(path);
+            if (string.IsNullOrEmpty(Path.GetFileName(path)))
+            {
+                Error(pathEntry.Value, $"access_log path '{path}' names a folder; give a file, e.g. {path.TrimEnd('/')}/access.log");
+                return null;
+            }
+            if (_baseDirectory is not null && folder is not null && !Directory.Exists(folder))
+            {
+                Error(pathEntry.Value, $"access_log path '{path}': folder '{folder}' does not exist"); // the other keys are checked still
+            }
+        }
+        var format = AccessLogFormat.Text;
+        if (f.TryGetValue("format", out var formatEntry) && Choice(formatEntry, AccessLogFormats) == "json") format = AccessLogFormat.Json;
+        var sample = 1.0;
+        if (f.TryGetValue("sample", out var sampleEntry) && Text(sampleEntry, "a number from 0 to 1") is { } sampleText)
+        {
+            if (!double.TryParse(sampleText, System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out sample)
+                || sample is < 0 or > 1)
+            {
+                Error(sampleEntry.Value, $"sample must be a number from 0 to 1 (the share of requests logged, e.g. 0.1), got '{sampleText}'");
+                sample = 1.0;
+            }
+        }
+        var logQuery = f.TryGetValue("log_query", out var queryEntry) && Bool(queryEntry) == true;
+        return new AccessLogConfig { Path = path, Format = format, Sample = sample, LogQuery = logQuery };
     }
 
     /// <summary>trusted_proxies: a list of CIDRs (10.0.0.0/8, 2001:db8::/32) or single addresses.</summary>

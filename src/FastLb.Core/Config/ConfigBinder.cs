@@ -32,6 +32,7 @@ internal sealed partial class ConfigBinder(string file)
         ("defaults", DefaultsKeys),
         ("listeners", ListenerKeys),
         ("accept_proxy", AcceptProxyKeys),
+        ("access_log", AccessLogKeys),
         ("routes", RouteKeys),
         ("match", MatchKeys),
         ("header and cookie", NameValueKeys),
@@ -48,6 +49,7 @@ internal sealed partial class ConfigBinder(string file)
     private const int MaxWorkers = 1024;
 
     private readonly List<ConfigError> _errors = [];
+    private string? _baseDirectory; // the config file's folder: relative paths in it are resolved against it
 
     /// <summary>Errors found so far, in file order.</summary>
     public IReadOnlyList<ConfigError> Errors => [.. _errors.OrderBy(e => e.Line).ThenBy(e => e.Column)];
@@ -62,6 +64,7 @@ internal sealed partial class ConfigBinder(string file)
         }
         var top = Fields(root, "the top level", TopKeys);
         if (top is null) return null;
+        _baseDirectory = baseDirectory;
 
         var workers = Environment.ProcessorCount;
         if (top.TryGetValue("workers", out var w) && Int(w, 1, MaxWorkers) is { } n) workers = n;

@@ -21,4 +21,7 @@ internal sealed class ListenerConfig
 
     /// <summary>accept_proxy: read a PROXY protocol header first from these peers; null = never.</summary>
     public AcceptProxyConfig? AcceptProxy { get; init; }
+
+    /// <summary>One line per request (HTTP) or connection (TCP), or null: off.</summary>
+    public AccessLogConfig? AccessLog { get; init; }
 }

@@ -16,9 +16,10 @@ internal sealed class CompiledRoute
     private readonly byte[]? _cookieName;
     private readonly byte[]? _cookieValue;
 
-    public CompiledRoute(RouteConfig config, ServiceSnapshot service, PoolSnapshot? pinnedPool)
+    public CompiledRoute(RouteConfig config, ServiceSnapshot service, PoolSnapshot? pinnedPool, int number = 0)
     {
         Config = config;
+        Number = number;
         Service = service;
         PinnedPool = pinnedPool;
         var m = config.Match;
@@ -38,6 +39,9 @@ internal sealed class CompiledRoute
     }
 
     public RouteConfig Config { get; }
+
+    /// <summary>The route's 1-based position in its listener's routes (the access log's route field).</summary>
+    public int Number { get; }
     public ServiceSnapshot Service { get; }
 
     /// <summary>The pool a preview route pins to, bypassing the split; null routes by share.</summary>

@@ -35,11 +35,12 @@ internal static class RoutingTableBuilder
         {
             if (listener.Protocol != ListenerProtocol.Http) continue;
             var routes = new List<CompiledRoute>(listener.Routes.Count);
-            foreach (var route in listener.Routes)
+            for (var i = 0; i < listener.Routes.Count; i++)
             {
+                var route = listener.Routes[i];
                 if (!services.TryGetValue(route.Service, out var service)) continue; // validated by the loader
                 var pinned = route.Pool is null ? null : service.FindPool(route.Pool);
-                routes.Add(new CompiledRoute(route, service, pinned));
+                routes.Add(new CompiledRoute(route, service, pinned, number: i + 1));
             }
             listeners[listener.Name] = new ListenerRoutes(listener, [.. routes]);
         }

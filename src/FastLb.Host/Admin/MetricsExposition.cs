@@ -34,6 +34,7 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         WritePools(w, table, backends, totals);
         WriteBackends(w, table, backends, totals);
         WriteHealth(w, table);
+        WriteLogs(w);
         return w.ToString();
     }
 
@@ -59,6 +60,19 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         w.Sample("fastlb_gc_heap_bytes", GC.GetTotalMemory(forceFullCollection: false));
         w.Family("fastlb_allocated_bytes_total", "counter", "Managed bytes allocated.");
         w.Sample("fastlb_allocated_bytes_total", GC.GetTotalAllocatedBytes(precise: false));
+    }
+
+    private void WriteLogs(PrometheusTextWriter w)
+    {
+        var logs = runtime.Proxy.AccessLogs;
+        w.Family("fastlb_access_log_lines_total", "counter", "Access log lines accepted for writing.");
+        w.Sample("fastlb_access_log_lines_total", logs.Lines);
+        w.Family("fastlb_access_log_dropped_total", "counter", "Access log lines lost: the loop's buffer was full, or the file could not be written.");
+        w.Sample("fastlb_access_log_dropped_total", logs.Dropped);
+        w.Family("fastlb_log_dropped_total", "counter", "Process log lines dropped because the log queue was full.");
+        w.Sample("fastlb_log_dropped_total", FastLb.Core.Diagnostics.Log.DroppedLines);
+        w.Family("fastlb_error_log_suppressed_total", "counter", "Per-request error lines (FastLb's own error answers, connect failures, resets) left out of the process log by its rate limit.");
+        w.Sample("fastlb_error_log_suppressed_total", FastLb.Core.Diagnostics.ErrorLogLimiter.Shared.Suppressed);
     }
 
     private void WriteListeners(PrometheusTextWriter w)

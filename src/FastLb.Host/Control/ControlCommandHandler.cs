@@ -11,7 +11,7 @@ namespace FastLb.Host.Control;
 /// <summary>Turns one control line into one JSON reply line. Every change replies with the generation it published.</summary>
 internal sealed class ControlCommandHandler(FastLbRuntime runtime)
 {
-    public const string Commands = "status, stats, events, swap, split, rollback, weight, drain, enable, reload, upgrade";
+    public const string Commands = "status, stats, events, swap, split, rollback, weight, drain, enable, reload, reopen-logs, upgrade";
 
     public async Task<string> HandleAsync(string line)
     {
@@ -43,6 +43,7 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
                 "drain" => Expect(words, 4, "drain SERVICE POOL ADDRESS") ?? Changed(runtime.Controller.Drain(words[1], words[2], words[3])),
                 "enable" => Expect(words, 4, "enable SERVICE POOL ADDRESS") ?? Changed(runtime.Controller.Enable(words[1], words[2], words[3])),
                 "reload" => Expect(words, 1, "reload") ?? Reloaded(await runtime.ReloadAsync().ConfigureAwait(false)),
+                "reopen-logs" => Expect(words, 1, "reopen-logs") ?? ReopenLogs(),
                 "upgrade" => await UpgradeAsync(words).ConfigureAwait(false),
                 _ => Error($"unknown command '{words[0]}'; commands are: {Commands}"),
             };
@@ -78,6 +79,16 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
             foreach (var l in result.Listeners) w.WriteStringValue(l);
             w.WriteEndArray();
             if (result.Ok) w.WriteString("message", $"pid {result.NewPid} accepts on {result.Listeners.Count} listener(s) after {result.ReadyAfter.TotalMilliseconds:0} ms; pid {Environment.ProcessId} drains and exits");
+        });
+    }
+
+    private string ReopenLogs()
+    {
+        runtime.ReopenLogs("ctl reopen-logs");
+        return Json(w =>
+        {
+            w.WriteBoolean("ok", true);
+            w.WriteString("message", "access logs reopen before their next write");
         });
     }
 

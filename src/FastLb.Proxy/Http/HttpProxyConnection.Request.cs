@@ -39,9 +39,12 @@ internal sealed partial class HttpProxyConnection
         {
             return await AnswerAsync(400, bodyConsumed: false).ConfigureAwait(false);
         }
+        _generation = table.Generation;
         if (route is null) return await AnswerAsync(404, bodyConsumed).ConfigureAwait(false);
 
         var service = route.Service;
+        _routeNumber = route.Number;
+        _logService = service.Name;
         _service = service.Config;
         _routed = service;
         _pinned = route.PinnedPool;
@@ -75,8 +78,11 @@ internal sealed partial class HttpProxyConnection
             if (backend is null)
             {
                 if (attempt == 0 && pool is { NothingHealthy: true }) _unavailable = pool;
+                if (pool is not null && _logPool is null) _logPool = pool.Name;
                 return null;
             }
+            _logPool = backend.State.Pool;
+            _logBackend = backend.State.Address;
             if (attempt == 0) _triedA = backend;
             else _triedB = backend;
             _picked = backend;

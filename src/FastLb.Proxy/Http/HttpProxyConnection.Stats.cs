@@ -1,4 +1,9 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using FastLb.Core.Config;
+using FastLb.Core.Diagnostics;
 using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
 using FastLb.Proxy.Transport;
@@ -14,24 +19,33 @@ internal sealed partial class HttpProxyConnection
     private long _requestStartTicks;
     private long _exchangeStartTicks;
     private long _responseHeadTicks;
+    // Byte counts of the client connection when the previous request ended: a request's head has arrived before
+    // BeginRecord runs, so its bytes are counted from the end of the one before (the sums stay exact).
     private long _bytesInAtStart;
     private long _bytesOutAtStart;
     private BackendState? _statsBackend;
     private int _status;
     private bool _responseCut;
     private TerminationCause _cause;
+    // Where the request went, for its access log line (the routing fields above are cleared before EndRecord).
+    private long _generation;
+    private int _routeNumber;
+    private string? _logService;
+    private string? _logPool;
+    private string? _logBackend;
 
     private void BeginRecord(SocketConnection client)
     {
         _recording = true;
         _requestStartTicks = Stopwatch.GetTimestamp();
         _responseHeadTicks = -1;
-        _bytesInAtStart = client.Input.BytesReceived;
-        _bytesOutAtStart = client.Output.BytesSent;
         _statsBackend = null;
         _status = 0;
         _responseCut = false;
         _cause = TerminationCause.Ok;
+        _generation = 0;
+        _routeNumber = 0;
+        _logService = _logPool = _logBackend = null;
     }
 
     /// <summary>The request head was sent upstream: the time to the response head runs from here.</summary>
@@ -67,19 +81,89 @@ internal sealed partial class HttpProxyConnection
         if (IsAborted) _cause = TerminationCause.DrainDeadline;
         else if (_responseCut && _cause == TerminationCause.Ok) _cause = TerminationCause.ClientClosed;
         var duration = Stopwatch.GetTimestamp() - _requestStartTicks;
-        var bytesIn = client.Input.BytesReceived - _bytesInAtStart;
-        var bytesOut = client.Output.BytesSent - _bytesOutAtStart;
+        var receivedNow = client.Input.BytesReceived;
+        var sentNow = client.Output.BytesSent;
+        var bytesIn = receivedNow - _bytesInAtStart;
+        var bytesOut = sentNow - _bytesOutAtStart;
+        _bytesInAtStart = receivedNow;
+        _bytesOutAtStart = sentNow;
         _owner.Traffic.Traffic.RecordRequest(_status, duration, _responseHeadTicks, bytesIn, bytesOut);
+        // Connects moved on to another backend, plus requests sent again after a stale or reset connection.
+        var retries = Math.Max(0, _attempts - 1) + _retries;
+        if (_owner.AccessLog is { } log && _owner.Config.AccessLog is { } options) WriteAccessLog(log, options, duration, bytesIn, bytesOut, retries);
+        if (_status is 400 or 404 or 502 or 503 or 504 || _cause is TerminationCause.UpstreamReset or TerminationCause.ConnectFailed)
+        {
+            ReportError(retries);
+        }
         if (_statsBackend is { } backend)
         {
             var traffic = backend.Traffic;
             traffic.RecordRequest(_status, duration, _responseHeadTicks, bytesIn, bytesOut);
-            // Connects moved on to another backend, plus requests sent again after a stale or reset connection.
-            var retries = Math.Max(0, _attempts - 1) + _retries;
             if (retries > 0) traffic.Add(TrafficField.Retries, retries);
             if (_cause == TerminationCause.Timeout) traffic.Add(TrafficField.Timeouts);
             else if (_cause == TerminationCause.UpstreamReset) traffic.Add(TrafficField.Resets);
             _statsBackend = null;
         }
     }
+
+    /// <summary>The request's access log line, formatted on this loop into its buffer (see <see cref="AccessLog"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteAccessLog(AccessLog log, AccessLogConfig options, long durationTicks, long bytesIn, long bytesOut, int retries)
+    {
+        Span<byte> client = stackalloc byte[64];
+        var clientLength = 0;
+        var port = -1;
+        var peer = _peer; // the client a trusted PROXY header named, else the peer
+        if (_peerTrusted && EffectiveClientAddress() is { } effective && !effective.Equals(peer?.Address))
+        {
+            // The client a trusted proxy names: its port is the proxy's business.
+            if (!effective.TryFormat(client, out clientLength)) clientLength = 0;
+        }
+        else
+        {
+            _clientAddress.AsSpan().CopyTo(client);
+            clientLength = _clientAddress.Length;
+            port = peer?.Port ?? -1;
+        }
+        var request = _request;
+        var record = new AccessLogRecord
+        {
+            Time = DateTime.UtcNow,
+            Client = client[..clientLength],
+            ClientPort = port,
+            Listener = _owner.Name,
+            Route = _routeNumber,
+            Service = _logService,
+            Pool = _logPool,
+            Backend = _logBackend,
+            Generation = _generation,
+            Http = true,
+            Method = request.MethodBytes,
+            Path = options.LogQuery ? request.PathAndQuery : request.Path,
+            Status = _status,
+            BytesIn = bytesIn,
+            BytesOut = bytesOut,
+            DurationMicros = ToMicros(durationTicks),
+            UpstreamHeadMicros = _responseHeadTicks < 0 ? -1 : ToMicros(_responseHeadTicks),
+            Retries = retries,
+            Cause = _cause,
+        };
+        log.Write(record, options);
+    }
+
+    /// <summary>FastLb answered an error itself, or the backend failed: one line on the process log, at a bounded rate.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReportError(int retries)
+    {
+        if (!ErrorLogLimiter.Shared.TryAcquire(out var suppressed)) return;
+        var request = _request;
+        var method = Encoding.ASCII.GetString(request.MethodBytes.Length > 16 ? request.MethodBytes[..16] : request.MethodBytes);
+        var path = Encoding.ASCII.GetString(request.Path.Length > 200 ? request.Path[..200] : request.Path);
+        var where = _logService is null ? "no route" : $"service '{_logService}' pool '{_logPool ?? "-"}' backend {_logBackend ?? "-"}";
+        var status = _status == 0 ? "no response" : _status.ToString(CultureInfo.InvariantCulture);
+        var more = suppressed > 0 ? $" ({suppressed} similar line(s) suppressed)" : "";
+        Log.Warn($"listener '{_owner.Name}': {status} for {method} {path}: {TerminationCauses.Name(_cause, _status)}, {where}, {retries} retries{more}");
+    }
+
+    private static long ToMicros(long ticks) => ticks <= 0 ? 0 : (long)(ticks * (1e6 / Stopwatch.Frequency));
 }

@@ -10,6 +10,9 @@ internal sealed partial class TcpProxyConnection
 {
     private const int MaxConnectAttempts = 3;
 
+    private BackendSnapshot? _lastTried; // the backend connected to, or the last one that failed (access and error logs)
+    private int _attempts;
+
     /// <summary>Picks and connects, moving to the next pick on refusal or timeout; null when every try failed.</summary>
     private async Task<BackendSnapshot?> ConnectAsync(ServiceSnapshot service, ulong hash)
     {
@@ -25,6 +28,8 @@ internal sealed partial class TcpProxyConnection
                 if (backend is null) return null;
                 if (attempt == 0) triedA = backend;
                 else triedB = backend;
+                _lastTried = backend;
+                _attempts = attempt + 1;
 
                 if (timer is null || !timer.TryReset())
                 {

@@ -39,6 +39,9 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
     private long _idleTimeoutMs;
     private int _aborted;
     private int _idleClosed;
+    private long _generation;
+    private string? _serviceName;
+    private IPEndPoint? _clientEndPoint; // the peer, or the client a trusted PROXY header named
 
     public TcpProxyConnection(EpollSocket client, ProxyListener listener, ListenerTarget target, Router router, TransportOptions options)
     {
@@ -65,6 +68,7 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
         {
             // Read the table once: this connection routes by this generation for its whole life.
             var table = _router.Current;
+            _generation = table.Generation;
             var serviceName = _target.Service;
             var service = serviceName is null ? null : table.FindService(serviceName);
             if (service is null)
@@ -95,6 +99,8 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
                 }
             }
             var hash = ClientIpHash.Compute(source);
+            _serviceName = service.Name;
+            _clientEndPoint = source;
 
             var backend = await ConnectAsync(service, hash).ConfigureAwait(false);
             if (backend is null)
@@ -158,9 +164,54 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
             bytesOut = Volatile.Read(ref _backendTransport)?.BytesReceived ?? 0;
         }
         _listener.Traffic.Traffic.RecordRequest(0, durationTicks, -1, bytesIn, bytesOut);
+        var retries = Math.Max(0, _attempts - 1);
+        if (_listener.AccessLog is { } log && _listener.Config.AccessLog is { } options)
+        {
+            WriteAccessLog(log, options, cause, durationTicks, bytesIn, bytesOut, retries);
+        }
+        if (cause is TerminationCause.ConnectFailed or TerminationCause.UpstreamReset && ErrorLogLimiter.Shared.TryAcquire(out var suppressed))
+        {
+            var more = suppressed > 0 ? $" ({suppressed} similar line(s) suppressed)" : "";
+            var tried = _lastTried?.State;
+            Log.Warn($"listener '{_listener.Name}': connection {TerminationCauses.Name(cause, 0)}, service '{_serviceName ?? "-"}' pool '{tried?.Pool ?? "-"}' backend {tried?.Address ?? "-"}, {retries} retries{more}");
+        }
         if (backend is null) return;
         backend.Traffic.RecordRequest(0, durationTicks, -1, bytesIn, bytesOut);
         if (cause == TerminationCause.UpstreamReset) backend.Traffic.Add(TrafficField.Resets);
+    }
+
+    /// <summary>The connection's access log line, formatted on this loop into its buffer (see <see cref="AccessLog"/>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void WriteAccessLog(AccessLog log, AccessLogConfig options, TerminationCause cause, long durationTicks, long bytesIn, long bytesOut, int retries)
+    {
+        Span<byte> client = stackalloc byte[64];
+        var peer = _clientEndPoint ?? _client.RemoteEndPoint;
+        var clientLength = 0;
+        if (peer is not null)
+        {
+            var address = peer.Address.IsIPv4MappedToIPv6 ? peer.Address.MapToIPv4() : peer.Address;
+            if (!address.TryFormat(client, out clientLength)) clientLength = 0;
+        }
+        var tried = _lastTried?.State;
+        var micros = 1e6 / Stopwatch.Frequency;
+        var record = new AccessLogRecord
+        {
+            Time = DateTime.UtcNow,
+            Client = client[..clientLength],
+            ClientPort = peer?.Port ?? -1,
+            Listener = _listener.Name,
+            Service = _serviceName,
+            Pool = tried?.Pool,
+            Backend = tried?.Address,
+            Generation = _generation,
+            BytesIn = bytesIn,
+            BytesOut = bytesOut,
+            DurationMicros = (long)(durationTicks * micros),
+            UpstreamHeadMicros = -1,
+            Retries = retries,
+            Cause = cause,
+        };
+        log.Write(record, options);
     }
 
     private async Task PipesRelayAsync(EpollSocket backend)

@@ -6,9 +6,9 @@ namespace FastLb.Tests.Config;
 /// <summary>Bad files: each error must name the file, the exact position and what was expected.</summary>
 public sealed class ConfigLoaderErrorTests
 {
-    private static IReadOnlyList<ConfigError> Errors(string yaml)
+    private static IReadOnlyList<ConfigError> Errors(string yaml, string? baseDirectory = null)
     {
-        var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(yaml, "bad.yaml"));
+        var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(yaml, "bad.yaml", baseDirectory));
         Assert.All(ex.Errors, e => Assert.Equal("bad.yaml", e.File));
         return ex.Errors;
     }
@@ -362,7 +362,7 @@ public sealed class ConfigLoaderErrorTests
     public void Parse_EmptyListenerItem_OneError()
     {
         AssertSingle(ConfigTestFiles.Minimal.Replace("services:", "  -\nservices:"),
-            7, 4, "listener 2 is empty; expected a mapping with keys name, bind, protocol, routes, service, trusted_proxies, accept_proxy");
+            7, 4, "listener 2 is empty; expected a mapping with keys name, bind, protocol, routes, service, trusted_proxies, accept_proxy, access_log");
     }
 
     [Fact]
@@ -413,6 +413,31 @@ public sealed class ConfigLoaderErrorTests
                 "bad.yaml:1:10: workers must be an integer from 1 to 1024, got '0'",
                 "bad.yaml:7:18: unknown service 'wbe' in route 1 of listener 'web'; services are: web; did you mean 'web'?",
                 "bad.yaml:13:51: weight must be an integer from 0 to 1000000, got 'many'",
+            ],
+            errors.Select(e => e.ToString()));
+    }
+
+    [Fact]
+    public void Parse_AccessLog_BadFormatSampleAndMissingFolder_ReportedWithPositions()
+    {
+        var errors = Errors("""
+            listeners:
+              - name: web
+                bind: 127.0.0.1:8080
+                access_log: { path: /no/such/folder/access.log, format: jsn, sample: 2 }
+                routes:
+                  - service: web
+            services:
+              web:
+                pools:
+                  blue: [ 127.0.0.1:9001 ]
+            """, baseDirectory: "/tmp");
+
+        Assert.Equal(
+            [
+                "bad.yaml:4:25: access_log path '/no/such/folder/access.log': folder '/no/such/folder' does not exist",
+                "bad.yaml:4:61: format must be text or json, got 'jsn'; did you mean 'json'?",
+                "bad.yaml:4:74: sample must be a number from 0 to 1 (the share of requests logged, e.g. 0.1), got '2'",
             ],
             errors.Select(e => e.ToString()));
     }

@@ -1,0 +1,46 @@
+using FastLb.Core.Metrics;
+
+namespace FastLb.Core.Diagnostics;
+
+/// <summary>What one access log line says about a request (HTTP) or a connection (TCP); spans point into the request's own buffers.</summary>
+internal ref struct AccessLogRecord
+{
+    public DateTime Time;
+
+    /// <summary>The client's address (ASCII): the peer, or from a trusted proxy the client it names.</summary>
+    public ReadOnlySpan<byte> Client;
+
+    /// <summary>The client's port, or -1 when unknown (the client came through a trusted proxy).</summary>
+    public int ClientPort;
+
+    public string Listener;
+
+    /// <summary>The 1-based position of the matching route in the listener's routes, or 0 (TCP, or no route matched).</summary>
+    public int Route;
+
+    public string? Service;
+    public string? Pool;
+    public string? Backend;
+
+    /// <summary>The routing table generation the request was routed by, or 0 when it was not routed.</summary>
+    public long Generation;
+
+    /// <summary>True for an HTTP request: method, path and status apply.</summary>
+    public bool Http;
+
+    public ReadOnlySpan<byte> Method;
+    public ReadOnlySpan<byte> Path;
+
+    /// <summary>The status sent to the client, or 0 when none was.</summary>
+    public int Status;
+
+    public long BytesIn;
+    public long BytesOut;
+    public long DurationMicros;
+
+    /// <summary>Time from sending the request upstream to the response head, or -1 when none came.</summary>
+    public long UpstreamHeadMicros;
+
+    public int Retries;
+    public TerminationCause Cause;
+}
