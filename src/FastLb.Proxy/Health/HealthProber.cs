@@ -227,7 +227,7 @@ internal sealed unsafe class HealthProber : IDisposable
         target.Phase = ProbePhase.Connecting;
         target.DeadlineMs = now + (long)target.Config.Timeout.TotalMilliseconds;
         _deadlines.Enqueue(target, target.DeadlineMs);
-        SocketSyscalls.SetInt(fd, SocketSyscalls.IPPROTO_TCP, SocketSyscalls.TCP_NODELAY, 1);
+        // No TCP_NODELAY: a check writes once (or never), so Nagle never holds anything back; one syscall less.
         SocketSyscalls.SetLingerZero(fd); // close() sends RST: no TIME_WAIT per check
         var address = stackalloc byte[SocketAddressCodec.MaxLength];
         var length = SocketAddressCodec.Write(target.EndPoint, new Span<byte>(address, SocketAddressCodec.MaxLength));
@@ -235,6 +235,12 @@ internal sealed unsafe class HealthProber : IDisposable
         if (rc < 0 && rc != -SocketSyscalls.EINPROGRESS)
         {
             Finish(target, passed: false, 0, ErrorText(-rc));
+            return;
+        }
+        // A tcp check that connected at once (loopback) is done: no registration, no readiness event.
+        if (rc == 0 && target.Config.Kind == HealthCheckKind.Tcp)
+        {
+            Finish(target, passed: true, 0, null);
             return;
         }
         // Registered after connect(): a socket registered before it reports HUP at once.
@@ -254,6 +260,12 @@ internal sealed unsafe class HealthProber : IDisposable
         if (target.Phase == ProbePhase.Connecting)
         {
             if ((mask & (SocketSyscalls.EPOLLOUT | SocketSyscalls.EPOLLERR | SocketSyscalls.EPOLLHUP)) == 0) return;
+            // Writable with no error or hang-up means connected: SO_ERROR is only read when there is one to name.
+            if ((mask & (SocketSyscalls.EPOLLERR | SocketSyscalls.EPOLLHUP)) == 0)
+            {
+                OnConnected(target);
+                return;
+            }
             var rc = SocketSyscalls.GetInt(target.Fd, SocketSyscalls.SOL_SOCKET, SocketSyscalls.SO_ERROR, out var error);
             if (rc < 0) error = -rc;
             if (error != 0)
