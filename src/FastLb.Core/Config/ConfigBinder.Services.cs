@@ -9,6 +9,7 @@ internal sealed partial class ConfigBinder
         "balance", "hash_on", "active", "split", "pools", "rewrite_host",
         "drain_timeout", "connect_timeout", "idle_timeout", "response_head_timeout", "upstream_idle_timeout",
         "health_check", "initial_state", "outlier", "panic_threshold", "slow_start", "min_healthy_percent", "send_proxy",
+        "rollout",
     ];
     private static readonly string[] SendProxyNames = ["v1", "v2"];
     private static readonly string[] PoolKeys = ["backends", "health_check"];
@@ -104,6 +105,7 @@ internal sealed partial class ConfigBinder
             SlowStart = f.TryGetValue("slow_start", out var ss) && Duration(ss) is { } slow ? slow : TimeSpan.Zero,
             MinHealthyPercent = Percent(f, "min_healthy_percent", 100),
             SendProxy = f.TryGetValue("send_proxy", out var sp) ? Choice(sp, SendProxyNames) switch { "v1" => 1, "v2" => 2, _ => 0 } : 0,
+            Rollout = f.TryGetValue("rollout", out var ro) ? BindRollout(ro, context) : null,
         };
         return _errors.Count > before ? null : service;
     }

@@ -40,6 +40,7 @@ internal sealed partial class ConfigBinder(string file)
         ("pools", PoolKeys),
         ("health_check", HealthCheckKeys),
         ("outlier", OutlierKeys),
+        ("rollout", RolloutKeys),
         ("backends", BackendKeys),
     ];
 

@@ -40,6 +40,9 @@ internal sealed class ServiceConfig
     /// <summary>The check that applies to <paramref name="pool"/>: its own, else the service's.</summary>
     public HealthCheckConfig? CheckFor(PoolConfig pool) => pool.HealthCheck ?? HealthCheck;
 
+    /// <summary>`rollout:`: when a reload changes `active:`, traffic moves to the new pool step by step; null = at once.</summary>
+    public RolloutConfig? Rollout { get; init; }
+
     /// <summary>HTTP: rewrite the Host header to the backend's address instead of keeping the client's.</summary>
     public bool RewriteHost { get; init; }
 

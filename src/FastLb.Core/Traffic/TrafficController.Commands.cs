@@ -53,6 +53,7 @@ internal sealed partial class TrafficController
         {
             var t = RequireService(service);
             var previous = t.PopHistory() ?? throw new TrafficException($"nothing to roll back for '{service}': no earlier assignment");
+            CancelRollout(service, "superseded by rollback");
             var warnings = RollbackWarnings(service, t.Current, previous);
             t.Current = previous;
             t.Source = Shares.SameAs(previous, t.FileShares) ? AssignmentSource.File : AssignmentSource.Runtime;
@@ -106,6 +107,7 @@ internal sealed partial class TrafficController
     private ChangeResult Assign(string service, Dictionary<string, int> next, string summary)
     {
         var t = RequireService(service);
+        CancelRollout(service, $"superseded by {summary}");
         if (Shares.SameAs(t.Current, next)) return Unchanged($"{service} already at {Shares.Describe(next)}");
         t.PushHistory();
         t.Current = next;

@@ -57,6 +57,7 @@ internal sealed partial class TrafficController
     }
 
     /// <summary>Advances every drain: records when it reached 0 and cuts what remains past its deadline. Call about every 100-250 ms.</summary>
+    /// <remarks>Also judges running rollouts (a breach is published within one tick).</remarks>
     /// <remarks>
     /// The bookkeeping runs under the write lock; cutting does not. Drains past their deadline are collected by
     /// backend, then the open connections are walked once for all of them, outside the lock (a command or reload is
@@ -66,6 +67,7 @@ internal sealed partial class TrafficController
     public void Tick()
     {
         RefreshHealth();
+        AdvanceRollouts(); // after the health refresh: a backend that just turned unhealthy fails the step now
         Dictionary<BackendState, DrainEntry>? overdue = null;
         lock (_writeLock)
         {

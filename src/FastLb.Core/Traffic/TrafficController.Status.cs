@@ -27,6 +27,7 @@ internal sealed partial class TrafficController
                 else w.WriteNull("previous");
                 w.WriteString("balance", BalanceName(service.Balance));
                 w.WriteNumber("drain_timeout_ms", (long)service.DrainTimeout.TotalMilliseconds);
+                WriteRollout(w, service.Name);
                 var percent = Shares.Percent(t.Current);
                 w.WriteStartObject("pools");
                 foreach (var pool in snapshot.Pools)

@@ -59,6 +59,7 @@ internal sealed partial class TrafficController(Router router, BackendStateRegis
             var previous = _config;
             var changes = new List<string>();
             var keep = new HashSet<string>(StringComparer.Ordinal);
+            var starts = new List<(string Service, string Pool, RolloutConfig Config, Dictionary<string, int>? Previous)>();
             foreach (var service in config.Services)
             {
                 keep.Add(service.Name);
@@ -70,8 +71,27 @@ internal sealed partial class TrafficController(Router router, BackendStateRegis
                 }
                 if (Shares.SameAs(t.FileShares, fileShares))
                 {
-                    continue; // file unchanged for this service: runtime assignment (if any) stays
+                    // File unchanged for this service: runtime assignment (and a running rollout) stays, unless the
+                    // file's rollout block changed under a rollout it started: that one starts over with the new settings.
+                    if (_rollouts.TryGetValue(service.Name, out var fileRun) && fileRun.FromFile && fileRun.Engine.IsActive
+                        && service.Rollout is { } changed && !changed.SameAs(fileRun.Engine.Config))
+                    {
+                        CancelRollout(service.Name, "its rollout block changed in the file; starting over");
+                        starts.Add((service.Name, fileRun.Engine.ToPool, changed, fileRun.Previous));
+                    }
+                    continue;
                 }
+                var reverting = _rollouts.TryGetValue(service.Name, out var active) && active.Engine.IsActive && ActivePool(fileShares) == active.Engine.BaselinePool;
+                if (!reverting && service.Rollout is { } rollout && ActivePool(fileShares) is { } target && previous?.FindService(service.Name) is { } before
+                    && SamePools(before, service) && t.Current.GetValueOrDefault(target) < 100 && BaselineOf(t.Current, target) is not null)
+                {
+                    // active: changed under a rollout block: move traffic step by step instead of all at once.
+                    CancelRollout(service.Name, "the file's traffic settings changed");
+                    t.FileShares = fileShares;
+                    starts.Add((service.Name, target, rollout, null));
+                    continue;
+                }
+                CancelRollout(service.Name, "the file's traffic settings changed");
                 if (!Shares.SameAs(t.Current, fileShares))
                 {
                     t.PushHistory();
@@ -91,12 +111,51 @@ internal sealed partial class TrafficController(Router router, BackendStateRegis
             _config = config;
             var verb = previous is null ? "loaded" : "reloaded";
             var summary = changes.Count == 0 ? $"config {verb}" : $"config {verb}; " + string.Join("; ", changes);
+            foreach (var (name, run) in _rollouts.ToList())
+            {
+                if (!keep.Contains(name)) _rollouts.Remove(name);
+                else if (config.FindService(name) is { } s && (s.FindPool(run.Engine.ToPool) is null || s.FindPool(run.Engine.BaselinePool) is null))
+                {
+                    CancelRollout(name, "a pool it uses left the file");
+                }
+            }
             var result = Publish(summary);
             // Backends the file no longer names leave the registry once idle; a draining one keeps its state in its drain entry.
             Registry.Prune(fileWeights.ContainsKey);
+            foreach (var (name, pool, rollout, before) in starts)
+            {
+                try
+                {
+                    var started = StartRolloutLocked(name, pool, rollout, force: false, fromFile: true, previous: before);
+                    result = started with { Summary = result.Summary + "; " + started.Summary };
+                }
+                catch (TrafficException e)
+                {
+                    // The file asked for it, but the gate (or the state) refuses: the running assignment stays.
+                    Log.Error($"rollout {name} {pool} from the file refused: {e.Message}");
+                    Events.Append("rollout", $"rollout {name} {pool} from the file refused: {e.Message}", name, pool, Router.Current.Generation, ok: false);
+                    result = result with { Summary = result.Summary + $"; rollout {name} {pool} refused: {e.Message}" };
+                }
+            }
             return result;
         }
     }
+
+    /// <summary>The pool an assignment gives everything (an `active:` line), or null for a split.</summary>
+    private static string? ActivePool(IReadOnlyDictionary<string, int> shares)
+    {
+        string? active = null;
+        foreach (var (pool, share) in shares)
+        {
+            if (share == 0) continue;
+            if (active is not null) return null;
+            active = pool;
+        }
+        return active;
+    }
+
+    private static bool SamePools(ServiceConfig a, ServiceConfig b) =>
+        a.Pools.Count == b.Pools.Count && a.Pools.All(p => b.FindPool(p.Name) is not null);
 
     /// <summary>Every backend the file names, with the weight the file gives it.</summary>
     private static Dictionary<BackendKey, int> FileWeights(FastLbConfig config)

@@ -35,7 +35,25 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         WriteBackends(w, table, backends, totals);
         WriteHealth(w, table);
         WriteLogs(w);
+        WriteRollouts(w);
         return w.ToString();
+    }
+
+    private void WriteRollouts(PrometheusTextWriter w)
+    {
+        var rollouts = runtime.Controller.RolloutFigures();
+        w.Family("fastlb_rollout_active", "gauge", "1 while a rollout of the service to the pool runs (also paused or at a manual gate).");
+        foreach (var r in rollouts) w.Sample("fastlb_rollout_active", ["service", r.Service, "pool", r.Pool], r.Active ? 1 : 0);
+        w.Family("fastlb_rollout_share_percent", "gauge", "The share the current or last rollout gives its pool, percent.");
+        foreach (var r in rollouts) w.Sample("fastlb_rollout_share_percent", ["service", r.Service, "pool", r.Pool], r.Share);
+        w.Family("fastlb_rollout_step", "gauge", "The step of the current or last rollout (1 = first; 0 before the first step).");
+        foreach (var r in rollouts) w.Sample("fastlb_rollout_step", ["service", r.Service, "pool", r.Pool], r.Step);
+        w.Family("fastlb_rollout_started_total", "counter", "Rollouts started per service.");
+        foreach (var r in rollouts) w.Sample("fastlb_rollout_started_total", ["service", r.Service], r.Started);
+        w.Family("fastlb_rollout_completed_total", "counter", "Rollouts that passed every step per service.");
+        foreach (var r in rollouts) w.Sample("fastlb_rollout_completed_total", ["service", r.Service], r.Completed);
+        w.Family("fastlb_rollout_rollbacks_total", "counter", "Rollouts rolled back per service (a breached step, an inconclusive one, or abort).");
+        foreach (var r in rollouts) w.Sample("fastlb_rollout_rollbacks_total", ["service", r.Service], r.RolledBack);
     }
 
     private static void WriteProcess(PrometheusTextWriter w)

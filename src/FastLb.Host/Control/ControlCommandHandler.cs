@@ -11,13 +11,15 @@ namespace FastLb.Host.Control;
 /// <summary>Turns one control line into one JSON reply line. Every change replies with the generation it published.</summary>
 internal sealed class ControlCommandHandler(FastLbRuntime runtime)
 {
-    public const string Commands = "status, stats, events, swap, split, rollback, weight, drain, enable, reload, reopen-logs, upgrade";
+    public const string Commands = "status, stats, events, swap, split, rollback, rollout, rollout-status, pause, resume, promote, abort, weight, drain, enable, reload, reopen-logs, upgrade";
+
+    private static readonly string[] Changes = ["swap", "split", "rollback", "rollout", "pause", "resume", "promote", "abort", "weight", "drain", "enable", "reload"];
 
     public async Task<string> HandleAsync(string line)
     {
         var words = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
         if (words.Length == 0) return Error($"empty command; commands are: {Commands}");
-        if (words[0] is "swap" or "split" or "rollback" or "weight" or "drain" or "enable" or "reload" && runtime.UpgradeInProgress)
+        if (Changes.Contains(words[0]) && runtime.UpgradeInProgress)
         {
             // The state was handed to the new process already: a change here now would be lost or diverge.
             return Error($"an upgrade is in progress: '{words[0]}' is refused until it ends (then retry; after a successful upgrade the new process answers)");
@@ -26,7 +28,7 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
         var force = words.Length > 1 && words.Contains("--force");
         if (force)
         {
-            if (words[0] is not ("swap" or "split")) return Error($"--force only applies to swap and split");
+            if (words[0] is not ("swap" or "split" or "rollout" or "promote")) return Error($"--force only applies to swap, split, rollout and promote");
             words = [.. words.Where(w => w != "--force")];
         }
         try
@@ -39,6 +41,16 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
                 "swap" => Expect(words, 3, "swap SERVICE POOL [--force]") ?? Changed(runtime.Controller.Swap(words[1], words[2], force)),
                 "split" => words.Length < 3 ? Error("usage: split SERVICE POOL=W [POOL=W...] [--force]") : Changed(runtime.Controller.Split(words[1], ParseShares(words), force)),
                 "rollback" => Expect(words, 2, "rollback SERVICE") ?? Changed(runtime.Controller.Rollback(words[1])),
+                "rollout" => words.Length < 3 ? Error(RolloutOptions.Usage) : Changed(runtime.Controller.StartRollout(words[1], words[2], RolloutOptions.Parse(words, 3), force)),
+                "rollout-status" => Expect(words, 2, "rollout-status SERVICE") ?? Json(w =>
+                {
+                    w.WriteBoolean("ok", true);
+                    runtime.Controller.WriteRolloutStatus(w, words[1]);
+                }),
+                "pause" => Expect(words, 2, "pause SERVICE") ?? Changed(runtime.Controller.PauseRollout(words[1])),
+                "resume" => Expect(words, 2, "resume SERVICE") ?? Changed(runtime.Controller.ResumeRollout(words[1])),
+                "promote" => Expect(words, 2, "promote SERVICE [--force]") ?? Changed(runtime.Controller.PromoteRollout(words[1], force)),
+                "abort" => Expect(words, 2, "abort SERVICE") ?? Changed(runtime.Controller.AbortRollout(words[1])),
                 "weight" => Expect(words, 5, "weight SERVICE POOL ADDRESS W") ?? Changed(runtime.Controller.SetWeight(words[1], words[2], words[3], ParseInt(words[4], "weight"))),
                 "drain" => Expect(words, 4, "drain SERVICE POOL ADDRESS") ?? Changed(runtime.Controller.Drain(words[1], words[2], words[3])),
                 "enable" => Expect(words, 4, "enable SERVICE POOL ADDRESS") ?? Changed(runtime.Controller.Enable(words[1], words[2], words[3])),

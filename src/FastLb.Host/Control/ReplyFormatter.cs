@@ -16,6 +16,14 @@ internal static class ReplyFormatter
             return sb.ToString();
         }
         if (root.TryGetProperty("services", out var services)) return FormatStatus(root, services);
+        if (root.TryGetProperty("rollout", out var rollout))
+        {
+            var sb = new StringBuilder();
+            if (rollout.ValueKind != JsonValueKind.Object) return $"service {root.GetProperty("service").GetString()}: no rollout";
+            sb.Append("service ").Append(root.GetProperty("service").GetString()).AppendLine();
+            AppendRollout(sb, rollout);
+            return sb.ToString().TrimEnd();
+        }
         if (root.TryGetProperty("events", out var events)) return FormatEvents(events);
         if (root.TryGetProperty("window_seconds", out var window) && root.TryGetProperty("pools", out var pools)) return FormatStats(root, window.GetInt32(), pools);
         var line = new StringBuilder("ok");
@@ -104,6 +112,7 @@ internal static class ReplyFormatter
               .Append("  (").Append(s.GetProperty("source").GetString()).Append(')');
             if (s.GetProperty("previous").ValueKind == JsonValueKind.Object) sb.Append("  previous ").Append(Shares(s.GetProperty("previous")));
             sb.AppendLine();
+            if (s.TryGetProperty("rollout", out var rollout) && rollout.ValueKind == JsonValueKind.Object) AppendRollout(sb, rollout);
             foreach (var pool in s.GetProperty("pools").EnumerateObject())
             {
                 var p = pool.Value;
@@ -133,6 +142,35 @@ internal static class ReplyFormatter
             }
         }
         return sb.ToString().TrimEnd();
+    }
+
+    /// <summary>"  rollout green from blue: running step 2 of 4 (25%)", the window so far, then one line per judged step.</summary>
+    private static void AppendRollout(StringBuilder sb, JsonElement r)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        sb.Append("  rollout ").Append(r.GetProperty("pool").GetString()).Append(" from ").Append(r.GetProperty("baseline").GetString())
+          .Append(": ").Append(r.GetProperty("state").GetString()).Append(" step ").Append(r.GetProperty("step").GetInt32())
+          .Append(" of ").Append(r.GetProperty("steps_total").GetInt32()).Append(" (").Append(r.GetProperty("share").GetInt32()).Append("%)");
+        if (r.GetProperty("waiting_gate").ValueKind == JsonValueKind.Number) sb.Append("  waiting for promote before ").Append(r.GetProperty("waiting_gate").GetInt32()).Append('%');
+        sb.AppendLine();
+        if (r.GetProperty("window").ValueKind == JsonValueKind.Object)
+        {
+            var w = r.GetProperty("window");
+            var p = w.GetProperty("pool_stats");
+            var b = w.GetProperty("baseline_stats");
+            sb.Append("    window ").Append((w.GetProperty("elapsed_ms").GetInt64() / 1000.0).ToString("0.0", inv)).Append("s, judged in ")
+              .Append((w.GetProperty("ends_in_ms").GetInt64() / 1000.0).ToString("0.0", inv)).Append("s: ")
+              .Append(p.GetProperty("requests").GetInt64()).Append(" requests, error rate ").Append((p.GetProperty("error_rate").GetDouble() * 100).ToString("0.##", inv))
+              .Append("%, p99 ").Append(p.GetProperty("p99_ms").GetDouble().ToString("0.#", inv)).Append(" ms; baseline ")
+              .Append(b.GetProperty("requests").GetInt64()).Append(" requests, ").Append((b.GetProperty("error_rate").GetDouble() * 100).ToString("0.##", inv))
+              .Append("%, p99 ").Append(b.GetProperty("p99_ms").GetDouble().ToString("0.#", inv)).Append(" ms").AppendLine();
+        }
+        foreach (var v in r.GetProperty("verdicts").EnumerateArray())
+        {
+            sb.Append("    step ").Append(v.GetProperty("share").GetInt32()).Append("%: ").Append(v.GetProperty("outcome").GetString())
+              .Append(": ").Append(v.GetProperty("reason").GetString()).AppendLine();
+        }
+        if (r.GetProperty("outcome").ValueKind == JsonValueKind.String) sb.Append("    ").Append(r.GetProperty("outcome").GetString()).AppendLine();
     }
 
     private static void AppendHealth(StringBuilder sb, JsonElement b)

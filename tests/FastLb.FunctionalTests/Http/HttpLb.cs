@@ -24,6 +24,9 @@ internal sealed class HttpLb : IAsyncDisposable
 
     public IPEndPoint EndPoint { get; }
     public string ControlSocket => _dir.File("fastlb.sock");
+
+    /// <summary>The file FastLb reloads from.</summary>
+    public string ConfigPath => _dir.File("fastlb.yaml");
     public FastLbRuntime Runtime => _runtime;
 
     /// <summary>Starts FastLb with <paramref name="yaml"/> (listeners, services, defaults); the admin section is added here.</summary>
@@ -46,6 +49,9 @@ internal sealed class HttpLb : IAsyncDisposable
         }
         return new HttpLb(dir, runtime);
     }
+
+    /// <summary>Replaces the file with <paramref name="yaml"/> (the admin section added as at start); a reload reads it.</summary>
+    public Task RewriteConfigAsync(string yaml) => File.WriteAllTextAsync(ConfigPath, $"admin:\n  control_socket: {ControlSocket}\n{yaml}");
 
     public Task<HttpClientConnection> ConnectAsync() => HttpClientConnection.ConnectAsync(EndPoint).WaitAsync(Timeout);
 
