@@ -30,7 +30,16 @@ internal sealed class BoundedAcceptLoop(string what, int maxClients, Func<Socket
             }
             catch (SocketException e)
             {
+                // Out of descriptors (EMFILE) repeats until one frees: back off rather than spin on it.
                 Log.Warn($"{what} accept failed: {e.Message}");
+                try
+                {
+                    await Task.Delay(100, stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
                 continue;
             }
             if (!_slots.Wait(0, CancellationToken.None))

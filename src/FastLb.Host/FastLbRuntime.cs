@@ -129,6 +129,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         if (takeover is not null) Generation = ProcessGeneration.After(takeover.Previous);
         Log.Info($"start fastlb pid={Environment.ProcessId} config={config.SourcePath} workers={Workers.Workers}{(Workers.Pinned ? " pinned" : "")}"
             + (takeover is null ? "" : $" version={Generation.Version} upgrading from pid {takeover.Previous.Pid} (version {takeover.Previous.Version})"));
+        ApplyDescriptorPlan(config);
         Controller.Load(config);
         if (takeover is not null) ReadUpgradeState(takeover.State, $"pid {takeover.Previous.Pid}");
         var errors = await Proxy.ApplyAsync(config, takeover?.Listeners).ConfigureAwait(false);
@@ -191,6 +192,19 @@ internal sealed class FastLbRuntime : IAsyncDisposable
             Log.Info($"upgrade: took over from pid {takeover.Previous.Pid} (generation {Generation.Generation}); it drains and exits");
         }
         return true;
+    }
+
+    /// <summary>The descriptor split this process runs with (null when the limit is unknown).</summary>
+    public DescriptorPlan? Descriptors { get; private set; }
+
+    /// <summary>Bounds the data plane's descriptors and derives the default max_connections, so that running out of descriptors never reaches the runtime.</summary>
+    private void ApplyDescriptorPlan(FastLbConfig config)
+    {
+        Descriptors = DescriptorPlan.Measure();
+        if (Descriptors is not { } plan) return;
+        DescriptorBudget.Process.Configure(plan.Budget);
+        Proxy.AutoMaxConnections = plan.AutoMaxConnections;
+        Log.Info(plan.Describe(config));
     }
 
     /// <summary>Reports "prepared", waits for the commit, then accepts and takes over the control socket path.</summary>

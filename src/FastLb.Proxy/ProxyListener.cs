@@ -14,6 +14,12 @@ internal sealed class ProxyListener
 {
     public const int Backlog = 1024;
 
+    /// <summary>How often a listener at its limit in queue mode looks whether a connection ended.</summary>
+    private const int LimitPollMs = 10;
+
+    /// <summary>How long an accept loop out of descriptors waits before it tries again.</summary>
+    private const int ExhaustedBackoffMs = 50;
+
     private readonly Socket _listenSocket;
     private EpollSocket? _acceptor;
     private readonly ProxyServer _server;
@@ -28,6 +34,8 @@ internal sealed class ProxyListener
     private bool _stopped;
     private long _lastWarnMs = long.MinValue;
     private AccessLog? _accessLog;
+    private bool _atLimit; // the accept loop's own: queue mode is holding connections in the backlog
+    private readonly ExhaustionLog _limitLog;
 
     private ProxyListener(ListenerConfig config, Socket listenSocket, ProxyServer server, IConnectionHandler? httpHandler)
     {
@@ -39,6 +47,7 @@ internal sealed class ProxyListener
         EndPoint = (IPEndPoint)listenSocket.LocalEndPoint!;
         Info = new ListenerInfo(Name, EndPoint, config.Protocol);
         Traffic = server.ListenerTraffic.GetOrAdd(Name);
+        _limitLog = new ExhaustionLog($"listener '{Name}': at a connection limit");
     }
 
     public string Name { get; }
@@ -209,8 +218,7 @@ internal sealed class ProxyListener
             if (_stopped) return false;
             _live++;
         }
-        _connections.TryAdd(connection, 0);
-        _server.OnConnectionOpened();
+        _connections.TryAdd(connection, 0); // the accept loop counted it on the server already (TryAdmit)
         Traffic.Opened();
         return true;
     }
@@ -219,7 +227,7 @@ internal sealed class ProxyListener
     public void Unregister(IProxyConnection connection)
     {
         _connections.TryRemove(connection, out _);
-        _server.OnConnectionClosed();
+        _server.ReleaseAdmission();
         Traffic.Closed();
         lock (_stateLock)
         {
@@ -271,10 +279,41 @@ internal sealed class ProxyListener
     /// to the next loop round-robin and starts inline: up to its first wait it only registers and, for TCP, picks a
     /// backend and starts a non-blocking connect, so the accept loop is not held up.
     /// </summary>
+    /// <remarks>
+    /// Every connection is admitted before it is accepted: under this listener's max_connections and the server's.
+    /// At a limit, queue mode leaves new connections in the kernel backlog and looks again every
+    /// <see cref="LimitPollMs"/>; close mode accepts and closes them through the reserve descriptor. Out of
+    /// descriptors (the data plane's budget, EMFILE, ENFILE, ENOBUFS), the loop backs off for
+    /// <see cref="ExhaustedBackoffMs"/> and tries again; close mode first drops one waiting connection. Every back-off
+    /// resumes on this loop, never spins, and is logged at most once per interval with its count.
+    /// </remarks>
     private async Task AcceptLoopAsync(EpollSocket acceptor)
     {
-        while (true)
+        var loop = acceptor.Loop;
+        while (!acceptor.IsClosed)
         {
+            var config = Config;
+            if (!Admit(config))
+            {
+                if (config.OnLimit == OnLimit.Queue)
+                {
+                    if (!_atLimit)
+                    {
+                        _atLimit = true;
+                        _limitLog.Record($"{Live} open here, {_server.LiveConnections} of {_server.MaxConnections} in all; new connections wait in the backlog");
+                    }
+                    await loop.DelayAsync(LimitPollMs).ConfigureAwait(false);
+                    continue;
+                }
+                if (DropOne(acceptor))
+                {
+                    _limitLog.Record($"{Live} open here, {_server.LiveConnections} of {_server.MaxConnections} in all; new connections closed");
+                    continue;
+                }
+                if (!await acceptor.WaitReadableAsync().ConfigureAwait(false)) break;
+                continue;
+            }
+            _atLimit = false;
             EpollSocket? client;
             try
             {
@@ -284,25 +323,36 @@ internal sealed class ProxyListener
             }
             catch (ObjectDisposedException)
             {
+                _server.ReleaseAdmission();
                 break; // StopAcceptingAsync closed the socket.
+            }
+            catch (DescriptorsExhaustedException e)
+            {
+                _server.ReleaseAdmission();
+                if (acceptor.IsClosed) break;
+                Exhaustion.Accept.Record($"listener '{Name}': {e.SocketErrorCode}, {DescriptorBudget.Process.Held} descriptor(s) held by connections");
+                if (config.OnLimit == OnLimit.Close) DropOne(acceptor);
+                await loop.DelayAsync(ExhaustedBackoffMs).ConfigureAwait(false);
+                continue;
             }
             catch (Exception e)
             {
+                _server.ReleaseAdmission();
                 if (acceptor.IsClosed) break;
-                // Transient (a client gave up in the backlog) or resource exhaustion (EMFILE): keep accepting, but
-                // back off so an exhausted process does not spin.
+                // Transient (a client gave up in the backlog): keep accepting, but back off so a repeating error does not spin.
                 WarnRateLimited($"listener '{Name}': accept failed: {e.Message}");
-                await Task.Delay(50).ConfigureAwait(false);
+                await loop.DelayAsync(ExhaustedBackoffMs).ConfigureAwait(false);
                 continue;
             }
             if (client is null)
             {
+                _server.ReleaseAdmission();
                 if (!await acceptor.WaitReadableAsync().ConfigureAwait(false)) break;
                 continue;
             }
             try
             {
-                Dispatch(client, acceptor.Loop);
+                Dispatch(client);
             }
             catch (Exception e)
             {
@@ -312,9 +362,37 @@ internal sealed class ProxyListener
         }
     }
 
+    /// <summary>Counts one more connection against this listener's max_connections and the server's; false at either limit.</summary>
+    private bool Admit(ListenerConfig config)
+    {
+        // Only this loop accepts here and Live only falls meanwhile, so check-then-accept cannot overshoot.
+        if (config.MaxConnections is { } max && Live >= max) return false;
+        return _server.TryAdmit();
+    }
+
+    /// <summary>Accepts one waiting connection and closes it at once (on_limit: close, or out of descriptors); false when none waited.</summary>
+    private bool DropOne(EpollSocket acceptor)
+    {
+        bool dropped;
+        try
+        {
+            dropped = acceptor.AcceptAndClose(_server.Reserve);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+        if (dropped)
+        {
+            Traffic.Refuse();
+            _server.CountRefused();
+        }
+        return dropped;
+    }
+
     private bool ServesHttp => _httpHandler is not null && Config.Protocol == ListenerProtocol.Http;
 
-    private void Dispatch(EpollSocket client, EpollLoop acceptingLoop)
+    private void Dispatch(EpollSocket client)
     {
         var target = Target;
         if (ServesHttp)
@@ -322,19 +400,21 @@ internal sealed class ProxyListener
             var handled = _httpHandler!.Create(client, this, target.Config);
             if (!Register(handled))
             {
+                _server.ReleaseAdmission();
                 client.Abort();
                 return;
             }
             // On its own loop's thread from the first byte: handing it over costs an eventfd write only when that
             // loop sleeps, where registering it there (so that its first edge starts it) cost an epoll_ctl and a
             // wake-up for every connection (perf-results/2026-11-26-loop-balance.md).
-            if (ReferenceEquals(client.Loop, acceptingLoop)) handled.Execute();
+            if (client.Loop.IsCurrent) handled.Execute();
             else client.Loop.Post(handled);
             return;
         }
         var relay = new TcpProxyConnection(client, this, target, _server.Router, _server.Transport);
         if (!Register(relay))
         {
+            _server.ReleaseAdmission();
             client.Abort();
             return;
         }

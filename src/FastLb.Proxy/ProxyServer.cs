@@ -28,7 +28,9 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
     private readonly List<ProxyListener> _draining = [];
     private ProxyListener[] _all = [];           // active + draining, for the heartbeat
     private ListenerInfo[] _listeners = [];
-    private int _live;
+    private int _live;           // admitted client connections (see TryAdmit)
+    private int _maxConnections = int.MaxValue;
+    private long _refused;
     private int _heartbeatRunning;
     private Task? _stopTask;
     private List<ProxyListener>? _heldBack; // adopted or bound, not accepting until StartAccepting (an upgrade in progress)
@@ -76,6 +78,18 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
     /// <summary>Client connections open on all listeners, draining ones included.</summary>
     public int LiveConnections => Volatile.Read(ref _live);
 
+    /// <summary>The max_connections a config without one gets (the host derives it from the descriptor limit); unbounded by default.</summary>
+    public int AutoMaxConnections { get; set; } = int.MaxValue;
+
+    /// <summary>Client connections open at once over all listeners (the config's max_connections, else <see cref="AutoMaxConnections"/>).</summary>
+    public int MaxConnections => Volatile.Read(ref _maxConnections);
+
+    /// <summary>Connections closed at once because a limit was reached or descriptors ran out.</summary>
+    public long RefusedConnections => Interlocked.Read(ref _refused);
+
+    /// <summary>The spare descriptor accept loops use to accept-and-close when out of descriptors.</summary>
+    internal ReserveDescriptor Reserve { get; } = new();
+
     /// <summary>The open client connections of every listener, draining ones included (for drain deadlines).</summary>
     public IEnumerable<IDrainable> Connections
     {
@@ -108,6 +122,7 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
         {
             if (_stopTask is not null) return ["server is stopping; listeners were not changed"];
             Transport.TcpRelay = config.Defaults.TcpRelay; // new connections only; running relays keep their mode
+            Volatile.Write(ref _maxConnections, config.MaxConnections ?? AutoMaxConnections); // open connections stay
             var errors = new List<string>();
             var next = new Dictionary<string, ProxyListener>(StringComparer.Ordinal);
 
@@ -232,9 +247,21 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
 
     public ValueTask DisposeAsync() => new(StopAsync(TimeSpan.Zero));
 
-    internal void OnConnectionOpened() => Interlocked.Increment(ref _live);
+    /// <summary>
+    /// Counts a connection about to be accepted against max_connections, before the accept: false at the limit.
+    /// Several listeners accept on several loops, so the check and the count are one atomic step.
+    /// </summary>
+    internal bool TryAdmit()
+    {
+        if (Interlocked.Increment(ref _live) <= Volatile.Read(ref _maxConnections)) return true;
+        Interlocked.Decrement(ref _live);
+        return false;
+    }
 
-    internal void OnConnectionClosed() => Interlocked.Decrement(ref _live);
+    /// <summary>Balances <see cref="TryAdmit"/>: the connection ended, or none was accepted after all.</summary>
+    internal void ReleaseAdmission() => Interlocked.Decrement(ref _live);
+
+    internal void CountRefused() => Interlocked.Increment(ref _refused);
 
     private async Task StopCoreAsync(TimeSpan drainTimeout, bool handOff)
     {
@@ -278,6 +305,7 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
             await _heartbeat.DisposeAsync().ConfigureAwait(false);
             AccessLogs.Dispose(); // after the last connection: its line is written out
             Transport.Dispose(); // Blocks still out (a stuck straggler) fall to the GC when returned.
+            Reserve.Dispose();
             Loops.Dispose();     // Last: the connections it served were closed or aborted above.
             _applyGate.Release();
         }

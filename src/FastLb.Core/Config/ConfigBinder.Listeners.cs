@@ -6,7 +6,7 @@ namespace FastLb.Core.Config;
 
 internal sealed partial class ConfigBinder
 {
-    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies", "accept_proxy", "access_log"];
+    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies", "accept_proxy", "access_log", "max_connections", "on_limit"];
     private static readonly string[] AcceptProxyKeys = ["versions", "trusted", "timeout"];
     private static readonly string[] AccessLogKeys = ["path", "format", "sample", "log_query"];
     private static readonly string[] AccessLogFormats = ["text", "json"];
@@ -144,6 +144,8 @@ internal sealed partial class ConfigBinder
 
         var acceptProxy = f.TryGetValue("accept_proxy", out var acceptProxyEntry) ? BindAcceptProxy(acceptProxyEntry, context) : null;
         var accessLog = f.TryGetValue("access_log", out var accessEntry) ? BindAccessLog(accessEntry, context) : null;
+        int? maxConnections = f.TryGetValue("max_connections", out var mc) ? Int(mc, 1, MaxConnectionsLimit) : null;
+        var onLimit = f.TryGetValue("on_limit", out var ol) ? LimitAction(ol, _onLimit) : _onLimit;
 
         if (_errors.Count > before || name is null || bind is null || protocol is null) return null;
         return new ListenerConfig
@@ -151,6 +153,7 @@ internal sealed partial class ConfigBinder
             Name = name, Bind = bind, Protocol = protocol.Value, Routes = routes, Service = service, ClientAddresses = clientAddresses,
             AcceptProxy = acceptProxy,
             AccessLog = accessLog,
+            MaxConnections = maxConnections, OnLimit = onLimit,
         };
     }
 

@@ -9,7 +9,9 @@ namespace FastLb.Core.Config;
 /// <summary>Binds a <see cref="ConfigNode"/> tree to the config model, collecting every error instead of stopping at the first.</summary>
 internal sealed partial class ConfigBinder(string file)
 {
-    private static readonly string[] TopKeys = ["workers", "pin_workers", "log_format", "admin", "defaults", "listeners", "services"];
+    private static readonly string[] TopKeys = ["workers", "pin_workers", "log_format", "max_connections", "on_limit", "admin", "defaults", "listeners", "services"];
+    private static readonly string[] OnLimitChoices = ["queue", "close"];
+    private const int MaxConnectionsLimit = 100_000_000;
     private static readonly string[] LogFormats = ["text", "json"];
     private static readonly string[] AdminKeys = ["control_socket", "listen", "upgrade_timeout"];
     private static readonly string[] DefaultsKeys =
@@ -51,6 +53,7 @@ internal sealed partial class ConfigBinder(string file)
 
     private readonly List<ConfigError> _errors = [];
     private string? _baseDirectory; // the config file's folder: relative paths in it are resolved against it
+    private OnLimit _onLimit = OnLimit.Queue; // the top-level on_limit, the default of every listener
 
     /// <summary>Errors found so far, in file order.</summary>
     public IReadOnlyList<ConfigError> Errors => [.. _errors.OrderBy(e => e.Line).ThenBy(e => e.Column)];
@@ -72,6 +75,9 @@ internal sealed partial class ConfigBinder(string file)
         var pinWorkers = true;
         if (top.TryGetValue("pin_workers", out var pw) && Bool(pw) is { } pin) pinWorkers = pin;
         var logFormat = top.TryGetValue("log_format", out var lf) && Choice(lf, LogFormats) == "json" ? LogFormat.Json : LogFormat.Text;
+        int? maxConnections = top.TryGetValue("max_connections", out var mc) ? Int(mc, 1, MaxConnectionsLimit) : null;
+        var onLimit = top.TryGetValue("on_limit", out var ol) ? LimitAction(ol, OnLimit.Queue) : OnLimit.Queue;
+        _onLimit = onLimit;
         var admin = BindAdmin(top.GetValueOrDefault("admin"), baseDirectory);
         var defaults = top.TryGetValue("defaults", out var d) ? BindDefaults(d) : new DefaultsConfig();
         // Services first: listeners and routes are checked against their names and pools.
@@ -85,6 +91,8 @@ internal sealed partial class ConfigBinder(string file)
             Workers = workers,
             PinWorkers = pinWorkers,
             LogFormat = logFormat,
+            MaxConnections = maxConnections,
+            OnLimit = onLimit,
             Admin = admin,
             Defaults = defaults,
             Listeners = listeners,
@@ -140,6 +148,13 @@ internal sealed partial class ConfigBinder(string file)
             TcpRelay = f.TryGetValue("tcp_relay", out var relay) ? RelayMode(relay, d.TcpRelay) : d.TcpRelay,
         };
     }
+
+    private OnLimit LimitAction(ConfigEntry entry, OnLimit fallback) => Choice(entry, OnLimitChoices) switch
+    {
+        "queue" => OnLimit.Queue,
+        "close" => OnLimit.Close,
+        _ => fallback, // Choice reported the error.
+    };
 
     private TcpRelayMode RelayMode(ConfigEntry entry, TcpRelayMode fallback) => Choice(entry, TcpRelayModes) switch
     {

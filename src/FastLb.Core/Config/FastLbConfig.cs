@@ -15,6 +15,12 @@ internal sealed class FastLbConfig
     /// <summary>How log lines are written (<c>log_format</c>: text, the default, or json).</summary>
     public Diagnostics.LogFormat LogFormat { get; init; } = Diagnostics.LogFormat.Text;
 
+    /// <summary>Client connections open at once over all listeners (<c>max_connections</c>); null = derived from the descriptor limit.</summary>
+    public int? MaxConnections { get; init; }
+
+    /// <summary>What listeners do past a connection limit unless they say otherwise (<c>on_limit</c>, default queue).</summary>
+    public OnLimit OnLimit { get; init; } = OnLimit.Queue;
+
     public AdminConfig Admin { get; init; } = new();
 
     public DefaultsConfig Defaults { get; init; } = new();

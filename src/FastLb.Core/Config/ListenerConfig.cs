@@ -16,6 +16,12 @@ internal sealed class ListenerConfig
     /// <summary>TCP only: the one service this listener forwards to.</summary>
     public string? Service { get; init; }
 
+    /// <summary>Client connections this listener keeps open at once (<c>max_connections</c>); null = only the global limit.</summary>
+    public int? MaxConnections { get; init; }
+
+    /// <summary>What happens to a connection past a limit (<c>on_limit</c>; the top-level value unless set here).</summary>
+    public OnLimit OnLimit { get; init; } = OnLimit.Queue;
+
     /// <summary>HTTP only: which peers are trusted proxies (trusted_proxies), and so who each request's client is.</summary>
     public ClientAddressRule ClientAddresses { get; init; } = ClientAddressRule.TrustNone;
 

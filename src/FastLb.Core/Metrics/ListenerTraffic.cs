@@ -5,6 +5,7 @@ internal sealed class ListenerTraffic(string name)
 {
     private int _active;
     private long _total;
+    private long _refused;
 
     public string Name { get; } = name;
 
@@ -13,6 +14,9 @@ internal sealed class ListenerTraffic(string name)
 
     public int ActiveConnections => Volatile.Read(ref _active);
     public long TotalConnections => Interlocked.Read(ref _total);
+
+    /// <summary>Connections closed at once because a limit was reached or descriptors ran out (on_limit: close).</summary>
+    public long RefusedConnections => Interlocked.Read(ref _refused);
 
     /// <summary>A client connection was accepted (once per connection, not per request).</summary>
     public void Opened()
@@ -29,4 +33,5 @@ internal sealed class ListenerTraffic(string name)
     public long RejectedProxyHeaders => Interlocked.Read(ref _rejectedProxyHeaders);
 
     public void ProxyHeaderRejected() => Interlocked.Increment(ref _rejectedProxyHeaders);
+    public void Refuse() => Interlocked.Increment(ref _refused);
 }

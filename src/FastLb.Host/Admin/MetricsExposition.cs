@@ -2,6 +2,7 @@ using FastLb.Core.Health;
 using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
 using FastLb.Core.Traffic;
+using FastLb.Proxy.Transport;
 
 namespace FastLb.Host.Admin;
 
@@ -22,6 +23,7 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         w.Sample("fastlb_routing_generation", table.Generation);
         w.Family("fastlb_routing_last_publish_timestamp_seconds", "gauge", "When the routing table in force was published (Unix time).");
         w.Sample("fastlb_routing_last_publish_timestamp_seconds", runtime.Router.PublishedAtUnixMs / 1000.0);
+        WriteConnectionLimits(w);
         WriteListeners(w);
         var backends = Backends(runtime.Controller.Registry);
         var totals = new long[backends.Count][];
@@ -93,6 +95,35 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         w.Sample("fastlb_error_log_suppressed_total", FastLb.Core.Diagnostics.ErrorLogLimiter.Shared.Suppressed);
     }
 
+    private void WriteConnectionLimits(PrometheusTextWriter w)
+    {
+        var proxy = runtime.Proxy;
+        w.Family("fastlb_connections_active", "gauge", "Open client connections over all listeners, counted against max_connections.");
+        w.Sample("fastlb_connections_active", proxy.LiveConnections);
+        if (proxy.MaxConnections != int.MaxValue)
+        {
+            w.Family("fastlb_connections_max", "gauge", "max_connections in force (from the config, else derived from the descriptor limit).");
+            w.Sample("fastlb_connections_max", proxy.MaxConnections);
+        }
+        w.Family("fastlb_connections_refused_total", "counter", "Client connections closed at once: past a connection limit with on_limit: close, or out of descriptors.");
+        w.Sample("fastlb_connections_refused_total", proxy.RefusedConnections);
+        var budget = DescriptorBudget.Process;
+        if (runtime.Descriptors is { } plan)
+        {
+            w.Family("fastlb_descriptors_limit", "gauge", "The process's descriptor limit (RLIMIT_NOFILE).");
+            w.Sample("fastlb_descriptors_limit", plan.Limit);
+            w.Family("fastlb_descriptors_budget", "gauge", "Descriptors the data plane may hold: the limit less those open at start and the reserve.");
+            w.Sample("fastlb_descriptors_budget", plan.Budget);
+        }
+        w.Family("fastlb_descriptors_held", "gauge", "Descriptors the data plane holds now (client and upstream sockets, splice pipes).");
+        w.Sample("fastlb_descriptors_held", budget.Held);
+        w.Family("fastlb_descriptors_exhausted_total", "counter", "Calls that found the process out of descriptors or buffers, by call.");
+        w.Sample("fastlb_descriptors_exhausted_total", ["call", "accept"], Exhaustion.Accept.Total);
+        w.Sample("fastlb_descriptors_exhausted_total", ["call", "connect"], Exhaustion.Connect.Total);
+        w.Sample("fastlb_descriptors_exhausted_total", ["call", "pipe"], Exhaustion.Pipe.Total);
+        w.Sample("fastlb_descriptors_exhausted_total", ["call", "epoll"], Exhaustion.Epoll.Total);
+    }
+
     private void WriteListeners(PrometheusTextWriter w)
     {
         var listeners = runtime.Proxy.ListenerTraffic.All.ToList();
@@ -108,6 +139,8 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         foreach (var l in listeners) w.Sample("fastlb_listener_connections_total", ["listener", l.Name], l.TotalConnections);
         w.Family("fastlb_listener_proxy_header_rejected_total", "counter", "Connections closed for a missing, malformed or late PROXY protocol header.");
         foreach (var l in listeners) w.Sample("fastlb_listener_proxy_header_rejected_total", ["listener", l.Name], l.RejectedProxyHeaders);
+        w.Family("fastlb_listener_connections_refused_total", "counter", "Client connections closed at once per listener: past a connection limit with on_limit: close, or out of descriptors.");
+        foreach (var l in listeners) w.Sample("fastlb_listener_connections_refused_total", ["listener", l.Name], l.RefusedConnections);
         w.Family("fastlb_listener_requests_total", "counter", "HTTP requests answered per listener by status class, FastLb's own answers included.");
         for (var i = 0; i < listeners.Count; i++)
         {

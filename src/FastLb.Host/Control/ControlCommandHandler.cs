@@ -147,8 +147,38 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
         }
         w.WriteEndArray();
         w.WriteNumber("live_connections", runtime.Proxy.LiveConnections);
+        WriteConnectionLimits(w, runtime);
         WriteProcess(w, runtime);
     });
+
+    /// <summary>max_connections, refusals and the descriptor budget (docs/control.md).</summary>
+    private static void WriteConnectionLimits(Utf8JsonWriter w, FastLbRuntime runtime)
+    {
+        var proxy = runtime.Proxy;
+        w.WriteStartObject("connections");
+        w.WriteNumber("current", proxy.LiveConnections);
+        if (proxy.MaxConnections == int.MaxValue) w.WriteNull("limit");
+        else w.WriteNumber("limit", proxy.MaxConnections);
+        w.WriteNumber("refused", proxy.RefusedConnections);
+        w.WriteEndObject();
+        var budget = FastLb.Proxy.Transport.DescriptorBudget.Process;
+        w.WriteStartObject("descriptors");
+        if (runtime.Descriptors is { } plan)
+        {
+            w.WriteNumber("limit", plan.Limit);
+            w.WriteNumber("reserve", plan.Reserve);
+            w.WriteNumber("budget", plan.Budget);
+        }
+        w.WriteNumber("held", budget.Held);
+        w.WriteNumber("refused", budget.Refused);
+        w.WriteStartObject("exhausted");
+        w.WriteNumber("accept", FastLb.Proxy.Transport.Exhaustion.Accept.Total);
+        w.WriteNumber("connect", FastLb.Proxy.Transport.Exhaustion.Connect.Total);
+        w.WriteNumber("pipe", FastLb.Proxy.Transport.Exhaustion.Pipe.Total);
+        w.WriteNumber("epoll", FastLb.Proxy.Transport.Exhaustion.Epoll.Total);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
 
     /// <summary>Process figures an operator (and the load harness) reads: generation, memory, GC counts, allocated bytes.</summary>
     private static void WriteProcess(Utf8JsonWriter w, FastLbRuntime runtime)

@@ -81,6 +81,11 @@ internal static class ReplyFormatter
         var sb = new StringBuilder();
         sb.Append("generation ").Append(root.GetProperty("generation").GetInt64());
         if (root.TryGetProperty("live_connections", out var live)) sb.Append("  live connections ").Append(live.GetInt32());
+        if (root.TryGetProperty("connections", out var limits))
+        {
+            if (limits.GetProperty("limit").ValueKind == JsonValueKind.Number) sb.Append(" of ").Append(limits.GetProperty("limit").GetInt32());
+            sb.Append("  refused ").Append(limits.GetProperty("refused").GetInt64());
+        }
         sb.AppendLine();
         if (root.TryGetProperty("process", out var process) && process.TryGetProperty("generation", out var processGeneration))
         {

@@ -5,6 +5,8 @@ using System.Runtime.CompilerServices;
 using FastLb.Core.Config;
 using FastLb.Core.Routing;
 
+using FastLb.Proxy.Transport;
+
 namespace FastLb.Proxy.Http;
 
 internal sealed partial class HttpProxyConnection
@@ -23,6 +25,7 @@ internal sealed partial class HttpProxyConnection
     private int _attempts;
     private int _retries;
     private PoolSnapshot? _unavailable; // set when the routed pool has nothing healthy: answer its 503
+    private bool _outOfDescriptors;     // a connect found this process out of descriptors: 503, not the backend's fault
     private bool _countedPinned;        // the route pins the pool (preview): a pool drain deadline spares it
     private int _drainCut;              // 1 once a drain deadline cut the request before its response head
 
@@ -53,6 +56,7 @@ internal sealed partial class HttpProxyConnection
         _attempts = 0;
         _retries = 0;
         _unavailable = null;
+        _outOfDescriptors = false;
         var upstream = await ConnectNextAsync().ConfigureAwait(false);
         if (upstream is null) return await AnswerNoUpstreamAsync(bodyConsumed).ConfigureAwait(false);
 
@@ -71,7 +75,7 @@ internal sealed partial class HttpProxyConnection
     {
         var service = _routed!;
         var tries = Math.Clamp(CountBackends(service, _pinned), 1, MaxConnectAttempts);
-        while (_attempts < tries && !IsAborted)
+        while (_attempts < tries && !IsAborted && !_outOfDescriptors)
         {
             var attempt = _attempts++;
             var backend = service.PickForAttempt(_pinned, _hash, attempt, _triedA, _triedB, out var pool);
@@ -99,6 +103,7 @@ internal sealed partial class HttpProxyConnection
     {
         if (IsAborted) return new ValueTask<Outcome>(Outcome.Abort);
         if (_unavailable is { } pool) return AnswerAsync(503, bodyConsumed, _routed, pool);
+        if (_outOfDescriptors) return AnswerAsync(503, bodyConsumed);
         return AnswerAsync(_attempts <= 1 && _triedA is null ? 503 : 502, bodyConsumed);
     }
 
@@ -137,7 +142,35 @@ internal sealed partial class HttpProxyConnection
         {
             if (IsAborted) return null; // Abort ran before it could see the deadline
             var started = Stopwatch.GetTimestamp();
-            var upstream = await UpstreamConnection.ConnectAsync(backend, _socket.Loop, _proxy.Transport, deadline.Token).ConfigureAwait(false);
+            UpstreamConnection? upstream;
+            try
+            {
+                upstream = await UpstreamConnection.ConnectAsync(backend, _socket.Loop, _proxy.Transport, deadline.Token).ConfigureAwait(false);
+            }
+            catch (DescriptorsExhaustedException)
+            {
+                // Out of descriptors: an idle pooled connection (to any backend) gives way to this request, once.
+                upstream = null;
+                var exhausted = true;
+                if (_proxy.Pool.TryEvictOne(_socket.Loop))
+                {
+                    try
+                    {
+                        upstream = await UpstreamConnection.ConnectAsync(backend, _socket.Loop, _proxy.Transport, deadline.Token).ConfigureAwait(false);
+                        exhausted = false;
+                    }
+                    catch (DescriptorsExhaustedException)
+                    {
+                    }
+                }
+                if (exhausted)
+                {
+                    // Local exhaustion: neither this backend's failure nor a reason to try the next one.
+                    Exhaustion.Connect.Record($"{backend.Address}: no descriptor for a new connection");
+                    _outOfDescriptors = true;
+                    return null;
+                }
+            }
             // Refused, unreachable or timed out: counts toward ejection.
             if (upstream is null && !IsAborted) backend.State.RecordFailure(deadline.IsCancellationRequested ? "connect timeout" : "connect failed");
             if (upstream is not null) backend.State.Traffic.RecordConnect(Stopwatch.GetTimestamp() - started);

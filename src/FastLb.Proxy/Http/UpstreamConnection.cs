@@ -47,6 +47,7 @@ internal sealed class UpstreamConnection
     public long IdleTimeoutMs { get; set; }
 
     /// <summary>Connects until <paramref name="deadline"/> fires (timeout or abort); null when refused, unreachable, timed out or canceled.</summary>
+    /// <exception cref="DescriptorsExhaustedException">This process is out of descriptors (not the backend's fault).</exception>
     public static async ValueTask<UpstreamConnection?> ConnectAsync(BackendSnapshot backend, EpollLoop loop, TransportOptions options, CancellationToken deadline)
     {
         try
@@ -54,7 +55,7 @@ internal sealed class UpstreamConnection
             var socket = await EpollSocket.ConnectAsync(backend.EndPoint, loop, deadline).ConfigureAwait(false);
             return new UpstreamConnection(backend.State, socket, options);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception e) when (e is (SocketException and not DescriptorsExhaustedException) or OperationCanceledException or ObjectDisposedException)
         {
             return null;
         }

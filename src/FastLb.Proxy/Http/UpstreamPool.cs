@@ -70,6 +70,34 @@ internal sealed class UpstreamPool : IDisposable
         return null;
     }
 
+    /// <summary>
+    /// Closes one idle connection, to any backend, preferring <paramref name="loop"/>'s own: out of descriptors, an idle
+    /// connection is worth less than the request that needs a new one. False when nothing was idle.
+    /// </summary>
+    public bool TryEvictOne(EpollLoop loop)
+    {
+        foreach (var list in _idle.Values)
+        {
+            if (list.TryPop(loop, out var c))
+            {
+                c!.Discard();
+                return true;
+            }
+        }
+        foreach (var list in _idle.Values)
+        {
+            foreach (var other in loop.Group.All)
+            {
+                if (list.TryPop(other, out var c))
+                {
+                    c!.Discard();
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     /// <summary>Pools <paramref name="connection"/> for reuse, or closes it when it cannot be reused or the pool is full.</summary>
     public void Return(UpstreamConnection connection, TimeSpan idleTimeout)
     {

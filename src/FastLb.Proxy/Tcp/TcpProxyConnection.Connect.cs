@@ -50,6 +50,12 @@ internal sealed partial class TcpProxyConnection
                     if (IsAborted) socket.Abort(); // Abort ran before it could see the socket
                     return backend;
                 }
+                catch (DescriptorsExhaustedException e)
+                {
+                    // Local exhaustion: not the backend's failure, and the next backend would fare no better.
+                    Exhaustion.Connect.Record($"{backend.Address}: {e.SocketErrorCode}");
+                    break;
+                }
                 catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
                 {
                     if (IsAborted) break;

@@ -17,6 +17,7 @@ internal sealed partial class TcpProxyConnection
 {
     private long _lastUpstreamMs;
     private long _lastDownstreamMs;
+    private const int PipeRetryMs = 20;
     private volatile bool _splicing;
     private long _splicedUp;   // bytes client → backend (written by the up direction only)
     private long _splicedDown; // bytes backend → client
@@ -50,7 +51,16 @@ internal sealed partial class TcpProxyConnection
                 if (!rented)
                 {
                     var errno = pool.Rent(out pipe);
-                    if (errno != 0) ThrowSpliceError(errno, "pipe2");
+                    if (errno != 0)
+                    {
+                        if (!DescriptorsExhaustedException.IsExhaustion(errno)) ThrowSpliceError(errno, "pipe2");
+                        // Out of descriptors: the bytes wait in the socket buffer while other relays return their
+                        // pipes; try again shortly, on this loop, instead of cutting the connection.
+                        Exhaustion.Pipe.Record($"listener '{_listener.Name}', errno {errno}");
+                        await from.Loop.DelayAsync(PipeRetryMs).ConfigureAwait(false);
+                        if (IsAborted) throw new SocketException((int)SocketError.OperationAborted);
+                        continue;
+                    }
                     rented = true;
                 }
                 from.ConsumeReadReadiness();

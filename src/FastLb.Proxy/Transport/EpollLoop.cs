@@ -96,6 +96,15 @@ internal sealed unsafe class EpollLoop
         if (Volatile.Read(ref _sleeping) != 0 && Interlocked.Exchange(ref _sleeping, 0) != 0) Wake();
     }
 
+    /// <summary>
+    /// Waits about <paramref name="milliseconds"/>, then continues on this loop's thread: a back-off (out of
+    /// descriptors, at a connection limit) that neither spins nor moves the caller to a thread-pool thread.
+    /// </summary>
+    public Task DelayAsync(int milliseconds) => LoopResume.AfterDelayAsync(this, milliseconds);
+
+    /// <summary>True once the loop was asked to stop: work posted from now on may not run.</summary>
+    internal bool IsStopping => _stopping;
+
     /// <summary>Asks the thread to exit after the events it is handling now; it then closes the loop's fds.</summary>
     internal void Stop()
     {

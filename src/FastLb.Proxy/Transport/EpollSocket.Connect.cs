@@ -8,15 +8,25 @@ internal sealed partial class EpollSocket
     /// <summary>
     /// Opens a connection to <paramref name="endPoint"/> whose readiness <paramref name="loop"/> delivers: the loop of the
     /// client connection it serves, so both ends of an exchange run on one thread.
-    /// Throws <see cref="SocketException"/> when refused or unreachable and <see cref="OperationCanceledException"/>
+    /// Throws <see cref="DescriptorsExhaustedException"/> when this process is out of descriptors,
+    /// <see cref="SocketException"/> when refused or unreachable and <see cref="OperationCanceledException"/>
     /// when <paramref name="ct"/> fires first; the socket is closed on every failure.
     /// </summary>
     public static async ValueTask<EpollSocket> ConnectAsync(IPEndPoint endPoint, EpollLoop loop, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
+        // Out of descriptors is this process's condition, not the backend's: a distinct exception, so it does not
+        // count against the backend's health.
+        var budget = DescriptorBudget.Process;
+        if (!budget.TryTake()) throw DescriptorsExhaustedException.Budget();
         var fd = SocketSyscalls.CreateTcpSocket(endPoint.AddressFamily);
-        if (fd < 0) throw SocketSyscalls.ToException(-fd);
-        var handle = new SocketFdHandle(fd);
+        if (fd < 0)
+        {
+            budget.Give();
+            if (DescriptorsExhaustedException.IsExhaustion(-fd)) throw new DescriptorsExhaustedException(SocketSyscalls.ToSocketError(-fd));
+            throw SocketSyscalls.ToException(-fd);
+        }
+        var handle = new SocketFdHandle(fd, budget);
         SocketSyscalls.SetInt(fd, SocketSyscalls.IPPROTO_TCP, SocketSyscalls.TCP_NODELAY, 1);
         var rc = StartConnect(fd, endPoint);
         if (rc < 0 && rc != -SocketSyscalls.EINPROGRESS)

@@ -39,6 +39,22 @@ internal sealed partial class EpollSocket
         Dispose();
     }
 
+    /// <summary>Accepts one pending connection and closes it at once, through <paramref name="reserve"/> (needs no free descriptor); false when none was pending.</summary>
+    public bool AcceptAndClose(ReserveDescriptor reserve)
+    {
+        ConsumeReadReadiness();
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            return reserve.AcceptAndClose(_fd);
+        }
+        finally
+        {
+            if (added) _handle.DangerousRelease();
+        }
+    }
+
     /// <summary>
     /// Accepts one pending connection onto <paramref name="loop"/>, or when it is null onto the next loop in
     /// round-robin order of this listener's loops (<see cref="EventLoops.Next"/>); null when the backlog is empty.
@@ -55,7 +71,8 @@ internal sealed partial class EpollSocket
     /// syscall says otherwise, registered on its first wait), for a caller that starts it on that loop itself
     /// (<see cref="EpollLoop.Post"/>).
     /// </param>
-    /// <exception cref="SocketException">accept failed (EMFILE, a client gone from the backlog).</exception>
+    /// <exception cref="DescriptorsExhaustedException">Out of descriptors: the data plane's budget, EMFILE, ENFILE, ENOBUFS.</exception>
+    /// <exception cref="SocketException">accept failed otherwise (a client gone from the backlog).</exception>
     /// <exception cref="ObjectDisposedException">The listener was closed.</exception>
     public unsafe EpollSocket? Accept(EpollLoop? loop = null, bool registerOnOtherLoop = true)
     {
@@ -63,20 +80,32 @@ internal sealed partial class EpollSocket
         var address = stackalloc byte[SocketAddressCodec.MaxLength];
         var length = SocketAddressCodec.MaxLength;
         int fd;
+        var budget = DescriptorBudget.Process;
+        if (!budget.TryTake()) throw DescriptorsExhaustedException.Budget();
         var added = false;
         try
         {
             _handle.DangerousAddRef(ref added);
             fd = SocketSyscalls.Accept(_fd, address, &length);
         }
+        catch
+        {
+            budget.Give();
+            throw;
+        }
         finally
         {
             if (added) _handle.DangerousRelease();
         }
-        if (fd == -SocketSyscalls.EAGAIN) return null;
-        if (fd < 0) throw SocketSyscalls.ToException(-fd);
+        if (fd < 0)
+        {
+            budget.Give();
+            if (fd == -SocketSyscalls.EAGAIN) return null;
+            if (DescriptorsExhaustedException.IsExhaustion(-fd)) throw new DescriptorsExhaustedException(SocketSyscalls.ToSocketError(-fd));
+            throw SocketSyscalls.ToException(-fd);
+        }
         var remote = SocketAddressCodec.Read(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddressCodec.MaxLength)));
-        var handle = new SocketFdHandle(fd);
+        var handle = new SocketFdHandle(fd, budget);
         loop ??= Loop.Group.Next();
         if (ReferenceEquals(loop, Loop) || !registerOnOtherLoop)
         {

@@ -76,6 +76,11 @@ internal sealed partial class EpollSocket : IDisposable
         if (rc < 0)
         {
             handle.Dispose();
+            if (rc is -SocketSyscalls.ENOMEM or -SocketSyscalls.ENOSPC)
+            {
+                Exhaustion.Epoll.Record($"epoll_ctl errno {-rc}");
+                throw new DescriptorsExhaustedException(SocketError.NoBufferSpaceAvailable);
+            }
             throw SocketSyscalls.ToException(-rc);
         }
         return socket;
@@ -95,7 +100,13 @@ internal sealed partial class EpollSocket : IDisposable
         try
         {
             _handle.DangerousAddRef(ref added);
-            if (Loop.Register(this, _fd) < 0) return false;
+            var rc = Loop.Register(this, _fd);
+            if (rc < 0)
+            {
+                // ENOMEM, or ENOSPC past fs.epoll.max_user_watches: the connection closes; the process goes on.
+                if (rc is -SocketSyscalls.ENOMEM or -SocketSyscalls.ENOSPC) Exhaustion.Epoll.Record($"epoll_ctl errno {-rc}");
+                return false;
+            }
         }
         catch (ObjectDisposedException)
         {

@@ -11,8 +11,10 @@ internal static unsafe partial class SocketSyscalls
     public const int EINTR = 4;
     public const int EBADF = 9;
     public const int EAGAIN = 11;
+    public const int ENOMEM = 12;
     public const int ENFILE = 23;
     public const int EMFILE = 24;
+    public const int ENOSPC = 28;
     public const int EPIPE = 32;
     public const int ENETUNREACH = 101;
     public const int ECONNABORTED = 103;
@@ -210,7 +212,7 @@ internal static unsafe partial class SocketSyscalls
         ENOTCONN => SocketError.NotConnected,
         ECONNABORTED => SocketError.ConnectionAborted,
         EMFILE or ENFILE => SocketError.TooManyOpenSockets,
-        ENOBUFS => SocketError.NoBufferSpaceAvailable,
+        ENOBUFS or ENOMEM => SocketError.NoBufferSpaceAvailable,
         EBADF => SocketError.OperationAborted,
         EAGAIN => SocketError.WouldBlock,
         EINPROGRESS => SocketError.InProgress,

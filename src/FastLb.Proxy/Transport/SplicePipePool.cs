@@ -26,13 +26,16 @@ internal sealed class SplicePipePool(int pipeSize = SplicePipePool.DefaultPipeSi
     private int _rented;
     private bool _disposed;
 
+    /// <summary>Where each pipe's two descriptors come from: the process's budget; a test may set its own before any rent.</summary>
+    internal DescriptorBudget Budget { get; set; } = DescriptorBudget.Process;
+
     /// <summary>Pipes created and not yet closed (idle in the pool or rented).</summary>
     public int Open => Volatile.Read(ref _open);
 
     /// <summary>Pipes currently out of the pool (tests check that a closed connection gave everything back).</summary>
     public int Rented => Volatile.Read(ref _rented);
 
-    /// <summary>An empty pipe; 0, or the errno of a failed pipe2 (EMFILE, ENFILE).</summary>
+    /// <summary>An empty pipe; 0, or the errno of a failed pipe2 (EMFILE, ENFILE; EMFILE also when the descriptor budget is spent).</summary>
     public int Rent(out SplicePipe pipe)
     {
         lock (_lock)
@@ -44,9 +47,17 @@ internal sealed class SplicePipePool(int pipeSize = SplicePipePool.DefaultPipeSi
                 return 0;
             }
         }
+        // Two descriptors from the data plane's budget: past it, the relay fails as it would at EMFILE.
+        var budget = Budget;
+        if (!budget.TryTake(2))
+        {
+            pipe = default;
+            return SocketSyscalls.EMFILE;
+        }
         var errno = LinuxSplice.CreatePipe(pipeSize, out var readFd, out var writeFd, out var capacity);
         if (errno != 0)
         {
+            budget.Give(2);
             pipe = default;
             return errno;
         }
@@ -92,6 +103,7 @@ internal sealed class SplicePipePool(int pipeSize = SplicePipePool.DefaultPipeSi
     {
         LinuxSplice.Close(pipe.ReadFd);
         LinuxSplice.Close(pipe.WriteFd);
+        Budget.Give(2);
         Interlocked.Decrement(ref _open);
     }
 }

@@ -33,16 +33,28 @@ internal sealed class FastLbProcess : IAsyncDisposable
     public static FastLbProcess Start(string workingDirectory, params string[] args) => Start(workingDirectory, null, args);
 
     /// <summary>Starts `fastlb ARGS` with extra environment variables.</summary>
-    public static FastLbProcess Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    public static FastLbProcess Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+        Start(workingDirectory, environment, descriptorLimit: null, args);
+
+    /// <summary>Starts `prlimit --nofile=LIMIT fastlb ARGS`: the process and the runtime in it get at most that many descriptors.</summary>
+    public static FastLbProcess StartWithDescriptorLimit(string workingDirectory, int limit, params string[] args) =>
+        Start(workingDirectory, null, limit, args);
+
+    private static FastLbProcess Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, int? descriptorLimit, string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "fastlb.dll");
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(descriptorLimit is null ? "dotnet" : "prlimit")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardError = true,
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
+        if (descriptorLimit is { } limit)
+        {
+            info.ArgumentList.Add($"--nofile={limit}"); // prlimit then execs dotnet: same pid
+            info.ArgumentList.Add("dotnet");
+        }
         info.ArgumentList.Add(dll);
         if (environment is not null)
         {

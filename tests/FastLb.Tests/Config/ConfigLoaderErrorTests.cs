@@ -111,6 +111,16 @@ public sealed class ConfigLoaderErrorTests
     }
 
     [Fact]
+    public void Parse_MaxConnectionsZero_ReportsRange() =>
+        AssertSingle(ConfigTestFiles.Minimal + "\nmax_connections: 0",
+            13, 18, "max_connections must be an integer from 1 to 100000000, got '0'");
+
+    [Fact]
+    public void Parse_OnLimitMisspelled_Suggests() =>
+        AssertSingle(ConfigTestFiles.Minimal + "\non_limit: queu",
+            13, 11, "on_limit must be queue or close, got 'queu'; did you mean 'queue'?");
+
+    [Fact]
     public void Parse_BadLogFormat_NamesChoices()
     {
         AssertSingle(ConfigTestFiles.Minimal + "\nlog_format: jsno",
@@ -362,7 +372,7 @@ public sealed class ConfigLoaderErrorTests
     public void Parse_EmptyListenerItem_OneError()
     {
         AssertSingle(ConfigTestFiles.Minimal.Replace("services:", "  -\nservices:"),
-            7, 4, "listener 2 is empty; expected a mapping with keys name, bind, protocol, routes, service, trusted_proxies, accept_proxy, access_log");
+            7, 4, "listener 2 is empty; expected a mapping with keys name, bind, protocol, routes, service, trusted_proxies, accept_proxy, access_log, max_connections, on_limit");
     }
 
     [Fact]

@@ -161,6 +161,41 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void Parse_NoConnectionLimits_DerivedLimitAndQueue()
+    {
+        var config = ConfigLoader.Parse(ConfigTestFiles.Minimal, "t.yaml");
+
+        Assert.Null(config.MaxConnections);
+        Assert.Equal(OnLimit.Queue, config.OnLimit);
+        Assert.Null(config.Listeners[0].MaxConnections);
+        Assert.Equal(OnLimit.Queue, config.Listeners[0].OnLimit);
+    }
+
+    [Fact]
+    public void Parse_ConnectionLimits_ListenerInheritsOnLimitUnlessItSetsItsOwn()
+    {
+        var yaml = """
+            max_connections: 20000
+            on_limit: close
+            listeners:
+              - { name: web, bind: 127.0.0.1:8080, routes: [ { service: web } ], max_connections: 500 }
+              - { name: api, bind: 127.0.0.1:8081, routes: [ { service: web } ], on_limit: queue }
+            services:
+              web:
+                pools:
+                  main: [ 127.0.0.1:9001 ]
+            """;
+        var config = ConfigLoader.Parse(yaml, "t.yaml");
+
+        Assert.Equal(20000, config.MaxConnections);
+        Assert.Equal(OnLimit.Close, config.OnLimit);
+        Assert.Equal(500, config.Listeners[0].MaxConnections);
+        Assert.Equal(OnLimit.Close, config.Listeners[0].OnLimit);
+        Assert.Null(config.Listeners[1].MaxConnections);
+        Assert.Equal(OnLimit.Queue, config.Listeners[1].OnLimit);
+    }
+
+    [Fact]
     public void Parse_BackendShortAndLongForms_SameModel()
     {
         var yaml = """
