@@ -130,7 +130,7 @@ public class DescriptorExhaustionTests : IAsyncLifetime
         var web = await ListenerAsync();
         _backend.Hold();
         var held = Enumerable.Range(0, Clients).Select(_ => GetAsync(web)).ToList();
-        await UntilAsync(() => held.Count(t => t.IsCompleted && t.Result == 503) > 0, Timeout, "a 503 for a request without an upstream descriptor");
+        await UntilAsync(() => held.Any(t => t.IsCompleted && t.Result == 503), Timeout, "a 503 for a request without an upstream descriptor");
         Assert.False(p.HasExited, p.Log);
         _backend.Release();
         var statuses = await Task.WhenAll(held).WaitAsync(Timeout);
@@ -146,7 +146,7 @@ public class DescriptorExhaustionTests : IAsyncLifetime
         var web = await ListenerAsync();
         _backend.Hold();
         var held = Enumerable.Range(0, Clients).Select(_ => GetAsync(web)).ToList();
-        await UntilAsync(() => held.Count(t => t.IsCompleted) > 0 || _backend.Waiting >= 40, Timeout, "the descriptors spent");
+        await UntilAsync(() => held.Any(t => t.IsCompleted) || _backend.Waiting >= 40, Timeout, "the descriptors spent");
 
         await File.WriteAllTextAsync(ConfigPath, Config(top: "max_connections: 5000",
             extraListener: "  - name: api\n    bind: 127.0.0.1:0\n    routes: [ { service: web } ]"));
