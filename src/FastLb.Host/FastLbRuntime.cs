@@ -461,6 +461,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         foreach (var s in _signals) s.Dispose();
         _signals.Clear();
         _control?.Dispose();
+        _admin?.Dispose(); // its listening socket closes: a dashboard open on it sees "disconnected"
         await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
         Prober.Dispose();
         Http.Dispose();

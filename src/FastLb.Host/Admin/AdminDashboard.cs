@@ -1,6 +1,13 @@
 namespace FastLb.Host.Admin;
 
-/// <summary>The live dashboard page: plain HTML and a script that polls /status once a second.</summary>
+/// <summary>The live dashboard page (<c>GET /</c>): one HTML document with its script, no external assets.</summary>
+/// <remarks>
+/// Polls <c>/status</c> and <c>/events</c> once a second. Per service: the pool shares as one full-width bar, the
+/// assignment <c>rollback</c> returns to, and per pool and backend requests/s, error rate, p50/p99 over the last 10 s,
+/// a sparkline of requests/s (kept by the page since it opened, up to 5 minutes), health, and a draining pool's live
+/// count with a countdown to its deadline. When FastLb stops answering, the page says "disconnected" and keeps the
+/// last view.
+/// </remarks>
 internal static class AdminDashboard
 {
     public const string Html = """
@@ -10,46 +17,111 @@ internal static class AdminDashboard
         <meta charset="utf-8">
         <title>FastLb</title>
         <style>
-          body { font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; }
-          h1 { font-size: 1.3em; } h2 { font-size: 1.1em; margin-top: 1.5em; }
-          table { border-collapse: collapse; margin: .3em 0 1em; }
-          td, th { padding: .2em .8em; border-bottom: 1px solid #ddd; text-align: left; }
-          .bar { display: inline-block; height: .8em; background: #3b7; vertical-align: middle; }
-          .draining { color: #b60; } .down { color: #c22; } .muted { color: #888; }
-          .h-healthy { color: #2a7; } .h-unhealthy { color: #c22; } .h-ejected { color: #d70; } .h-unknown { color: #888; }
-          .gate-ok { color: #2a7; } .gate-refused { color: #c22; }
+          body { font: 14px system-ui, sans-serif; margin: 0; color: #1d2330; background: #f4f5f7; }
+          header { background: #1d2330; color: #fff; padding: .7em 1.5em; display: flex; gap: 1.5em; align-items: baseline; }
+          header h1 { font-size: 1.2em; margin: 0; }
+          header .meta { color: #b8c0d0; }
+          #conn { margin-left: auto; padding: .15em .6em; border-radius: 1em; font-weight: 600; }
+          #conn.live { background: #1f8a4c; } #conn.down { background: #c0392b; }
+          main { display: grid; grid-template-columns: minmax(0, 1fr) 22em; gap: 1.2em; padding: 1.2em 1.5em; }
+          section.service, aside { background: #fff; border-radius: 6px; padding: .8em 1em 1em; box-shadow: 0 1px 2px #0002; margin-bottom: 1.2em; }
+          h2 { font-size: 1.1em; margin: 0 0 .5em; } h2 .muted { font-weight: normal; }
+          .muted { color: #6b7385; }
+          .sharebar { display: flex; height: 2em; border-radius: 4px; overflow: hidden; background: #e3e6ec; margin: .3em 0; }
+          .sharebar div { display: flex; align-items: center; justify-content: center; color: #fff; font-weight: 600; white-space: nowrap; overflow: hidden; transition: width .4s ease; }
+          table { border-collapse: collapse; width: 100%; margin-top: .6em; }
+          td, th { padding: .25em .5em; border-bottom: 1px solid #e6e8ed; text-align: right; white-space: nowrap; }
+          td:first-child, th:first-child { text-align: left; }
+          tr.backend td { color: #4a5263; font-size: .92em; } tr.backend td:first-child { padding-left: 1.6em; }
+          td.drain-cell, tr.backend td:last-child { white-space: normal; text-align: left; min-width: 11em; }
+          .swatch { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .4em; vertical-align: -1px; }
+          .bad { color: #c0392b; font-weight: 600; } .warn { color: #c77700; font-weight: 600; } .good { color: #1f8a4c; }
+          tr td.h-healthy { color: #1f8a4c; } tr td.h-unhealthy, tr td.h-down { color: #c0392b; font-weight: 600; } tr td.h-ejected { color: #c77700; font-weight: 600; } tr td.h-unknown { color: #8a91a0; }
+          .drain { color: #c77700; font-weight: 600; } .drained { color: #1f8a4c; }
+          svg.spark { width: 90px; height: 20px; vertical-align: middle; }
+          aside h2 { margin-bottom: .3em; }
+          #events { list-style: none; padding: 0; margin: 0; font-size: .92em; }
+          #events li { padding: .3em 0; border-bottom: 1px solid #e6e8ed; }
+          #events .kind { font-weight: 600; margin-right: .3em; } #events .fail { color: #c0392b; }
         </style>
         </head>
         <body>
-        <h1>FastLb <span id="gen" class="muted"></span></h1>
-        <div id="root">loading…</div>
+        <header><h1>FastLb</h1><span class="meta" id="meta">connecting…</span><span id="conn" class="live">connecting</span></header>
+        <main><div id="services"></div><aside><h2>Recent events</h2><ul id="events"></ul></aside></main>
         <script>
+        const colors = ['#2f6fd6', '#1f9d55', '#c77700', '#8e44ad', '#16a2b8', '#c0392b'];
+        const history = {}; // "service/pool" -> requests/s samples, one a second, at most 300
+        const poolColor = {};
         const esc = s => String(s).replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
+        const id = s => String(s).replace(/[^A-Za-z0-9_-]/g, '_');
+        const num = (x, d) => x === undefined || x === null ? '–' : Number(x).toFixed(d);
+        const pct = r => r === undefined || r === null ? '–' : (r * 100).toFixed(r > 0 && r < 0.01 ? 2 : 1) + '%';
+        const secs = ms => ms >= 10000 ? Math.round(ms / 1000) + 's' : (ms / 1000).toFixed(1) + 's';
+        function uptime(s) { s = Math.floor(s); const h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60); return (h ? h + 'h ' : '') + (h || m ? m + 'm ' : '') + s % 60 + 's'; }
+        function colorOf(service, pool, i) { return poolColor[service + '/' + pool] ??= colors[i % colors.length]; }
+        function spark(values) {
+          if (!values || values.length < 2) return '<svg class="spark"></svg>';
+          const max = Math.max(1, ...values), w = 90, h = 20, step = w / (values.length - 1);
+          const pts = values.map((v, i) => (i * step).toFixed(1) + ',' + (h - 1 - v / max * (h - 2)).toFixed(1)).join(' ');
+          return '<svg class="spark" viewBox="0 0 90 20"><polyline fill="none" stroke="#2f6fd6" stroke-width="1.5" points="' + pts + '"/></svg>';
+        }
+        function drainText(d) {
+          if (!d) return '';
+          if (d.drained_at) return '<span class="drained">' + (d.aborted > 0 ? d.aborted + ' cut at deadline' : 'drained in ' + secs(d.drained_after_ms ?? 0)) + '</span>';
+          return '<span class="drain">draining: ' + d.live + ' live, deadline in ' + secs(Math.max(0, d.deadline_in_ms ?? 0)) + '</span>';
+        }
+        function errClass(rate) { return rate >= 0.05 ? 'bad' : rate >= 0.01 ? 'warn' : ''; }
+        function statCells(st) {
+          st = st || {};
+          return '<td>' + num(st.requests_per_second, 1) + '</td><td class="' + errClass(st.error_rate || 0) + '">' + pct(st.error_rate) + '</td><td>' + num(st.p50_ms, 1) + '</td><td>' + num(st.p99_ms, 1) + '</td>';
+        }
+        function renderService(name, svc) {
+          const pools = Object.entries(svc.pools);
+          let bar = '';
+          pools.forEach(([pool, p], i) => {
+            if (p.share > 0) bar += '<div data-pool="' + esc(pool) + '" style="width:' + p.share + '%;background:' + colorOf(name, pool, i) + '">' + esc(pool) + ' ' + p.share + '%</div>';
+          });
+          const prev = svc.previous ? Object.entries(svc.previous).map(([k, v]) => esc(k) + '=' + v).join(' ') : 'none';
+          let html = '<section class="service" id="svc-' + id(name) + '"><h2>' + esc(name) + ' <span class="muted">' + esc(svc.balance) + ' · shares from ' + esc(svc.source) + ' · rollback → ' + prev + '</span></h2>';
+          html += '<div class="sharebar" id="bar-' + id(name) + '">' + bar + '</div>';
+          html += '<table><tr><th>pool / backend</th><th>share</th><th>req/s</th><th>errors</th><th>p50 ms</th><th>p99 ms</th><th>last 5 min</th><th>live</th><th>health</th><th style="text-align:left">drain</th></tr>';
+          pools.forEach(([pool, p], i) => {
+            const key = name + '/' + pool, h = history[key] ??= [];
+            h.push(p.stats ? p.stats.requests_per_second : 0); if (h.length > 300) h.shift();
+            const health = p.total !== undefined ? '<span class="' + (p.healthy < p.total ? 'warn' : 'good') + '">' + p.healthy + '/' + p.total + ' healthy</span>' + (p.panic ? ' <span class="bad">PANIC</span>' : '') : '';
+            html += '<tr class="pool" id="pool-' + id(name) + '-' + id(pool) + '"><td><span class="swatch" style="background:' + colorOf(name, pool, i) + '"></span><b>' + esc(pool) + '</b>' + (p.removed ? ' <span class="muted">(removed)</span>' : '') + '</td>'
+              + '<td class="share">' + p.share + '%</td>' + statCells(p.stats) + '<td>' + spark(h) + '</td><td class="live">' + p.live + '</td><td>' + health + '</td><td class="drain-cell" id="drain-' + id(name) + '-' + id(pool) + '">' + drainText(p.draining) + '</td></tr>';
+            for (const b of p.backends) {
+              const hs = b.state === 'down' ? 'down' : (b.health || 'unknown');
+              const ej = b.ejected_until ? ' until ' + esc(b.ejected_until.substring(11, 19)) : '';
+              html += '<tr class="backend"><td>' + esc(b.address) + ' <span class="muted">w' + b.weight + (b.effective_weight !== undefined && b.effective_weight !== b.weight ? ' (eff ' + num(b.effective_weight, 1) + ')' : '') + '</span></td>'
+                + '<td class="muted">' + esc(b.state) + '</td>' + statCells(b.stats) + '<td></td><td>' + b.live + '</td><td class="h-' + esc(hs) + '">● ' + esc(hs) + ej + '</td><td>' + drainText(b.draining) + '</td></tr>';
+            }
+          });
+          return html + '</table></section>';
+        }
+        function renderEvents(events) {
+          document.getElementById('events').innerHTML = events.slice().reverse().slice(0, 30).map(e =>
+            '<li' + (e.ok === false ? ' class="fail"' : '') + '><span class="muted">' + esc((e.time || '').substring(11, 19)) + '</span> <span class="kind">' + esc(e.kind) + '</span>' + esc(e.message) + '</li>').join('');
+        }
         async function refresh() {
           try {
-            const s = await (await fetch('/status', {cache: 'no-store'})).json();
-            document.getElementById('gen').textContent = 'generation ' + s.generation + ' · ' + s.live_connections + ' client connections';
-            let html = '';
-            for (const [name, svc] of Object.entries(s.services)) {
-              html += '<h2>' + esc(name) + ' <span class="muted">' + esc(svc.balance) + ' · ' + esc(svc.source) + '</span></h2><table>';
-              html += '<tr><th>pool</th><th>share</th><th>live</th><th>health</th><th>release gate</th><th>drain</th><th>backends</th></tr>';
-              for (const [pool, p] of Object.entries(svc.pools)) {
-                const d = p.draining ? (p.draining.drained_at ? 'drained at ' + p.draining.drained_at : 'draining until ' + p.draining.deadline) : '';
-                const backends = p.backends.map(b => '<span class="h-' + esc(b.health || 'healthy') + '" title="' + esc(b.last_check ? 'last check: ' + b.last_check.result + ' in ' + b.last_check.latency_ms + ' ms' : 'not checked') + '">● ' + esc(b.address) + ' w' + b.weight
-                  + (b.effective_weight !== undefined && b.effective_weight !== b.weight ? ' (eff ' + b.effective_weight + ')' : '') + ' live ' + b.live + ' ' + esc(b.state) + ' · ' + esc(b.health || '') + '</span>').join('<br>');
-                const health = p.healthy !== undefined ? p.healthy + '/' + p.total + ' healthy' + (p.panic ? ' <b class="down">PANIC</b>' : '') : '';
-                const gate = p.gate ? (p.gate.ok ? '<span class="gate-ok">swap allowed</span>' : '<span class="gate-refused" title="' + esc(p.gate.reason) + '">swap refused</span>') : '';
-                html += '<tr><td>' + esc(pool) + '</td><td><span class="bar" style="width:' + p.share + 'px"></span> ' + p.share + '%</td><td>' + p.live + '</td><td>' + health + '</td><td>' + gate + '</td><td class="draining">' + esc(d) + '</td><td>' + backends + '</td></tr>';
-              }
-              html += '</table>';
-            }
-            document.getElementById('root').innerHTML = html;
+            const [status, events] = await Promise.all([
+              fetch('/status', {cache: 'no-store', signal: AbortSignal.timeout(3000)}).then(r => r.json()),
+              fetch('/events?limit=30', {cache: 'no-store', signal: AbortSignal.timeout(3000)}).then(r => r.json())]);
+            const p = status.process || {};
+            document.getElementById('meta').textContent = 'version ' + (p.version || '?') + ' · pid ' + status.pid + ' · up ' + uptime(p.uptime_seconds || 0)
+              + ' · generation ' + status.generation + ' · ' + status.live_connections + ' client connections';
+            document.getElementById('services').innerHTML = Object.entries(status.services).map(([n, s]) => renderService(n, s)).join('');
+            renderEvents(events.events || []);
+            const conn = document.getElementById('conn'); conn.textContent = 'live'; conn.className = 'live';
           } catch (e) {
-            document.getElementById('root').textContent = 'cannot reach /status: ' + e;
+            const conn = document.getElementById('conn'); conn.textContent = 'disconnected'; conn.className = 'down';
           }
         }
-        refresh();
-        setInterval(refresh, 1000);
+        // One poll at a time, a second apart: a slow answer delays the next poll instead of piling them up.
+        async function loop() { await refresh(); setTimeout(loop, 1000); }
+        loop();
         </script>
         </body>
         </html>

@@ -1,0 +1,139 @@
+using System.Net;
+using System.Net.Sockets;
+using FastLb.Core.Config;
+using FastLb.Host;
+using FastLb.Host.Control;
+using FastLb.Host.Demo;
+using Microsoft.Playwright;
+using Xunit;
+using static Microsoft.Playwright.Assertions;
+
+namespace FastLb.DashboardTests;
+
+/// <summary>
+/// The dashboard in a real headless browser (Debian's chromium through Playwright) against a running FastLb with
+/// blue and green backends: what a user watching a release sees change.
+/// </summary>
+public sealed class DashboardTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The issue's bar: a change shows on the page within 2 s (the page polls once a second).</summary>
+    private static readonly LocatorAssertionsToContainTextOptions WithinTwoSeconds = new() { Timeout = 2000 };
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("fastlb-dash-").FullName;
+    private readonly DemoBackend[] _backends = [new("blue-1"), new("blue-2"), new("green-1"), new("green-2")];
+    private FastLbRuntime? _runtime;
+    private IPlaywright? _playwright;
+    private IBrowser? _browser;
+
+    private string Socket => Path.Combine(_dir, "fastlb.sock");
+
+    public async Task InitializeAsync()
+    {
+        FastLb.Core.Diagnostics.Log.MinLevel = FastLb.Core.Diagnostics.LogLevel.Warn;
+        foreach (var b in _backends) b.Start();
+        var yaml = $"""
+            admin:
+              control_socket: {Socket}
+              listen: 127.0.0.1:0
+            listeners:
+              - name: web
+                bind: 127.0.0.1:0
+                routes:
+                  - service: web
+            services:
+              web:
+                active: blue
+                drain_timeout: 60s
+                pools:
+                  blue: [ {_backends[0].EndPoint}, {_backends[1].EndPoint} ]
+                  green: [ {_backends[2].EndPoint}, {_backends[3].EndPoint} ]
+            """;
+        var config = ConfigLoader.Parse(yaml, "dashboard-test.yaml", _dir);
+        _runtime = new FastLbRuntime(() => config);
+        Assert.True(await _runtime.StartAsync(config, handleSignals: false).WaitAsync(Timeout));
+        if (!File.Exists(ChromiumFactAttribute.Path)) return;
+        _playwright = await Playwright.CreateAsync().WaitAsync(Timeout);
+        _browser = await _playwright.Chromium.LaunchAsync(new() { ExecutablePath = ChromiumFactAttribute.Path, Args = ["--no-sandbox"], Headless = true })
+            .WaitAsync(Timeout);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_browser is not null) await _browser.DisposeAsync().AsTask().WaitAsync(Timeout);
+        _playwright?.Dispose();
+        if (_runtime is not null) await _runtime.DisposeAsync().AsTask().WaitAsync(Timeout);
+        foreach (var b in _backends) await b.DisposeAsync().AsTask().WaitAsync(Timeout);
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [ChromiumFact]
+    public async Task Swap_ThePageShowsTheBarMoveBluesCountdownAndTheEvent()
+    {
+        var page = await _browser!.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 720 } });
+        await page.GotoAsync($"http://{_runtime!.Admin!.EndPoint}/").WaitAsync(Timeout);
+        await Expect(page.Locator("#bar-web [data-pool=blue]")).ToContainTextAsync("blue 100%", new() { Timeout = 10_000 });
+        await Expect(page.Locator("#conn")).ToHaveTextAsync("live");
+        await Expect(page.Locator("#pool-web-green .share")).ToHaveTextAsync("0%");
+
+        // Traffic on blue, and one request still in flight there (its body is yet to come), so blue drains after the swap.
+        var web = _runtime.Proxy.Listeners[0].EndPoint;
+        for (var i = 0; i < 20; i++) await GetAsync(web);
+        using var slow = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await slow.ConnectAsync(web).WaitAsync(Timeout);
+        await slow.SendAsync("POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\n"u8.ToArray(), SocketFlags.None).WaitAsync(Timeout);
+        await Expect(page.Locator("#pool-web-blue .live")).ToHaveTextAsync("1", new() { Timeout = 10_000 });
+
+        var reply = await ControlClient.SendAsync(Socket, "swap web green", Timeout).WaitAsync(Timeout);
+        Assert.Contains("\"ok\":true", reply, StringComparison.Ordinal);
+
+        await Expect(page.Locator("#bar-web [data-pool=green]")).ToContainTextAsync("green 100%", WithinTwoSeconds);
+        await Expect(page.Locator("#bar-web [data-pool=blue]")).ToHaveCountAsync(0);
+        await Expect(page.Locator("#drain-web-blue")).ToContainTextAsync("draining: 1 live, deadline in", WithinTwoSeconds);
+        await Expect(page.Locator("#events")).ToContainTextAsync("swap", WithinTwoSeconds);
+        await Expect(page.Locator("#svc-web h2")).ToContainTextAsync("rollback → blue=100 green=0");
+        var before = await page.Locator("#drain-web-blue").TextContentAsync();
+        await Expect(page.Locator("#drain-web-blue")).Not.ToHaveTextAsync(before!, new() { Timeout = 3000 }); // the countdown runs
+        await Expect(page.Locator("#pool-web-blue")).ToContainTextAsync("2/2 healthy");
+
+        var shot = Path.Combine(AppContext.BaseDirectory, "dashboard.png");
+        await page.ScreenshotAsync(new() { Path = shot, FullPage = true });
+        Assert.True(new FileInfo(shot).Length > 0);
+
+        // The request finishes: blue is drained.
+        await slow.SendAsync("0123456789"u8.ToArray(), SocketFlags.None).WaitAsync(Timeout);
+        await Expect(page.Locator("#drain-web-blue")).ToContainTextAsync("drained in", new() { Timeout = 10_000 });
+    }
+
+    [ChromiumFact]
+    public async Task FastLbStops_ThePageSaysDisconnectedAndKeepsTheLastView()
+    {
+        var page = await _browser!.NewPageAsync();
+        await page.GotoAsync($"http://{_runtime!.Admin!.EndPoint}/").WaitAsync(Timeout);
+        await Expect(page.Locator("#bar-web [data-pool=blue]")).ToContainTextAsync("blue 100%", new() { Timeout = 10_000 });
+
+        var admin = _runtime.Admin!.EndPoint;
+        await _runtime.DisposeAsync().AsTask().WaitAsync(Timeout);
+        _runtime = null;
+        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await Assert.ThrowsAsync<SocketException>(() => probe.ConnectAsync(admin).WaitAsync(Timeout)); // nothing answers any more
+        }
+
+        await Expect(page.Locator("#conn")).ToHaveTextAsync("disconnected", new() { Timeout = 10_000 });
+        await Expect(page.Locator("#bar-web [data-pool=blue]")).ToContainTextAsync("blue 100%");
+    }
+
+    private static async Task GetAsync(IPEndPoint endPoint)
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(endPoint, cts.Token);
+        await socket.SendAsync("GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"u8.ToArray(), SocketFlags.None, cts.Token);
+        var buffer = new byte[4096];
+        while (await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token) > 0)
+        {
+        }
+    }
+}
