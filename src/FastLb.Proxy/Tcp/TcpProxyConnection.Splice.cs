@@ -15,6 +15,9 @@ namespace FastLb.Proxy.Tcp;
 /// </remarks>
 internal sealed partial class TcpProxyConnection
 {
+    /// <summary>A splice from the socket that moved at least this much is followed by another (see the relay loop).</summary>
+    private const int SpliceAgainThreshold = 16 * 1024;
+
     private long _lastUpstreamMs;
     private long _lastDownstreamMs;
     private const int PipeRetryMs = 20;
@@ -99,9 +102,12 @@ internal sealed partial class TcpProxyConnection
                             throw new SocketException((int)SocketError.OperationAborted);
                         }
                     }
-                    // A short read means the socket is drained (a later arrival is a new edge): park instead of
-                    // spending a splice call to learn EAGAIN. A full pipe means more is likely queued: go again at once.
-                    if (n < pipe.Capacity)
+                    // A small read means the socket is drained (a later arrival is a new edge): park instead of
+                    // spending a splice call to learn EAGAIN. A large one may have stopped at the pipe's slots (one
+                    // per skb fragment: 256 MTU-sized packets fill a 1 MiB pipe's slots at ~370 KB) with more queued
+                    // and no new edge coming, so go again until a short read or EAGAIN. Small packets never fill the
+                    // slots: the kernel coalesces them into shared buffers as they arrive.
+                    if (n < SpliceAgainThreshold)
                     {
                         n = -1;
                     }

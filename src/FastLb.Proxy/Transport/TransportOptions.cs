@@ -41,7 +41,16 @@ internal sealed class TransportOptions : IDisposable
     public PipeOptions RelayPipe { get; }
 
     /// <summary>Kernel pipes for splice relays, rented only while bytes are in flight.</summary>
-    public SplicePipePool SplicePipes { get; } = new();
+    public SplicePipePool SplicePipes { get; private set; } = new();
+
+    /// <summary>Replaces the splice pipes with pipes of <paramref name="pipeSize"/> bytes; only before any relay rented one (tests use few-slot pipes).</summary>
+    internal void UseSplicePipeSize(int pipeSize)
+    {
+        if (SplicePipes.Rented != 0) throw new InvalidOperationException("splice pipes are in use");
+        var old = SplicePipes;
+        SplicePipes = new SplicePipePool(pipeSize);
+        old.Dispose();
+    }
 
     /// <summary>How new TCP relays move bytes (from <c>defaults: tcp_relay</c>).</summary>
     public TcpRelayMode TcpRelay
