@@ -1,4 +1,5 @@
 using FastLb.Core.Config;
+using FastLb.Core.Routing;
 
 namespace FastLb.Proxy;
 
@@ -9,4 +10,7 @@ internal sealed class ListenerTarget(ListenerConfig config)
 
     /// <summary>The service new TCP connections relay to; null for an http listener, whose requests are routed one by one.</summary>
     public string? Service { get; } = config.Protocol == ListenerProtocol.Tcp ? config.Service : null;
+
+    /// <summary>TLS passthrough: the service is picked per connection by the ClientHello's server name; null otherwise.</summary>
+    public SniRouteTable? SniRoutes { get; } = config.Protocol == ListenerProtocol.Tcp && config.SniRoutes is { } routes ? new SniRouteTable(routes) : null;
 }

@@ -143,7 +143,7 @@ internal sealed class ProxyListener
     public void Start()
     {
         var target = Target;
-        if (target.Service is null && target.Config.Protocol == ListenerProtocol.Tcp)
+        if (target.Service is null && target.SniRoutes is null && target.Config.Protocol == ListenerProtocol.Tcp)
         {
             Log.Warn($"listener '{Name}': no service to relay to; connections will be reset");
         }

@@ -6,7 +6,8 @@ namespace FastLb.Core.Config;
 
 internal sealed partial class ConfigBinder
 {
-    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies", "accept_proxy", "access_log", "max_connections", "on_limit"];
+    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies", "accept_proxy", "sni_routes", "handshake_timeout", "access_log", "max_connections", "on_limit"];
+    private static readonly string[] SniRouteKeys = ["sni", "service"];
     private static readonly string[] AcceptProxyKeys = ["versions", "trusted", "timeout"];
     private static readonly string[] AccessLogKeys = ["path", "format", "sample", "log_query"];
     private static readonly string[] AccessLogFormats = ["text", "json"];
@@ -113,15 +114,29 @@ internal sealed partial class ConfigBinder
                 routes = BindRoutes(routesEntry, context);
             }
         }
+        IReadOnlyList<SniRouteConfig>? sniRoutes = null;
+        f.TryGetValue("sni_routes", out var sniEntry);
+        if (protocol == ListenerProtocol.Http && sniEntry is not null)
+        {
+            Error(sniEntry.Key, $"'sni_routes' are only for tcp listeners (TLS passthrough); http {context} routes requests with 'routes'");
+        }
         else if (protocol == ListenerProtocol.Tcp)
         {
             if (routesEntry is not null)
             {
                 Error(routesEntry.Key, $"'routes' are only for http listeners; tcp {context} forwards every connection to its one 'service'");
             }
-            if (serviceEntry is null)
+            if (serviceEntry is not null && sniEntry is not null)
             {
-                Error(node, $"tcp {context} needs a service: the one service it forwards connections to");
+                Error(sniEntry.Key, $"tcp {context} has both 'service' and 'sni_routes'; use one: sni_routes picks the service by TLS server name (a route without sni is the default)");
+            }
+            else if (sniEntry is not null)
+            {
+                sniRoutes = BindSniRoutes(sniEntry, context);
+            }
+            else if (serviceEntry is null)
+            {
+                Error(node, $"tcp {context} needs a service: the one service it forwards connections to (or sni_routes to pick one by TLS server name)");
             }
             else if (Text(serviceEntry, "a service name") is { } s && CheckService(serviceEntry.Value, s, context))
             {
@@ -146,15 +161,80 @@ internal sealed partial class ConfigBinder
         var accessLog = f.TryGetValue("access_log", out var accessEntry) ? BindAccessLog(accessEntry, context) : null;
         int? maxConnections = f.TryGetValue("max_connections", out var mc) ? Int(mc, 1, MaxConnectionsLimit) : null;
         var onLimit = f.TryGetValue("on_limit", out var ol) ? LimitAction(ol, _onLimit) : _onLimit;
+        var handshakeTimeout = Timeout(f, "handshake_timeout", ListenerConfig.DefaultHandshakeTimeout);
 
         if (_errors.Count > before || name is null || bind is null || protocol is null) return null;
         return new ListenerConfig
         {
             Name = name, Bind = bind, Protocol = protocol.Value, Routes = routes, Service = service, ClientAddresses = clientAddresses,
-            AcceptProxy = acceptProxy,
+            AcceptProxy = acceptProxy, SniRoutes = sniRoutes, HandshakeTimeout = handshakeTimeout,
             AccessLog = accessLog,
             MaxConnections = maxConnections, OnLimit = onLimit,
         };
+    }
+
+    /// <summary>sni_routes: [{ sni: NAME | "*.SUFFIX", service }], a route without sni being the default.</summary>
+    private List<SniRouteConfig> BindSniRoutes(ConfigEntry entry, string listener)
+    {
+        var result = new List<SniRouteConfig>();
+        if (entry.Value is not ConfigSequence { Items.Count: > 0 } list)
+        {
+            Error(entry.Value, $"sni_routes of {listener} must be a list, e.g. [ {{ sni: api.example.com, service: api }}, {{ service: web }} ], got {Describe(entry.Value)}");
+            return result;
+        }
+        var names = new Dictionary<string, ConfigNode>(StringComparer.Ordinal);
+        ConfigNode? defaultAt = null;
+        for (var i = 0; i < list.Items.Count; i++)
+        {
+            var context = $"sni route {i + 1} of {listener}";
+            var f = Fields(list.Items[i], context, SniRouteKeys);
+            if (f is null) continue;
+            string? sni = null;
+            if (f.TryGetValue("sni", out var sniEntry) && Text(sniEntry, "a server name, e.g. api.example.com or *.example.com") is { } text)
+            {
+                sni = text.ToLowerInvariant();
+                if (!IsServerName(sni))
+                {
+                    Error(sniEntry.Value, $"sni '{text}' of {context} is not a server name; write a DNS name (api.example.com) or a wildcard for one label (*.example.com)");
+                    sni = null;
+                }
+                else if (names.TryGetValue(sni, out var first))
+                {
+                    Error(sniEntry.Value, $"sni '{text}' of {context} is already routed at line {first.Line}");
+                }
+                else
+                {
+                    names.Add(sni, sniEntry.Value);
+                }
+            }
+            else if (sniEntry is null)
+            {
+                if (defaultAt is not null) Error(list.Items[i], $"{context} is a second default (no sni); the first is at line {defaultAt.Line}");
+                defaultAt = list.Items[i];
+            }
+            if (!f.TryGetValue("service", out var serviceEntry))
+            {
+                Error(list.Items[i], $"{context} needs a service, e.g. service: web");
+            }
+            else if (Text(serviceEntry, "a service name") is { } s && CheckService(serviceEntry.Value, s, context) && (sni is not null || sniEntry is null))
+            {
+                result.Add(new SniRouteConfig(sni, s));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>A DNS name, or "*." and a DNS name: letters, digits, '-' and '_' in labels of 1–63, at most 253 in all.</summary>
+    private static bool IsServerName(string name)
+    {
+        var host = name.StartsWith("*.", StringComparison.Ordinal) ? name[2..] : name;
+        if (host.Length is 0 or > 253) return false;
+        foreach (var label in host.Split('.'))
+        {
+            if (label.Length is 0 or > 63) return false;
+            if (!label.All(c => c is >= 'a' and <= 'z' or >= '0' and <= '9' or '-' or '_')) return false;
+        }
+        return true;
     }
 
     /// <summary>accept_proxy: { versions: [v1, v2], trusted: [CIDR...], timeout }; every key optional.</summary>

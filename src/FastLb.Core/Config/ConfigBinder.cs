@@ -35,6 +35,7 @@ internal sealed partial class ConfigBinder(string file)
         ("listeners", ListenerKeys),
         ("accept_proxy", AcceptProxyKeys),
         ("access_log", AccessLogKeys),
+        ("sni_routes", SniRouteKeys),
         ("routes", RouteKeys),
         ("match", MatchKeys),
         ("header and cookie", NameValueKeys),

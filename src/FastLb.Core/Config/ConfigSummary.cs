@@ -23,7 +23,9 @@ internal static class ConfigSummary
         {
             if (l.Protocol == ListenerProtocol.Tcp)
             {
-                sb.AppendLine($"  {l.Name}  {l.Bind}  tcp -> {l.Service}");
+                sb.AppendLine(l.SniRoutes is { } sni
+                    ? $"  {l.Name}  {l.Bind}  tcp (TLS passthrough) -> {string.Join(", ", sni.Select(r => $"{r.Sni ?? "default"}: {r.Service}"))}"
+                    : $"  {l.Name}  {l.Bind}  tcp -> {l.Service}");
                 continue;
             }
             sb.AppendLine($"  {l.Name}  {l.Bind}  http, {l.Routes.Count} route(s):");

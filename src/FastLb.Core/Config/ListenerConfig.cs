@@ -30,4 +30,12 @@ internal sealed class ListenerConfig
 
     /// <summary>One line per request (HTTP) or connection (TCP), or null: off.</summary>
     public AccessLogConfig? AccessLog { get; init; }
+
+    public static readonly TimeSpan DefaultHandshakeTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>TCP only: pick the service by the TLS ClientHello's server name (passthrough); null = always <see cref="Service"/>.</summary>
+    public IReadOnlyList<SniRouteConfig>? SniRoutes { get; init; }
+
+    /// <summary>How long a client has to send its whole ClientHello (sni_routes) or finish its TLS handshake.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = DefaultHandshakeTimeout;
 }

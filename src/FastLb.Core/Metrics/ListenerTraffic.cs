@@ -34,4 +34,11 @@ internal sealed class ListenerTraffic(string name)
 
     public void ProxyHeaderRejected() => Interlocked.Increment(ref _rejectedProxyHeaders);
     public void Refuse() => Interlocked.Increment(ref _refused);
+
+    private long _rejectedClientHellos;
+
+    /// <summary>TLS passthrough connections closed for a malformed, oversized, truncated or late ClientHello, or no route for its name.</summary>
+    public long RejectedClientHellos => Interlocked.Read(ref _rejectedClientHellos);
+
+    public void ClientHelloRejected() => Interlocked.Increment(ref _rejectedClientHellos);
 }

@@ -141,6 +141,8 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         foreach (var l in listeners) w.Sample("fastlb_listener_proxy_header_rejected_total", ["listener", l.Name], l.RejectedProxyHeaders);
         w.Family("fastlb_listener_connections_refused_total", "counter", "Client connections closed at once per listener: past a connection limit with on_limit: close, or out of descriptors.");
         foreach (var l in listeners) w.Sample("fastlb_listener_connections_refused_total", ["listener", l.Name], l.RefusedConnections);
+        w.Family("fastlb_listener_tls_client_hello_rejected_total", "counter", "TLS passthrough connections closed for a malformed, oversized, truncated or late ClientHello or no matching sni route.");
+        foreach (var l in listeners) w.Sample("fastlb_listener_tls_client_hello_rejected_total", ["listener", l.Name], l.RejectedClientHellos);
         w.Family("fastlb_listener_requests_total", "counter", "HTTP requests answered per listener by status class, FastLb's own answers included.");
         for (var i = 0; i < listeners.Count; i++)
         {

@@ -66,19 +66,6 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
         var cause = TerminationCause.Ok;
         try
         {
-            // Read the table once: this connection routes by this generation for its whole life.
-            var table = _router.Current;
-            _generation = table.Generation;
-            var serviceName = _target.Service;
-            var service = serviceName is null ? null : table.FindService(serviceName);
-            if (service is null)
-            {
-                _listener.WarnRateLimited(serviceName is null
-                    ? $"listener '{_listener.Name}': no service to relay to; resetting connections"
-                    : $"listener '{_listener.Name}': service '{serviceName}' is not in the routing table; resetting connections");
-                _client.Abort();
-                return;
-            }
             // The client: the peer, or the one a trusted balancer's PROXY header names (hashing and send_proxy use it).
             var source = _client.RemoteEndPoint;
             IPEndPoint? destination = null;
@@ -97,6 +84,31 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
                     source = proxied;
                     destination = h.DestinationEndPoint();
                 }
+            }
+            var serviceName = _target.Service;
+            if (_target.SniRoutes is { } sniRoutes)
+            {
+                var (found, picked) = await ClientHelloReader.RouteAsync(_client, sniRoutes, _target.Config.HandshakeTimeout).ConfigureAwait(false);
+                if (!found)
+                {
+                    _listener.Traffic.ClientHelloRejected();
+                    _listener.WarnRateLimited($"listener '{_listener.Name}': closed a connection from {source?.Address}: no valid TLS ClientHello within {ConfigDuration.Format(_target.Config.HandshakeTimeout)}");
+                    _client.Abort();
+                    return;
+                }
+                serviceName = picked;
+            }
+            // Read the table once: this connection routes by this generation for its whole life.
+            var table = _router.Current;
+            _generation = table.Generation;
+            var service = serviceName is null ? null : table.FindService(serviceName);
+            if (service is null)
+            {
+                _listener.WarnRateLimited(serviceName is null
+                    ? $"listener '{_listener.Name}': no service to relay to; resetting connections"
+                    : $"listener '{_listener.Name}': service '{serviceName}' is not in the routing table; resetting connections");
+                _client.Abort();
+                return;
             }
             var hash = ClientIpHash.Compute(source);
             _serviceName = service.Name;

@@ -239,7 +239,7 @@ public sealed class ConfigLoaderErrorTests
                 protocol: tcp
             services:
               db: { pools: { main: [ 10.0.0.1:5432 ] } }
-            """, 2, 5, "tcp listener 'pg' needs a service: the one service it forwards connections to");
+            """, 2, 5, "tcp listener 'pg' needs a service: the one service it forwards connections to (or sni_routes to pick one by TLS server name)");
     }
 
     [Fact]
@@ -372,7 +372,7 @@ public sealed class ConfigLoaderErrorTests
     public void Parse_EmptyListenerItem_OneError()
     {
         AssertSingle(ConfigTestFiles.Minimal.Replace("services:", "  -\nservices:"),
-            7, 4, "listener 2 is empty; expected a mapping with keys name, bind, protocol, routes, service, trusted_proxies, accept_proxy, access_log, max_connections, on_limit");
+            7, 4, "listener 2 is empty; expected a mapping with keys name, bind, protocol, routes, service, trusted_proxies, accept_proxy, sni_routes, handshake_timeout, access_log, max_connections, on_limit");
     }
 
     [Fact]
