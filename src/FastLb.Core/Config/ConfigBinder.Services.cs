@@ -9,8 +9,10 @@ internal sealed partial class ConfigBinder
         "balance", "hash_on", "active", "split", "pools", "rewrite_host",
         "drain_timeout", "connect_timeout", "idle_timeout", "response_head_timeout", "upstream_idle_timeout",
         "health_check", "initial_state", "outlier", "panic_threshold", "slow_start", "min_healthy_percent", "send_proxy",
-        "rollout",
+        "rollout", "sticky_split",
     ];
+    private static readonly string[] StickySplitKeys = ["by", "cookie", "ttl"];
+    private static readonly string[] StickyByNames = ["cookie", "client_ip"];
     private static readonly string[] SendProxyNames = ["v1", "v2"];
     private static readonly string[] PoolKeys = ["backends", "health_check"];
     private static readonly string[] BalanceNames = ["round_robin", "least_request", "random", "hash"];
@@ -106,8 +108,34 @@ internal sealed partial class ConfigBinder
             MinHealthyPercent = Percent(f, "min_healthy_percent", 100),
             SendProxy = f.TryGetValue("send_proxy", out var sp) ? Choice(sp, SendProxyNames) switch { "v1" => 1, "v2" => 2, _ => 0 } : 0,
             Rollout = f.TryGetValue("rollout", out var ro) ? BindRollout(ro, context) : null,
+            StickySplit = f.TryGetValue("sticky_split", out var sticky) ? BindStickySplit(sticky, context, balance) : null,
         };
         return _errors.Count > before ? null : service;
+    }
+
+    /// <summary>`sticky_split: { cookie: fastlb_pool, ttl: 1h }` or `sticky_split: { by: client_ip }`.</summary>
+    private StickySplitConfig? BindStickySplit(ConfigEntry entry, string context, BalanceKind balance)
+    {
+        var where = $"sticky_split of {context}";
+        var f = Fields(entry.Value, where, StickySplitKeys);
+        if (f is null) return null;
+        if (balance == BalanceKind.Hash)
+        {
+            Error(entry.Key, $"sticky_split does not apply with balance: hash, which keeps each key on one pool already; remove sticky_split");
+            return null;
+        }
+        var by = f.TryGetValue("by", out var b) && Choice(b, StickyByNames) == "client_ip" ? StickyBy.ClientIp : StickyBy.Cookie;
+        var cookie = StickySplitConfig.DefaultCookie;
+        if (f.TryGetValue("cookie", out var c) && Text(c, "a cookie name, e.g. fastlb_pool") is { } name)
+        {
+            if (IsToken(name)) cookie = name;
+            else Error(c.Value, $"cookie of {where} must be a cookie name (letters, digits, - _ .), got '{name}'");
+        }
+        if (by == StickyBy.ClientIp && (f.ContainsKey("cookie") || f.ContainsKey("ttl")))
+        {
+            Error(b!.Value, $"{where}: by: client_ip sets no cookie, so cookie and ttl do not apply");
+        }
+        return new StickySplitConfig { By = by, Cookie = cookie, Ttl = Timeout(f, "ttl", StickySplitConfig.DefaultTtl) };
     }
 
     private HashOn? ParseHashOn(ConfigEntry entry)

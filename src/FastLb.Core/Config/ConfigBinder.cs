@@ -44,6 +44,7 @@ internal sealed partial class ConfigBinder(string file)
         ("health_check", HealthCheckKeys),
         ("outlier", OutlierKeys),
         ("rollout", RolloutKeys),
+        ("sticky_split", StickySplitKeys),
         ("backends", BackendKeys),
     ];
 

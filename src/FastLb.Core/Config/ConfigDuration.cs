@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace FastLb.Core.Config;
 
-/// <summary>Durations as written in the file: an integer and a unit, ms, s or m (250ms, 2s, 1m).</summary>
+/// <summary>Durations as written in the file: an integer and a unit, ms, s, m or h (250ms, 2s, 1m, 1h).</summary>
 internal static class ConfigDuration
 {
     public const string Examples = "250ms, 2s, 1m";
@@ -20,6 +20,7 @@ internal static class ConfigDuration
             case "ms": unitMs = 1; break;
             case "s": unitMs = 1000; break;
             case "m": unitMs = 60_000; break;
+            case "h": unitMs = 3_600_000; break; // cookie lifetimes (sticky_split ttl)
             default: return false;
         }
         // Cap at a year: nobody means more, and the product must not overflow TimeSpan.

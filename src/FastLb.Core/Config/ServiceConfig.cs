@@ -40,6 +40,9 @@ internal sealed class ServiceConfig
     /// <summary>The check that applies to <paramref name="pool"/>: its own, else the service's.</summary>
     public HealthCheckConfig? CheckFor(PoolConfig pool) => pool.HealthCheck ?? HealthCheck;
 
+    /// <summary>`sticky_split:`: during a split a client keeps the pool it was first given; null = every request is split anew.</summary>
+    public StickySplitConfig? StickySplit { get; init; }
+
     /// <summary>`rollout:`: when a reload changes `active:`, traffic moves to the new pool step by step; null = at once.</summary>
     public RolloutConfig? Rollout { get; init; }
 

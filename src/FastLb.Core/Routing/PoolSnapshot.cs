@@ -5,6 +5,12 @@ internal sealed class PoolSnapshot(string name, int share, BackendSnapshot[] bac
 {
     public string Name { get; } = name;
 
+    /// <summary>The name in ASCII (pool names are tokens), to match a sticky cookie's value without decoding it.</summary>
+    public byte[] NameBytes { get; } = System.Text.Encoding.ASCII.GetBytes(name);
+
+    /// <summary>`Set-Cookie: COOKIE=POOL; ...` plus CRLF for a client this pool was assigned to by share (sticky_split by cookie), else null.</summary>
+    public byte[]? StickyCookieHeader { get; init; }
+
     /// <summary>Relative share of new traffic (0 = none; pinned routes still reach the pool).</summary>
     public int Share { get; } = share;
 

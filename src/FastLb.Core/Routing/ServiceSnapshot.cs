@@ -135,6 +135,30 @@ internal sealed class ServiceSnapshot
     private const int MaxRepicks = 8;
 
 
+    /// <summary>More than one pool has a share: traffic is split, so sticky_split applies.</summary>
+    public bool IsSplit => _sharedPools.Length > 1;
+
+    /// <summary>The pool with a share whose name is <paramref name="name"/> (a sticky cookie's value), or null: a pool without share is never sticky.</summary>
+    public PoolSnapshot? SharedPoolNamed(ReadOnlySpan<byte> name)
+    {
+        foreach (var p in _sharedPools)
+        {
+            if (name.SequenceEqual(p.NameBytes)) return p;
+        }
+        return null;
+    }
+
+    /// <summary>The next pool by share (the same cursor ordinary picks use), for a client that sticky_split assigns now.</summary>
+    public PoolSnapshot PoolByShare()
+    {
+        var slots = _poolSlots;
+        return slots.Length == 1 ? slots[0] : slots[_slotModulus.Mod(_cursor.Next())];
+    }
+
+    /// <summary>With sticky_split by client_ip during a split: the pool <paramref name="clientHash"/> keeps to; else null (split per request).</summary>
+    public PoolSnapshot? StickyPoolForClient(ulong clientHash) =>
+        Config.StickySplit is { By: StickyBy.ClientIp } && IsSplit ? PoolForHash(clientHash) : null;
+
     private PoolSnapshot PoolForHash(ulong hash)
     {
         // Mix the key so pool choice and Maglev slot are independent, then walk cumulative shares.

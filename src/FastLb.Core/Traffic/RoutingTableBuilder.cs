@@ -135,6 +135,9 @@ internal static class RoutingTableBuilder
         {
             HealthyCount = healthy,
             Pinned = pinned,
+            StickyCookieHeader = service.StickySplit is { By: StickyBy.Cookie } sticky
+                ? System.Text.Encoding.ASCII.GetBytes($"Set-Cookie: {sticky.Cookie}={pool.Name}; Max-Age={(long)sticky.Ttl.TotalSeconds}; Path=/; HttpOnly\r\n")
+                : null,
         };
     }
 }

@@ -97,6 +97,8 @@ internal static class HttpHeadWriter
             w.WriteField(name, head.GetHeaderValue(i));
         }
 
+        if (!options.ExtraFields.IsEmpty) w.Write(options.ExtraFields);
+
         // Kept for HEAD/204/304 too: there the fields describe the representation, not a body that follows.
         if (!options.OmitFraming) WriteFraming(ref w, head.HasChunkedTransferEncoding, head.ContentLength);
 

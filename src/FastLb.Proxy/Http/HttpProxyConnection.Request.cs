@@ -20,6 +20,8 @@ internal sealed partial class HttpProxyConnection
     // How the request was routed, for picking another backend when one fails before answering.
     private ServiceSnapshot? _routed;
     private PoolSnapshot? _pinned;
+    private PoolSnapshot? _sticky;      // sticky_split: the pool this client keeps during a split (not a pin: drains cut it)
+    private byte[]? _setCookie;         // sticky_split by cookie: the Set-Cookie line for a client assigned by share now
     private ulong _hash;
     private BackendSnapshot? _triedA, _triedB;
     private int _attempts;
@@ -51,6 +53,9 @@ internal sealed partial class HttpProxyConnection
         _service = service.Config;
         _routed = service;
         _pinned = route.PinnedPool;
+        _sticky = null;
+        _setCookie = null;
+        if (_pinned is null && service.Config.StickySplit is { } sticky && service.IsSplit) ChooseStickyPool(service, sticky);
         _hash = Hash(service.Config);
         _triedA = _triedB = null;
         _attempts = 0;
@@ -74,11 +79,12 @@ internal sealed partial class HttpProxyConnection
     private async ValueTask<UpstreamConnection?> ConnectNextAsync()
     {
         var service = _routed!;
-        var tries = Math.Clamp(CountBackends(service, _pinned), 1, MaxConnectAttempts);
+        var pinned = _pinned ?? _sticky;
+        var tries = Math.Clamp(CountBackends(service, pinned), 1, MaxConnectAttempts);
         while (_attempts < tries && !IsAborted && !_outOfDescriptors)
         {
             var attempt = _attempts++;
-            var backend = service.PickForAttempt(_pinned, _hash, attempt, _triedA, _triedB, out var pool);
+            var backend = service.PickForAttempt(pinned, _hash, attempt, _triedA, _triedB, out var pool);
             if (backend is null)
             {
                 if (attempt == 0 && pool is { NothingHealthy: true }) _unavailable = pool;
@@ -325,6 +331,27 @@ internal sealed partial class HttpProxyConnection
 
     private static bool IsIdempotent(HttpMethodKind method) => method is HttpMethodKind.Get or HttpMethodKind.Head
         or HttpMethodKind.Options or HttpMethodKind.Trace or HttpMethodKind.Put or HttpMethodKind.Delete;
+
+    /// <summary>
+    /// sticky_split during a split: the pool named by the client's cookie when it still has a share, else the next
+    /// pool by share (and a Set-Cookie naming it on the response); with by: client_ip, the pool its address hashes to.
+    /// A cookie naming a pool without share is ignored, so a swap or rollback overrides stickiness at once.
+    /// </summary>
+    private void ChooseStickyPool(ServiceSnapshot service, StickySplitConfig sticky)
+    {
+        if (sticky.By == StickyBy.ClientIp)
+        {
+            _sticky = service.StickyPoolForClient(ClientHash());
+            return;
+        }
+        if (_request.TryGetCookie(_proxy.NameBytes(sticky.Cookie), out var value) && service.SharedPoolNamed(value) is { } kept)
+        {
+            _sticky = kept;
+            return;
+        }
+        _sticky = service.PoolByShare();
+        _setCookie = _sticky.StickyCookieHeader;
+    }
 
     private static int CountBackends(ServiceSnapshot service, PoolSnapshot? pinned)
     {

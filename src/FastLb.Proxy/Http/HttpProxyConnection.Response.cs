@@ -83,6 +83,7 @@ internal sealed partial class HttpProxyConnection
             ConnectionClose = _closeClient,
             ConnectionKeepAlive = http10 && !_closeClient,
             OmitFraming = http10 && _response.HasChunkedTransferEncoding,
+            ExtraFields = _setCookie,
         });
         _responseBody.Reset(_response);
         if (_dechunk) _dechunker.Reset();

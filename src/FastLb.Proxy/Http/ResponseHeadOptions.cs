@@ -12,6 +12,9 @@ internal readonly ref struct ResponseHeadOptions
     /// <summary>Write <c>Connection: keep-alive</c>, for HTTP/1.0 clients that asked for it.</summary>
     public bool ConnectionKeepAlive { get; init; }
 
+    /// <summary>Whole header lines (each ending in CRLF) FastLb adds, e.g. a sticky_split Set-Cookie; empty for none.</summary>
+    public ReadOnlySpan<byte> ExtraFields { get; init; }
+
     /// <summary>Write neither Content-Length nor Transfer-Encoding: the proxy re-frames the body (de-chunked, close-delimited).</summary>
     public bool OmitFraming { get; init; }
 }

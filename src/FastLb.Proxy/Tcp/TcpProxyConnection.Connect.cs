@@ -16,7 +16,8 @@ internal sealed partial class TcpProxyConnection
     /// <summary>Picks and connects, moving to the next pick on refusal or timeout; null when every try failed.</summary>
     private async Task<BackendSnapshot?> ConnectAsync(ServiceSnapshot service, ulong hash)
     {
-        var tries = Math.Min(MaxConnectAttempts, CountBackends(service));
+        var sticky = service.StickyPoolForClient(hash); // sticky_split by client_ip during a split: this client's pool
+        var tries = Math.Min(MaxConnectAttempts, sticky?.Backends.Length ?? CountBackends(service));
         var timeout = service.Config.ConnectTimeout;
         CancellationTokenSource? timer = null;
         try
@@ -24,7 +25,7 @@ internal sealed partial class TcpProxyConnection
             BackendSnapshot? triedA = null, triedB = null;
             for (var attempt = 0; attempt < tries && !IsAborted; attempt++)
             {
-                var backend = service.PickForAttempt(null, hash, attempt, triedA, triedB);
+                var backend = service.PickForAttempt(sticky, hash, attempt, triedA, triedB);
                 if (backend is null) return null;
                 if (attempt == 0) triedA = backend;
                 else triedB = backend;

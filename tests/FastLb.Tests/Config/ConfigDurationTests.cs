@@ -11,6 +11,7 @@ public sealed class ConfigDurationTests
     [InlineData("1m", 60_000)]
     [InlineData("0s", 0)]
     [InlineData("90s", 90_000)]
+    [InlineData("1h", 3_600_000)]
     public void TryParse_Valid_ReturnsMilliseconds(string text, long ms)
     {
         Assert.True(ConfigDuration.TryParse(text, out var value));
@@ -22,7 +23,7 @@ public sealed class ConfigDurationTests
     [InlineData("0")]
     [InlineData("5")]
     [InlineData("5x")]
-    [InlineData("1h")]
+    [InlineData("1d")]
     [InlineData("-2s")]
     [InlineData("1.5s")]
     [InlineData("2 s")]

@@ -60,4 +60,25 @@ public sealed class RolloutConfigTests
 
         Assert.Contains(ex.Errors, e => e.ToString() == "ok.yaml:" + expected);
     }
+
+    [Fact]
+    public void Parse_StickySplit_CookieDefaultsAndClientIp()
+    {
+        var cookie = ConfigLoader.Parse(Head + "    sticky_split: { ttl: 10m }\n" + Pools, "ok.yaml").Services[0].StickySplit!;
+        var ip = ConfigLoader.Parse(Head + "    sticky_split: { by: client_ip }\n" + Pools, "ok.yaml").Services[0].StickySplit!;
+
+        Assert.Equal((StickyBy.Cookie, "fastlb_pool", TimeSpan.FromMinutes(10)), (cookie.By, cookie.Cookie, cookie.Ttl));
+        Assert.Equal(StickyBy.ClientIp, ip.By);
+    }
+
+    [Theory]
+    [InlineData("    balance: hash\n    sticky_split: {}\n", "9:5: sticky_split does not apply with balance: hash, which keeps each key on one pool already; remove sticky_split")]
+    [InlineData("    sticky_split: { by: client_ip, cookie: x }\n", "8:25: sticky_split of service 'web': by: client_ip sets no cookie, so cookie and ttl do not apply")]
+    [InlineData("    sticky_split: { cookie: \"a b\" }\n", "8:29: cookie of sticky_split of service 'web' must be a cookie name (letters, digits, - _ .), got 'a b'")]
+    public void Parse_BadStickySplit_ErrorAtItsPosition(string block, string expected)
+    {
+        var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(Head + block + Pools, "ok.yaml"));
+
+        Assert.Contains(ex.Errors, e => e.ToString() == "ok.yaml:" + expected);
+    }
 }
