@@ -30,6 +30,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     private readonly CancellationTokenSource _shutdown = new();
     private readonly List<PosixSignalRegistration> _signals = [];
     private ControlServer? _control;
+    private ControlServer? _status; // the read-only status socket, when admin.status_socket is set
     private AdminHttpServer? _admin;
     private Task? _ticker;
     private int _stopping;
@@ -146,14 +147,29 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         {
             var handler = new ControlCommandHandler(this);
             _control = new ControlServer(config.Admin.ControlSocket, handler);
+            if (config.Admin.StatusSocket is { } statusPath)
+            {
+                int? group = null;
+                if (config.Admin.StatusGroup is { } groupName)
+                {
+                    group = UnixSocketFile.ResolveGroup(groupName) ?? throw new IOException($"status_group '{groupName}' is not a group on this host");
+                }
+                _status = ControlServer.ForStatus(statusPath, handler, group);
+            }
             if (takeover is null)
             {
                 _control.Start();
                 Log.Info($"bind control socket {config.Admin.ControlSocket}");
+                if (_status is not null)
+                {
+                    _status.Start();
+                    Log.Info($"bind status socket {_status.Path} (status, stats, events; read-only)");
+                }
             }
             else
             {
                 _control.StartBeside(); // moved into place once the old process commits the hand-off
+                _status?.StartBeside();
             }
             if (config.Admin.Listen?.ToIPEndPoint() is { } adminBind)
             {
@@ -168,6 +184,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
                     takeover?.Fail($"cannot bind admin http {adminBind}: {e.Message}");
                     _admin.Dispose();
                     _control.Dispose();
+                    _status?.Dispose();
                     await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
                     return false;
                 }
@@ -176,6 +193,8 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)
         {
+            _control?.Dispose();
+            _status?.Dispose();
             Log.Error($"cannot open control socket {config.Admin.ControlSocket}: {e.Message}");
             takeover?.Fail($"cannot open control socket {config.Admin.ControlSocket}: {e.Message}");
             await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
@@ -214,6 +233,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         {
             _admin?.Dispose();
             _control?.Dispose();
+            _status?.Dispose();
             await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
             return false;
         }
@@ -221,6 +241,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         try
         {
             _control!.TakeOverPath();
+            _status?.TakeOverPath();
         }
         catch (IOException e)
         {
@@ -244,6 +265,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     {
         await _reloadGate.WaitAsync().ConfigureAwait(false);
         _systemd.Reloading();
+        RecreateDeletedSockets();
         try
         {
             FastLbConfig config;
@@ -280,6 +302,22 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         {
             _systemd.Ready();
             _reloadGate.Release();
+        }
+    }
+
+    /// <summary>Puts back a control or status socket file someone deleted (a reload and SIGHUP call this), so the process stays controllable.</summary>
+    private void RecreateDeletedSockets()
+    {
+        foreach (var server in new[] { _control, _status })
+        {
+            try
+            {
+                if (server?.EnsureSocketFile() is { } done) Log.Warn(done);
+            }
+            catch (Exception e) when (e is IOException or SocketException or UnauthorizedAccessException)
+            {
+                Log.Error($"cannot recreate {server!.What} {server.Path}: {e.Message}");
+            }
         }
     }
 
@@ -345,6 +383,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         {
             var timeout = Controller.Config?.Defaults.DrainTimeout ?? TimeSpan.FromSeconds(30);
             _control?.CloseForHandOver();
+            _status?.CloseForHandOver();
             if (_admin?.ListenHandle is { } admin)
             {
                 var added = false;
@@ -389,6 +428,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         {
             var timeout = Controller.Config?.Defaults.DrainTimeout ?? TimeSpan.FromSeconds(30);
             _control?.Dispose();
+            _status?.Dispose();
             _admin?.Dispose();
             await Proxy.StopAsync(timeout).ConfigureAwait(false);
             Prober.Dispose();
@@ -461,6 +501,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         foreach (var s in _signals) s.Dispose();
         _signals.Clear();
         _control?.Dispose();
+        _status?.Dispose();
         _admin?.Dispose(); // its listening socket closes: a dashboard open on it sees "disconnected"
         await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
         Prober.Dispose();

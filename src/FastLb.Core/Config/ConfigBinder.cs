@@ -13,7 +13,7 @@ internal sealed partial class ConfigBinder(string file)
     private static readonly string[] OnLimitChoices = ["queue", "close"];
     private const int MaxConnectionsLimit = 100_000_000;
     private static readonly string[] LogFormats = ["text", "json"];
-    private static readonly string[] AdminKeys = ["control_socket", "listen", "upgrade_timeout"];
+    private static readonly string[] AdminKeys = ["control_socket", "status_socket", "status_group", "listen", "upgrade_timeout"];
     private static readonly string[] DefaultsKeys =
     [
         "connect_timeout", "idle_timeout", "drain_timeout", "request_head_timeout",
@@ -108,9 +108,22 @@ internal sealed partial class ConfigBinder(string file)
         ConfigNode? socketAt = null;
         EndPointConfig? listen = null;
         var upgradeTimeout = AdminConfig.DefaultUpgradeTimeout;
+        string? statusSocket = null;
+        ConfigNode? statusAt = null;
+        string? statusGroup = null;
         if (entry is not null && Fields(entry.Value, "admin", AdminKeys) is { } f)
         {
             upgradeTimeout = Timeout(f, "upgrade_timeout", upgradeTimeout);
+            if (f.TryGetValue("status_socket", out var ss) && Text(ss, "a socket path, e.g. ./fastlb-status.sock") is { } statusPath)
+            {
+                statusSocket = statusPath;
+                statusAt = ss.Value;
+            }
+            if (f.TryGetValue("status_group", out var sg) && Text(sg, "a group name or number, e.g. monitoring") is { } group)
+            {
+                if (statusSocket is null) Error(sg.Key, "status_group needs a status_socket to apply to");
+                statusGroup = group;
+            }
             if (f.TryGetValue("control_socket", out var cs) && Text(cs, "a socket path, e.g. ./fastlb.sock") is { } path)
             {
                 socket = path;
@@ -130,7 +143,22 @@ internal sealed partial class ConfigBinder(string file)
         {
             Error(socketAt, $"control_socket path '{socket}' is {Encoding.UTF8.GetByteCount(socket)} bytes; control socket paths must be at most {MaxSocketPathBytes} (the Unix limit less 4 for the '.new' name it is created under)");
         }
-        return new AdminConfig { ControlSocket = socket, Listen = listen, UpgradeTimeout = upgradeTimeout };
+        if (statusSocket is not null)
+        {
+            if (baseDirectory is not null && !Path.IsPathRooted(statusSocket)) statusSocket = Path.GetFullPath(Path.Combine(baseDirectory, statusSocket));
+            if (Encoding.UTF8.GetByteCount(statusSocket) > MaxSocketPathBytes)
+            {
+                Error(statusAt!, $"status_socket path '{statusSocket}' is {Encoding.UTF8.GetByteCount(statusSocket)} bytes; socket paths must be at most {MaxSocketPathBytes} (the Unix limit less 4 for the '.new' name it is created under)");
+            }
+            else if (statusSocket == socket)
+            {
+                Error(statusAt!, $"status_socket must differ from control_socket ('{socket}')");
+            }
+        }
+        return new AdminConfig
+        {
+            ControlSocket = socket, StatusSocket = statusSocket, StatusGroup = statusGroup, Listen = listen, UpgradeTimeout = upgradeTimeout,
+        };
     }
 
     private DefaultsConfig BindDefaults(ConfigEntry entry)

@@ -15,6 +15,9 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
 
     private static readonly string[] Changes = ["swap", "split", "rollback", "rollout", "pause", "resume", "promote", "abort", "weight", "drain", "enable", "reload"];
 
+    /// <summary>True for a command that changes what runs (logged with the peer that sent it).</summary>
+    public static bool ChangesState(string command) => Changes.Contains(command) || command is "upgrade" or "reopen-logs";
+
     public async Task<string> HandleAsync(string line)
     {
         var words = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);

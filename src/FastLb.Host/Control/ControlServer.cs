@@ -6,27 +6,74 @@ using FastLb.Core.Diagnostics;
 namespace FastLb.Host.Control;
 
 /// <summary>
-/// The control socket: a Unix domain socket created mode 0600, one command per line, one JSON reply per line.
-/// Lines are bounded (<see cref="MaxLineBytes"/>) and so is the number of clients served at once.
+/// The control socket: a Unix domain socket created mode 0600, one command per line, one JSON reply per line. Or,
+/// made with <see cref="ForStatus"/>, the read-only status socket (mode 0660, optionally for a group) that answers
+/// status, stats and events only.
 /// </summary>
-internal sealed partial class ControlServer(string path, ControlCommandHandler handler) : IDisposable
+/// <remarks>
+/// Lines are bounded (<see cref="MaxLineBytes"/>) and each must arrive within <see cref="CommandDeadline"/> of the
+/// connection or of the previous reply, however it trickles in, so idle clients cannot hold the slots. Slots are
+/// limited per peer uid (SO_PEERCRED) with a reserve for root and the process's own user (<see cref="ControlClientSlots"/>).
+/// On the control socket only root and the process's user are served, and every command that changes state is logged
+/// with the peer's uid and pid.
+/// </remarks>
+internal sealed partial class ControlServer : IDisposable
 {
     public const int MaxLineBytes = 4096;
-    public const int MaxClients = 16;
-    private static readonly TimeSpan ClientIdleTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long a client has to send a whole command line, from connecting or from its previous reply.</summary>
+    public static readonly TimeSpan CommandDeadline = TimeSpan.FromSeconds(2);
+
+    /// <summary>What the read-only status socket answers.</summary>
+    public static readonly string[] ReadOnlyCommands = ["status", "stats", "events"];
+
+    private readonly ControlCommandHandler _handler;
+    private readonly bool _readOnly;
+    private readonly UnixFileMode _mode;
+    private readonly int? _group;
+    private readonly int _ownerUid = (int)Geteuid();
+    private readonly ControlClientSlots _slots;
     private readonly CancellationTokenSource _stop = new();
+    private CancellationTokenSource? _serving; // stops the accept loop of the socket now served
     private Socket? _listener;
     private string? _ownedPath; // the file this server created and still owns; removed on dispose
+    private ulong _inode;       // the socket file's inode once at Path: a reload tells whether it is still ours
     private int _disposed;
     private int _replying; // commands read whose reply is not sent yet
 
-    public string Path { get; } = path;
+    /// <summary>The control socket at <paramref name="path"/>: every command, root and this process's user only, mode 0600.</summary>
+    public ControlServer(string path, ControlCommandHandler handler)
+        : this(path, handler, readOnly: false, UnixFileMode.UserRead | UnixFileMode.UserWrite, group: null)
+    {
+    }
 
-    /// <summary>Creates the socket at <see cref="Path"/> (removing a leftover nobody listens on) and serves it.</summary>
+    private ControlServer(string path, ControlCommandHandler handler, bool readOnly, UnixFileMode mode, int? group)
+    {
+        Path = path;
+        _handler = handler;
+        _readOnly = readOnly;
+        _mode = mode;
+        _group = group;
+        _slots = new ControlClientSlots(_ownerUid);
+    }
+
+    /// <summary>The read-only status socket at <paramref name="path"/>: mode 0660, given to <paramref name="group"/> when set.</summary>
+    public static ControlServer ForStatus(string path, ControlCommandHandler handler, int? group) =>
+        new(path, handler, readOnly: true,
+            UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite, group);
+
+    public string Path { get; }
+
+    /// <summary>"control socket" or "status socket", for log lines.</summary>
+    public string What => _readOnly ? "status socket" : "control socket";
+
+    /// <summary>
+    /// Creates the socket at <see cref="Path"/> and serves it. A leftover socket nobody listens on is removed; a socket
+    /// another process listens on, or a file that is not a socket, is left alone and <see cref="IOException"/> says why.
+    /// </summary>
     public void Start()
     {
-        RemoveStaleSocket();
+        UnixSocketFile.RemoveStale(Path);
         StartBeside();
         TakeOverPath();
     }
@@ -42,7 +89,7 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
     public void StartBeside()
     {
         var temporary = Path + ".new";
-        if (File.Exists(temporary)) File.Delete(temporary); // a leftover of a start or upgrade that died half-way
+        UnixSocketFile.RemoveStale(temporary); // a leftover of a start or upgrade that died half-way, never a live one
         Serve(temporary);
     }
 
@@ -55,6 +102,30 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
         if (_ownedPath is null || _ownedPath == Path) return;
         File.Move(_ownedPath, Path, overwrite: true);
         _ownedPath = Path;
+        UnixSocketFile.TryStat(Path, out _, out _inode);
+    }
+
+    /// <summary>
+    /// Recreates the socket file when it was deleted (SIGHUP and reload call this); leaves alone a path that now holds
+    /// another process's socket or another file. Returns what it did, for the log, or null when the file is in place.
+    /// </summary>
+    public string? EnsureSocketFile()
+    {
+        if (Volatile.Read(ref _disposed) != 0 || _ownedPath != Path) return null;
+        if (UnixSocketFile.TryStat(Path, out var isSocket, out var inode))
+        {
+            if (inode == _inode) return null; // still ours
+            if (!isSocket) return $"{What} {Path} was replaced by a file that is not a socket; left alone, {What} unreachable";
+            if (UnixSocketFile.SomeoneListens(Path)) return $"{What} {Path} now belongs to another process; left alone, this one is unreachable there";
+            File.Delete(Path); // a dead socket in our place
+        }
+        var old = _listener;
+        var oldServing = _serving;
+        StartBeside();
+        TakeOverPath();
+        oldServing?.Cancel();
+        old?.Dispose();
+        return $"{What} {Path} was gone; recreated it";
     }
 
     /// <summary>
@@ -77,8 +148,8 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
     private void Serve(string path)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        // Create the socket file 0600 from the start: a umask of 0177 leaves no window where others may connect.
-        var oldMask = Umask(0b001_111_111);
+        // Create the socket file with its final mode from the start: the umask leaves no window where others may connect.
+        var oldMask = Umask(_mode.HasFlag(UnixFileMode.GroupWrite) ? 0b000_001_111u : 0b001_111_111u);
         try
         {
             socket.Bind(new UnixDomainSocketEndPoint(path));
@@ -90,62 +161,86 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
         }
         finally
         {
-            _ = Umask(oldMask); // umask always succeeds; the return value is the mask it replaced
+            _ = Umask(oldMask);
         }
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, _mode);
+        if (_group is { } gid) UnixSocketFile.SetGroup(path, gid);
         socket.Listen(16);
         _listener = socket;
         _ownedPath = path;
-        _ = new BoundedAcceptLoop("control socket", MaxClients, ServeAsync, RefuseAsync).RunAsync(socket, _stop.Token);
+        var serving = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        _serving = serving;
+        _ = new BoundedAcceptLoop(What, _slots.Capacity, ServeAsync, RefuseAsync).RunAsync(socket, serving.Token);
     }
 
-    private void RemoveStaleSocket()
-    {
-        if (!File.Exists(Path)) return;
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            probe.Connect(new UnixDomainSocketEndPoint(Path));
-        }
-        catch (SocketException)
-        {
-            File.Delete(Path); // nobody listens: a leftover of a crashed process
-            return;
-        }
-        throw new IOException($"another process is already listening on {Path}");
-    }
-
-    private static Task RefuseAsync(Socket client) =>
-        SendLineAsync(client, ControlCommandHandler.Error($"too many control clients (at most {MaxClients})"));
+    private Task RefuseAsync(Socket client) =>
+        SendLineAsync(client, ControlCommandHandler.Error($"too many {What} clients (at most {_slots.Capacity})"));
 
     private async Task ServeAsync(Socket client)
+    {
+        var peer = PeerCredentials.Of(client);
+        if (!_readOnly && peer.Uid != 0 && peer.Uid != _ownerUid)
+        {
+            await SendLineAsync(client, ControlCommandHandler.Error($"permission denied: uid {peer.Uid} may not use the control socket (root and uid {_ownerUid} may)")).ConfigureAwait(false);
+            return;
+        }
+        if (_slots.TryEnter(peer.Uid) is { } refusal)
+        {
+            await SendLineAsync(client, ControlCommandHandler.Error(refusal)).ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            await ServeLinesAsync(client, peer).ConfigureAwait(false);
+        }
+        finally
+        {
+            _slots.Leave(peer.Uid);
+        }
+    }
+
+    private async Task ServeLinesAsync(Socket client, PeerCredentials peer)
     {
         var buffer = new byte[MaxLineBytes + 1];
         var filled = 0;
         while (!_stop.IsCancellationRequested)
         {
-            var newline = Array.IndexOf(buffer, (byte)'\n', 0, filled);
-            if (newline < 0)
+            // One deadline per command line: trickling bytes does not extend it.
+            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
             {
-                if (filled > MaxLineBytes)
+                deadline.CancelAfter(CommandDeadline);
+                while (Array.IndexOf(buffer, (byte)'\n', 0, filled) < 0)
                 {
-                    await SendLineAsync(client, ControlCommandHandler.Error($"command line longer than {MaxLineBytes} bytes")).ConfigureAwait(false);
-                    return;
+                    if (filled > MaxLineBytes)
+                    {
+                        await SendLineAsync(client, ControlCommandHandler.Error($"command line longer than {MaxLineBytes} bytes")).ConfigureAwait(false);
+                        return;
+                    }
+                    int n;
+                    try
+                    {
+                        n = await client.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, deadline.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+                    {
+                        if (filled > 0)
+                        {
+                            await SendLineAsync(client, ControlCommandHandler.Error($"no complete command line within {CommandDeadline.TotalSeconds:0} s; closing")).ConfigureAwait(false);
+                        }
+                        return;
+                    }
+                    if (n == 0) return;
+                    filled += n;
                 }
-                using var idle = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                idle.CancelAfter(ClientIdleTimeout);
-                var n = await client.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, idle.Token).ConfigureAwait(false);
-                if (n == 0) return;
-                filled += n;
-                continue;
             }
+            var newline = Array.IndexOf(buffer, (byte)'\n', 0, filled);
             var line = Encoding.UTF8.GetString(buffer, 0, newline).TrimEnd('\r');
             filled -= newline + 1;
             Buffer.BlockCopy(buffer, newline + 1, buffer, 0, filled);
             Interlocked.Increment(ref _replying);
             try
             {
-                var reply = await handler.HandleAsync(line).ConfigureAwait(false);
+                var reply = await AnswerAsync(line, peer).ConfigureAwait(false);
                 await SendLineAsync(client, reply).ConfigureAwait(false);
             }
             finally
@@ -153,6 +248,20 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
                 Interlocked.Decrement(ref _replying);
             }
         }
+    }
+
+    private Task<string> AnswerAsync(string line, PeerCredentials peer)
+    {
+        var command = line.AsSpan().Trim();
+        var space = command.IndexOfAny(' ', '\t');
+        var name = (space < 0 ? command : command[..space]).ToString();
+        if (_readOnly && Array.IndexOf(ReadOnlyCommands, name) < 0)
+        {
+            return Task.FromResult(ControlCommandHandler.Error(
+                $"'{name}' is not allowed on the read-only status socket; it answers {string.Join(", ", ReadOnlyCommands)} only (changes go through the control socket)"));
+        }
+        if (ControlCommandHandler.ChangesState(name)) Log.Info($"control: '{line}' from uid {peer.Uid} pid {peer.Pid}");
+        return _handler.HandleAsync(line);
     }
 
     private static async Task SendLineAsync(Socket client, string json)
@@ -170,6 +279,7 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stop.Cancel();
         _listener?.Dispose();
+        _serving?.Dispose();
         try
         {
             if (_ownedPath is { } owned) File.Delete(owned);
@@ -181,4 +291,7 @@ internal sealed partial class ControlServer(string path, ControlCommandHandler h
 
     [LibraryImport("libc", EntryPoint = "umask")]
     private static partial uint Umask(uint mask);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint Geteuid();
 }
