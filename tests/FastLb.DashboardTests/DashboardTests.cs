@@ -107,6 +107,23 @@ public sealed class DashboardTests : IAsyncLifetime
     }
 
     [ChromiumFact]
+    public async Task Rollout_ThePageShowsTheStepThenTheRollback()
+    {
+        var page = await _browser!.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 720 } });
+        await page.GotoAsync($"http://{_runtime!.Admin!.EndPoint}/").WaitAsync(Timeout);
+        await Expect(page.Locator("#bar-web [data-pool=blue]")).ToContainTextAsync("blue 100%", new() { Timeout = 10_000 });
+
+        var start = await ControlClient.SendAsync(Socket, "rollout web green --steps 10,100 --interval 30s", Timeout).WaitAsync(Timeout);
+        Assert.Contains("\"ok\":true", start, StringComparison.Ordinal);
+        await Expect(page.Locator("#rollout-web")).ToContainTextAsync("rollout green from blue: running step 1 of 2 (10%)", WithinTwoSeconds);
+        await Expect(page.Locator("#bar-web [data-pool=green]")).ToContainTextAsync("green 10%", WithinTwoSeconds);
+
+        await ControlClient.SendAsync(Socket, "abort web", Timeout).WaitAsync(Timeout);
+        await Expect(page.Locator("#rollout-web")).ToContainTextAsync("rollout web green aborted at step 10%: aborted by the operator", WithinTwoSeconds);
+        await Expect(page.Locator("#bar-web [data-pool=green]")).ToHaveCountAsync(0);
+    }
+
+    [ChromiumFact]
     public async Task FastLbStops_ThePageSaysDisconnectedAndKeepsTheLastView()
     {
         var page = await _browser!.NewPageAsync();

@@ -75,6 +75,15 @@ internal static class AdminDashboard
           st = st || {};
           return '<td>' + num(st.requests_per_second, 1) + '</td><td class="' + errClass(st.error_rate || 0) + '">' + pct(st.error_rate) + '</td><td>' + num(st.p50_ms, 1) + '</td><td>' + num(st.p99_ms, 1) + '</td>';
         }
+        function rolloutText(name, r) {
+          if (!r) return '';
+          const gate = r.waiting_gate !== null ? ' · waiting for promote before ' + r.waiting_gate + '%' : '';
+          const last = r.verdicts.length ? r.verdicts[r.verdicts.length - 1] : null;
+          const line = r.outcome ? esc(r.outcome) : last ? 'last step ' + last.share + '%: ' + esc(last.outcome) + ': ' + esc(last.reason) : '';
+          return '<p class="muted" id="rollout-' + id(name) + '">rollout ' + esc(r.pool) + ' from ' + esc(r.baseline) + ': ' + esc(r.state)
+            + ' step ' + r.step + ' of ' + r.steps_total + ' (' + r.share + '%)' + gate + (line ? '<br>' + line : '') + '</p>';
+        }
+
         function renderService(name, svc) {
           const pools = Object.entries(svc.pools);
           let bar = '';
@@ -84,6 +93,7 @@ internal static class AdminDashboard
           const prev = svc.previous ? Object.entries(svc.previous).map(([k, v]) => esc(k) + '=' + v).join(' ') : 'none';
           let html = '<section class="service" id="svc-' + id(name) + '"><h2>' + esc(name) + ' <span class="muted">' + esc(svc.balance) + ' · shares from ' + esc(svc.source) + ' · rollback → ' + prev + '</span></h2>';
           html += '<div class="sharebar" id="bar-' + id(name) + '">' + bar + '</div>';
+          html += rolloutText(name, svc.rollout);
           html += '<table><tr><th>pool / backend</th><th>share</th><th>req/s</th><th>errors</th><th>p50 ms</th><th>p99 ms</th><th>last 5 min</th><th>live</th><th>health</th><th style="text-align:left">drain</th></tr>';
           pools.forEach(([pool, p], i) => {
             const key = name + '/' + pool, h = history[key] ??= [];
