@@ -6,14 +6,14 @@ namespace FastLb.Core.Config;
 
 internal sealed partial class ConfigBinder
 {
-    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies", "accept_proxy", "sni_routes", "handshake_timeout", "access_log", "max_connections", "on_limit"];
+    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies", "accept_proxy", "sni_routes", "handshake_timeout", "access_log", "max_connections", "on_limit", "model_required", "max_body_peek", "model_header"];
     private static readonly string[] SniRouteKeys = ["sni", "service"];
     private static readonly string[] AcceptProxyKeys = ["versions", "trusted", "timeout"];
     private static readonly string[] AccessLogKeys = ["path", "format", "sample", "log_query"];
     private static readonly string[] AccessLogFormats = ["text", "json"];
     private static readonly string[] ProtocolNames = ["http", "tcp"];
     private static readonly string[] RouteKeys = ["match", "service", "pool"];
-    private static readonly string[] MatchKeys = ["host", "path_prefix", "path", "method", "header", "cookie"];
+    private static readonly string[] MatchKeys = ["host", "path_prefix", "path", "method", "header", "cookie", "model", "model_prefix"];
     private static readonly string[] NameValueKeys = ["name", "value"];
 
     private (EndPointConfig Bind, ConfigNode At)? _adminListen;
@@ -162,6 +162,7 @@ internal sealed partial class ConfigBinder
         int? maxConnections = f.TryGetValue("max_connections", out var mc) ? Int(mc, 1, MaxConnectionsLimit) : null;
         var onLimit = f.TryGetValue("on_limit", out var ol) ? LimitAction(ol, _onLimit) : _onLimit;
         var handshakeTimeout = Timeout(f, "handshake_timeout", ListenerConfig.DefaultHandshakeTimeout);
+        var (modelRequired, maxBodyPeek, modelHeader) = BindModelOptions(f, protocol, context);
 
         if (_errors.Count > before || name is null || bind is null || protocol is null) return null;
         return new ListenerConfig
@@ -170,6 +171,7 @@ internal sealed partial class ConfigBinder
             AcceptProxy = acceptProxy, SniRoutes = sniRoutes, HandshakeTimeout = handshakeTimeout,
             AccessLog = accessLog,
             MaxConnections = maxConnections, OnLimit = onLimit,
+            ModelRequired = modelRequired, MaxBodyPeek = maxBodyPeek, ModelHeader = modelHeader,
         };
     }
 
@@ -468,6 +470,8 @@ internal sealed partial class ConfigBinder
             Method = method,
             Header = NameValue(f, "header", context),
             Cookie = NameValue(f, "cookie", context),
+            Models = ModelNames(f, "model", context),
+            ModelPrefixes = ModelNames(f, "model_prefix", context),
         };
     }
 

@@ -31,6 +31,17 @@ internal sealed class ListenerConfig
     /// <summary>One line per request (HTTP) or connection (TCP), or null: off.</summary>
     public AccessLogConfig? AccessLog { get; init; }
 
+    /// <summary>HTTP only: a request whose model cannot be read gets 400 instead of falling through to routes without a model match.</summary>
+    public bool ModelRequired { get; init; }
+
+    /// <summary>HTTP only: the most request body bytes read to find the model (<c>max_body_peek</c>).</summary>
+    public int MaxBodyPeek { get; init; } = Json.JsonModelScanner.DefaultMaxBodyPeek;
+
+    /// <summary>HTTP only: a request header that names the model and overrides the body (lower-case).</summary>
+    public string ModelHeader { get; init; } = DefaultModelHeader;
+
+    public const string DefaultModelHeader = "x-fastlb-model";
+
     public static readonly TimeSpan DefaultHandshakeTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>TCP only: pick the service by the TLS ClientHello's server name (passthrough); null = always <see cref="Service"/>.</summary>

@@ -15,6 +15,8 @@ internal sealed class CompiledRoute
     private readonly byte[]? _headerValue;
     private readonly byte[]? _cookieName;
     private readonly byte[]? _cookieValue;
+    private readonly byte[][]? _models;       // UTF-8
+    private readonly byte[][]? _modelPrefixes;
 
     public CompiledRoute(RouteConfig config, ServiceSnapshot service, PoolSnapshot? pinnedPool, int number = 0)
     {
@@ -36,6 +38,8 @@ internal sealed class CompiledRoute
         _headerValue = Bytes(m.Header?.Value);
         _cookieName = Bytes(m.Cookie?.Name);
         _cookieValue = Bytes(m.Cookie?.Value);
+        _models = Utf8(m.Models);
+        _modelPrefixes = Utf8(m.ModelPrefixes);
     }
 
     public RouteConfig Config { get; }
@@ -47,8 +51,15 @@ internal sealed class CompiledRoute
     /// <summary>The pool a preview route pins to, bypassing the split; null routes by share.</summary>
     public PoolSnapshot? PinnedPool { get; }
 
-    public bool Matches<T>(T request) where T : IHttpRequestView
+    /// <summary>True when the route matches on the model (its listener must read the request's model).</summary>
+    public bool UsesModel => _models is not null || _modelPrefixes is not null;
+
+    public bool Matches<T>(T request) where T : IHttpRequestView => Matches(request, default);
+
+    /// <summary>Whether the request, whose model is <paramref name="model"/> (UTF-8; empty = none), meets every condition.</summary>
+    public bool Matches<T>(T request, ReadOnlySpan<byte> model) where T : IHttpRequestView
     {
+        if (UsesModel && !MatchesModel(model)) return false;
         if (_method is not null && !request.Method.SequenceEqual(_method)) return false;
         if (_host is not null && !EqualsIgnoreCase(request.Host, _host)) return false;
         if (_hostSuffix is not null)
@@ -69,6 +80,34 @@ internal sealed class CompiledRoute
             if (_cookieValue is not null && !value.SequenceEqual(_cookieValue)) return false;
         }
         return true;
+    }
+
+    private bool MatchesModel(ReadOnlySpan<byte> model)
+    {
+        if (model.IsEmpty) return false;
+        if (_models is { } models)
+        {
+            foreach (var name in models)
+            {
+                if (model.SequenceEqual(name)) return true;
+            }
+        }
+        if (_modelPrefixes is { } prefixes)
+        {
+            foreach (var prefix in prefixes)
+            {
+                if (model.StartsWith(prefix)) return true;
+            }
+        }
+        return false;
+    }
+
+    private static byte[][]? Utf8(IReadOnlyList<string>? names)
+    {
+        if (names is null) return null;
+        var result = new byte[names.Count][];
+        for (var i = 0; i < result.Length; i++) result[i] = Encoding.UTF8.GetBytes(names[i]);
+        return result;
     }
 
     private static bool EqualsIgnoreCase(ReadOnlySpan<byte> actual, ReadOnlySpan<byte> lowerExpected)

@@ -8,12 +8,18 @@ internal sealed class ListenerRoutes(ListenerConfig config, CompiledRoute[] rout
     public ListenerConfig Config { get; } = config;
     public CompiledRoute[] Routes { get; } = routes;
 
+    /// <summary>True when a route matches on the model: only then does the listener read request bodies before routing.</summary>
+    public bool UsesModel { get; } = Array.Exists(routes, r => r.UsesModel);
+
     /// <summary>The first route whose conditions hold, or null (answer 404).</summary>
-    public CompiledRoute? Match<T>(T request) where T : IHttpRequestView
+    public CompiledRoute? Match<T>(T request) where T : IHttpRequestView => Match(request, default);
+
+    /// <summary>The first route whose conditions hold for a request with model <paramref name="model"/> (empty = none), or null.</summary>
+    public CompiledRoute? Match<T>(T request, ReadOnlySpan<byte> model) where T : IHttpRequestView
     {
         foreach (var route in Routes)
         {
-            if (route.Matches(request)) return route;
+            if (route.Matches(request, model)) return route;
         }
         return null;
     }
