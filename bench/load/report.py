@@ -239,7 +239,8 @@ class Report:
             "L4 proxy."
         )
         self.w(
-            "- Same work per request: every L7 proxy appends `X-Forwarded-For` and sets `X-Forwarded-Proto` and "
+            "- Same work per request: every L7 proxy writes `X-Forwarded-For` (wrk sends none: one hop; FastLb replaces an "
+            "untrusted client's and appends only for `trusted_proxies`) and sets `X-Forwarded-Proto` and "
             "`X-Forwarded-Host` (HAProxy `option forwardfor` + `http-request set-header`, NGINX `proxy_set_header` "
             "with `$proxy_add_x_forwarded_for`, `$scheme`, `$http_host`, YARP's default forwarders, FastLb's own). "
             f"Checked before measuring through a backend location that echoes them: {self.meta.get('forwarded', '?')}."
