@@ -24,7 +24,7 @@ public sealed class TlsPassthroughTests : IAsyncLifetime
               - name: tls-in
                 bind: 127.0.0.1:0
                 protocol: tcp
-                handshake_timeout: 500ms
+                handshake_timeout: 3s  # generous: a loaded machine may take long to send the first ClientHello of a process (TLS library start-up)
                 sni_routes:
                   - { sni: api.example.com, service: api }
                   - { sni: "*.example.com", service: web }
