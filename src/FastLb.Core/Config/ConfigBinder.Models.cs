@@ -6,7 +6,7 @@ namespace FastLb.Core.Config;
 internal sealed partial class ConfigBinder
 {
     private const int MinBodyPeek = 64;
-    private const int MaxBodyPeekLimit = 1024 * 1024;
+    private const int MaxBodyPeekLimit = 64 * 1024; // the client input pipe pauses its writer at 64 KiB unread
 
     /// <summary>The longest model name a route may name (the proxy decodes the request's model into a buffer this big).</summary>
     public const int MaxModelNameBytes = 256;
@@ -78,14 +78,14 @@ internal sealed partial class ConfigBinder
     private int? ByteSize(ConfigEntry entry, int min, int max)
     {
         var key = KeyOf(entry);
-        var text = Text(entry, "a size, e.g. 65536, 64KiB or 1MiB");
+        var text = Text(entry, "a size, e.g. 65536 or 64KiB");
         if (text is null) return null;
         var (digits, unit) = text.EndsWith("KiB", StringComparison.Ordinal) ? (text[..^3], 1024L)
             : text.EndsWith("MiB", StringComparison.Ordinal) ? (text[..^3], 1024L * 1024)
             : (text, 1L);
         if (!long.TryParse(digits.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n > max || n * unit < min || n * unit > max)
         {
-            Error(entry.Value, $"{key} must be a size from {min} bytes to {max / 1024 / 1024}MiB (e.g. 65536, 64KiB or 1MiB), got '{text}'");
+            Error(entry.Value, $"{key} must be a size from {min} bytes to {max / 1024}KiB (e.g. 65536 or 64KiB), got '{text}'");
             return null;
         }
         return (int)(n * unit);

@@ -37,8 +37,10 @@ internal sealed partial class HttpProxyConnection
     {
         // One table per request: this request sees the old table or the new one, never a mix.
         var table = _proxy.Router.Current;
-        var route = table.FindListener(_listener.Name)?.Match(_request);
+        var routes = table.FindListener(_listener.Name);
+        var route = routes is { UsesModel: true } ? await MatchByModelAsync(routes).ConfigureAwait(false) : routes?.Match(_request);
         var bodyConsumed = !_request.HasBody;
+        if (_modelMissing && routes is { UsesModel: true, Config.ModelRequired: true }) return await AnswerAsync(400, bodyConsumed).ConfigureAwait(false);
         // A backend never sees a request whose first chunk line FastLb rejects, not even its head.
         if (_request.IsChunked && !_request.ExpectContinue && !await ValidateFirstChunkAsync().ConfigureAwait(false))
         {

@@ -7,9 +7,12 @@ namespace FastLb.FunctionalTests.HttpProxy;
 /// <summary>An HTTP backend that answers each request with the decoded request body and how it was framed (<c>x-framing</c>).</summary>
 internal static class EchoBodyBackend
 {
-    public static LoopbackBackend Start() => LoopbackBackend.Start("echo", ServeAsync);
+    public static LoopbackBackend Start() => Start("echo");
 
-    private static async Task ServeAsync(Socket socket, CancellationToken ct)
+    /// <summary>An echo backend that also names itself in <c>x-backend</c>.</summary>
+    public static LoopbackBackend Start(string name) => LoopbackBackend.Start(name, (socket, ct) => ServeAsync(socket, name, ct));
+
+    private static async Task ServeAsync(Socket socket, string name, CancellationToken ct)
     {
         var buffer = new List<byte>();
         var chunk = new byte[16 * 1024];
@@ -72,7 +75,7 @@ internal static class EchoBodyBackend
                 body.Write(await Take(int.Parse(cl[15..].Trim())));
             }
             var data = body.ToArray();
-            var response = Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nx-framing: {framing}\r\nContent-Length: {data.Length}\r\n\r\n");
+            var response = Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nx-backend: {name}\r\nx-framing: {framing}\r\nContent-Length: {data.Length}\r\n\r\n");
             await socket.SendAsync(response.Concat(data).ToArray(), SocketFlags.None, ct);
         }
     }

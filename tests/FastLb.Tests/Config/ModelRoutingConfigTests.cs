@@ -54,7 +54,7 @@ public sealed class ModelRoutingConfigTests
     [Theory]
     [InlineData("65536", 65536)]
     [InlineData("64KiB", 65536)]
-    [InlineData("1MiB", 1048576)]
+    [InlineData("1KiB", 1024)]
     [InlineData("64", 64)]
     public void Parse_ModelOptions_Bound(string peek, int expected)
     {
@@ -74,7 +74,8 @@ public sealed class ModelRoutingConfigTests
     [Theory]
     [InlineData("0")]
     [InlineData("63")]
-    [InlineData("2MiB")]
+    [InlineData("1MiB")]
+    [InlineData("65537")]
     [InlineData("64kb")]
     [InlineData("-1")]
     [InlineData("99999999999999999999")]
@@ -87,7 +88,7 @@ public sealed class ModelRoutingConfigTests
                 routes: [ { service: llm } ]
             """);
         Assert.Equal((4, 20), (error.Line, error.Column));
-        Assert.Equal($"max_body_peek must be a size from 64 bytes to 1MiB (e.g. 65536, 64KiB or 1MiB), got '{peek}'", error.Message);
+        Assert.Equal($"max_body_peek must be a size from 64 bytes to 64KiB (e.g. 65536 or 64KiB), got '{peek}'", error.Message);
     }
 
     [Fact]

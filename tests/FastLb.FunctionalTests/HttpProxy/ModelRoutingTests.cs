@@ -1,0 +1,139 @@
+using System.Text;
+using FastLb.Tests.Common;
+using Xunit;
+
+namespace FastLb.FunctionalTests.HttpProxy;
+
+/// <summary>Routing by the JSON body's model through real loopback sockets: the body reaches the backend unchanged.</summary>
+public sealed class ModelRoutingTests
+{
+    private static string Config(LoopbackBackend[] backends, string listenerExtra = "") => $"""
+        defaults:
+          connect_timeout: 1s
+        listeners:
+          - name: ai
+            bind: 127.0.0.1:0
+            protocol: http
+        {listenerExtra}
+            routes:
+              - match: {"{"} model: gpt-4o {"}"}
+                service: a
+              - match: {"{"} model_prefix: llama- {"}"}
+                service: b
+              - service: fallback
+        services:
+          a:
+            pools: {"{"} v1: [ {backends[0].EndPoint}, {backends[1].EndPoint} ] {"}"}
+          b:
+            pools: {"{"} v1: [ {backends[2].EndPoint}, {backends[3].EndPoint} ] {"}"}
+          fallback:
+            pools: {"{"} v1: [ {backends[4].EndPoint} ] {"}"}
+        """;
+
+    private sealed class Backends : IAsyncDisposable
+    {
+        public LoopbackBackend[] All { get; } =
+            [EchoBodyBackend.Start("a1"), EchoBodyBackend.Start("a2"), EchoBodyBackend.Start("b1"), EchoBodyBackend.Start("b2"), EchoBodyBackend.Start("fb")];
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var b in All) await b.DisposeAsync();
+        }
+    }
+
+    private static string Post(byte[] body, string type = "application/json") =>
+        $"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: {type}\r\nContent-Length: {body.Length}\r\n\r\n";
+
+    [Fact]
+    public async Task Post_ModelInBody_RoutedToItsServiceBothBackends_BodyUnchanged()
+    {
+        await using var backends = new Backends();
+        await using var lb = await L7Harness.StartAsync(Config(backends.All));
+        await using var client = await lb.ConnectAsync();
+        var seen = new HashSet<string>();
+        for (int i = 0; i < 4; i++)
+        {
+            foreach (var (model, names) in new[] { ("gpt-4o", "a1 a2"), ("llama-3.1-70b", "b1 b2"), ("other", "fb") })
+            {
+                var body = Encoding.UTF8.GetBytes($$"""{"messages":[{"role":"user","content":"hi \"model\": \"x\" \u00e9 {{i}}"}],"model":"{{model}}","stream":false}""");
+                var response = await client.SendAsync(Post(body), body).WaitAsync(L7Harness.Timeout);
+                Assert.Equal(200, response.Status);
+                Assert.Contains(response.Header("x-backend")!, names.Split(' '));
+                Assert.Equal(body, response.Body);
+                seen.Add(response.Header("x-backend")!);
+            }
+        }
+        Assert.Equal(["a1", "a2", "b1", "b2", "fb"], seen.Order());
+    }
+
+    [Fact]
+    public async Task Post_BodySplitAcrossSegments_RoutedByModel()
+    {
+        await using var backends = new Backends();
+        await using var lb = await L7Harness.StartAsync(Config(backends.All));
+        await using var client = await lb.ConnectAsync();
+        var body = Encoding.UTF8.GetBytes("{\"input\":\"" + new string('x', 20_000) + "\",\"mod\\u0065l\":\"llama-3\"}");
+        var wire = Encoding.ASCII.GetBytes(Post(body)).Concat(body).ToArray();
+        // Pieces that cut the head, the escape and the model value; each is sent on its own after a pause.
+        int[] cuts = [30, wire.Length - 30, wire.Length - 17, wire.Length - 9, wire.Length - 2];
+        int start = 0;
+        foreach (var cut in cuts.Append(wire.Length))
+        {
+            await client.SendRawAsync(wire.AsMemory(start, cut - start)).WaitAsync(L7Harness.Timeout);
+            start = cut;
+            await Task.Delay(20);
+        }
+        var response = await client.ReadResponseAsync().WaitAsync(L7Harness.Timeout);
+        Assert.Equal(200, response.Status);
+        Assert.StartsWith("b", response.Header("x-backend"), StringComparison.Ordinal);
+        Assert.Equal(body, response.Body);
+    }
+
+    [Fact]
+    public async Task Post_ModelHeader_OverridesBody()
+    {
+        await using var backends = new Backends();
+        await using var lb = await L7Harness.StartAsync(Config(backends.All));
+        var body = Encoding.UTF8.GetBytes("""{"model":"llama-3"}""");
+        var response = await lb.SendOnceAsync(Post(body).Replace("Host: x\r\n", "Host: x\r\nX-FastLb-Model: gpt-4o\r\n", StringComparison.Ordinal) + Encoding.UTF8.GetString(body)).WaitAsync(L7Harness.Timeout);
+        Assert.Equal(200, response.Status);
+        Assert.StartsWith("a", response.Header("x-backend"), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{\"messages\":[{\"model\":\"gpt-4o\"}]}", "application/json")]
+    [InlineData("{\"model\":\"gpt-4o\"}", "text/plain")]
+    [InlineData("not json", "application/json")]
+    [InlineData("{\"model\":\"gpt-4o\",\"model\":\"llama-3\"}", "application/json")]
+    public async Task Post_NoReadableModel_FallbackRouteOr400WhenRequired(string json, string type)
+    {
+        await using var backends = new Backends();
+        var body = Encoding.UTF8.GetBytes(json);
+        await using (var lb = await L7Harness.StartAsync(Config(backends.All)))
+        {
+            var response = await lb.SendOnceAsync(Post(body, type) + json).WaitAsync(L7Harness.Timeout);
+            Assert.Equal(200, response.Status);
+            Assert.Equal("fb", response.Header("x-backend"));
+            Assert.Equal(body, response.Body);
+        }
+        await using (var lb = await L7Harness.StartAsync(Config(backends.All, "    model_required: true")))
+        {
+            var response = await lb.SendOnceAsync(Post(body, type) + json).WaitAsync(L7Harness.Timeout);
+            Assert.Equal(400, response.Status);
+        }
+    }
+
+    [Fact]
+    public async Task Post_ChunkedBody_ForwardedUnchangedToRouteWithoutModel()
+    {
+        await using var backends = new Backends();
+        await using var lb = await L7Harness.StartAsync(Config(backends.All));
+        var json = "{\"model\":\"gpt-4o\"}";
+        var response = await lb.SendOnceAsync(
+            $"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{json[..5]}\r\n{json.Length - 5:x}\r\n{json[5..]}\r\n0\r\n\r\n").WaitAsync(L7Harness.Timeout);
+        Assert.Equal(200, response.Status);
+        Assert.Equal("fb", response.Header("x-backend"));
+        Assert.Equal("chunked", response.Header("x-framing"));
+        Assert.Equal(json, response.Text);
+    }
+}
