@@ -141,8 +141,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
             await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
             return false;
         }
-        foreach (var l in Proxy.Listeners) Log.Info($"bind listener '{l.Name}' {l.EndPoint}");
-        Prober.Start();
+        Prober.Start(); // each listener logged "bind listener" when it bound, before it logged "accepting"
         try
         {
             var handler = new ControlCommandHandler(this);

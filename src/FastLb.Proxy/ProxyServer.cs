@@ -163,6 +163,10 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
                     if (listener is null) socket.Dispose();
                     else Log.Info($"listener '{wanted.Name}' took over {listener.EndPoint} from the previous process");
                 }
+                else if (listener is not null)
+                {
+                    Log.Info($"bind listener '{wanted.Name}' {listener.EndPoint}"); // before Start logs "accepting": the log follows the events
+                }
                 if (listener is null)
                 {
                     if (old is not null && wanted.Bind != old.Config.Bind)

@@ -291,7 +291,7 @@ internal sealed partial class ConfigBinder
                     ok = false;
                     continue;
                 }
-                var weight = Int(e, 0, MaxWeight, $"share of pool '{pool}'");
+                var weight = Int(e, 0, 100, $"share of pool '{pool}'");
                 if (weight is null)
                 {
                     ok = false;
@@ -301,9 +301,10 @@ internal sealed partial class ConfigBinder
                 sum += weight.Value;
             }
             if (!ok) return null;
-            if (sum == 0)
+            if (sum != 100)
             {
-                Error(split.Key, $"split of service '{name}' gives every pool 0; at least one share must be positive");
+                // Percentages, as ctl split and status show them.
+                Error(split.Key, $"split of service '{name}': shares add up to {sum}, not 100 (percent of new traffic, e.g. {{ {names[0]}: 90{(names.Count > 1 ? $", {names[1]}: 10" : "")} }})");
                 return null;
             }
             return shares;

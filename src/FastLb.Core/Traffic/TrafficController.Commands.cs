@@ -35,15 +35,19 @@ internal sealed partial class TrafficController
             {
                 RequirePool(config, pool);
                 if (!seen.Add(pool)) throw new TrafficException($"pool '{pool}' named twice in split");
-                if (weight < 0 || weight > 1_000_000) throw new TrafficException($"share for '{pool}' must be 0..1000000, got {weight}");
+                if (weight < 0 || weight > 100) throw new TrafficException($"share for '{pool}' must be a percentage from 0 to 100, got {weight}");
                 next[pool] = weight;
                 total += weight;
             }
-            if (total == 0) throw new TrafficException("split needs at least one pool with a share above 0");
+            // Shares are percentages of new traffic: what the operator types is what status shows.
+            if (total != 100) throw new TrafficException($"shares add up to {total}, not 100 (e.g. split {service} {SplitExample(config)})");
             var warnings = CheckGate(service, $"split {service} {Shares.Describe(next)}", RequireService(service).Current, next, force);
             return Assign(service, next, $"split {service} {Shares.Describe(next)}{(warnings.Count > 0 ? " (forced)" : "")}") with { Warnings = warnings };
         }
     }
+
+    private static string SplitExample(ServiceConfig config) =>
+        config.Pools.Count >= 2 ? $"{config.Pools[0].Name}=90 {config.Pools[1].Name}=10" : $"{config.Pools[0].Name}=100";
 
     /// <summary>Restores the assignment before the last change of <paramref name="service"/>, at once.</summary>
     /// <remarks>Never refused by the release gate (it is the way back); the reply warns when the pool it returns to is unhealthy.</remarks>

@@ -7,7 +7,8 @@ internal static class CheckCommand
 {
     public static int Execute(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var path = CommandLine.Option(args, "--config", "-c") ?? throw new UsageException("check needs -c FILE");
+        CommandHelp.CheckOptions("check", args, CommandHelp.Check, "--config", "-c");
+        var path = CommandLine.Option(args, "--config", "-c") ?? throw new UsageException("check needs -c FILE", CommandHelp.Check);
         try
         {
             var config = ConfigLoader.LoadFile(path);

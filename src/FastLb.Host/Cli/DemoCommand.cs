@@ -9,6 +9,7 @@ internal static class DemoCommand
 {
     public static async Task<int> ExecuteAsync(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        CommandHelp.CheckOptions("demo", args, CommandHelp.Demo, "--port", "-p");
         var portText = CommandLine.Option(args, "--port", "-p") ?? "8080";
         if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
         {

@@ -9,7 +9,8 @@ internal static class RunCommand
 {
     public static async Task<int> ExecuteAsync(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var path = CommandLine.Option(args, "--config", "-c") ?? throw new UsageException("run needs -c FILE");
+        CommandHelp.CheckOptions("run", args, CommandHelp.Run, "--config", "-c");
+        var path = CommandLine.Option(args, "--config", "-c") ?? throw new UsageException("run needs -c FILE", CommandHelp.Run);
         // Started by `fastlb upgrade`: the running process hands over its sockets and state on this channel.
         using var channel = UpgradeChannel.FromEnvironment();
         UpgradeTakeover? takeover = null;

@@ -42,7 +42,7 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
                 "stats" => Stats(words),
                 "events" => Events(words),
                 "swap" => Expect(words, 3, "swap SERVICE POOL [--force]") ?? Changed(runtime.Controller.Swap(words[1], words[2], force)),
-                "split" => words.Length < 3 ? Error("usage: split SERVICE POOL=W [POOL=W...] [--force]") : Changed(runtime.Controller.Split(words[1], ParseShares(words), force)),
+                "split" => words.Length < 3 ? Error("usage: split SERVICE POOL=PCT [POOL=PCT...] [--force] (percentages adding up to 100)") : Changed(runtime.Controller.Split(words[1], ParseShares(words), force)),
                 "rollback" => Expect(words, 2, "rollback SERVICE") ?? Changed(runtime.Controller.Rollback(words[1])),
                 "rollout" => words.Length < 3 ? Error(RolloutOptions.Usage) : Changed(runtime.Controller.StartRollout(words[1], words[2], RolloutOptions.Parse(words, 3), force)),
                 "rollout-status" => Expect(words, 2, "rollout-status SERVICE") ?? Json(w =>

@@ -123,6 +123,7 @@ internal static class ReplyFormatter
                 var p = pool.Value;
                 sb.Append("  pool ").Append(pool.Name.PadRight(10)).Append(" share ").Append(p.GetProperty("share").GetInt32().ToString().PadLeft(3)).Append('%')
                   .Append("  live ").Append(p.GetProperty("live").GetInt32());
+                AppendStats(sb, p);
                 if (p.TryGetProperty("healthy", out var healthy) && p.TryGetProperty("total", out var total))
                 {
                     sb.Append("  healthy ").Append(healthy.GetInt32()).Append('/').Append(total.GetInt32());
@@ -200,15 +201,33 @@ internal static class ReplyFormatter
     private static void AppendDrain(StringBuilder sb, JsonElement owner)
     {
         if (!owner.TryGetProperty("draining", out var d) || d.ValueKind != JsonValueKind.Object) return;
-        var drainedAt = d.GetProperty("drained_at");
-        if (drainedAt.ValueKind == JsonValueKind.String)
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        if (d.GetProperty("drained_at").ValueKind == JsonValueKind.String)
         {
-            sb.Append("  drained at ").Append(drainedAt.GetString());
+            var aborted = d.TryGetProperty("aborted", out var a) ? a.GetInt32() : 0;
+            if (aborted > 0) sb.Append("  drained: ").Append(aborted).Append(" cut at deadline");
+            else if (d.TryGetProperty("drained_after_ms", out var after)) sb.Append("  drained in ").Append((after.GetDouble() / 1000).ToString("0.0", inv)).Append('s');
+            else sb.Append("  drained at ").Append(d.GetProperty("drained_at").GetString());
         }
         else
         {
-            sb.Append("  draining since ").Append(d.GetProperty("since").GetString()).Append(" deadline ").Append(d.GetProperty("deadline").GetString());
+            // A countdown, not a UTC deadline: what an operator watching a release wants to know.
+            var left = d.TryGetProperty("deadline_in_ms", out var ms) ? Math.Max(0, ms.GetInt64()) : 0;
+            sb.Append("  draining: ").Append(d.GetProperty("live").GetInt32()).Append(" live, deadline in ")
+              .Append(Math.Ceiling(left / 1000.0).ToString("0", inv)).Append('s');
         }
+    }
+
+    /// <summary>The pool's last 10 s: requests/s, error rate and p99, when there was traffic.</summary>
+    private static void AppendStats(StringBuilder sb, JsonElement pool)
+    {
+        if (!pool.TryGetProperty("stats", out var st) || st.ValueKind != JsonValueKind.Object) return;
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var rps = st.GetProperty("requests_per_second").GetDouble();
+        sb.Append("  ").Append(rps.ToString("0.#", inv)).Append(" req/s");
+        if (rps <= 0) return;
+        sb.Append("  errors ").Append((st.GetProperty("error_rate").GetDouble() * 100).ToString("0.#", inv)).Append('%');
+        if (st.TryGetProperty("p99_ms", out var p99) && p99.ValueKind == JsonValueKind.Number) sb.Append("  p99 ").Append(p99.GetDouble().ToString("0.#", inv)).Append("ms");
     }
 
     private static string Shares(JsonElement shares)

@@ -302,14 +302,14 @@ public sealed class ConfigLoaderErrorTests
     public void Parse_NegativeSplitShare_GivesRange()
     {
         AssertSingle(ConfigTestFiles.Minimal.Replace("active: blue", "split: { blue: 100, green: -10 }"),
-            9, 32, "share of pool 'green' must be an integer from 0 to 1000000, got '-10'");
+            9, 32, "share of pool 'green' must be an integer from 0 to 100, got '-10'");
     }
 
     [Fact]
     public void Parse_AllZeroSplit_Rejected()
     {
         AssertSingle(ConfigTestFiles.Minimal.Replace("active: blue", "split: { blue: 0, green: 0 }"),
-            9, 5, "split of service 'web' gives every pool 0; at least one share must be positive");
+            9, 5, "split of service 'web': shares add up to 0, not 100 (percent of new traffic, e.g. { blue: 90, green: 10 })");
     }
 
     [Fact]
@@ -450,5 +450,12 @@ public sealed class ConfigLoaderErrorTests
                 "bad.yaml:4:74: sample must be a number from 0 to 1 (the share of requests logged, e.g. 0.1), got '2'",
             ],
             errors.Select(e => e.ToString()));
+    }
+
+    [Fact]
+    public void Parse_SplitNotAddingUpTo100_Refused()
+    {
+        AssertSingle(ConfigTestFiles.Minimal.Replace("active: blue", "split: { blue: 90 }"),
+            9, 5, "split of service 'web': shares add up to 90, not 100 (percent of new traffic, e.g. { blue: 90, green: 10 })");
     }
 }

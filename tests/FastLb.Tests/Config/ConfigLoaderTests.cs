@@ -65,7 +65,7 @@ public sealed class ConfigLoaderTests
 
         var postgres = config.FindService("postgres")!;
         Assert.Equal(BalanceKind.LeastRequest, postgres.Balance);
-        Assert.Equal(new Dictionary<string, int> { ["primary"] = 1, ["replica"] = 0 }, postgres.Shares);
+        Assert.Equal(new Dictionary<string, int> { ["primary"] = 100, ["replica"] = 0 }, postgres.Shares);
         Assert.Equal(0, postgres.FindPool("replica")!.Backends[0].Weight);
     }
 
@@ -227,12 +227,12 @@ public sealed class ConfigLoaderTests
     [Fact]
     public void Parse_Split_MissingPoolsGetZero()
     {
-        var yaml = ConfigTestFiles.Minimal.Replace("active: blue", "split: { green: 10 }")
+        var yaml = ConfigTestFiles.Minimal.Replace("active: blue", "split: { green: 100 }")
             .Replace("green: [ 127.0.0.1:9002 ]", "green: [ 127.0.0.1:9002 ]\n      canary: [ 127.0.0.1:9003 ]");
 
         var config = ConfigLoader.Parse(yaml, "t.yaml");
 
-        Assert.Equal(new Dictionary<string, int> { ["blue"] = 0, ["green"] = 10, ["canary"] = 0 }, config.Services[0].Shares);
+        Assert.Equal(new Dictionary<string, int> { ["blue"] = 0, ["green"] = 100, ["canary"] = 0 }, config.Services[0].Shares);
     }
 
     [Fact]

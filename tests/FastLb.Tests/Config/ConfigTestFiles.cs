@@ -58,7 +58,7 @@ internal static class ConfigTestFiles
               v1: [ 10.0.2.1:9000, 10.0.2.2:9000 ]
           postgres:
             balance: least_request
-            split: { primary: 1, replica: 0 }
+            split: { primary: 100, replica: 0 }
             pools:
               primary: [ "10.0.3.1:5432" ]
               replica:

@@ -109,6 +109,16 @@ public class TrafficControllerTests
     }
 
     [Fact]
+    public void Split_SharesNotAddingUpTo100_RefusedWithTheSum()
+    {
+        _controller.Load(TestConfigs.Web(TestConfigs.Blue));
+
+        var e = Assert.Throws<TrafficException>(() => _controller.Split("web", [new("blue", 90)]));
+
+        Assert.StartsWith("shares add up to 90, not 100", e.Message);
+    }
+
+    [Fact]
     public void Reload_FileUnchanged_KeepsRuntimeSwap()
     {
         _controller.Load(TestConfigs.Web(TestConfigs.Blue));
