@@ -160,6 +160,6 @@ public class CliTests : IAsyncLifetime
         var status = await RunAsync("ctl", "--socket", Socket, "status");
 
         Assert.Equal(0, status.Code);
-        Assert.Matches(@"pool blue .*req/s.*draining: 1 live, deadline in (29|30)s", status.Out);
+        Assert.Matches(@"pool blue .*req/s.*draining: 1 live, deadline in [0-9]+s", status.Out);
     }
 }
