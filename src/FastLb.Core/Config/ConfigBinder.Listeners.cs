@@ -6,7 +6,7 @@ namespace FastLb.Core.Config;
 
 internal sealed partial class ConfigBinder
 {
-    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies", "accept_proxy", "sni_routes", "handshake_timeout", "access_log", "max_connections", "on_limit", "model_required", "max_body_peek", "model_header"];
+    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies", "accept_proxy", "sni_routes", "tls", "handshake_timeout", "access_log", "max_connections", "on_limit", "model_required", "max_body_peek", "model_header"];
     private static readonly string[] SniRouteKeys = ["sni", "service"];
     private static readonly string[] AcceptProxyKeys = ["versions", "trusted", "timeout"];
     private static readonly string[] AccessLogKeys = ["path", "format", "sample", "log_query"];
@@ -163,12 +163,18 @@ internal sealed partial class ConfigBinder
         var onLimit = f.TryGetValue("on_limit", out var ol) ? LimitAction(ol, _onLimit) : _onLimit;
         var handshakeTimeout = Timeout(f, "handshake_timeout", ListenerConfig.DefaultHandshakeTimeout);
         var (modelRequired, maxBodyPeek, modelHeader) = BindModelOptions(f, protocol, context);
+        TlsTerminationConfig? tls = null;
+        if (f.TryGetValue("tls", out var tlsEntry))
+        {
+            if (protocol == ListenerProtocol.Tcp) Error(tlsEntry.Key, $"'tls' (termination) is only for http listeners; tcp {context} relays TLS untouched (see sni_routes)");
+            else tls = BindTls(tlsEntry, context);
+        }
 
         if (_errors.Count > before || name is null || bind is null || protocol is null) return null;
         return new ListenerConfig
         {
             Name = name, Bind = bind, Protocol = protocol.Value, Routes = routes, Service = service, ClientAddresses = clientAddresses,
-            AcceptProxy = acceptProxy, SniRoutes = sniRoutes, HandshakeTimeout = handshakeTimeout,
+            AcceptProxy = acceptProxy, SniRoutes = sniRoutes, HandshakeTimeout = handshakeTimeout, Tls = tls,
             AccessLog = accessLog,
             MaxConnections = maxConnections, OnLimit = onLimit,
             ModelRequired = modelRequired, MaxBodyPeek = maxBodyPeek, ModelHeader = modelHeader,

@@ -36,6 +36,8 @@ internal sealed partial class ConfigBinder(string file)
         ("accept_proxy", AcceptProxyKeys),
         ("access_log", AccessLogKeys),
         ("sni_routes", SniRouteKeys),
+        ("tls", TlsKeys),
+        ("certificates", TlsCertificateKeys),
         ("routes", RouteKeys),
         ("match", MatchKeys),
         ("header and cookie", NameValueKeys),

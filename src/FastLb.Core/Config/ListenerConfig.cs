@@ -47,6 +47,9 @@ internal sealed class ListenerConfig
     /// <summary>TCP only: pick the service by the TLS ClientHello's server name (passthrough); null = always <see cref="Service"/>.</summary>
     public IReadOnlyList<SniRouteConfig>? SniRoutes { get; init; }
 
+    /// <summary>HTTP only: terminate TLS with these certificates (<c>tls</c>); null = plain HTTP.</summary>
+    public TlsTerminationConfig? Tls { get; init; }
+
     /// <summary>How long a client has to send its whole ClientHello (sni_routes) or finish its TLS handshake.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = DefaultHandshakeTimeout;
 }

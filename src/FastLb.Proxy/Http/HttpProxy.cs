@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Net.Sockets;
 using System.Text;
 using FastLb.Core.Config;
 using FastLb.Core.Routing;
+using FastLb.Proxy.Tls;
 using FastLb.Proxy.Transport;
 using Microsoft.Extensions.ObjectPool;
 
@@ -13,6 +15,8 @@ namespace FastLb.Proxy.Http;
 internal sealed class HttpProxy : IConnectionHandler, IDisposable
 {
     private readonly ConcurrentDictionary<string, byte[]> _nameBytes = new(StringComparer.Ordinal);
+    // One server side per tls config: built by the first connection of a (re)loaded listener, dropped with its config.
+    private readonly ConditionalWeakTable<TlsTerminationConfig, TlsTermination> _tls = [];
 
     public HttpProxy(Router router, TransportOptions transport, UpstreamPool? pool = null)
     {
@@ -41,6 +45,10 @@ internal sealed class HttpProxy : IConnectionHandler, IDisposable
 
     public IProxyConnection Create(EpollSocket client, ProxyListener listener, ListenerConfig config) =>
         new HttpProxyConnection(this, client, config, listener);
+
+    /// <summary>The TLS server side of a listener that terminates TLS, or null for plain HTTP.</summary>
+    internal TlsTermination? TlsFor(ListenerConfig config) =>
+        config.Tls is { } tls ? _tls.GetValue(tls, static t => new TlsTermination(t)) : null;
 
     /// <summary>The bytes of a hash_on header or cookie name, encoded once.</summary>
     internal byte[] NameBytes(string name) =>

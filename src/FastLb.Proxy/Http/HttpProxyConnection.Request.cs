@@ -212,7 +212,7 @@ internal sealed partial class HttpProxyConnection
         {
             ClientAddress = _clientAddress,
             TrustForwarded = _peerTrusted,
-            Scheme = "http"u8,
+            Scheme = _tls is null ? "http"u8 : "https"u8,
             HostOverride = _service!.RewriteHost ? upstream.HostBytes : default,
             AllowUpgrade = _request.IsUpgradeRequest,
         });

@@ -82,8 +82,17 @@ internal sealed partial class HttpProxyConnection
         if (!_deadline.TryExpire(Volatile.Read(ref _duePhase), Environment.TickCount64)) return;
         try
         {
-            Volatile.Read(ref _watchReader)?.CancelPendingRead();
-            Volatile.Read(ref _watchWriter)?.CancelPendingFlush();
+            var reader = Volatile.Read(ref _watchReader);
+            var writer = Volatile.Read(ref _watchWriter);
+            reader?.CancelPendingRead();
+            writer?.CancelPendingFlush();
+            if (_ssl is not null && Volatile.Read(ref _client) is { } client)
+            {
+                // TLS: the wait is parked in the socket's own pipe under SslStream, which does not pass cancellation
+                // down; canceling there too wakes it, and the TLS pipe above reports the cancel it requested.
+                if (reader is not null) client.Input.CancelPendingRead();
+                if (writer is not null) client.Output.CancelPendingFlush();
+            }
             if (_tunnelling)
             {
                 // An idle tunnel closes politely both ways, like an idle TCP relay.

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -9,6 +10,7 @@ using FastLb.Core.Diagnostics;
 using FastLb.Core.Routing;
 using FastLb.Proxy.Preamble;
 using FastLb.Proxy.Tcp;
+using FastLb.Proxy.Tls;
 using FastLb.Proxy.Transport;
 
 namespace FastLb.Proxy.Http;
@@ -59,6 +61,8 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     private bool _peerTrusted; // a trusted proxy: its forwarded headers are kept, and name the client
     private UpstreamConnection? _ownUpstream; // send_proxy: the idle upstream connection only this client may reuse
     private SocketConnection? _client;
+    private readonly TlsTermination? _tls; // a TLS listener: _input and _output read and write through _ssl over _client
+    private SslStream? _ssl;
     private PipeReader _input = null!;
     private PipeWriter _output = null!;
     private UpstreamConnection? _upstream;
@@ -74,6 +78,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
         _socket = socket;
         _listener = listener;
         _clientAddress = [];
+        _tls = proxy.TlsFor(listener);
         SetPeer(socket.RemoteEndPoint);
     }
 
@@ -149,6 +154,11 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
         var graceful = true;
         try
         {
+            if (_tls is not null && !await HandshakeAsync(client, _tls).ConfigureAwait(false))
+            {
+                graceful = false;
+                goto Done;
+            }
             var input = _input;
             var served = false;
             while (true)
@@ -324,6 +334,9 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
         try
         {
             _input.CancelPendingRead();
+            // TLS between requests: the idle wait is parked in the socket's pipe under SslStream (see ExpireIfStillDue).
+            // Never during a request, whose bytes SslStream may be in the middle of decrypting.
+            if (_ssl is not null && !_recording) Volatile.Read(ref _client)?.Input.CancelPendingRead();
         }
         catch (Exception)
         {
@@ -338,6 +351,13 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
             var unread = _lingerOnClose || client.Input.HasBuffered || client.Socket.MaybeReadable;
             await _output.CompleteAsync().ConfigureAwait(false);
             await _input.CompleteAsync().ConfigureAwait(false);
+            if (_ssl is { } ssl)
+            {
+                // TLS: the pipes above wrote through SslStream (left open); the socket's own pipes end here as on a plain connection.
+                await ssl.DisposeAsync().ConfigureAwait(false);
+                await client.Output.CompleteAsync().ConfigureAwait(false);
+                await client.Input.CompleteAsync().ConfigureAwait(false);
+            }
             // close() resets the peer only when bytes it sent are left unread; with none pending (the common case:
             // the request was read whole) closing at once is clean and spares a wake-up and a receive.
             if (graceful && !IsAborted && client.ReceiveEnd == ReceiveEnd.None && unread)

@@ -1,0 +1,117 @@
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace FastLb.Core.Config;
+
+internal sealed partial class ConfigBinder
+{
+    private static readonly string[] TlsKeys = ["certificates", "min_version"];
+    private static readonly string[] TlsCertificateKeys = ["cert", "key", "sni"];
+    private static readonly string[] TlsVersions = ["tls1.2", "tls1.3"];
+
+    /// <summary>tls: { certificates: [{ cert, key, sni? }], min_version }: every certificate is loaded here, so a bad file is a config error with its line.</summary>
+    private TlsTerminationConfig? BindTls(ConfigEntry entry, string listener)
+    {
+        var context = $"tls of {listener}";
+        var f = Fields(entry.Value, context, TlsKeys);
+        if (f is null) return null;
+        var protocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+        if (f.TryGetValue("min_version", out var versionEntry) && Choice(versionEntry, TlsVersions) == "tls1.3") protocols = SslProtocols.Tls13;
+        if (!f.TryGetValue("certificates", out var certsEntry) || certsEntry.Value is not ConfigSequence { Items.Count: > 0 } list)
+        {
+            Error(certsEntry?.Key ?? entry.Key, $"{context} needs certificates, e.g. certificates: [ {{ cert: /etc/fastlb/tls/site.pem, key: /etc/fastlb/tls/site.key }} ]");
+            return null;
+        }
+        var certificates = new List<TlsCertificateConfig>();
+        for (var i = 0; i < list.Items.Count; i++)
+        {
+            if (BindTlsCertificate(list.Items[i], $"certificate {i + 1} of {context}") is { } certificate) certificates.Add(certificate);
+        }
+        return certificates.Count == list.Items.Count ? new TlsTerminationConfig { Certificates = certificates, Protocols = protocols } : null;
+    }
+
+    private TlsCertificateConfig? BindTlsCertificate(ConfigNode node, string context)
+    {
+        var f = Fields(node, context, TlsCertificateKeys);
+        if (f is null) return null;
+        if (!f.TryGetValue("cert", out var certEntry) || !f.TryGetValue("key", out var keyEntry))
+        {
+            Error(node, $"{context} needs cert and key, e.g. {{ cert: /etc/fastlb/tls/site.pem, key: /etc/fastlb/tls/site.key }}");
+            return null;
+        }
+        var certPath = Text(certEntry, "a PEM certificate file");
+        var keyPath = Text(keyEntry, "a PEM private key file");
+        if (certPath is null || keyPath is null) return null;
+        certPath = ResolvePath(certPath);
+        keyPath = ResolvePath(keyPath);
+        if (!File.Exists(certPath))
+        {
+            Error(certEntry.Value, $"{context}: certificate file '{certPath}' does not exist");
+            return null;
+        }
+        if (!File.Exists(keyPath))
+        {
+            Error(keyEntry.Value, $"{context}: key file '{keyPath}' does not exist");
+            return null;
+        }
+        const UnixFileMode groupOrOthers = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+                                           | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(keyPath) & groupOrOthers) != 0)
+        {
+            Error(keyEntry.Value, $"{context}: key file '{keyPath}' is readable by group or others; allow its owner only (chmod 600)");
+            return null;
+        }
+
+        X509Certificate2 certificate;
+        var chain = new X509Certificate2Collection();
+        try
+        {
+            using var pem = X509Certificate2.CreateFromPemFile(certPath, keyPath);
+            // A PKCS#12 round trip gives the key a form SslStream can use as a server on Linux.
+            certificate = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+            chain.ImportFromPemFile(certPath);
+            chain.RemoveAt(0); // the leaf itself; what follows it is the chain sent to clients
+        }
+        catch (Exception e) when (e is CryptographicException or ArgumentException) // unreadable PEM, or a key of another certificate
+        {
+            Error(keyEntry.Value, $"{context}: cannot load '{certPath}' with key '{keyPath}': {e.Message}");
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Error(certEntry.Value, $"{context}: cannot read '{certPath}' or '{keyPath}': {e.Message}");
+            return null;
+        }
+        if (certificate.NotAfter.ToUniversalTime() < DateTime.UtcNow)
+        {
+            Error(certEntry.Value, $"{context}: certificate '{certPath}' expired on {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC");
+            certificate.Dispose();
+            return null;
+        }
+
+        var names = new List<string>();
+        if (f.TryGetValue("sni", out var sniEntry))
+        {
+            var items = sniEntry.Value is ConfigSequence seq ? seq.Items : [sniEntry.Value];
+            foreach (var item in items)
+            {
+                var name = (item as ConfigScalar)?.Value?.ToLowerInvariant();
+                if (name is null || !IsServerName(name)) Error(item, $"sni of {context}: {item.Describe()} is not a server name; write a DNS name (api.example.com) or a wildcard for one label (*.example.com)");
+                else names.Add(name);
+            }
+        }
+        else
+        {
+            foreach (var san in certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>())
+            {
+                names.AddRange(san.EnumerateDnsNames().Select(n => n.ToLowerInvariant()));
+            }
+        }
+        return new TlsCertificateConfig(certificate, chain, names);
+    }
+
+    /// <summary>A path relative to the config file's folder, when the config came from a file.</summary>
+    private string ResolvePath(string path) =>
+        _baseDirectory is not null && !Path.IsPathRooted(path) ? Path.GetFullPath(Path.Combine(_baseDirectory, path)) : path;
+}
