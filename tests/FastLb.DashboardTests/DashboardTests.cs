@@ -96,6 +96,7 @@ public sealed class DashboardTests : IAsyncLifetime
         var before = await page.Locator("#drain-web-blue").TextContentAsync();
         await Expect(page.Locator("#drain-web-blue")).Not.ToHaveTextAsync(before!, new() { Timeout = 3000 }); // the countdown runs
         await Expect(page.Locator("#pool-web-blue")).ToContainTextAsync("2/2 healthy");
+        await Expect(page.Locator("#pool-web-green")).ToContainTextAsync("gate ok"); // the release gate's verdict per pool
 
         var shot = Path.Combine(AppContext.BaseDirectory, "dashboard.png");
         await page.ScreenshotAsync(new() { Path = shot, FullPage = true });

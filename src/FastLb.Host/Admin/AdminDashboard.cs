@@ -99,8 +99,9 @@ internal static class AdminDashboard
             const key = name + '/' + pool, h = history[key] ??= [];
             h.push(p.stats ? p.stats.requests_per_second : 0); if (h.length > 300) h.shift();
             const health = p.total !== undefined ? '<span class="' + (p.healthy < p.total ? 'warn' : 'good') + '">' + p.healthy + '/' + p.total + ' healthy</span>' + (p.panic ? ' <span class="bad">PANIC</span>' : '') : '';
+            const gateCell = p.gate ? (p.gate.ok ? ' <span class="good" title="swap/split to this pool would pass the release gate">gate ok</span>' : ' <span class="bad" title="' + esc(p.gate.reason || '') + '">gate refuses</span>') : '';
             html += '<tr class="pool" id="pool-' + id(name) + '-' + id(pool) + '"><td><span class="swatch" style="background:' + colorOf(name, pool, i) + '"></span><b>' + esc(pool) + '</b>' + (p.removed ? ' <span class="muted">(removed)</span>' : '') + '</td>'
-              + '<td class="share">' + p.share + '%</td>' + statCells(p.stats) + '<td>' + spark(h) + '</td><td class="live">' + p.live + '</td><td>' + health + '</td><td class="drain-cell" id="drain-' + id(name) + '-' + id(pool) + '">' + drainText(p.draining) + '</td></tr>';
+              + '<td class="share">' + p.share + '%</td>' + statCells(p.stats) + '<td>' + spark(h) + '</td><td class="live">' + p.live + '</td><td>' + health + gateCell + '</td><td class="drain-cell" id="drain-' + id(name) + '-' + id(pool) + '">' + drainText(p.draining) + '</td></tr>';
             for (const b of p.backends) {
               const hs = b.state === 'down' ? 'down' : (b.health || 'unknown');
               const ej = b.ejected_until ? ' until ' + esc(b.ejected_until.substring(11, 19)) : '';
