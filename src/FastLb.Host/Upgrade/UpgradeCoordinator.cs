@@ -200,7 +200,8 @@ internal sealed class UpgradeCoordinator(FastLbRuntime runtime, TimeSpan timeout
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or JsonException)
         {
-            return $"hand-off channel to pid {child.Id} failed: {e.Message}";
+            // A child that exited with our hand-off unread resets the channel: name the exit, not the reset.
+            return Gone(child) ?? $"hand-off channel to pid {child.Id} failed: {e.Message}";
         }
         if (message is null) return Gone(child) ?? $"new process (pid {child.Id}) closed the hand-off channel before it was ready";
         using (message)
