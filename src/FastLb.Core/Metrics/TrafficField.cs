@@ -45,8 +45,14 @@ internal static class TrafficField
     public const int HeadSumMicros = 16;
     public const int ConnectSumMicros = 17;
 
+    /// <summary>
+    /// Exchanges the backend broke after a response head that was not 5xx (reset, truncated or timed out mid-body):
+    /// errors the status classes do not show, since the client got a 2xx head and then a cut.
+    /// </summary>
+    public const int BrokenResponses = 18;
+
     /// <summary>Scalar slots; the window keeps these and the first two histograms.</summary>
-    public const int ScalarCount = 18;
+    public const int ScalarCount = 19;
 
     /// <summary>Request duration (HTTP: head received to response end; TCP: connection life).</summary>
     public static readonly int DurationBins = ScalarCount;

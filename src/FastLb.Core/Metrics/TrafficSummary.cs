@@ -14,12 +14,13 @@ internal sealed class TrafficSummary(long[] sum, int seconds)
     public long ConnectTimeouts => sum[TrafficField.ConnectTimeouts];
     public long Timeouts => sum[TrafficField.Timeouts];
     public long Resets => sum[TrafficField.Resets];
+    public long BrokenResponses => sum[TrafficField.BrokenResponses];
     public long Retries => sum[TrafficField.Retries];
     public long BytesIn => sum[TrafficField.BytesIn];
     public long BytesOut => sum[TrafficField.BytesOut];
     public long ConnectionsOpened => sum[TrafficField.ConnectionsOpened];
 
-    /// <summary>5xx responses plus connects that failed or timed out.</summary>
+    /// <summary>5xx responses, connects that failed or timed out, and responses broken after a non-5xx head.</summary>
     public long Errors => TrafficWindow.ErrorsOf(sum);
 
     /// <summary>Errors over attempts (requests plus failed connects), 0..1; 0 without traffic.</summary>

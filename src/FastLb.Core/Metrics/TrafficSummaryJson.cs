@@ -32,6 +32,7 @@ internal static class TrafficSummaryJson
         w.WriteNumber("connect_timeouts", s.ConnectTimeouts);
         w.WriteNumber("timeouts", s.Timeouts);
         w.WriteNumber("resets", s.Resets);
+        w.WriteNumber("broken_responses", s.BrokenResponses);
         w.WriteNumber("retries", s.Retries);
         w.WriteNumber("bytes_in", s.BytesIn);
         w.WriteNumber("bytes_out", s.BytesOut);

@@ -22,7 +22,7 @@ internal sealed class TrafficTotals
     /// <summary>Connects refused or timed out (no request reached the backend).</summary>
     public long FailedConnects { get; }
 
-    /// <summary>5xx responses plus failed connects: the error count <c>ctl stats</c> shows.</summary>
+    /// <summary>5xx responses, failed connects and responses broken after their head: the error count <c>ctl stats</c> shows.</summary>
     public long Errors { get; }
 
     /// <summary>Request duration histogram (<see cref="LatencyBins"/>).</summary>

@@ -72,7 +72,7 @@ internal sealed class TrafficWindow
         }
     }
 
-    /// <summary>Errors in a bucket or sum: 5xx responses plus failures that produced no response (connect failures and timeouts).</summary>
+    /// <summary>Errors in a bucket or sum: 5xx responses, failed or timed-out connects, and responses the backend broke after a non-5xx head.</summary>
     public static long ErrorsOf(ReadOnlySpan<long> sum) =>
-        sum[TrafficField.Status5xx] + sum[TrafficField.ConnectFailures] + sum[TrafficField.ConnectTimeouts];
+        sum[TrafficField.Status5xx] + sum[TrafficField.ConnectFailures] + sum[TrafficField.ConnectTimeouts] + sum[TrafficField.BrokenResponses];
 }

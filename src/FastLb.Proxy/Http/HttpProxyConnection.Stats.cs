@@ -88,6 +88,9 @@ internal sealed partial class HttpProxyConnection
         _bytesInAtStart = receivedNow;
         _bytesOutAtStart = sentNow;
         _owner.Traffic.Traffic.RecordRequest(_status, duration, _responseHeadTicks, bytesIn, bytesOut);
+        // A head below 500 that the backend then reset or stalled: the client got a cut response, an error the status class hides.
+        var broken = _status is > 0 and < 500 && _cause is TerminationCause.UpstreamReset or TerminationCause.Timeout;
+        if (broken) _owner.Traffic.Traffic.Add(TrafficField.BrokenResponses);
         // Connects moved on to another backend, plus requests sent again after a stale or reset connection.
         var retries = Math.Max(0, _attempts - 1) + _retries;
         if (_owner.AccessLog is { } log && _owner.Config.AccessLog is { } options) WriteAccessLog(log, options, duration, bytesIn, bytesOut, retries);
@@ -102,6 +105,7 @@ internal sealed partial class HttpProxyConnection
             if (retries > 0) traffic.Add(TrafficField.Retries, retries);
             if (_cause == TerminationCause.Timeout) traffic.Add(TrafficField.Timeouts);
             else if (_cause == TerminationCause.UpstreamReset) traffic.Add(TrafficField.Resets);
+            if (broken) traffic.Add(TrafficField.BrokenResponses);
             _statsBackend = null;
         }
     }
