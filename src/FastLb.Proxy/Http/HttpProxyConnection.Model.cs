@@ -11,17 +11,15 @@ internal sealed partial class HttpProxyConnection
     private static readonly TimeSpan ModelPeekWait = TimeSpan.FromSeconds(10);
 
     private byte[]? _modelName; // made on the first request of a model listener: others never need it
-    private bool _modelMissing;
 
     /// <summary>
     /// Routes a request on a listener with model routes: by the model header, else by the top-level "model" of a JSON
     /// body, peeked without consuming it (the body pump later forwards the same bytes unchanged). Sets
-    /// <see cref="_modelMissing"/> when no model could be read.
+    /// <see cref="RequestState.ModelMissing"/> when no model could be read.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<CompiledRoute?> MatchByModelAsync(ListenerRoutes routes)
     {
-        _modelMissing = false;
         if (_request.TryGetHeader(routes.ModelHeader, out var header) && !header.IsEmpty)
         {
             return routes.Match(_request, header);
@@ -31,7 +29,7 @@ internal sealed partial class HttpProxyConnection
         {
             length = await PeekModelAsync(routes.Config.MaxBodyPeek).ConfigureAwait(false);
         }
-        _modelMissing = length <= 0;
+        _current.ModelMissing = length <= 0;
         return length > 0 ? routes.Match(_request, _modelName.AsSpan(0, length)) : routes.Match(_request);
     }
 

@@ -11,96 +11,75 @@ namespace FastLb.Proxy.Http;
 
 internal sealed partial class HttpProxyConnection
 {
-    // The exchange in flight, kept in fields because the loop, not one method, carries it from the request head to
-    // the end of the response (see ServeAsync). _upstream (HttpProxyConnection.cs) is its connection.
-    private ServiceConfig? _service;
-    private BackendSnapshot? _picked;
-    private BackendState? _counted;
-    private bool _mayRetry;
-    // How the request was routed, for picking another backend when one fails before answering.
-    private ServiceSnapshot? _routed;
-    private PoolSnapshot? _pinned;
-    private PoolSnapshot? _sticky;      // sticky_split: the pool this client keeps during a split (not a pin: drains cut it)
-    private byte[]? _setCookie;         // sticky_split by cookie: the Set-Cookie line for a client assigned by share now
-    private ulong _hash;
-    private BackendSnapshot? _triedA, _triedB;
-    private int _attempts;
-    private int _retries;
-    private PoolSnapshot? _unavailable; // set when the routed pool has nothing healthy: answer its 503
-    private bool _outOfDescriptors;     // a connect found this process out of descriptors: 503, not the backend's fault
-    private bool _countedPinned;        // the route pins the pool (preview): a pool drain deadline spares it
-    private int _drainCut;              // 1 once a drain deadline cut the request before its response head
+    // The request's own state is _current (see RequestState); _upstream (HttpProxyConnection.cs) is its exchange's
+    // connection. Set by the drain ticker, so not in _current: 1 once a drain deadline cut the request before its response head.
+    private int _drainCut;
 
     /// <summary>Routes the parsed request by the current table, picks and connects (with retries), and sends it: AwaitResponse, or the request is answered.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Outcome> SendRequestAsync()
     {
+        Enter(RequestPhase.Routing);
         // One table per request: this request sees the old table or the new one, never a mix.
         var table = _proxy.Router.Current;
         var routes = table.FindListener(_listener.Name);
         var route = routes is { UsesModel: true } ? await MatchByModelAsync(routes).ConfigureAwait(false) : routes?.Match(_request);
         var bodyConsumed = !_request.HasBody;
-        if (_modelMissing && routes is { UsesModel: true, Config.ModelRequired: true }) return await AnswerAsync(400, bodyConsumed).ConfigureAwait(false);
+        if (_current.ModelMissing && routes is { UsesModel: true, Config.ModelRequired: true }) return await AnswerAsync(400, bodyConsumed).ConfigureAwait(false);
         // A backend never sees a request whose first chunk line FastLb rejects, not even its head.
         if (_request.IsChunked && !_request.ExpectContinue && !await ValidateFirstChunkAsync().ConfigureAwait(false))
         {
             return await AnswerAsync(400, bodyConsumed: false).ConfigureAwait(false);
         }
-        _generation = table.Generation;
+        _current.Generation = table.Generation;
         if (route is null) return await AnswerAsync(404, bodyConsumed).ConfigureAwait(false);
 
         var service = route.Service;
-        _routeNumber = route.Number;
-        _logService = service.Name;
-        _service = service.Config;
-        _routed = service;
-        _pinned = route.PinnedPool;
-        _sticky = null;
-        _setCookie = null;
-        if (_pinned is null && service.Config.StickySplit is { } sticky && service.IsSplit) ChooseStickyPool(service, sticky);
-        _hash = Hash(service.Config);
-        _triedA = _triedB = null;
-        _attempts = 0;
-        _retries = 0;
-        _unavailable = null;
-        _outOfDescriptors = false;
+        _current.RouteNumber = route.Number;
+        _current.LogService = service.Name;
+        _current.Service = service.Config;
+        _current.Routed = service;
+        _current.Pinned = route.PinnedPool;
+        if (_current.Pinned is null && service.Config.StickySplit is { } sticky && service.IsSplit) ChooseStickyPool(service, sticky);
+        _current.Hash = Hash(service.Config);
+        Enter(RequestPhase.ConnectingUpstream);
         var upstream = await ConnectNextAsync().ConfigureAwait(false);
         if (upstream is null) return await AnswerNoUpstreamAsync(bodyConsumed).ConfigureAwait(false);
 
-        _counted = upstream.Backend; // released by EndRequestAsync, once the request is over
-        _countedPinned = _pinned is not null;
-        _counted.Acquire(this, _countedPinned);
-        _statsBackend = _counted;
+        _current.Counted = upstream.Backend; // released by EndRequestAsync, once the request is over
+        _current.CountedPinned = _current.Pinned is not null;
+        _current.Counted.Acquire(this, _current.CountedPinned);
+        _current.StatsBackend = _current.Counted;
         return await StartExchangeAsync(upstream).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Picks the next backend not tried yet and rents or opens a connection to it, moving on when a connect fails
-    /// (nothing was sent yet); null when every try failed or nothing may take the request (see <see cref="_unavailable"/>).
+    /// (nothing was sent yet); null when every try failed or nothing may take the request (see <see cref="RequestState.Unavailable"/>).
     /// </summary>
     private async ValueTask<UpstreamConnection?> ConnectNextAsync()
     {
-        var service = _routed!;
-        var pinned = _pinned ?? _sticky;
+        var service = _current.Routed!;
+        var pinned = _current.Pinned ?? _current.Sticky;
         var tries = Math.Clamp(CountBackends(service, pinned), 1, MaxConnectAttempts);
-        while (_attempts < tries && !IsAborted && !_outOfDescriptors)
+        while (_current.Attempts < tries && !IsAborted && !_current.OutOfDescriptors)
         {
-            var attempt = _attempts++;
-            var backend = service.PickForAttempt(pinned, _hash, attempt, _triedA, _triedB, out var pool);
+            var attempt = _current.Attempts++;
+            var backend = service.PickForAttempt(pinned, _current.Hash, attempt, _current.TriedA, _current.TriedB, out var pool);
             if (backend is null)
             {
-                if (attempt == 0 && pool is { NothingHealthy: true }) _unavailable = pool;
-                if (pool is not null && _logPool is null) _logPool = pool.Name;
+                if (attempt == 0 && pool is { NothingHealthy: true }) _current.Unavailable = pool;
+                if (pool is not null && _current.LogPool is null) _current.LogPool = pool.Name;
                 return null;
             }
-            _logPool = backend.State.Pool;
-            _logBackend = backend.State.Address;
-            if (attempt == 0) _triedA = backend;
-            else _triedB = backend;
-            _picked = backend;
+            _current.LogPool = backend.State.Pool;
+            _current.LogBackend = backend.State.Address;
+            if (attempt == 0) _current.TriedA = backend;
+            else _current.TriedB = backend;
+            _current.Picked = backend;
             // send_proxy: a connection that carried one client's PROXY header is never lent to another client.
-            var upstream = (_service!.SendProxy != 0 ? TakeOwnUpstream(backend.State) : _proxy.Pool.TryRent(backend.State, _socket.Loop))
-                           ?? await ConnectAsync(backend, _service!).ConfigureAwait(false);
+            var upstream = (_current.Service!.SendProxy != 0 ? TakeOwnUpstream(backend.State) : _proxy.Pool.TryRent(backend.State, _socket.Loop))
+                           ?? await ConnectAsync(backend, _current.Service!).ConfigureAwait(false);
             if (upstream is not null) return upstream;
         }
         return null;
@@ -110,9 +89,9 @@ internal sealed partial class HttpProxyConnection
     private ValueTask<Outcome> AnswerNoUpstreamAsync(bool bodyConsumed)
     {
         if (IsAborted) return new ValueTask<Outcome>(Outcome.Abort);
-        if (_unavailable is { } pool) return AnswerAsync(503, bodyConsumed, _routed, pool);
-        if (_outOfDescriptors) return AnswerAsync(503, bodyConsumed);
-        return AnswerAsync(_attempts <= 1 && _triedA is null ? 503 : 502, bodyConsumed);
+        if (_current.Unavailable is { } pool) return AnswerAsync(503, bodyConsumed, _current.Routed, pool);
+        if (_current.OutOfDescriptors) return AnswerAsync(503, bodyConsumed);
+        return AnswerAsync(_current.Attempts <= 1 && _current.TriedA is null ? 503 : 502, bodyConsumed);
     }
 
     /// <summary>
@@ -125,18 +104,19 @@ internal sealed partial class HttpProxyConnection
     {
         var wasReused = Volatile.Read(ref _upstream)?.Reused ?? false;
         await CutExchangeAsync().ConfigureAwait(false);
-        _retries++;
+        Enter(RequestPhase.ConnectingUpstream);
+        _current.Retries++;
         UpstreamConnection? upstream = null;
-        if (wasReused) upstream = await ConnectAsync(_picked!, _service!).ConfigureAwait(false);
+        if (wasReused) upstream = await ConnectAsync(_current.Picked!, _current.Service!).ConfigureAwait(false);
         upstream ??= await ConnectNextAsync().ConfigureAwait(false);
         if (upstream is null) return await AnswerNoUpstreamAsync(!_request.HasBody).ConfigureAwait(false);
-        if (!ReferenceEquals(upstream.Backend, _counted))
+        if (!ReferenceEquals(upstream.Backend, _current.Counted))
         {
             // The request moves to another backend: count it there, so drains and least_request see where it runs.
-            _counted?.Release(this, _countedPinned);
-            _counted = upstream.Backend;
-            _counted.Acquire(this, _countedPinned);
-            _statsBackend = _counted;
+            _current.Counted?.Release(this, _current.CountedPinned);
+            _current.Counted = upstream.Backend;
+            _current.Counted.Acquire(this, _current.CountedPinned);
+            _current.StatsBackend = _current.Counted;
         }
         return await StartExchangeAsync(upstream).ConfigureAwait(false);
     }
@@ -175,7 +155,7 @@ internal sealed partial class HttpProxyConnection
                 {
                     // Local exhaustion: neither this backend's failure nor a reason to try the next one.
                     Exhaustion.Connect.Record($"{backend.Address}: no descriptor for a new connection");
-                    _outOfDescriptors = true;
+                    _current.OutOfDescriptors = true;
                     return null;
                 }
             }
@@ -201,31 +181,32 @@ internal sealed partial class HttpProxyConnection
     private async ValueTask<Outcome> StartExchangeAsync(UpstreamConnection upstream)
     {
         Volatile.Write(ref _upstream, upstream);
+        Enter(RequestPhase.SendingRequest);
         if (IsAborted) upstream.Abort();
         var hasBody = _request.HasBody;
-        _mayRetry = !hasBody && IsIdempotent(_request.Method) && _retries < MaxConnectAttempts;
-        _requestBodyDone = !hasBody;
-        _requestBodyInvalid = false;
-        _inResponseBody = false;
-        if (_service!.SendProxy != 0 && !upstream.Reused) WriteProxyHeader(upstream, _service.SendProxy);
+        _current.MayRetry = !hasBody && IsIdempotent(_request.Method) && _current.Retries < MaxConnectAttempts;
+        _current.RequestBodyDone = !hasBody;
+        _current.RequestBodyInvalid = false;
+        if (_current.Service!.SendProxy != 0 && !upstream.Reused) WriteProxyHeader(upstream, _current.Service.SendProxy);
         HttpHeadWriter.WriteRequestHead(upstream.Output, _request, new RequestHeadOptions
         {
             ClientAddress = _clientAddress,
             TrustForwarded = _peerTrusted,
             Scheme = _tls is null ? "http"u8 : "https"u8,
-            HostOverride = _service!.RewriteHost ? upstream.HostBytes : default,
+            HostOverride = _current.Service!.RewriteHost ? upstream.HostBytes : default,
             AllowUpgrade = _request.IsUpgradeRequest,
         });
         MarkExchangeStart();
         if (!await FlushUpstreamAsync(upstream.Output).ConfigureAwait(false))
         {
-            return _mayRetry ? Outcome.RetryFresh : await AnswerAsync(502, !hasBody).ConfigureAwait(false);
+            return _current.MayRetry ? Outcome.RetryFresh : await AnswerAsync(502, !hasBody).ConfigureAwait(false);
         }
 
         // The body streams concurrently with the response: a backend may answer (or echo) before it read it all.
         if (hasBody) StartPump(upstream);
         // The deadline runs from the request head; body upload progress (Touch) extends it.
-        Watch(upstream.Input, null, _service.ResponseHeadTimeout);
+        Enter(RequestPhase.AwaitingResponseHead);
+        Watch(upstream.Input, null, _current.Service.ResponseHeadTimeout);
         return Outcome.AwaitResponse;
     }
 
@@ -236,15 +217,15 @@ internal sealed partial class HttpProxyConnection
         await StopPumpAsync(upstream).ConfigureAwait(false);
         Volatile.Write(ref _upstream, null);
         if (!reusable || IsAborted) upstream.Discard(graceful: clean);
-        else if (_service!.SendProxy != 0) Interlocked.Exchange(ref _ownUpstream, upstream)?.Discard();
-        else _proxy.Pool.Return(upstream, _service.UpstreamIdleTimeout);
+        else if (_current.Service!.SendProxy != 0) Interlocked.Exchange(ref _ownUpstream, upstream)?.Discard();
+        else _proxy.Pool.Return(upstream, _current.Service.UpstreamIdleTimeout);
     }
 
     /// <summary>Cuts the exchange still open, if any: it ended without a clean response (error, retry, tunnel).</summary>
     private ValueTask CutExchangeAsync() =>
         Volatile.Read(ref _upstream) is { } open ? EndExchangeAsync(open, reusable: false, clean: false) : default;
 
-    /// <summary>The request is over, however it ended: cuts an exchange still open, ends its timeout phase and uncounts it on its backend.</summary>
+    /// <summary>The request is over, however it ended: cuts an exchange still open, ends its timeout phase and uncounts it on its backend (phase Done).</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask EndRequestAsync()
     {
@@ -255,17 +236,12 @@ internal sealed partial class HttpProxyConnection
         finally
         {
             Unwatch();
-            _service = null;
-            _picked = null;
-            _routed = null;
-            _pinned = null;
-            _triedA = _triedB = null;
-            _unavailable = null;
+            Enter(RequestPhase.Done);
             Volatile.Write(ref _drainCut, 0);
-            if (_counted is { } state)
+            if (_current.Counted is { } state)
             {
-                _counted = null;
-                state.Release(this, _countedPinned);
+                _current.Counted = null;
+                state.Release(this, _current.CountedPinned);
             }
         }
     }
@@ -278,7 +254,7 @@ internal sealed partial class HttpProxyConnection
     public void CutAtDrainDeadline()
     {
         var upstream = Volatile.Read(ref _upstream);
-        if (upstream is null || Volatile.Read(ref _inResponseBody) || _tunnelling)
+        if (upstream is null || _phase is RequestPhase.ResponseBody or RequestPhase.Tunnel)
         {
             Abort();
             return;
@@ -290,7 +266,8 @@ internal sealed partial class HttpProxyConnection
     /// <summary>503 for a request cut by a drain deadline before its response head, then close.</summary>
     private async ValueTask<Outcome> AnswerDrainDeadlineAsync()
     {
-        var state = _picked?.State;
+        Enter(RequestPhase.Answering);
+        var state = _current.Picked?.State;
         var body = $"the drain of {state?.Service}/{state?.Pool} reached its deadline before {state?.Address} answered\n";
         var response = $"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n";
         _output.Write(System.Text.Encoding.ASCII.GetBytes(_request.Method == HttpMethodKind.Head ? response : response + body));
@@ -343,16 +320,16 @@ internal sealed partial class HttpProxyConnection
     {
         if (sticky.By == StickyBy.ClientIp)
         {
-            _sticky = service.StickyPoolForClient(ClientHash());
+            _current.Sticky = service.StickyPoolForClient(ClientHash());
             return;
         }
         if (_request.TryGetCookie(_proxy.NameBytes(sticky.Cookie), out var value) && service.SharedPoolNamed(value) is { } kept)
         {
-            _sticky = kept;
+            _current.Sticky = kept;
             return;
         }
-        _sticky = service.PoolByShare();
-        _setCookie = _sticky.StickyCookieHeader;
+        _current.Sticky = service.PoolByShare();
+        _current.SetCookie = _current.Sticky.StickyCookieHeader;
     }
 
     private static int CountBackends(ServiceSnapshot service, PoolSnapshot? pinned)

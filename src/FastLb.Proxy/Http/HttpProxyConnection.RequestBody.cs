@@ -9,8 +9,6 @@ internal sealed partial class HttpProxyConnection
     private ValueTask _pump;
     private bool _pumping;
     private volatile bool _stopPump;
-    private volatile bool _requestBodyDone;
-    private volatile bool _requestBodyInvalid;
 
     /// <summary>How long a chunked request's head waits for its first chunk line before it goes upstream anyway.</summary>
     private static readonly TimeSpan FirstChunkWait = TimeSpan.FromSeconds(1);
@@ -93,13 +91,13 @@ internal sealed partial class HttpProxyConnection
                 }
                 if (status == BodyParseStatus.Done)
                 {
-                    _requestBodyDone = true;
+                    _current.RequestBodyDone = true;
                     return;
                 }
                 if (status == BodyParseStatus.Error)
                 {
                     // Invalid chunk framing or a truncated body: the backend must not see a request that ends early.
-                    _requestBodyInvalid = !result.IsCompleted;
+                    _current.RequestBodyInvalid = !result.IsCompleted;
                     cut = true;
                     return;
                 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using FastLb.Core.Config;
@@ -25,13 +26,12 @@ internal sealed partial class HttpProxyConnection
         ClientGone,
     }
 
-    private bool _inResponseBody;
-    private bool _dechunk;
-    private bool _closeClient;
-
     /// <summary>Goes on with the response once the loop saw backend bytes (or its end, or the deadline): the head first, then the body.</summary>
-    private ValueTask<Outcome> ReceiveResponseAsync(UpstreamConnection upstream) =>
-        _inResponseBody ? ForwardResponseBodyAsync(upstream) : ReceiveResponseHeadAsync(upstream);
+    private ValueTask<Outcome> ReceiveResponseAsync(UpstreamConnection upstream)
+    {
+        Debug.Assert(_phase is RequestPhase.AwaitingResponseHead or RequestPhase.ResponseBody, "the loop waits for backend bytes only in these phases");
+        return _phase == RequestPhase.ResponseBody ? ForwardResponseBodyAsync(upstream) : ReceiveResponseHeadAsync(upstream);
+    }
 
     /// <summary>
     /// Reads the response head, then: answers a failed one (502/504, or RetryFresh), tunnels after a 101, or writes
@@ -40,7 +40,7 @@ internal sealed partial class HttpProxyConnection
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Outcome> ReceiveResponseHeadAsync(UpstreamConnection upstream)
     {
-        var config = _service!;
+        var config = _current.Service!;
         var head = await ReadResponseHeadAsync(upstream).ConfigureAwait(false);
         if (head != ResponseRead.Complete)
         {
@@ -51,11 +51,11 @@ internal sealed partial class HttpProxyConnection
             {
                 // A fresh connection reset before any response byte is the backend failing; a pooled one may just have idled out.
                 if (!upstream.Reused && !IsAborted) upstream.Backend.RecordFailure("reset before response");
-                if (_mayRetry) return Outcome.RetryFresh;
+                if (_current.MayRetry) return Outcome.RetryFresh;
             }
-            var status = _requestBodyInvalid ? 400 : head == ResponseRead.TimedOut ? 504 : 502;
-            _cause = _requestBodyInvalid ? TerminationCause.Rejected : head == ResponseRead.TimedOut ? TerminationCause.Timeout : TerminationCause.UpstreamReset;
-            return await AnswerAsync(status, _requestBodyDone).ConfigureAwait(false);
+            var status = _current.RequestBodyInvalid ? 400 : head == ResponseRead.TimedOut ? 504 : 502;
+            _current.Cause = _current.RequestBodyInvalid ? TerminationCause.Rejected : head == ResponseRead.TimedOut ? TerminationCause.Timeout : TerminationCause.UpstreamReset;
+            return await AnswerAsync(status, _current.RequestBodyDone).ConfigureAwait(false);
         }
 
         MarkResponseHead(_response.StatusCode);
@@ -67,27 +67,27 @@ internal sealed partial class HttpProxyConnection
             if (!_request.IsUpgradeRequest)
             {
                 await StopPumpAsync(upstream).ConfigureAwait(false);
-                return await AnswerAsync(502, _requestBodyDone).ConfigureAwait(false);
+                return await AnswerAsync(502, _current.RequestBodyDone).ConfigureAwait(false);
             }
             await WaitPumpAsync().ConfigureAwait(false);
-            if (!_requestBodyDone) return Outcome.Abort;
+            if (!_current.RequestBodyDone) return Outcome.Abort;
             return await TunnelAsync(upstream, config).ConfigureAwait(false);
         }
 
         var http10 = _request.Version == HttpProtocolVersion.Http10;
         // An HTTP/1.0 client cannot read chunked: send the data de-chunked and delimit it by closing.
-        _dechunk = http10 && _response.Framing == BodyFraming.Chunked;
-        _closeClient = !_request.KeepAlive || _stopping || _closeAfterResponse || _dechunk || _response.Framing == BodyFraming.CloseDelimited;
+        Enter(RequestPhase.ResponseBody);
+        _current.Dechunk = http10 && _response.Framing == BodyFraming.Chunked;
+        _current.CloseClient = !_request.KeepAlive || _stopping || _closeAfterResponse || _current.Dechunk || _response.Framing == BodyFraming.CloseDelimited;
         HttpHeadWriter.WriteResponseHead(_output, _response, new ResponseHeadOptions
         {
-            ConnectionClose = _closeClient,
-            ConnectionKeepAlive = http10 && !_closeClient,
+            ConnectionClose = _current.CloseClient,
+            ConnectionKeepAlive = http10 && !_current.CloseClient,
             OmitFraming = http10 && _response.HasChunkedTransferEncoding,
-            ExtraFields = _setCookie,
+            ExtraFields = _current.SetCookie,
         });
         _responseBody.Reset(_response);
-        if (_dechunk) _dechunker.Reset();
-        _inResponseBody = true;
+        if (_current.Dechunk) _dechunker.Reset();
         Watch(upstream.Input, _output, config.IdleTimeout);
         return await ForwardResponseBodyAsync(upstream).ConfigureAwait(false);
     }
@@ -190,7 +190,7 @@ internal sealed partial class HttpProxyConnection
                 if (forward > 0)
                 {
                     var body = buffer.Slice(0, forward);
-                    if (_dechunk) _dechunker.Decode(body, output);
+                    if (_current.Dechunk) _dechunker.Decode(body, output);
                     else foreach (var segment in body) output.Write(segment.Span);
                 }
                 input.AdvanceTo(buffer.GetPosition(forward));
@@ -203,14 +203,14 @@ internal sealed partial class HttpProxyConnection
                 if (status == BodyParseStatus.Done) return await CompleteResponseAsync(upstream).ConfigureAwait(false);
                 if (status == BodyParseStatus.Error || result.IsCompleted || Expired)
                 {
-                    _cause = Expired ? TerminationCause.Timeout : TerminationCause.UpstreamReset; // truncated or malformed body
+                    _current.Cause = Expired ? TerminationCause.Timeout : TerminationCause.UpstreamReset; // truncated or malformed body
                     return Outcome.Abort;
                 }
             }
             // Nothing more at hand: flush the head (if no body came with it) and let the loop wait for the rest.
             if (Expired)
             {
-                _cause = TerminationCause.Timeout;
+                _current.Cause = TerminationCause.Timeout;
                 return Outcome.Abort;
             }
             if (!await FlushClientAsync(output).ConfigureAwait(false)) return Outcome.Abort;
@@ -218,7 +218,7 @@ internal sealed partial class HttpProxyConnection
         }
         catch (Exception)
         {
-            _cause = _client!.PeerClosed ? TerminationCause.ClientClosed : TerminationCause.UpstreamReset;
+            _current.Cause = _client!.PeerClosed ? TerminationCause.ClientClosed : TerminationCause.UpstreamReset;
             return Outcome.Abort; // Either side reset. The head went out: only a cut tells the client the body is incomplete.
         }
     }
@@ -236,9 +236,9 @@ internal sealed partial class HttpProxyConnection
         {
             await WaitPumpAsync().ConfigureAwait(false);
         }
-        var bodyDone = _requestBodyDone;
+        var bodyDone = _current.RequestBodyDone;
         await EndExchangeAsync(upstream, reusable: bodyDone && _response.CanReuseConnection, clean: true).ConfigureAwait(false);
-        return _closeClient || !bodyDone ? Outcome.Close : Outcome.Next;
+        return _current.CloseClient || !bodyDone ? Outcome.Close : Outcome.Next;
     }
 
     private static async ValueTask<bool> FlushClientAsync(PipeWriter output)

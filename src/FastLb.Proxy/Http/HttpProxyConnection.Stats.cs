@@ -12,62 +12,42 @@ namespace FastLb.Proxy.Http;
 
 internal sealed partial class HttpProxyConnection
 {
-    // What is counted of the request being served: set by BeginRecord when its first byte arrived, completed by the
-    // steps (status sent, backend, time to the response head, cause), and added to the listener's and backend's
-    // per-loop counters by EndRecord. Plain fields: the request is served by one loop at a time.
-    private bool _recording;
-    private long _requestStartTicks;
-    private long _exchangeStartTicks;
-    private long _responseHeadTicks;
+    // What is counted of the request being served (the record fields of RequestState): started by BeginRecord when
+    // its first byte arrived, completed by the steps (status sent, backend, time to the response head, cause), and
+    // added to the listener's and backend's per-loop counters by EndRecord. Plain fields: one loop serves the request.
     // Byte counts of the client connection when the previous request ended: a request's head has arrived before
     // BeginRecord runs, so its bytes are counted from the end of the one before (the sums stay exact).
     private long _bytesInAtStart;
     private long _bytesOutAtStart;
-    private BackendState? _statsBackend;
-    private int _status;
-    private bool _responseCut;
-    private TerminationCause _cause;
-    // Where the request went, for its access log line (the routing fields above are cleared before EndRecord).
-    private long _generation;
-    private int _routeNumber;
-    private string? _logService;
-    private string? _logPool;
-    private string? _logBackend;
 
-    private void BeginRecord(SocketConnection client)
+    /// <summary>Starts the record of a request; the rest of <see cref="_current"/> is already reset (<see cref="FinishRequest"/>).</summary>
+    private void BeginRecord()
     {
-        _recording = true;
-        _requestStartTicks = Stopwatch.GetTimestamp();
-        _responseHeadTicks = -1;
-        _statsBackend = null;
-        _status = 0;
-        _responseCut = false;
-        _cause = TerminationCause.Ok;
-        _generation = 0;
-        _routeNumber = 0;
-        _logService = _logPool = _logBackend = null;
+        _current.Recording = true;
+        _current.RequestStartTicks = Stopwatch.GetTimestamp();
+        _current.ResponseHeadTicks = -1;
     }
 
     /// <summary>The request head was sent upstream: the time to the response head runs from here.</summary>
-    private void MarkExchangeStart() => _exchangeStartTicks = Stopwatch.GetTimestamp();
+    private void MarkExchangeStart() => _current.ExchangeStartTicks = Stopwatch.GetTimestamp();
 
     /// <summary>The final response head arrived with <paramref name="status"/>.</summary>
     private void MarkResponseHead(int status)
     {
-        _responseHeadTicks = Stopwatch.GetTimestamp() - _exchangeStartTicks;
-        _status = status;
+        _current.ResponseHeadTicks = Stopwatch.GetTimestamp() - _current.ExchangeStartTicks;
+        _current.Status = status;
     }
 
     /// <summary>FastLb answers <paramref name="status"/> itself; the cause defaults from the status unless a step set one.</summary>
     private void MarkAnswer(int status)
     {
-        _status = status;
-        if (_cause != TerminationCause.Ok) return;
-        _cause = status switch
+        _current.Status = status;
+        if (_current.Cause != TerminationCause.Ok) return;
+        _current.Cause = status switch
         {
             404 => TerminationCause.NoRoute,
             503 => TerminationCause.NoBackend,
-            502 => _statsBackend is null ? TerminationCause.ConnectFailed : TerminationCause.UpstreamReset,
+            502 => _current.StatsBackend is null ? TerminationCause.ConnectFailed : TerminationCause.UpstreamReset,
             504 or 408 => TerminationCause.Timeout,
             _ => TerminationCause.Rejected,
         };
@@ -76,37 +56,36 @@ internal sealed partial class HttpProxyConnection
     /// <summary>Counts the request that just ended on its listener and backend (per-loop counters: no lock, no allocation).</summary>
     private void EndRecord(SocketConnection client)
     {
-        if (!_recording) return;
-        _recording = false;
-        if (IsAborted) _cause = TerminationCause.DrainDeadline;
-        else if (_responseCut && _cause == TerminationCause.Ok) _cause = TerminationCause.ClientClosed;
-        var duration = Stopwatch.GetTimestamp() - _requestStartTicks;
+        if (!_current.Recording) return;
+        _current.Recording = false;
+        if (IsAborted) _current.Cause = TerminationCause.DrainDeadline;
+        else if (_current.ResponseCut && _current.Cause == TerminationCause.Ok) _current.Cause = TerminationCause.ClientClosed;
+        var duration = Stopwatch.GetTimestamp() - _current.RequestStartTicks;
         var receivedNow = client.Input.BytesReceived;
         var sentNow = client.Output.BytesSent;
         var bytesIn = receivedNow - _bytesInAtStart;
         var bytesOut = sentNow - _bytesOutAtStart;
         _bytesInAtStart = receivedNow;
         _bytesOutAtStart = sentNow;
-        _owner.Traffic.Traffic.RecordRequest(_status, duration, _responseHeadTicks, bytesIn, bytesOut);
+        _owner.Traffic.Traffic.RecordRequest(_current.Status, duration, _current.ResponseHeadTicks, bytesIn, bytesOut);
         // A head below 500 that the backend then reset or stalled: the client got a cut response, an error the status class hides.
-        var broken = _status is > 0 and < 500 && _cause is TerminationCause.UpstreamReset or TerminationCause.Timeout;
+        var broken = _current.Status is > 0 and < 500 && _current.Cause is TerminationCause.UpstreamReset or TerminationCause.Timeout;
         if (broken) _owner.Traffic.Traffic.Add(TrafficField.BrokenResponses);
         // Connects moved on to another backend, plus requests sent again after a stale or reset connection.
-        var retries = Math.Max(0, _attempts - 1) + _retries;
+        var retries = Math.Max(0, _current.Attempts - 1) + _current.Retries;
         if (_owner.AccessLog is { } log && _owner.Config.AccessLog is { } options) WriteAccessLog(log, options, duration, bytesIn, bytesOut, retries);
-        if (_status is 400 or 404 or 502 or 503 or 504 || _cause is TerminationCause.UpstreamReset or TerminationCause.ConnectFailed)
+        if (_current.Status is 400 or 404 or 502 or 503 or 504 || _current.Cause is TerminationCause.UpstreamReset or TerminationCause.ConnectFailed)
         {
             ReportError(retries);
         }
-        if (_statsBackend is { } backend)
+        if (_current.StatsBackend is { } backend)
         {
             var traffic = backend.Traffic;
-            traffic.RecordRequest(_status, duration, _responseHeadTicks, bytesIn, bytesOut);
+            traffic.RecordRequest(_current.Status, duration, _current.ResponseHeadTicks, bytesIn, bytesOut);
             if (retries > 0) traffic.Add(TrafficField.Retries, retries);
-            if (_cause == TerminationCause.Timeout) traffic.Add(TrafficField.Timeouts);
-            else if (_cause == TerminationCause.UpstreamReset) traffic.Add(TrafficField.Resets);
+            if (_current.Cause == TerminationCause.Timeout) traffic.Add(TrafficField.Timeouts);
+            else if (_current.Cause == TerminationCause.UpstreamReset) traffic.Add(TrafficField.Resets);
             if (broken) traffic.Add(TrafficField.BrokenResponses);
-            _statsBackend = null;
         }
     }
 
@@ -136,21 +115,21 @@ internal sealed partial class HttpProxyConnection
             Client = client[..clientLength],
             ClientPort = port,
             Listener = _owner.Name,
-            Route = _routeNumber,
-            Service = _logService,
-            Pool = _logPool,
-            Backend = _logBackend,
-            Generation = _generation,
+            Route = _current.RouteNumber,
+            Service = _current.LogService,
+            Pool = _current.LogPool,
+            Backend = _current.LogBackend,
+            Generation = _current.Generation,
             Http = true,
             Method = request.MethodBytes,
             Path = options.LogQuery ? request.PathAndQuery : request.Path,
-            Status = _status,
+            Status = _current.Status,
             BytesIn = bytesIn,
             BytesOut = bytesOut,
             DurationMicros = ToMicros(durationTicks),
-            UpstreamHeadMicros = _responseHeadTicks < 0 ? -1 : ToMicros(_responseHeadTicks),
+            UpstreamHeadMicros = _current.ResponseHeadTicks < 0 ? -1 : ToMicros(_current.ResponseHeadTicks),
             Retries = retries,
-            Cause = _cause,
+            Cause = _current.Cause,
         };
         log.Write(record, options);
     }
@@ -163,10 +142,10 @@ internal sealed partial class HttpProxyConnection
         var request = _request;
         var method = Encoding.ASCII.GetString(request.MethodBytes.Length > 16 ? request.MethodBytes[..16] : request.MethodBytes);
         var path = Encoding.ASCII.GetString(request.Path.Length > 200 ? request.Path[..200] : request.Path);
-        var where = _logService is null ? "no route" : $"service '{_logService}' pool '{_logPool ?? "-"}' backend {_logBackend ?? "-"}";
-        var status = _status == 0 ? "no response" : _status.ToString(CultureInfo.InvariantCulture);
+        var where = _current.LogService is null ? "no route" : $"service '{_current.LogService}' pool '{_current.LogPool ?? "-"}' backend {_current.LogBackend ?? "-"}";
+        var status = _current.Status == 0 ? "no response" : _current.Status.ToString(CultureInfo.InvariantCulture);
         var more = suppressed > 0 ? $" ({suppressed} similar line(s) suppressed)" : "";
-        Log.Warn($"listener '{_owner.Name}': {status} for {method} {path}: {TerminationCauses.Name(_cause, _status)}, {where}, {retries} retries{more}");
+        Log.Warn($"listener '{_owner.Name}': {status} for {method} {path}: {TerminationCauses.Name(_current.Cause, _current.Status)}, {where}, {retries} retries{more}");
     }
 
     private static long ToMicros(long ticks) => ticks <= 0 ? 0 : (long)(ticks * (1e6 / Stopwatch.Frequency));

@@ -14,7 +14,7 @@ internal sealed partial class HttpProxyConnection
     private async ValueTask<Outcome> TunnelAsync(UpstreamConnection upstream, ServiceConfig config)
     {
         HttpHeadWriter.WriteResponseHead(_output, _response, new ResponseHeadOptions { AllowUpgrade = true });
-        _tunnelling = true;
+        Enter(RequestPhase.Tunnel);
         Watch(null, null, config.IdleTimeout);
         try
         {
@@ -26,7 +26,6 @@ internal sealed partial class HttpProxyConnection
         finally
         {
             Unwatch();
-            _tunnelling = false;
         }
         return Outcome.Close;
     }

@@ -16,7 +16,6 @@ internal sealed partial class HttpProxyConnection
     private TimeoutPhase _deadline;
     private PipeReader? _watchReader;
     private PipeWriter? _watchWriter;
-    private volatile bool _tunnelling;
     private int _pendingWork;    // TimeoutWork | StopWork not yet run by the loop; the item is posted once per batch
     private int _duePhase;       // the phase the heartbeat saw as due
     private LoopWork? _loopWork; // made on the first post: most connections never need it
@@ -93,7 +92,7 @@ internal sealed partial class HttpProxyConnection
                 if (reader is not null) client.Input.CancelPendingRead();
                 if (writer is not null) client.Output.CancelPendingFlush();
             }
-            if (_tunnelling)
+            if (_phase == RequestPhase.Tunnel)
             {
                 // An idle tunnel closes politely both ways, like an idle TCP relay.
                 Volatile.Read(ref _client)?.Close();

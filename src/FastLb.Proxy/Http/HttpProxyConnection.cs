@@ -21,8 +21,9 @@ namespace FastLb.Proxy.Http;
 /// read <see cref="Router.Current"/> once, match the listener's routes, pick a backend, rent or open an upstream
 /// connection, forward the head and stream both bodies, then loop. Requests are handled one at a time, so pipelined
 /// requests are answered in order. Everything per request lives in this object and is reused (heads, framers, the
-/// watchdog phase), and only the connection's loop waits on the common path (see <see cref="ServeAsync"/>), so a
-/// keep-alive request allocates nothing in steady state.
+/// watchdog phase, the request's state in <see cref="_current"/> with its <see cref="RequestPhase"/>), and only the
+/// connection's loop waits on the common path (see <see cref="RunAsync"/>), so a keep-alive request allocates nothing
+/// in steady state.
 /// The request in flight is counted on its backend (<see cref="BackendState.Acquire"/>), so drains see it and a
 /// drain deadline can cut it through <see cref="Abort"/>.
 /// </remarks>
@@ -180,15 +181,14 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
                 Unwatch();
                 if (!arrived) { graceful = true; goto Done; } // FIN, idle past the keep-alive timeout, or the listener stops: close quietly
 
-                RentHeads(); // an idle keep-alive connection holds no head buffers
-                BeginRecord(client);
+                BeginRequest();
                 try
                 {
                     var head = await ReadRequestHeadAsync().ConfigureAwait(false);
                     switch (head)
                     {
                         case HeadRead.Closed:
-                            { _recording = false; graceful = true; goto Done; } // no request: nothing to count
+                            { _current.Recording = false; graceful = true; goto Done; } // no request: nothing to count
                         case HeadRead.TimedOut:
                             { graceful = await AnswerAsync(408, bodyConsumed: false).ConfigureAwait(false) != Outcome.Abort; goto Done; }
                         case HeadRead.Invalid:
@@ -230,14 +230,13 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
                     {
                         await EndRequestAsync().ConfigureAwait(false);
                     }
-                    _responseCut = outcome == Outcome.Abort;
+                    _current.ResponseCut = outcome == Outcome.Abort;
                     if (outcome == Outcome.Abort || IsAborted) { graceful = false; goto Done; }
                     if (outcome == Outcome.Close || _stopping) { graceful = true; goto Done; }
                 }
                 finally
                 {
-                    EndRecord(client);
-                    ReturnHeads();
+                    FinishRequest(client);
                 }
             }
         }
@@ -281,6 +280,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     {
         var close = !bodyConsumed || _stopping || _closeAfterResponse || _request.ErrorStatusCode != 0 || status == 408
                     || !_request.KeepAlive || _request.Version == HttpProtocolVersion.Http10;
+        Enter(RequestPhase.Answering);
         MarkAnswer(status);
         // Closing on a request whose body is unread: the client may still be sending it, so linger before the close.
         if (close && !bodyConsumed) _lingerOnClose = true;
@@ -336,7 +336,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
             _input.CancelPendingRead();
             // TLS between requests: the idle wait is parked in the socket's pipe under SslStream (see ExpireIfStillDue).
             // Never during a request, whose bytes SslStream may be in the middle of decrypting.
-            if (_ssl is not null && !_recording) Volatile.Read(ref _client)?.Input.CancelPendingRead();
+            if (_ssl is not null && _phase == RequestPhase.Idle) Volatile.Read(ref _client)?.Input.CancelPendingRead();
         }
         catch (Exception)
         {

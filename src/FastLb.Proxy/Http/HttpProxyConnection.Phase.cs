@@ -1,0 +1,129 @@
+using FastLb.Core.Config;
+using FastLb.Core.Metrics;
+using FastLb.Core.Routing;
+using FastLb.Proxy.Transport;
+
+namespace FastLb.Proxy.Http;
+
+internal sealed partial class HttpProxyConnection
+{
+    /// <summary>Where the request in flight is. Only the connection's loop moves it; other threads only read it.</summary>
+    /// <remarks>
+    /// Idle → ReadingHead → Routing → ConnectingUpstream → SendingRequest → AwaitingResponseHead → ResponseBody → Done
+    /// → Idle. A stale or reset reused connection goes back from SendingRequest or AwaitingResponseHead to
+    /// ConnectingUpstream (RetryFresh); a 101 goes from AwaitingResponseHead to Tunnel; any phase before ResponseBody
+    /// may end in Answering (FastLb's own 4xx/5xx). The loop waits for backend bytes (Outcome.AwaitResponse) only in
+    /// AwaitingResponseHead and ResponseBody, and the phase says which step reads them.
+    /// </remarks>
+    private enum RequestPhase : byte
+    {
+        /// <summary>Between requests: the keep-alive wait (request_head_timeout before the first). No heads rented, nothing counted.</summary>
+        Idle,
+
+        /// <summary>The first byte arrived: the heads are rented and the head is read whole within request_head_timeout.</summary>
+        ReadingHead,
+
+        /// <summary>The head parsed: the table is read once and a route matched (model peek, first chunk line check).</summary>
+        Routing,
+
+        /// <summary>A backend is picked and a pooled connection rented or a new one opened (connect_timeout per attempt).</summary>
+        ConnectingUpstream,
+
+        /// <summary>The head goes out on <see cref="_upstream"/>; from here until Done the request is counted on its backend.</summary>
+        SendingRequest,
+
+        /// <summary>Waiting for the final response head (response_head_timeout, extended by body upload); the body pump may run. A drain deadline answers 503.</summary>
+        AwaitingResponseHead,
+
+        /// <summary>The response head went to the client and the body streams (idle_timeout). A drain deadline resets: the head is out.</summary>
+        ResponseBody,
+
+        /// <summary>After a 101: bytes both ways until both ends close (idle_timeout closes both politely).</summary>
+        Tunnel,
+
+        /// <summary>FastLb writes its own answer (4xx, 5xx); an exchange still open is cut when the request ends.</summary>
+        Answering,
+
+        /// <summary>The exchange is closed and the backend uncounted; the request is recorded next, then Idle.</summary>
+        Done,
+    }
+
+    /// <summary>
+    /// Everything one request owns that the connection's loop alone reads and writes. Reset whole in one place
+    /// (<see cref="FinishRequest"/>), so nothing of one request leaks into the next and an idle connection keeps no
+    /// snapshot alive. State other threads touch stays on the connection: <see cref="_phase"/>, <see cref="_upstream"/>,
+    /// <see cref="_drainCut"/>, <see cref="_connecting"/>.
+    /// </summary>
+    private struct RequestState
+    {
+        // Routing and ConnectingUpstream: how the request was routed, for picking another backend when one fails
+        // before answering. Set once per request (SendRequestAsync).
+        public ServiceConfig? Service;
+        public ServiceSnapshot? Routed;
+        public PoolSnapshot? Pinned;
+        public PoolSnapshot? Sticky;      // sticky_split: the pool this client keeps during a split (not a pin: drains cut it)
+        public byte[]? SetCookie;         // sticky_split by cookie: the Set-Cookie line for a client assigned by share now
+        public ulong Hash;
+        public bool ModelMissing;         // a model route found no model in the header or the JSON body
+        public BackendSnapshot? Picked;   // the backend of the last connect attempt
+        public BackendSnapshot? TriedA, TriedB;
+        public int Attempts;              // connect attempts (each a different backend)
+        public int Retries;               // requests sent again after a stale or reset connection
+        public PoolSnapshot? Unavailable; // the routed pool has nothing healthy: answer its 503
+        public bool OutOfDescriptors;     // a connect found this process out of descriptors: 503, not the backend's fault
+
+        // SendingRequest to Done: the backend the request is counted on (BackendState.Acquire), released by EndRequestAsync.
+        public BackendState? Counted;
+        public bool CountedPinned;        // the route pins the pool (preview): a pool drain deadline spares it
+
+        // Per exchange (reset by StartExchangeAsync: a retry is a new exchange).
+        public bool MayRetry;
+        public volatile bool RequestBodyDone;    // written by the body pump
+        public volatile bool RequestBodyInvalid; // the pump cut a body with bad framing: 400, not 502
+
+        // ResponseBody.
+        public bool Dechunk;              // an HTTP/1.0 client: the chunked body goes out de-chunked, delimited by the close
+        public bool CloseClient;          // the response says Connection: close
+
+        // What is counted of the request (BeginRecord .. EndRecord): status sent, backend, time to the response
+        // head, cause, and where it went for the access log (kept after EndRequestAsync released the routing above).
+        public bool Recording;
+        public long RequestStartTicks;
+        public long ExchangeStartTicks;
+        public long ResponseHeadTicks;
+        public BackendState? StatsBackend;
+        public int Status;
+        public bool ResponseCut;
+        public TerminationCause Cause;
+        public long Generation;
+        public int RouteNumber;
+        public string? LogService;
+        public string? LogPool;
+        public string? LogBackend;
+    }
+
+    // Written only by the connection's loop; read by the drain ticker (CutAtDrainDeadline) and the loop's own wake-ups.
+    private volatile RequestPhase _phase;
+    private RequestState _current;
+
+    /// <summary>Moves the request in flight to <paramref name="phase"/>.</summary>
+    private void Enter(RequestPhase phase) => _phase = phase;
+
+    /// <summary>The heads are rented for a request whose first byte arrived.</summary>
+    private void BeginRequest()
+    {
+        RentHeads(); // an idle keep-alive connection holds no head buffers
+        BeginRecord();
+        Enter(RequestPhase.ReadingHead);
+    }
+
+    /// <summary>The one place a request's state ends: counts it, returns its heads and resets <see cref="_current"/>.</summary>
+    private void FinishRequest(SocketConnection client)
+    {
+        EndRecord(client);
+        ReturnHeads();
+        System.Diagnostics.Debug.Assert(_current.Counted is null, "EndRequestAsync releases the backend count before the state is reset");
+        _current = default;
+        Enter(RequestPhase.Idle);
+    }
+}
