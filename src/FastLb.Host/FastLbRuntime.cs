@@ -353,6 +353,9 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         {
             var timeout = Controller.Config?.Admin.UpgradeTimeout ?? AdminConfig.DefaultUpgradeTimeout;
             Log.Info($"upgrade: starting {(binary ?? Environment.ProcessPath)} (upgrade_timeout {timeout.TotalSeconds:0.###}s)");
+            // Rollouts stop being judged here before the state is written: the new process continues each from exactly
+            // what it was handed, and only one process ever acts on a step.
+            Controller.FreezeRollouts(true);
             var result = await new UpgradeCoordinator(this, timeout).RunAsync(binary).ConfigureAwait(false);
             if (result.Ok)
             {
@@ -363,7 +366,11 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         }
         finally
         {
-            if (!ok) Volatile.Write(ref _upgrading, 0);
+            if (!ok)
+            {
+                Controller.FreezeRollouts(false);
+                Volatile.Write(ref _upgrading, 0);
+            }
             _reloadGate.Release();
         }
     }

@@ -16,7 +16,7 @@ namespace FastLb.Core.Rollout;
 /// fails it at once. Absolute thresholds compare the new pool's figures with the settings; relative ones with the
 /// baseline pool over the same window. Not thread-safe: the controller calls it under its write lock.
 /// </remarks>
-internal sealed class RolloutEngine
+internal sealed partial class RolloutEngine
 {
     /// <summary>A step with too few requests runs at most this many intervals before it is inconclusive.</summary>
     public const int MaxIntervalsPerStep = 3;
@@ -27,6 +27,9 @@ internal sealed class RolloutEngine
     private readonly List<StepVerdict> _verdicts = [];
     private TrafficTotals _toStart = TrafficTotals.Zero;
     private TrafficTotals _baselineStart = TrafficTotals.Zero;
+    // The current window's figures from the process this one took over from (an upgrade); zero otherwise.
+    private TrafficTotals _toCarried = TrafficTotals.Zero;
+    private TrafficTotals _baselineCarried = TrafficTotals.Zero;
     private int _gateIndex = -1;
     private RolloutPhase _pausedFrom;
 
@@ -83,7 +86,9 @@ internal sealed class RolloutEngine
 
     /// <summary>The current step's traffic so far: the new pool's and the baseline's since the step began.</summary>
     public (TrafficTotals To, TrafficTotals Baseline) WindowSoFar(RolloutSample sample) =>
-        StepIndex < 0 || !IsActive ? (TrafficTotals.Zero, TrafficTotals.Zero) : (sample.To.Since(_toStart), sample.Baseline.Since(_baselineStart));
+        StepIndex < 0 || !IsActive
+            ? (TrafficTotals.Zero, TrafficTotals.Zero)
+            : (_toCarried.Plus(sample.To.Since(_toStart)), _baselineCarried.Plus(sample.Baseline.Since(_baselineStart)));
 
     /// <summary>Starts the rollout: the first step's share, or a wait when the first step has a manual gate.</summary>
     public RolloutDecision Begin(RolloutSample sample) => EnterStep(0, sample, gateApplies: true);
@@ -92,8 +97,7 @@ internal sealed class RolloutEngine
     public RolloutDecision Evaluate(RolloutSample sample)
     {
         if (Phase != RolloutPhase.Running) return RolloutDecision.Nothing;
-        var to = sample.To.Since(_toStart);
-        var baseline = sample.Baseline.Since(_baselineStart);
+        var (to, baseline) = WindowSoFar(sample);
         var window = sample.Now - StepStartedAt;
         if (sample.Unhealthy is { } unhealthy && Config.RollbackOnUnhealthy)
         {
@@ -208,6 +212,8 @@ internal sealed class RolloutEngine
     {
         _toStart = sample.To;
         _baselineStart = sample.Baseline;
+        _toCarried = TrafficTotals.Zero;
+        _baselineCarried = TrafficTotals.Zero;
         StepStartedAt = sample.Now;
         WindowEndsAt = sample.Now + Config.Interval;
         Intervals = 1;

@@ -11,6 +11,17 @@ internal sealed partial class TrafficController
     // Per service: the rollout running now or the last one (status shows its verdicts), and totals for /metrics.
     private readonly Dictionary<string, RolloutRun> _rollouts = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (long Started, long Completed, long RolledBack)> _rolloutTotals = new(StringComparer.Ordinal);
+    // Set while an upgrade hands the rollouts to a new process, and for good once it took them: one process judges.
+    private bool _rolloutsFrozen;
+
+    /// <summary>
+    /// Stops (or resumes) judging rollouts: an upgrade freezes them before it writes the state, so the new process
+    /// continues from exactly what it was handed, and thaws them when the upgrade failed.
+    /// </summary>
+    public void FreezeRollouts(bool frozen)
+    {
+        lock (_writeLock) _rolloutsFrozen = frozen;
+    }
 
     /// <summary>
     /// Starts a progressive rollout of <paramref name="service"/> to <paramref name="toPool"/>: the first step's share
@@ -92,7 +103,7 @@ internal sealed partial class TrafficController
     {
         lock (_writeLock)
         {
-            if (_rollouts.Count == 0) return;
+            if (_rollouts.Count == 0 || _rolloutsFrozen) return;
             foreach (var run in _rollouts.Values.ToList())
             {
                 if (run.Engine.Phase != RolloutPhase.Running) continue;
@@ -214,8 +225,77 @@ internal sealed partial class TrafficController
         return best;
     }
 
-    private RolloutSample SampleOf(RolloutEngine e) =>
-        new(time.GetUtcNow(), Stats.Totals(e.Service, e.ToPool), Stats.Totals(e.Service, e.BaselinePool), UnhealthyIn(e.Service, e.ToPool));
+    private RolloutSample SampleOf(RolloutEngine e) => SampleOf(e.Service, e.ToPool, e.BaselinePool);
+
+    private RolloutSample SampleOf(string service, string toPool, string baselinePool) =>
+        new(time.GetUtcNow(), Stats.Totals(service, toPool), Stats.Totals(service, baselinePool), UnhealthyIn(service, toPool));
+
+    /// <summary>The "rollouts" member of the upgrade state: each active rollout (engine, assignment to roll back to, source) and the totals.</summary>
+    private void ExportRollouts(Utf8JsonWriter w)
+    {
+        w.WriteStartObject("rollouts");
+        foreach (var (service, run) in _rollouts)
+        {
+            if (!run.Engine.IsActive) continue;
+            w.WriteStartObject(service);
+            run.Engine.WriteState(w, SampleOf(run.Engine));
+            WriteRawShares(w, "previous", run.Previous);
+            w.WriteBoolean("from_file", run.FromFile);
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
+        w.WriteStartObject("rollout_totals");
+        foreach (var (service, totals) in _rolloutTotals)
+        {
+            w.WriteStartObject(service);
+            w.WriteNumber("started", totals.Started);
+            w.WriteNumber("completed", totals.Completed);
+            w.WriteNumber("rolled_back", totals.RolledBack);
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Takes over the rollouts another process was running, for the services whose assignment was taken over
+    /// (<paramref name="carried"/>): each continues at its step, its window on the same clock. One that cannot be
+    /// read, or names a pool the file no longer has, is dropped with a line in <paramref name="taken"/>.
+    /// </summary>
+    private void ImportRollouts(JsonElement state, HashSet<string> carried, List<string> taken)
+    {
+        if (state.TryGetProperty("rollout_totals", out var totals))
+        {
+            foreach (var t in totals.EnumerateObject())
+            {
+                if (!_traffic.ContainsKey(t.Name)) continue;
+                _rolloutTotals[t.Name] = (t.Value.GetProperty("started").GetInt64(), t.Value.GetProperty("completed").GetInt64(), t.Value.GetProperty("rolled_back").GetInt64());
+            }
+        }
+        if (!state.TryGetProperty("rollouts", out var rollouts)) return;
+        foreach (var r in rollouts.EnumerateObject())
+        {
+            var pool = r.Value.GetProperty("pool").GetString() ?? "";
+            if (!carried.Contains(r.Name))
+            {
+                taken.Add($"rollout {r.Name} {pool} not continued: the file changed the service's traffic settings");
+                continue;
+            }
+            try
+            {
+                var baseline = r.Value.GetProperty("baseline").GetString() ?? "";
+                var pools = RequireServiceConfig(r.Name).Pools;
+                if (!pools.Any(p => p.Name == pool) || !pools.Any(p => p.Name == baseline)) throw new FormatException($"pool {pool} or {baseline} is not in the file");
+                var engine = RolloutEngine.ReadState(r.Name, r.Value, SampleOf(r.Name, pool, baseline));
+                _rollouts[r.Name] = new RolloutRun(engine, ReadShares(r.Value.GetProperty("previous")), r.Value.GetProperty("from_file").GetBoolean());
+                if (!_rolloutTotals.ContainsKey(r.Name)) _rolloutTotals[r.Name] = (1, 0, 0);
+                taken.Add($"rollout {r.Name} {pool} {RolloutEngine.Describe(engine.Phase)} at step {engine.Share}% ({engine.StepIndex + 1} of {engine.Config.Steps.Count})");
+            }
+            catch (Exception e) when (e is FormatException or InvalidOperationException or KeyNotFoundException or TrafficException)
+            {
+                taken.Add($"rollout {r.Name} {pool} not continued: {e.Message}");
+            }
+        }
+    }
 
     /// <summary>"green backend 10.0.1.1:80 ejected, 10.0.1.2:80 unhealthy", or null while every weighted backend of the pool is fine.</summary>
     private string? UnhealthyIn(string service, string pool)

@@ -10,7 +10,7 @@ internal sealed partial class TrafficController
     /// <summary>
     /// Writes the runtime state a new process needs to carry on where this one stops (a process upgrade): every
     /// service's assignment with its source and rollback history, backend overrides, drains with their original
-    /// times, each backend's health and ejection state, and the table generation. One JSON object; <see cref="ImportState"/> reads it.
+    /// times, each backend's health and ejection state, running rollouts, and the table generation. One JSON object; <see cref="ImportState"/> reads it.
     /// </summary>
     public void ExportState(Utf8JsonWriter w)
     {
@@ -73,6 +73,7 @@ internal sealed partial class TrafficController
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            ExportRollouts(w);
             w.WriteEndObject();
         }
     }
@@ -89,6 +90,7 @@ internal sealed partial class TrafficController
         {
             var config = _config ?? throw new InvalidOperationException("load a config before importing state");
             var taken = new List<string>();
+            var carried = new HashSet<string>(StringComparer.Ordinal);
             if (state.TryGetProperty("services", out var services))
             {
                 foreach (var s in services.EnumerateObject())
@@ -107,6 +109,7 @@ internal sealed partial class TrafficController
                     t.Source = s.Value.GetProperty("source").GetString() == "runtime" ? AssignmentSource.Runtime : AssignmentSource.File;
                     t.RestoreHistory(s.Value.GetProperty("history").EnumerateArray().Select(ReadShares));
                     t.PruneHistory(pools);
+                    carried.Add(s.Name);
                     if (t.Source == AssignmentSource.Runtime) taken.Add($"{s.Name}: {Shares.Describe(current)} (runtime)");
                 }
             }
@@ -129,6 +132,7 @@ internal sealed partial class TrafficController
                     taken.Add($"{key.Service}/{key.Pool}/{key.Address}: {(restored.Drained ? "drained" : $"weight {restored.Weight}")} (runtime)");
                 }
             }
+            ImportRollouts(state, carried, taken);
             if (state.TryGetProperty("generation", out var generation)) _generation = Math.Max(_generation, generation.GetInt64());
             var next = RoutingTableBuilder.Build(config, _generation + 1, _traffic, _overrides, Registry);
             if (state.TryGetProperty("drains", out var drains))

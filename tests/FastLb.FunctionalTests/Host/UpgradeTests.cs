@@ -57,6 +57,44 @@ public class UpgradeTests : IAsyncLifetime
         Assert.Equal(100, (await _lb.CtlAsync("status")).GetProperty("services").GetProperty("web").GetProperty("shares").GetProperty("blue").GetInt32());
     }
 
+    [Fact]
+    public async Task Upgrade_RolloutRunning_NewProcessContinuesAtTheSameStepOnTheSameClock()
+    {
+        await _lb.StartAsync();
+        await _lb.CtlAsync("rollout web green --steps 10,50,100 --interval 60s --min-requests 1000 --manual-gate 100");
+        await Task.Delay(300); // some of the window passes in the old process
+        var before = (await _lb.CtlAsync("rollout-status web")).GetProperty("rollout");
+        Assert.Equal("running", before.GetProperty("state").GetString());
+
+        var reply = await _lb.UpgradeAsync();
+
+        Assert.True(reply.GetProperty("ok").GetBoolean(), reply.ToString());
+        var status = await _lb.CtlAsync("status");
+        Assert.Equal(reply.GetProperty("new_pid").GetInt32(), status.GetProperty("pid").GetInt32());
+        Assert.Equal(10, status.GetProperty("services").GetProperty("web").GetProperty("shares").GetProperty("green").GetInt32());
+        var after = (await _lb.CtlAsync("rollout-status web")).GetProperty("rollout");
+        Assert.Equal("running", after.GetProperty("state").GetString());
+        Assert.Equal(1, after.GetProperty("step").GetInt32());
+        Assert.Equal(before.GetProperty("started_at").GetString(), after.GetProperty("started_at").GetString());
+        Assert.Equal(before.GetProperty("settings").GetString(), after.GetProperty("settings").GetString());
+        // The step's window runs on: it did not start over in the new process.
+        var beforeElapsed = before.GetProperty("window").GetProperty("elapsed_ms").GetInt64();
+        var afterElapsed = after.GetProperty("window").GetProperty("elapsed_ms").GetInt64();
+        Assert.True(afterElapsed > beforeElapsed, $"window elapsed {afterElapsed} ms after the upgrade, {beforeElapsed} ms before");
+        Assert.Equal(60_000 - afterElapsed, after.GetProperty("window").GetProperty("ends_in_ms").GetInt64(), tolerance: 50);
+
+        // The new process drives it: promote moves to 50%, the manual gate before 100% holds, abort returns to blue.
+        var promote = await _lb.CtlAsync("promote web");
+        Assert.True(promote.GetProperty("ok").GetBoolean(), promote.ToString());
+        Assert.Equal(50, (await _lb.CtlAsync("status")).GetProperty("services").GetProperty("web").GetProperty("shares").GetProperty("green").GetInt32());
+        Assert.Equal("promoted", (await _lb.CtlAsync("rollout-status web")).GetProperty("rollout").GetProperty("verdicts")[0].GetProperty("outcome").GetString());
+        var abort = await _lb.CtlAsync("abort web");
+        Assert.True(abort.GetProperty("ok").GetBoolean(), abort.ToString());
+        var web = (await _lb.CtlAsync("status")).GetProperty("services").GetProperty("web");
+        Assert.Equal(100, web.GetProperty("shares").GetProperty("blue").GetInt32());
+        Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(await _lb.ListenerAsync("web"), Timeout));
+    }
+
     [Theory]
     [InlineData("exit-at-start")]
     [InlineData("hang-before-ready")]

@@ -167,6 +167,72 @@ public sealed class RolloutControllerTests
         Assert.Equal(5000, rollout.GetProperty("window").GetProperty("elapsed_ms").GetInt64());
     }
 
+    [Fact]
+    public void ExportImport_RunningRollout_ContinuesAtTheSameStepAndWindowInTheNewController()
+    {
+        _controller.StartRollout("web", "green", Settings);
+        Serve("green", 20);
+        Serve("blue", 20);
+        Pass(TimeSpan.FromSeconds(30)); // step 10% passed: 50% now
+        Serve("green", 4);
+        _time.Advance(TimeSpan.FromSeconds(12));
+        _controller.FreezeRollouts(true);
+        var state = Export(_controller);
+
+        // The old controller no longer judges: its step would pass here, it stays.
+        Serve("green", 20);
+        Pass(TimeSpan.FromSeconds(30));
+        Assert.Equal(50, GreenShare);
+
+        var router = new Router();
+        var next = new TrafficController(router, new BackendStateRegistry(), _time);
+        next.Load(TestConfigs.Web(TestConfigs.Blue));
+        var result = next.ImportState(state, "pid 1");
+        Assert.Contains("rollout web green running at step 50% (2 of 3)", result.Summary);
+        Assert.Equal(50, router.Current.FindService("web")!.FindPool("green")!.Share);
+        var engine = next.RolloutOf("web")!;
+        Assert.Equal(_time.GetUtcNow() - TimeSpan.FromSeconds(42), engine.StepStartedAt); // the window kept its clock
+        Assert.Single(engine.Verdicts);
+        var (to, _) = engine.WindowSoFar(new RolloutSample(_time.GetUtcNow(), FastLb.Core.Metrics.TrafficTotals.Zero, FastLb.Core.Metrics.TrafficTotals.Zero));
+        Assert.Equal(4, to.Requests); // the old process's figures of the window are carried
+
+        // The new controller judges the window when it ends (already past: at its next tick), with its own traffic added.
+        foreach (var b in router.Current.FindService("web")!.FindPool("green")!.Backends) b.State.Traffic.RecordRequest(200, 1000, 500, 10, 10);
+        foreach (var b in router.Current.FindService("web")!.FindPool("blue")!.Backends) b.State.Traffic.RecordRequest(200, 1000, 500, 10, 10);
+        for (var i = 0; i < 10; i++) foreach (var b in router.Current.FindService("web")!.FindPool("green")!.Backends) b.State.Traffic.RecordRequest(200, 1000, 500, 10, 10);
+        next.Tick();
+        Assert.Equal(100, router.Current.FindService("web")!.FindPool("green")!.Share);
+        Assert.Equal(2, next.RolloutOf("web")!.Verdicts.Count);
+        Assert.Equal("passed", next.RolloutOf("web")!.Verdicts[^1].OutcomeName);
+
+        // Rollback after it returns to the assignment before the rollout, as in the old process.
+        next.AbortRollout("web");
+        Assert.Equal(0, router.Current.FindService("web")!.FindPool("green")!.Share);
+    }
+
+    [Fact]
+    public void ExportImport_FileChangedTheService_RolloutNotContinued()
+    {
+        _controller.StartRollout("web", "green", Settings);
+        var state = Export(_controller);
+
+        var router = new Router();
+        var next = new TrafficController(router, new BackendStateRegistry(), _time);
+        next.Load(TestConfigs.Web(TestConfigs.Green));
+        var result = next.ImportState(state, "pid 1");
+
+        Assert.Contains("rollout web green not continued: the file changed the service's traffic settings", result.Summary);
+        Assert.Null(next.RolloutOf("web"));
+        Assert.Equal(100, router.Current.FindService("web")!.FindPool("green")!.Share);
+    }
+
+    private static JsonElement Export(TrafficController controller)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer)) controller.ExportState(w);
+        return JsonDocument.Parse(Encoding.UTF8.GetString(buffer.WrittenSpan)).RootElement.Clone();
+    }
+
     private static FastLbConfig WebWithRollout(Dictionary<string, int> shares)
     {
         var c = TestConfigs.Web(shares);
