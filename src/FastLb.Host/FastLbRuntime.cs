@@ -162,7 +162,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
                 if (_status is not null)
                 {
                     _status.Start();
-                    Log.Info($"bind status socket {_status.Path} (status, stats, events; read-only)");
+                    Log.Info($"bind status socket {_status.Path} (status, stats, history, events; read-only)");
                 }
             }
             else
@@ -187,7 +187,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
                     await Proxy.StopAsync(TimeSpan.Zero).ConfigureAwait(false);
                     return false;
                 }
-                Log.Info($"bind admin http {_admin.EndPoint} (/, /status, /metrics; read-only)");
+                Log.Info($"bind admin http {_admin.EndPoint} (/, /status, /metrics, /events, /history; read-only)");
             }
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or UnauthorizedAccessException)

@@ -80,6 +80,12 @@ public sealed class DashboardTests : IAsyncLifetime
         // Traffic on blue, and one request still in flight there (its body is yet to come), so blue drains after the swap.
         var web = _runtime.Proxy.Listeners[0].EndPoint;
         for (var i = 0; i < 20; i++) await GetAsync(web);
+        // A page opened after the traffic still draws it: FastLb keeps the 5-minute history, not the page.
+        var late = await _browser.NewPageAsync();
+        await late.GotoAsync($"http://{_runtime.Admin.EndPoint}/").WaitAsync(Timeout);
+        await Expect(late.Locator("#pool-web-blue svg.spark title")).ToContainTextAsync("20 requests, 0 errors", new() { Timeout = 10_000 });
+        await Expect(late.Locator("#svc-web tr.backend svg.spark title").First).ToContainTextAsync("requests");
+        await late.CloseAsync().WaitAsync(Timeout);
         using var slow = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await slow.ConnectAsync(web).WaitAsync(Timeout);
         await slow.SendAsync("POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\n"u8.ToArray(), SocketFlags.None).WaitAsync(Timeout);

@@ -6,7 +6,7 @@ internal sealed class AdminConfig
     /// <summary>Path of the Unix domain control socket (relative paths resolve against the config file's folder).</summary>
     public string ControlSocket { get; init; } = "./fastlb.sock";
 
-    /// <summary>Path of the read-only status socket (status, stats, events only), or null when there is none.</summary>
+    /// <summary>Path of the read-only status socket (status, stats, history, events only), or null when there is none.</summary>
     public string? StatusSocket { get; init; }
 
     /// <summary>The group (name or number) the status socket belongs to; its members may connect (mode 0660).</summary>

@@ -49,17 +49,41 @@ internal sealed class TrafficStats(BackendStateRegistry registry, TimeProvider t
     /// <summary>One service over the last <paramref name="seconds"/> seconds.</summary>
     public TrafficSummary Service(string service, int seconds = DefaultWindowSeconds) => Summarize(StatesOf(service, null), seconds);
 
-    /// <summary>Requests and errors per second of a pool (or one backend) over the last <paramref name="seconds"/> (at most 300).</summary>
-    public TrafficHistory History(string service, string pool, string? backend, int seconds)
+    /// <summary>The last second <see cref="Tick"/> closed (Unix seconds), or -1 before the first tick: the end of every history.</summary>
+    public long LastClosedSecond
     {
-        seconds = Math.Clamp(seconds, 1, TrafficWindow.HistorySeconds);
+        get
+        {
+            lock (_lock) return _lastSecond;
+        }
+    }
+
+    /// <summary>Requests and errors per second of a pool (or one backend) over the last <paramref name="seconds"/> (at most 300).</summary>
+    public TrafficHistory History(string service, string pool, string? backend, int seconds) =>
+        History(StatesOf(service, pool), backend, seconds, LastClosedSecond);
+
+    /// <summary>A pool's (every backend it has had) history over the <paramref name="seconds"/> ending at <paramref name="end"/>.</summary>
+    public TrafficHistory History(string service, string pool, int seconds, long end) => History(StatesOf(service, pool), null, seconds, end);
+
+    /// <summary>One backend's history over the <paramref name="seconds"/> ending at <paramref name="end"/>.</summary>
+    public TrafficHistory History(BackendState state, int seconds, long end) => History([state], null, seconds, end);
+
+    /// <summary>
+    /// Requests and errors per second of <paramref name="states"/> (only <paramref name="backend"/> when given) over the
+    /// <paramref name="seconds"/> (at most 300) ending at <paramref name="end"/>, oldest first: several histories read
+    /// with the same end line up second by second even when a tick runs between them.
+    /// </summary>
+    private TrafficHistory History(IEnumerable<BackendState> states, string? backend, int seconds, long end)
+    {
+        seconds = Math.Clamp(seconds, 0, TrafficWindow.HistorySeconds);
         var requests = new long[seconds];
         var errors = new long[seconds];
+        if (seconds == 0) return new TrafficHistory(requests, errors);
         lock (_lock)
         {
-            foreach (var state in StatesOf(service, pool))
+            foreach (var state in states)
             {
-                if (backend is null || state.Address == backend) state.Window.AddHistory(requests, errors, _lastSecond);
+                if (backend is null || state.Address == backend) state.Window.AddHistory(requests, errors, end);
             }
         }
         return new TrafficHistory(requests, errors);

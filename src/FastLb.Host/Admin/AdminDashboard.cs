@@ -2,9 +2,10 @@ namespace FastLb.Host.Admin;
 
 /// <summary>The live dashboard page (<c>GET /</c>): one HTML document with its script, no external assets.</summary>
 /// <remarks>
-/// Polls <c>/status</c> and <c>/events</c> once a second. Per service: the pool shares as one full-width bar, the
+/// Polls <c>/status</c>, <c>/history</c> and <c>/events</c> once a second. Per service: the pool shares as one full-width bar, the
 /// assignment <c>rollback</c> returns to, and per pool and backend requests/s, error rate, p50/p99 over the last 10 s,
-/// a sparkline of requests/s (kept by the page since it opened, up to 5 minutes), health, and a draining pool's live
+/// a sparkline of requests and errors per second over the last 5 minutes (read from <c>/history</c>: all of it when
+/// the page opens, then only the seconds since its last read), health, and a draining pool's live
 /// count with a countdown to its deadline. When FastLb stops answering, the page says "disconnected" and keeps the
 /// last view.
 /// </remarks>
@@ -30,15 +31,15 @@ internal static class AdminDashboard
           .sharebar { display: flex; height: 2em; border-radius: 4px; overflow: hidden; background: #e3e6ec; margin: .3em 0; }
           .sharebar div { display: flex; align-items: center; justify-content: center; color: #fff; font-weight: 600; white-space: nowrap; overflow: hidden; transition: width .4s ease; }
           table { border-collapse: collapse; width: 100%; margin-top: .6em; }
-          td, th { padding: .25em .5em; border-bottom: 1px solid #e6e8ed; text-align: right; white-space: nowrap; }
+          td, th { padding: .25em .45em; border-bottom: 1px solid #e6e8ed; text-align: right; white-space: nowrap; }
           td:first-child, th:first-child { text-align: left; }
           tr.backend td { color: #4a5263; font-size: .92em; } tr.backend td:first-child { padding-left: 1.6em; }
-          td.drain-cell, tr.backend td:last-child { white-space: normal; text-align: left; min-width: 11em; }
+          td.drain-cell, tr.backend td:last-child { white-space: normal; text-align: left; min-width: 9em; }
           .swatch { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .4em; vertical-align: -1px; }
           .bad { color: #c0392b; font-weight: 600; } .warn { color: #c77700; font-weight: 600; } .good { color: #1f8a4c; }
           tr td.h-healthy { color: #1f8a4c; } tr td.h-unhealthy, tr td.h-down { color: #c0392b; font-weight: 600; } tr td.h-ejected { color: #c77700; font-weight: 600; } tr td.h-unknown { color: #8a91a0; }
           .drain { color: #c77700; font-weight: 600; } .drained { color: #1f8a4c; }
-          svg.spark { width: 90px; height: 20px; vertical-align: middle; }
+          svg.spark { width: 72px; height: 20px; vertical-align: middle; }
           aside h2 { margin-bottom: .3em; }
           #events { list-style: none; padding: 0; margin: 0; font-size: .92em; }
           #events li { padding: .3em 0; border-bottom: 1px solid #e6e8ed; }
@@ -50,7 +51,8 @@ internal static class AdminDashboard
         <main><div id="services"></div><aside><h2>Recent events</h2><ul id="events"></ul></aside></main>
         <script>
         const colors = ['#2f6fd6', '#1f9d55', '#c77700', '#8e44ad', '#16a2b8', '#c0392b'];
-        const history = {}; // "service/pool" -> requests/s samples, one a second, at most 300
+        const history = {}; // "service/pool" and "service/pool/backend" -> {r: requests/s, e: errors/s}, one a second, at most 300
+        let historyEnd = null; // the last second /history returned: the next read asks only for what follows
         const poolColor = {};
         const esc = s => String(s).replace(/[&<>"]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
         const id = s => String(s).replace(/[^A-Za-z0-9_-]/g, '_');
@@ -59,11 +61,31 @@ internal static class AdminDashboard
         const secs = ms => ms >= 10000 ? Math.round(ms / 1000) + 's' : (ms / 1000).toFixed(1) + 's';
         function uptime(s) { s = Math.floor(s); const h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60); return (h ? h + 'h ' : '') + (h || m ? m + 'm ' : '') + s % 60 + 's'; }
         function colorOf(service, pool, i) { return poolColor[service + '/' + pool] ??= colors[i % colors.length]; }
-        function spark(values) {
-          if (!values || values.length < 2) return '<svg class="spark"></svg>';
-          const max = Math.max(1, ...values), w = 90, h = 20, step = w / (values.length - 1);
-          const pts = values.map((v, i) => (i * step).toFixed(1) + ',' + (h - 1 - v / max * (h - 2)).toFixed(1)).join(' ');
-          return '<svg class="spark" viewBox="0 0 90 20"><polyline fill="none" stroke="#2f6fd6" stroke-width="1.5" points="' + pts + '"/></svg>';
+        function mergeHistory(h) {
+          for (const [svc, s] of Object.entries(h.services || {})) {
+            for (const [pool, p] of Object.entries(s.pools)) {
+              append(svc + '/' + pool, p);
+              for (const [addr, b] of Object.entries(p.backends)) append(svc + '/' + pool + '/' + addr, b);
+            }
+          }
+          historyEnd = h.end_second;
+        }
+        function append(key, series) {
+          const h = history[key] ??= {r: [], e: []};
+          h.r.push(...series.requests); h.e.push(...series.errors);
+          if (h.r.length > 300) { h.r.splice(0, h.r.length - 300); h.e.splice(0, h.e.length - 300); }
+        }
+        function line(values, max, color) {
+          const w = 90, h = 20, step = w / 299, x0 = w - (values.length - 1) * step;
+          const pts = values.map((v, i) => (x0 + i * step).toFixed(1) + ',' + (h - 1 - v / max * (h - 2)).toFixed(1)).join(' ');
+          return '<polyline fill="none" stroke="' + color + '" stroke-width="1.5" points="' + pts + '"/>';
+        }
+        function spark(key) {
+          const s = history[key];
+          if (!s || s.r.length < 2) return '<svg class="spark"></svg>';
+          const max = Math.max(1, ...s.r), errs = s.e.some(v => v > 0);
+          const title = 'last ' + s.r.length + ' s: ' + s.r.reduce((a, b) => a + b, 0) + ' requests, ' + s.e.reduce((a, b) => a + b, 0) + ' errors';
+          return '<svg class="spark" viewBox="0 0 90 20"><title>' + title + '</title>' + line(s.r, max, '#2f6fd6') + (errs ? line(s.e, max, '#c0392b') : '') + '</svg>';
         }
         function drainText(d) {
           if (!d) return '';
@@ -96,17 +118,16 @@ internal static class AdminDashboard
           html += rolloutText(name, svc.rollout);
           html += '<table><tr><th>pool / backend</th><th>share</th><th>req/s</th><th>errors</th><th>p50 ms</th><th>p99 ms</th><th>last 5 min</th><th>live</th><th>health</th><th style="text-align:left">drain</th></tr>';
           pools.forEach(([pool, p], i) => {
-            const key = name + '/' + pool, h = history[key] ??= [];
-            h.push(p.stats ? p.stats.requests_per_second : 0); if (h.length > 300) h.shift();
+            const key = name + '/' + pool;
             const health = p.total !== undefined ? '<span class="' + (p.healthy < p.total ? 'warn' : 'good') + '">' + p.healthy + '/' + p.total + ' healthy</span>' + (p.panic ? ' <span class="bad">PANIC</span>' : '') : '';
             const gateCell = p.gate ? (p.gate.ok ? ' <span class="good" title="swap/split to this pool would pass the release gate">gate ok</span>' : ' <span class="bad" title="' + esc(p.gate.reason || '') + '">gate refuses</span>') : '';
             html += '<tr class="pool" id="pool-' + id(name) + '-' + id(pool) + '"><td><span class="swatch" style="background:' + colorOf(name, pool, i) + '"></span><b>' + esc(pool) + '</b>' + (p.removed ? ' <span class="muted">(removed)</span>' : '') + '</td>'
-              + '<td class="share">' + p.share + '%</td>' + statCells(p.stats) + '<td>' + spark(h) + '</td><td class="live">' + p.live + '</td><td>' + health + gateCell + '</td><td class="drain-cell" id="drain-' + id(name) + '-' + id(pool) + '">' + drainText(p.draining) + '</td></tr>';
+              + '<td class="share">' + p.share + '%</td>' + statCells(p.stats) + '<td>' + spark(key) + '</td><td class="live">' + p.live + '</td><td>' + health + gateCell + '</td><td class="drain-cell" id="drain-' + id(name) + '-' + id(pool) + '">' + drainText(p.draining) + '</td></tr>';
             for (const b of p.backends) {
               const hs = b.state === 'down' ? 'down' : (b.health || 'unknown');
               const ej = b.ejected_until ? ' until ' + esc(b.ejected_until.substring(11, 19)) : '';
               html += '<tr class="backend"><td>' + esc(b.address) + ' <span class="muted">w' + b.weight + (b.effective_weight !== undefined && b.effective_weight !== b.weight ? ' (eff ' + num(b.effective_weight, 1) + ')' : '') + '</span></td>'
-                + '<td class="muted">' + esc(b.state) + '</td>' + statCells(b.stats) + '<td></td><td>' + b.live + '</td><td class="h-' + esc(hs) + '">● ' + esc(hs) + ej + '</td><td>' + drainText(b.draining) + '</td></tr>';
+                + '<td class="muted">' + esc(b.state) + '</td>' + statCells(b.stats) + '<td>' + spark(key + '/' + b.address) + '</td><td>' + b.live + '</td><td class="h-' + esc(hs) + '">● ' + esc(hs) + ej + '</td><td>' + drainText(b.draining) + '</td></tr>';
             }
           });
           return html + '</table></section>';
@@ -117,9 +138,11 @@ internal static class AdminDashboard
         }
         async function refresh() {
           try {
-            const [status, events] = await Promise.all([
+            const [status, hist, events] = await Promise.all([
               fetch('/status', {cache: 'no-store', signal: AbortSignal.timeout(3000)}).then(r => r.json()),
+              fetch(historyEnd === null ? '/history' : '/history?since=' + historyEnd, {cache: 'no-store', signal: AbortSignal.timeout(3000)}).then(r => r.json()),
               fetch('/events?limit=30', {cache: 'no-store', signal: AbortSignal.timeout(3000)}).then(r => r.json())]);
+            mergeHistory(hist);
             const p = status.process || {};
             document.getElementById('meta').textContent = 'version ' + (p.version || '?') + ' · pid ' + status.pid + ' · up ' + uptime(p.uptime_seconds || 0)
               + ' · generation ' + status.generation + ' · ' + status.live_connections + ' client connections';

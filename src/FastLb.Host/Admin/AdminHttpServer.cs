@@ -92,25 +92,26 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
         var line = head.AsSpan(0, head.IndexOf('\r') is var cr and >= 0 ? cr : head.Length);
         var parts = line.ToString().Split(' ');
         if (parts.Length != 3 || !parts[2].StartsWith("HTTP/1.", StringComparison.Ordinal)) return (400, "text/plain", "bad request\n");
-        if (parts[0] is not ("GET" or "HEAD")) return (405, "text/plain", "read-only: GET /, /status, /metrics, /events\n");
+        if (parts[0] is not ("GET" or "HEAD")) return (405, "text/plain", "read-only: GET /, /status, /metrics, /events, /history\n");
         var path = parts[1];
         var query = path.IndexOf('?');
         var args = query >= 0 ? path[(query + 1)..] : "";
         if (query >= 0) path = path[..query];
         return path switch
         {
-            "/events" => EventsReply(args),
+            "/events" => QueryReply("events", args),
+            "/history" => QueryReply("history", args),
             "/" => (200, "text/html; charset=utf-8", AdminDashboard.Html),
             "/status" => (200, "application/json", handler.Status() + "\n"),
             "/metrics" => (200, "text/plain; version=0.0.4; charset=utf-8", _metrics.Render()),
-            _ => (404, "text/plain", "not found: try /, /status, /metrics, /events\n"),
+            _ => (404, "text/plain", "not found: try /, /status, /metrics, /events, /history\n"),
         };
     }
 
-    /// <summary><c>/events?since=SEQ&amp;limit=N</c>: the same reply as <c>ctl events</c>.</summary>
-    private (int Status, string Type, string Body) EventsReply(string query)
+    /// <summary><c>/events?since=SEQ&amp;limit=N</c> and <c>/history?since=SECOND</c>: the same replies as <c>ctl events</c> and <c>ctl history</c>.</summary>
+    private (int Status, string Type, string Body) QueryReply(string command, string query)
     {
-        var words = new List<string> { "events" };
+        var words = new List<string> { command };
         foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             var eq = pair.IndexOf('=');
@@ -118,7 +119,7 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
             words.Add("--" + pair[..eq]);
             words.Add(pair[(eq + 1)..]);
         }
-        var reply = handler.Events([.. words]);
+        var reply = command == "history" ? handler.History([.. words]) : handler.Events([.. words]);
         return (reply.StartsWith("{\"ok\":true", StringComparison.Ordinal) ? 200 : 400, "application/json", reply + "\n");
     }
 

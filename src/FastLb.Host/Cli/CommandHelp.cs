@@ -47,6 +47,7 @@ internal static class CommandHelp
         commands:
           status [--watch]                       services, pools, shares, req/s, errors, p99, health, drains
           stats SERVICE [POOL] [--window 30s]    requests/s, error rate, p50/p90/p99 over a window
+          history [--since UNIX_SECOND]          requests and errors per second, last 5 minutes
           events [--since SEQ] [--limit N]       recent changes: swaps, splits, reloads, drains, health
           swap SERVICE POOL [--force]            all new traffic to POOL; the others drain
           split SERVICE POOL=PCT... [--force]    percentages of new traffic, adding up to 100
@@ -68,6 +69,7 @@ internal static class CommandHelp
         {
             ["status"] = ("status [--watch]", "Prints services, pools and backends: shares, live counts, req/s, error rate and p99 over the last 10 s, health and drain countdowns. --watch refreshes it every second in place (Ctrl-C stops).", ["--watch"], []),
             ["stats"] = ("stats SERVICE [POOL] [--window 30s]", "Requests/s, error rate and latency percentiles of a service's pools and backends over a window (1s to 60s; default 10s).", [], ["--window"]),
+            ["history"] = ("history [--since UNIX_SECOND]", "Requests and errors per second of every pool and backend over the last 5 minutes (only the seconds after --since when given), as the dashboard's sparklines show them.", [], ["--since"]),
             ["events"] = ("events [--since SEQ] [--limit N]", "The recent-events log: swaps, splits, rollbacks, reloads, drains, health changes, upgrades.", [], ["--since", "--limit"]),
             ["swap"] = ("swap SERVICE POOL [--force]", "Sends all new traffic of SERVICE to POOL at once; the other pools drain. --force overrides the release gate.", ["--force"], []),
             ["split"] = ("split SERVICE POOL=PCT [POOL=PCT...] [--force]", "Shares new traffic by percentages that add up to 100, e.g. split web blue=90 green=10; pools not named get 0.", ["--force"], []),

@@ -11,7 +11,7 @@ namespace FastLb.Host.Control;
 /// <summary>Turns one control line into one JSON reply line. Every change replies with the generation it published.</summary>
 internal sealed class ControlCommandHandler(FastLbRuntime runtime)
 {
-    public const string Commands = "status, stats, events, swap, split, rollback, rollout, rollout-status, pause, resume, promote, abort, weight, drain, enable, reload, reopen-logs, upgrade";
+    public const string Commands = "status, stats, history, events, swap, split, rollback, rollout, rollout-status, pause, resume, promote, abort, weight, drain, enable, reload, reopen-logs, upgrade";
 
     private static readonly string[] Changes = ["swap", "split", "rollback", "rollout", "pause", "resume", "promote", "abort", "weight", "drain", "enable", "reload"];
 
@@ -41,6 +41,7 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
                 "status" => Expect(words, 1, "status") ?? Status(),
                 "stats" => Stats(words),
                 "events" => Events(words),
+                "history" => History(words),
                 "swap" => Expect(words, 3, "swap SERVICE POOL [--force]") ?? Changed(runtime.Controller.Swap(words[1], words[2], force)),
                 "split" => words.Length < 3 ? Error("usage: split SERVICE POOL=PCT [POOL=PCT...] [--force] (percentages adding up to 100)") : Changed(runtime.Controller.Split(words[1], ParseShares(words), force)),
                 "rollback" => Expect(words, 2, "rollback SERVICE") ?? Changed(runtime.Controller.Rollback(words[1])),
@@ -218,6 +219,64 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
             w.WriteBoolean("ok", true);
             runtime.Controller.Events.WriteJson(w, since, limit);
         });
+    }
+
+    /// <summary>
+    /// <c>history [--since SECOND]</c>: requests and errors per second of every pool and backend, oldest first, for
+    /// the seconds after <c>SECOND</c> (Unix time) up to the last closed second, at most the last 300. The dashboard
+    /// reads all 5 minutes once, then only the seconds since its last read.
+    /// </summary>
+    public string History(string[] words)
+    {
+        const string usage = "usage: history [--since UNIX_SECOND] (at most the last 300 seconds)";
+        long since = 0;
+        for (var i = 1; i < words.Length; i++)
+        {
+            if (words[i] == "--since" && i + 1 < words.Length && long.TryParse(words[++i], NumberStyles.None, CultureInfo.InvariantCulture, out since)) continue;
+            return Error($"bad argument '{words[i]}'; {usage}");
+        }
+        var stats = runtime.Controller.Stats;
+        var end = stats.LastClosedSecond;
+        var seconds = end < 0 ? 0 : (int)Math.Clamp(end - since, 0, TrafficWindow.HistorySeconds);
+        return Json(w =>
+        {
+            w.WriteBoolean("ok", true);
+            w.WriteNumber("end_second", Math.Max(0, end));
+            w.WriteNumber("seconds", seconds);
+            w.WriteStartObject("services");
+            foreach (var (name, service) in runtime.Router.Current.Services)
+            {
+                w.WriteStartObject(name);
+                w.WriteStartObject("pools");
+                foreach (var pool in service.Pools)
+                {
+                    w.WriteStartObject(pool.Name);
+                    WriteHistory(w, stats.History(name, pool.Name, seconds, end));
+                    w.WriteStartObject("backends");
+                    foreach (var b in pool.Backends)
+                    {
+                        w.WriteStartObject(b.Address);
+                        WriteHistory(w, stats.History(b.State, seconds, end));
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndObject();
+                    w.WriteEndObject();
+                }
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        });
+    }
+
+    private static void WriteHistory(Utf8JsonWriter w, TrafficHistory history)
+    {
+        w.WriteStartArray("requests");
+        foreach (var n in history.Requests) w.WriteNumberValue(n);
+        w.WriteEndArray();
+        w.WriteStartArray("errors");
+        foreach (var n in history.Errors) w.WriteNumberValue(n);
+        w.WriteEndArray();
     }
 
     /// <summary><c>stats SERVICE [POOL] [--window 30s]</c>: each pool's (and backend's) traffic over the window.</summary>

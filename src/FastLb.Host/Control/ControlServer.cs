@@ -25,7 +25,7 @@ internal sealed partial class ControlServer : IDisposable
     public static readonly TimeSpan CommandDeadline = TimeSpan.FromSeconds(2);
 
     /// <summary>What the read-only status socket answers.</summary>
-    public static readonly string[] ReadOnlyCommands = ["status", "stats", "events"];
+    public static readonly string[] ReadOnlyCommands = ["status", "stats", "history", "events"];
 
     private readonly ControlCommandHandler _handler;
     private readonly bool _readOnly;

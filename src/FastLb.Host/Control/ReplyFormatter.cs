@@ -15,6 +15,7 @@ internal static class ReplyFormatter
             var sb = new StringBuilder("error: ").Append(root.GetProperty("error").GetString());
             return sb.ToString();
         }
+        if (root.TryGetProperty("end_second", out _) && root.TryGetProperty("services", out var histories)) return FormatHistory(root.GetProperty("seconds").GetInt32(), histories);
         if (root.TryGetProperty("services", out var services)) return FormatStatus(root, services);
         if (root.TryGetProperty("rollout", out var rollout))
         {
@@ -35,6 +36,36 @@ internal static class ReplyFormatter
             foreach (var w in warnings.EnumerateArray()) line.Append("\nwarning: ").Append(w.GetString());
         }
         return line.ToString();
+    }
+
+    /// <summary>One line per pool and backend: a sparkline of requests per second (one mark per 5 s), totals and the peak.</summary>
+    private static string FormatHistory(int seconds, JsonElement services)
+    {
+        var sb = new StringBuilder();
+        sb.Append("requests per second over the last ").Append(seconds).Append("s, oldest first").AppendLine();
+        foreach (var service in services.EnumerateObject())
+        {
+            foreach (var pool in service.Value.GetProperty("pools").EnumerateObject())
+            {
+                HistoryRow(sb, service.Name + "/" + pool.Name, pool.Value);
+                foreach (var backend in pool.Value.GetProperty("backends").EnumerateObject()) HistoryRow(sb, "  " + backend.Name, backend.Value);
+            }
+        }
+        return sb.ToString().TrimEnd();
+    }
+
+    private static void HistoryRow(StringBuilder sb, string name, JsonElement history)
+    {
+        const string marks = "▁▂▃▄▅▆▇█";
+        const int perMark = 5;
+        var requests = history.GetProperty("requests").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+        var errors = history.GetProperty("errors").EnumerateArray().Sum(e => e.GetInt64());
+        var groups = requests.Chunk(perMark).Select(c => c.Sum()).ToArray();
+        var peak = Math.Max(1, groups.DefaultIfEmpty(0).Max());
+        sb.Append("  ").Append(name.PadRight(26)).Append(' ');
+        foreach (var g in groups) sb.Append(g == 0 ? ' ' : marks[(int)Math.Min(marks.Length - 1, g * marks.Length / (peak + 1))]);
+        sb.Append("  ").Append(requests.Sum()).Append(" requests, ").Append(errors).Append(" errors, peak ")
+          .Append(requests.DefaultIfEmpty(0).Max()).Append("/s").AppendLine();
     }
 
     private static string FormatEvents(JsonElement events)

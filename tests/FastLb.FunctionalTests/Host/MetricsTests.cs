@@ -154,6 +154,39 @@ public class MetricsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task History_AfterTraffic_ServedByGetHistoryPerPoolAndBackend_ThenOnlyNewSeconds()
+    {
+        foreach (var path in new[] { "/", "/", "/", "/status/500" }) await GetAsync(_web, path);
+        var handler = new FastLb.Host.Control.ControlCommandHandler(_runtime);
+
+        // The dashboard's first read: the last 5 minutes of every pool and backend, once the requests' second closed.
+        JsonElement body = default;
+        await FastLb.FunctionalTests.HttpProxy.Poll.UntilAsync(() =>
+        {
+            var response = GetAsync(_admin, "/history").GetAwaiter().GetResult();
+            body = JsonDocument.Parse(response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement;
+            return Sum(body.GetProperty("services").GetProperty("web").GetProperty("pools").GetProperty("blue"), "requests") == 4;
+        }, "/history shows the 4 requests");
+
+        var blue = body.GetProperty("services").GetProperty("web").GetProperty("pools").GetProperty("blue");
+        var seconds = body.GetProperty("seconds").GetInt32();
+        Assert.Equal(seconds, blue.GetProperty("requests").GetArrayLength());
+        Assert.Equal(1, Sum(blue, "errors"));
+        Assert.Equal(4, blue.GetProperty("backends").EnumerateObject().Sum(b => Sum(b.Value, "requests")));
+        Assert.Equal(0, Sum(body.GetProperty("services").GetProperty("web").GetProperty("pools").GetProperty("green"), "requests"));
+
+        // The next read asks only for the seconds after the last one it has: none or a few, never the 5 minutes again.
+        var end = body.GetProperty("end_second").GetInt64();
+        var next = JsonDocument.Parse(await handler.HandleAsync($"history --since {end}")).RootElement;
+        Assert.InRange(next.GetProperty("seconds").GetInt32(), 0, 3);
+        Assert.Equal(next.GetProperty("seconds").GetInt32(), next.GetProperty("end_second").GetInt64() - end);
+        Assert.Contains("web/blue", FastLb.Host.Control.ReplyFormatter.Format(await handler.HandleAsync("history")));
+        Assert.Contains("bad argument", ErrorOf(await handler.HandleAsync("history --since x")));
+    }
+
+    private static long Sum(JsonElement series, string name) => series.GetProperty(name).EnumerateArray().Sum(e => e.GetInt64());
+
+    [Fact]
     public async Task Events_SwapAndRollback_ServedByGetEventsAndCtlEvents()
     {
         _runtime.Controller.Swap("web", "green");
