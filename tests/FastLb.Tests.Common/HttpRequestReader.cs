@@ -13,8 +13,8 @@ internal sealed class HttpRequestReader(Socket socket)
 
     internal readonly record struct Request(string Method, string Target, bool Close, bool IsHead, string Head);
 
-    /// <summary>Reads one request (consuming its body); null on a clean FIN between requests.</summary>
-    public async Task<Request?> ReadRequestAsync(CancellationToken ct)
+    /// <summary>Reads one request (consuming its body, copied to <paramref name="body"/> when given); null on a clean FIN between requests.</summary>
+    public async Task<Request?> ReadRequestAsync(CancellationToken ct, Stream? body = null)
     {
         var headEnd = await FindAsync("\r\n\r\n"u8.ToArray(), ct).ConfigureAwait(false);
         if (headEnd < 0) return null;
@@ -65,12 +65,13 @@ internal sealed class HttpRequestReader(Socket socket)
                     }
                     break;
                 }
-                await SkipAsync(size + 2, ct).ConfigureAwait(false);
+                await SkipAsync(size, ct, body).ConfigureAwait(false);
+                await SkipAsync(2, ct).ConfigureAwait(false);
             }
         }
         else
         {
-            await SkipAsync(contentLength, ct).ConfigureAwait(false);
+            await SkipAsync(contentLength, ct, body).ConfigureAwait(false);
         }
         return new Request(method, requestLine.Length > 1 ? requestLine[1] : "/", close, method == "HEAD", head);
     }
@@ -91,12 +92,13 @@ internal sealed class HttpRequestReader(Socket socket)
         }
     }
 
-    private async Task SkipAsync(long count, CancellationToken ct)
+    private async Task SkipAsync(long count, CancellationToken ct, Stream? copy = null)
     {
         while (count > 0)
         {
             if (_end == _start && !await FillAsync(ct).ConfigureAwait(false)) throw new EndOfStreamException("connection closed inside a body");
             var take = (int)Math.Min(count, _end - _start);
+            copy?.Write(_buffer, _start, take);
             _start += take;
             count -= take;
         }

@@ -6,7 +6,7 @@ namespace FastLb.Core.Config;
 
 internal sealed partial class ConfigBinder
 {
-    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies", "accept_proxy", "sni_routes", "tls", "handshake_timeout", "access_log", "max_connections", "on_limit", "model_required", "max_body_peek", "model_header"];
+    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies", "accept_proxy", "sni_routes", "tls", "handshake_timeout", "access_log", "max_connections", "on_limit", "model_required", "max_body_peek", "model_header", "model_peek_timeout", "models"];
     private static readonly string[] SniRouteKeys = ["sni", "service"];
     private static readonly string[] AcceptProxyKeys = ["versions", "trusted", "timeout"];
     private static readonly string[] AccessLogKeys = ["path", "format", "sample", "log_query"];
@@ -163,6 +163,8 @@ internal sealed partial class ConfigBinder
         var onLimit = f.TryGetValue("on_limit", out var ol) ? LimitAction(ol, _onLimit) : _onLimit;
         var handshakeTimeout = Timeout(f, "handshake_timeout", ListenerConfig.DefaultHandshakeTimeout);
         var (modelRequired, maxBodyPeek, modelHeader) = BindModelOptions(f, protocol, context);
+        var modelPeekTimeout = Timeout(f, "model_peek_timeout", ListenerConfig.DefaultModelPeekTimeout);
+        var modelAliases = BindModelAliases(f, protocol, context);
         TlsTerminationConfig? tls = null;
         if (f.TryGetValue("tls", out var tlsEntry))
         {
@@ -178,6 +180,7 @@ internal sealed partial class ConfigBinder
             AccessLog = accessLog,
             MaxConnections = maxConnections, OnLimit = onLimit,
             ModelRequired = modelRequired, MaxBodyPeek = maxBodyPeek, ModelHeader = modelHeader,
+            ModelPeekTimeout = modelPeekTimeout, Models = modelAliases,
         };
     }
 

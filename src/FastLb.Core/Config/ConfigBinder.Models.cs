@@ -5,6 +5,8 @@ namespace FastLb.Core.Config;
 
 internal sealed partial class ConfigBinder
 {
+    private static readonly string[] ModelAliasKeys = ["service", "model"];
+
     private const int MinBodyPeek = 64;
     private const int MaxBodyPeekLimit = 64 * 1024; // the client input pipe pauses its writer at 64 KiB unread
 
@@ -57,7 +59,7 @@ internal sealed partial class ConfigBinder
         var required = false;
         var peek = JsonModelScanner.DefaultMaxBodyPeek;
         var header = ListenerConfig.DefaultModelHeader;
-        foreach (var key in (string[])["model_required", "max_body_peek", "model_header"])
+        foreach (var key in (string[])["model_required", "max_body_peek", "model_header", "model_peek_timeout", "models"])
         {
             if (protocol == ListenerProtocol.Tcp && f.TryGetValue(key, out var tcpEntry))
             {
@@ -72,6 +74,49 @@ internal sealed partial class ConfigBinder
             else Error(headerEntry.Value, $"model_header '{h}' is not a valid header name; use letters, digits and -_.!#$%&'*+^`|~");
         }
         return (required, peek, header);
+    }
+
+    /// <summary>models: { PUBLIC_NAME: SERVICE } or { PUBLIC_NAME: { service: SERVICE, model: UPSTREAM_NAME } } of an http listener.</summary>
+    private List<ModelAliasConfig> BindModelAliases(OrderedDictionary<string, ConfigEntry> f, ListenerProtocol? protocol, string listener)
+    {
+        var result = new List<ModelAliasConfig>();
+        if (protocol != ListenerProtocol.Http || !f.TryGetValue("models", out var entry)) return result;
+        var context = $"models of {listener}";
+        var fields = Fields(entry.Value, context, null);
+        if (fields is null) return result;
+        foreach (var (name, e) in fields)
+        {
+            var where = $"model '{name}' in {context}";
+            if (System.Text.Encoding.UTF8.GetByteCount(name) > MaxModelNameBytes)
+            {
+                Error(e.Key, $"model '{name[..32]}...' in {context} is longer than {MaxModelNameBytes} bytes");
+                continue;
+            }
+            string? service = null;
+            string? rewrite = null;
+            if (e.Value is ConfigScalar)
+            {
+                if (Text(e, "a service name, or { service: NAME, model: UPSTREAM_MODEL }") is { } s && CheckService(e.Value, s, where)) service = s;
+            }
+            else if (Fields(e.Value, where, ModelAliasKeys) is { } a)
+            {
+                if (!a.TryGetValue("service", out var serviceEntry))
+                {
+                    Error(e.Value, $"{where} needs a service, e.g. {{ service: llm, model: llama-3.1-70b-instruct }}");
+                }
+                else if (Text(serviceEntry, "a service name") is { } s && CheckService(serviceEntry.Value, s, where))
+                {
+                    service = s;
+                }
+                if (a.TryGetValue("model", out var modelEntry) && Text(modelEntry, "the model name the service's backends expect") is { } m)
+                {
+                    if (System.Text.Encoding.UTF8.GetByteCount(m) > MaxModelNameBytes) Error(modelEntry.Value, $"model of {where} is longer than {MaxModelNameBytes} bytes");
+                    else if (m != name) rewrite = m;
+                }
+            }
+            if (service is not null) result.Add(new ModelAliasConfig { Name = name, Service = service, Model = rewrite });
+        }
+        return result;
     }
 
     /// <summary>A byte count: a plain integer, or with a KiB / MiB suffix.</summary>

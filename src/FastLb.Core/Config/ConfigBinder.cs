@@ -38,6 +38,7 @@ internal sealed partial class ConfigBinder(string file)
         ("sni_routes", SniRouteKeys),
         ("tls", TlsKeys),
         ("certificates", TlsCertificateKeys),
+        ("models", ModelAliasKeys),
         ("routes", RouteKeys),
         ("match", MatchKeys),
         ("header and cookie", NameValueKeys),

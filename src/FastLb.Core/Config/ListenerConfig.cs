@@ -42,6 +42,14 @@ internal sealed class ListenerConfig
 
     public const string DefaultModelHeader = "x-fastlb-model";
 
+    /// <summary>HTTP only: <c>models:</c> aliases, matched before the routes.</summary>
+    public IReadOnlyList<ModelAliasConfig> Models { get; init; } = [];
+
+    /// <summary>HTTP only: how long routing waits for the body bytes that hold the model before it routes without one (<c>model_peek_timeout</c>).</summary>
+    public TimeSpan ModelPeekTimeout { get; init; } = DefaultModelPeekTimeout;
+
+    public static readonly TimeSpan DefaultModelPeekTimeout = TimeSpan.FromSeconds(10);
+
     public static readonly TimeSpan DefaultHandshakeTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>TCP only: pick the service by the TLS ClientHello's server name (passthrough); null = always <see cref="Service"/>.</summary>

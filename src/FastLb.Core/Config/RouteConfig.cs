@@ -8,4 +8,7 @@ internal sealed class RouteConfig
 
     /// <summary>Pins the route to one pool, bypassing the service's split (preview).</summary>
     public string? Pool { get; init; }
+
+    /// <summary>A <c>models:</c> alias: the model name written into the forwarded body in place of the client's; null = unchanged.</summary>
+    public string? ModelRewrite { get; init; }
 }

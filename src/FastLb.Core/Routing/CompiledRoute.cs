@@ -40,7 +40,11 @@ internal sealed class CompiledRoute
         _cookieValue = Bytes(m.Cookie?.Value);
         _models = Utf8(m.Models);
         _modelPrefixes = Utf8(m.ModelPrefixes);
+        if (config.ModelRewrite is { } rewrite) ModelRewrite = Json.JsonStringEscaper.Escape(rewrite);
     }
+
+    /// <summary>A <c>models:</c> alias's upstream model name as JSON string content (escaped, no quotes); null = forward the body unchanged.</summary>
+    public byte[]? ModelRewrite { get; }
 
     public RouteConfig Config { get; }
 

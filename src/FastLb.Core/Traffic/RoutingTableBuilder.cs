@@ -34,7 +34,19 @@ internal static class RoutingTableBuilder
         foreach (var listener in config.Listeners)
         {
             if (listener.Protocol != ListenerProtocol.Http) continue;
-            var routes = new List<CompiledRoute>(listener.Routes.Count);
+            var routes = new List<CompiledRoute>(listener.Models.Count + listener.Routes.Count);
+            // models: aliases come first: a public model name always reaches its service (route number 0: not a listed route).
+            foreach (var alias in listener.Models)
+            {
+                if (!services.TryGetValue(alias.Service, out var aliased)) continue; // validated by the loader
+                var aliasRoute = new RouteConfig
+                {
+                    Service = alias.Service,
+                    Match = new RouteMatchConfig { Models = [alias.Name] },
+                    ModelRewrite = alias.Model,
+                };
+                routes.Add(new CompiledRoute(aliasRoute, aliased, null));
+            }
             for (var i = 0; i < listener.Routes.Count; i++)
             {
                 var route = listener.Routes[i];

@@ -46,7 +46,8 @@ internal static class HttpHeadWriter
             w.WriteField(name, head.GetHeaderValue(i));
         }
 
-        WriteFraming(ref w, head.Framing == BodyFraming.Chunked, head.Framing == BodyFraming.ContentLength ? head.ContentLength : -1);
+        var contentLength = options.RewrittenContentLength > 0 ? options.RewrittenContentLength : head.ContentLength;
+        WriteFraming(ref w, head.Framing == BodyFraming.Chunked, head.Framing == BodyFraming.ContentLength ? contentLength : -1);
 
         if (options.AllowUpgrade && head.IsUpgradeRequest)
         {

@@ -7,15 +7,13 @@ namespace FastLb.Proxy.Http;
 
 internal sealed partial class HttpProxyConnection
 {
-    /// <summary>How long routing waits for the body bytes that hold the model before it routes without one.</summary>
-    private static readonly TimeSpan ModelPeekWait = TimeSpan.FromSeconds(10);
-
     private byte[]? _modelName; // made on the first request of a model listener: others never need it
 
     /// <summary>
     /// Routes a request on a listener with model routes: by the model header, else by the top-level "model" of a JSON
-    /// body, peeked without consuming it (the body pump later forwards the same bytes unchanged). Sets
-    /// <see cref="RequestState.ModelMissing"/> when no model could be read.
+    /// body (Content-Length or chunked), peeked without consuming it (the body pump later forwards the same bytes).
+    /// Sets <see cref="RequestState.ModelMissing"/> when no model could be read, and <see cref="RequestState.ModelRewrite"/>
+    /// when the matched alias renames the model of a Content-Length body.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<CompiledRoute?> MatchByModelAsync(ListenerRoutes routes)
@@ -25,12 +23,19 @@ internal sealed partial class HttpProxyConnection
             return routes.Match(_request, header);
         }
         int length = 0;
-        if (IsJsonPost() && !_request.IsChunked && _request.ContentLength > 0)
+        if (IsJsonPost() && (_request.IsChunked || _request.ContentLength > 0))
         {
-            length = await PeekModelAsync(routes.Config.MaxBodyPeek).ConfigureAwait(false);
+            length = await PeekModelAsync(routes.Config).ConfigureAwait(false);
         }
         _current.ModelMissing = length <= 0;
-        return length > 0 ? routes.Match(_request, _modelName.AsSpan(0, length)) : routes.Match(_request);
+        if (length <= 0) return routes.Match(_request);
+        var route = routes.Match(_request, _modelName.AsSpan(0, length));
+        // A chunked body's chunk sizes would change with the name, so only a Content-Length body is rewritten.
+        if (route?.ModelRewrite is { } rewrite && !_request.IsChunked)
+        {
+            _current.ModelRewrite = new ModelRewrite(_current.ModelScan.ValueOffset, _current.ModelScan.ValueLength, rewrite);
+        }
+        return route;
     }
 
     private bool IsJsonPost()
@@ -42,27 +47,38 @@ internal sealed partial class HttpProxyConnection
         return System.Text.Ascii.EqualsIgnoreCase(mediaType.Trim((byte)' '), "application/json"u8);
     }
 
-    /// <summary>Reads (without consuming) the Content-Length body's first bytes until the model is decided; the model's length in <see cref="_modelName"/>, or 0.</summary>
+    /// <summary>
+    /// Reads (without consuming) the body's first bytes until the model is decided or <c>model_peek_timeout</c> passes;
+    /// the model's length in <see cref="_modelName"/>, or 0. A chunked body is scanned through its framing.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<int> PeekModelAsync(int maxPeek)
+    private async ValueTask<int> PeekModelAsync(ListenerConfig config)
     {
         var input = _input;
+        var chunked = _request.IsChunked;
         long contentLength = _request.ContentLength;
-        Watch(input, null, ModelPeekWait);
+        int maxPeek = config.MaxBodyPeek;
+        Watch(input, null, config.ModelPeekTimeout);
         try
         {
             while (true)
             {
                 var result = await input.ReadAsync().ConfigureAwait(false);
                 var buffer = result.Buffer;
-                var body = buffer.Slice(0, Math.Min(buffer.Length, contentLength));
-                var scan = JsonModelScanner.Scan(body, maxPeek, bodyComplete: body.Length == contentLength);
+                var body = chunked ? buffer : buffer.Slice(0, Math.Min(buffer.Length, contentLength));
+                var scan = chunked
+                    ? ChunkedModelScanner.Scan(body, maxPeek)
+                    : JsonModelScanner.Scan(body, maxPeek, bodyComplete: body.Length == contentLength);
                 var waitForMore = scan.Status == ModelScanStatus.NeedMore && !result.IsCompleted && !result.IsCanceled && !Expired && !_stopping;
                 int length = 0;
                 if (scan.Status == ModelScanStatus.Found)
                 {
                     _modelName ??= new byte[ConfigBinder.MaxModelNameBytes];
-                    if (!JsonModelScanner.TryDecodeValue(body, scan, _modelName, out length)) length = 0;
+                    var decoded = chunked
+                        ? ChunkedModelScanner.TryDecodeValue(body, scan, _modelName, out length)
+                        : JsonModelScanner.TryDecodeValue(body, scan, _modelName, out length);
+                    if (decoded) _current.ModelScan = scan;
+                    else length = 0;
                 }
                 // Nothing is consumed: the body pump forwards these bytes from the start.
                 input.AdvanceTo(buffer.Start, waitForMore ? buffer.End : buffer.Start);

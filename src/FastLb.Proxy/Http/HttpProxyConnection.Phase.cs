@@ -1,4 +1,5 @@
 using FastLb.Core.Config;
+using FastLb.Core.Json;
 using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
 using FastLb.Proxy.Transport;
@@ -65,6 +66,8 @@ internal sealed partial class HttpProxyConnection
         public byte[]? SetCookie;         // sticky_split by cookie: the Set-Cookie line for a client assigned by share now
         public ulong Hash;
         public bool ModelMissing;         // a model route found no model in the header or the JSON body
+        public ModelScanResult ModelScan; // where the body's model lies (Found only when it was read from the body)
+        public ModelRewrite ModelRewrite; // a models: alias's rewrite of the forwarded body, or none
         public BackendSnapshot? Picked;   // the backend of the last connect attempt
         public BackendSnapshot? TriedA, TriedB;
         public int Attempts;              // connect attempts (each a different backend)

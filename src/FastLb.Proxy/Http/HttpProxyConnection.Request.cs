@@ -195,6 +195,7 @@ internal sealed partial class HttpProxyConnection
             Scheme = _tls is null ? "http"u8 : "https"u8,
             HostOverride = _current.Service!.RewriteHost ? upstream.HostBytes : default,
             AllowUpgrade = _request.IsUpgradeRequest,
+            RewrittenContentLength = _current.ModelRewrite.IsNone ? 0 : _current.ModelRewrite.RewrittenLength(_request.ContentLength),
         });
         MarkExchangeStart();
         if (!await FlushUpstreamAsync(upstream.Output).ConfigureAwait(false))

@@ -66,6 +66,8 @@ internal sealed partial class HttpProxyConnection
     {
         var input = _input;
         var output = upstream.Output;
+        var rewrite = _current.ModelRewrite;
+        long sent = 0; // body bytes forwarded so far, for the model rewrite's offsets
         var cut = false;
         try
         {
@@ -77,7 +79,15 @@ internal sealed partial class HttpProxyConnection
                 // A read that ends in rejected framing forwards nothing at all, not even its valid prefix.
                 if (forward > 0 && status != BodyParseStatus.Error)
                 {
-                    foreach (var segment in buffer.Slice(0, forward)) output.Write(segment.Span);
+                    if (rewrite.IsNone)
+                    {
+                        foreach (var segment in buffer.Slice(0, forward)) output.Write(segment.Span);
+                    }
+                    else
+                    {
+                        rewrite.Write(buffer.Slice(0, forward), sent, output);
+                    }
+                    sent += forward;
                 }
                 // While the body goes on, an incomplete chunk line may stay unconsumed: examined = end waits for more (rule 3).
                 var end = buffer.GetPosition(forward);

@@ -21,6 +21,9 @@ internal readonly ref struct RequestHeadOptions
     /// <summary>The proxy will tunnel an upgrade (e.g. WebSocket), so Upgrade and <c>Connection: upgrade</c> are forwarded.</summary>
     public bool AllowUpgrade { get; init; }
 
+    /// <summary>When positive, the Content-Length to send instead of the client's (the body's model was rewritten).</summary>
+    public long RewrittenContentLength { get; init; }
+
     /// <summary>Ask the backend to close after this exchange.</summary>
     public bool ConnectionClose { get; init; }
 }

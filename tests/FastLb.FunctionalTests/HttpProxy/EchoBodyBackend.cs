@@ -4,7 +4,7 @@ using FastLb.Tests.Common;
 
 namespace FastLb.FunctionalTests.HttpProxy;
 
-/// <summary>An HTTP backend that answers each request with the decoded request body and how it was framed (<c>x-framing</c>).</summary>
+/// <summary>An HTTP backend that answers each request with the decoded request body and how it was framed (<c>x-framing</c>, <c>x-content-length</c>).</summary>
 internal static class EchoBodyBackend
 {
     public static LoopbackBackend Start() => Start("echo");
@@ -75,7 +75,7 @@ internal static class EchoBodyBackend
                 body.Write(await Take(int.Parse(cl[15..].Trim())));
             }
             var data = body.ToArray();
-            var response = Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nx-backend: {name}\r\nx-framing: {framing}\r\nContent-Length: {data.Length}\r\n\r\n");
+            var response = Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nx-backend: {name}\r\nx-framing: {framing}\r\nx-content-length: {cl?[15..].Trim() ?? "none"}\r\nContent-Length: {data.Length}\r\n\r\n");
             await socket.SendAsync(response.Concat(data).ToArray(), SocketFlags.None, ct);
         }
     }

@@ -123,17 +123,130 @@ public sealed class ModelRoutingTests
         }
     }
 
-    [Fact]
-    public async Task Post_ChunkedBody_ForwardedUnchangedToRouteWithoutModel()
+    private static string ChunkedPost(string extraHeaders = "") =>
+        $"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{extraHeaders}Transfer-Encoding: chunked\r\n\r\n";
+
+    private static byte[] Chunks(byte[] body, int size)
+    {
+        var wire = new List<byte>();
+        for (int i = 0; i < body.Length; i += size)
+        {
+            int take = Math.Min(size, body.Length - i);
+            wire.AddRange(Encoding.ASCII.GetBytes($"{take:x}\r\n"));
+            wire.AddRange(body.AsSpan(i, take).ToArray());
+            wire.AddRange("\r\n"u8.ToArray());
+        }
+        wire.AddRange("0\r\n\r\n"u8.ToArray());
+        return [.. wire];
+    }
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(64)]
+    [InlineData(100_000)]
+    public async Task Post_ChunkedBody_RoutedByModel_ForwardedChunkedAndUnchanged(int chunkSize)
     {
         await using var backends = new Backends();
         await using var lb = await L7Harness.StartAsync(Config(backends.All));
-        var json = "{\"model\":\"gpt-4o\"}";
-        var response = await lb.SendOnceAsync(
-            $"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{json[..5]}\r\n{json.Length - 5:x}\r\n{json[5..]}\r\n0\r\n\r\n").WaitAsync(L7Harness.Timeout);
+        await using var client = await lb.ConnectAsync();
+        foreach (var (model, prefix) in new[] { ("gpt-4o", "a"), ("llama-3.1-8b", "b"), ("other", "fb") })
+        {
+            var body = Encoding.UTF8.GetBytes($$"""{"messages":[{"role":"user","content":"{{new string('x', 5000)}} \u00e9"}],"mod\u0065l":"{{model}}"}""");
+            var wire = Chunks(body, chunkSize);
+            // Sent in pieces that cut chunk lines and the model, each after a pause.
+            await client.SendRawAsync(Encoding.ASCII.GetBytes(ChunkedPost())).WaitAsync(L7Harness.Timeout);
+            int start = 0;
+            foreach (var cut in new[] { wire.Length / 3, wire.Length - 20, wire.Length - 6, wire.Length })
+            {
+                await client.SendRawAsync(wire.AsMemory(start, cut - start)).WaitAsync(L7Harness.Timeout);
+                start = cut;
+                await Task.Delay(20);
+            }
+            var response = await client.ReadResponseAsync().WaitAsync(L7Harness.Timeout);
+            Assert.Equal(200, response.Status);
+            Assert.StartsWith(prefix, response.Header("x-backend"), StringComparison.Ordinal);
+            Assert.Equal("chunked", response.Header("x-framing"));
+            Assert.Equal(body, response.Body);
+        }
+    }
+
+    [Fact]
+    public async Task Post_ChunkedBodyWithoutModel_RoutedWithoutModel()
+    {
+        await using var backends = new Backends();
+        await using var lb = await L7Harness.StartAsync(Config(backends.All));
+        var json = "{\"messages\":[{\"model\":\"gpt-4o\"}]}";
+        var response = await lb.SendOnceAsync(ChunkedPost() + Encoding.ASCII.GetString(Chunks(Encoding.ASCII.GetBytes(json), 7))).WaitAsync(L7Harness.Timeout);
         Assert.Equal(200, response.Status);
         Assert.Equal("fb", response.Header("x-backend"));
-        Assert.Equal("chunked", response.Header("x-framing"));
         Assert.Equal(json, response.Text);
+    }
+
+    [Fact]
+    public async Task Post_BodySlowerThanModelPeekTimeout_RoutedWithoutModel()
+    {
+        await using var backends = new Backends();
+        await using var lb = await L7Harness.StartAsync(Config(backends.All, "    model_peek_timeout: 300ms"));
+        await using var client = await lb.ConnectAsync();
+        var body = Encoding.UTF8.GetBytes("""{"model":"gpt-4o"}""");
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await client.SendRawAsync(Encoding.ASCII.GetBytes(Post(body)).Concat(body[..5]).ToArray()).WaitAsync(L7Harness.Timeout);
+        // The route is chosen without the model once the wait ends; the body's rest then follows to that backend.
+        await Task.Delay(800);
+        await client.SendRawAsync(body.AsMemory(5)).WaitAsync(L7Harness.Timeout);
+        var response = await client.ReadResponseAsync().WaitAsync(L7Harness.Timeout);
+        Assert.Equal(200, response.Status);
+        Assert.Equal("fb", response.Header("x-backend"));
+        Assert.Equal(body, response.Body);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(8), $"took {started.Elapsed}");
+    }
+
+    private static string AliasConfig(LoopbackBackend[] backends) => Config(backends, """
+            models:
+              gpt-4o-latest: { service: b, model: "llama-3.1-70b-instruct-v2 \"q\" é" }
+              short: { service: b, model: s }
+              cheap: a
+        """);
+
+    [Theory]
+    [InlineData("""{"model":"gpt-4o-latest","messages":[{"role":"user","content":"keep \"model\":\"gpt-4o-latest\""}]}""")]
+    [InlineData("""{"messages":[],"stream":true,"mod\u0065l":"gpt\u002d4o-latest","n":1}""")]
+    [InlineData("""{"model":"short","messages":[]}""")]
+    public async Task Post_ModelAlias_RewritesOnlyTheModelAndFixesContentLength(string json)
+    {
+        await using var backends = new Backends();
+        await using var lb = await L7Harness.StartAsync(AliasConfig(backends.All));
+        await using var client = await lb.ConnectAsync();
+        var body = Encoding.UTF8.GetBytes(json);
+        var scan = System.Text.Json.JsonDocument.Parse(body).RootElement.GetProperty("model").GetString();
+        var upstream = scan == "short" ? "s" : "llama-3.1-70b-instruct-v2 \"q\" é";
+        var response = await client.SendAsync(Post(body), body).WaitAsync(L7Harness.Timeout);
+        Assert.Equal(200, response.Status);
+        Assert.StartsWith("b", response.Header("x-backend"), StringComparison.Ordinal);
+        Assert.Equal(response.Body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), response.Header("x-content-length"));
+        using var forwarded = System.Text.Json.JsonDocument.Parse(response.Body);
+        Assert.Equal(upstream, forwarded.RootElement.GetProperty("model").GetString());
+        // Every other property arrives as the client wrote it.
+        using var sent = System.Text.Json.JsonDocument.Parse(body);
+        foreach (var property in sent.RootElement.EnumerateObject())
+        {
+            if (property.NameEquals("model")) continue;
+            Assert.Equal(property.Value.GetRawText(), forwarded.RootElement.GetProperty(property.Name).GetRawText());
+        }
+        // The connection stays in step: a second request on it is answered too.
+        var again = await client.SendAsync(Post(body), body).WaitAsync(L7Harness.Timeout);
+        Assert.Equal(response.Body, again.Body);
+    }
+
+    [Fact]
+    public async Task Post_ModelAliasWithoutRewrite_RoutedBodyUnchanged()
+    {
+        await using var backends = new Backends();
+        await using var lb = await L7Harness.StartAsync(AliasConfig(backends.All));
+        var body = Encoding.UTF8.GetBytes("""{"model":"cheap"}""");
+        var response = await lb.SendOnceAsync(Post(body) + Encoding.UTF8.GetString(body)).WaitAsync(L7Harness.Timeout);
+        Assert.Equal(200, response.Status);
+        Assert.StartsWith("a", response.Header("x-backend"), StringComparison.Ordinal);
+        Assert.Equal(body, response.Body);
     }
 }

@@ -174,4 +174,77 @@ public sealed class ModelRoutingConfigTests
             """ + "\n" + Services, "models.yaml", null));
         Assert.Contains(ex.Errors, e => e.Message.Contains("can never match", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Parse_ModelAliases_ServiceAndOptionalRewrite()
+    {
+        var listener = Listener("""
+              - name: ai
+                bind: 127.0.0.1:8080
+                model_peek_timeout: 2s
+                models:
+                  gpt-4o-latest: { service: llm, model: llama-3.1-70b-instruct-v2 }
+                  cheap: other
+                  same: { service: llm, model: same }
+                routes: [ { service: other } ]
+            """);
+        Assert.Equal(TimeSpan.FromSeconds(2), listener.ModelPeekTimeout);
+        Assert.Equal(3, listener.Models.Count);
+        Assert.Equal(("gpt-4o-latest", "llm", "llama-3.1-70b-instruct-v2"), (listener.Models[0].Name, listener.Models[0].Service, listener.Models[0].Model));
+        Assert.Equal(("cheap", "other", (string?)null), (listener.Models[1].Name, listener.Models[1].Service, listener.Models[1].Model));
+        Assert.Null(listener.Models[2].Model); // the same name: nothing to rewrite
+        Assert.Equal(ListenerConfig.DefaultModelPeekTimeout, Listener("""
+              - name: ai
+                bind: 127.0.0.1:8080
+                routes: [ { service: other } ]
+            """).ModelPeekTimeout);
+    }
+
+    [Fact]
+    public void Parse_ModelAliasUnknownService_PointsAtIt()
+    {
+        var error = Single("""
+              - name: ai
+                bind: 127.0.0.1:8080
+                models:
+                  gpt-4o: { service: lm }
+                routes: [ { service: other } ]
+            """);
+        Assert.Equal((5, 26), (error.Line, error.Column));
+        Assert.StartsWith("unknown service 'lm'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_ModelAliasWithoutServiceOrUnknownKey_Refused()
+    {
+        var error = Single("""
+              - name: ai
+                bind: 127.0.0.1:8080
+                models:
+                  gpt-4o: { model: x }
+                routes: [ { service: other } ]
+            """);
+        Assert.Equal("model 'gpt-4o' in models of listener 'ai' needs a service, e.g. { service: llm, model: llama-3.1-70b-instruct }", error.Message);
+        error = Single("""
+              - name: ai
+                bind: 127.0.0.1:8080
+                models:
+                  gpt-4o: { service: llm, rewrite: x }
+                routes: [ { service: other } ]
+            """);
+        Assert.StartsWith("unknown key 'rewrite' in model 'gpt-4o' in models of listener 'ai'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_ModelsOnTcpListener_Refused()
+    {
+        var error = Single("""
+              - name: db
+                bind: 127.0.0.1:5432
+                protocol: tcp
+                service: other
+                models: { a: llm }
+            """);
+        Assert.Equal("'models' is only for http listeners; tcp listener 'db' reads no request bodies", error.Message);
+    }
 }
