@@ -130,6 +130,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
         if (takeover is not null) Generation = ProcessGeneration.After(takeover.Previous);
         Log.Info($"start fastlb pid={Environment.ProcessId} config={config.SourcePath} workers={Workers.Workers}{(Workers.Pinned ? " pinned" : "")}"
             + (takeover is null ? "" : $" version={Generation.Version} upgrading from pid {takeover.Previous.Pid} (version {takeover.Previous.Version})"));
+        foreach (var warning in config.Warnings) Log.Warn(warning.ToString());
         ApplyDescriptorPlan(config);
         Controller.Load(config);
         if (takeover is not null) ReadUpgradeState(takeover.State, $"pid {takeover.Previous.Pid}");
@@ -286,9 +287,11 @@ internal sealed class FastLbRuntime : IAsyncDisposable
             var warnings = await Proxy.ApplyAsync(config).ConfigureAwait(false);
             Proxy.AccessLogs.Reopen(); // a reload also reopens the access logs (logrotate's postrotate may send either)
             foreach (var w in warnings) Log.Warn($"reload: {w}");
+            foreach (var w in config.Warnings) Log.Warn($"reload: {w}");
             Log.Info($"reload ok generation={change.Generation}");
             Controller.Events.Append("reload", $"reload ok: {change.Summary}{(warnings.Count > 0 ? "; " + string.Join("; ", warnings) : "")}", generation: change.Generation, ok: warnings.Count == 0);
-            return new ReloadResult(true, change.Generation, [], warnings);
+            // The file's own warnings (a certificate about to expire) go back to ctl too; they do not make the reload fail.
+            return new ReloadResult(true, change.Generation, [], [.. warnings, .. config.Warnings.Select(w => w.ToString())]);
         }
         catch (Exception e)
         {

@@ -10,6 +10,9 @@ internal sealed partial class ConfigBinder
     private static readonly string[] TlsCertificateKeys = ["cert", "key", "sni"];
     private static readonly string[] TlsVersions = ["tls1.2", "tls1.3"];
 
+    /// <summary>A certificate that expires sooner than this loads with a warning (check, start and reload say so).</summary>
+    public static readonly TimeSpan CertificateExpiryWarning = TimeSpan.FromDays(14);
+
     /// <summary>tls: { certificates: [{ cert, key, sni? }], min_version }: every certificate is loaded here, so a bad file is a config error with its line.</summary>
     private TlsTerminationConfig? BindTls(ConfigEntry entry, string listener)
     {
@@ -89,6 +92,11 @@ internal sealed partial class ConfigBinder
             certificate.Dispose();
             return null;
         }
+        var left = certificate.NotAfter.ToUniversalTime() - DateTime.UtcNow;
+        if (left < CertificateExpiryWarning)
+        {
+            Warning(certEntry.Value, $"{context}: certificate '{certPath}' expires on {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC, in {FormatLeft(left)}; renew it and reload");
+        }
 
         var names = new List<string>();
         if (f.TryGetValue("sni", out var sniEntry))
@@ -108,8 +116,11 @@ internal sealed partial class ConfigBinder
                 names.AddRange(san.EnumerateDnsNames().Select(n => n.ToLowerInvariant()));
             }
         }
-        return new TlsCertificateConfig(certificate, chain, names);
+        return new TlsCertificateConfig(certificate, chain, names, certPath);
     }
+
+    private static string FormatLeft(TimeSpan left) =>
+        left.TotalDays >= 2 ? $"{(int)left.TotalDays} days" : left.TotalHours >= 2 ? $"{(int)left.TotalHours} hours" : $"{Math.Max(0, (int)left.TotalMinutes)} minutes";
 
     /// <summary>A path relative to the config file's folder, when the config came from a file.</summary>
     private string ResolvePath(string path) =>

@@ -57,6 +57,7 @@ internal sealed partial class ConfigBinder(string file)
     private const int MaxWorkers = 1024;
 
     private readonly List<ConfigError> _errors = [];
+    private readonly List<ConfigError> _warnings = [];
     private string? _baseDirectory; // the config file's folder: relative paths in it are resolved against it
     private OnLimit _onLimit = OnLimit.Queue; // the top-level on_limit, the default of every listener
 
@@ -102,6 +103,7 @@ internal sealed partial class ConfigBinder(string file)
             Defaults = defaults,
             Listeners = listeners,
             Services = services,
+            Warnings = [.. _warnings.OrderBy(e => e.Line).ThenBy(e => e.Column)],
         };
     }
 
@@ -382,4 +384,8 @@ internal sealed partial class ConfigBinder(string file)
 
     private void Error(int line, int column, string message) =>
         _errors.Add(new ConfigError(file, Math.Max(line, 1), Math.Max(column, 1), message));
+
+    /// <summary>Something the operator should act on soon that still loads (a certificate about to expire).</summary>
+    private void Warning(ConfigNode at, string message) =>
+        _warnings.Add(new ConfigError(file, Math.Max(at.Line, 1), Math.Max(at.Column, 1), message, IsWarning: true));
 }

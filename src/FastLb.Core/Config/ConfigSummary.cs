@@ -29,6 +29,13 @@ internal static class ConfigSummary
                 continue;
             }
             sb.AppendLine($"  {l.Name}  {l.Bind}  http, {l.Routes.Count} route(s):");
+            if (l.Tls is { } tls)
+            {
+                foreach (var c in tls.Certificates)
+                {
+                    sb.AppendLine($"    tls {c.Path}: {(c.Names.Count > 0 ? string.Join(", ", c.Names) : "(no names)")}, expires {c.NotAfter:yyyy-MM-dd HH:mm} UTC");
+                }
+            }
             for (var i = 0; i < l.Routes.Count; i++)
             {
                 var r = l.Routes[i];

@@ -30,6 +30,9 @@ internal sealed class FastLbConfig
     /// <summary>Services in file order.</summary>
     public IReadOnlyList<ServiceConfig> Services { get; init; } = [];
 
+    /// <summary>What loads but needs attention soon (a certificate expiring within 14 days), in file order.</summary>
+    public IReadOnlyList<ConfigError> Warnings { get; init; } = [];
+
     public ServiceConfig? FindService(string name)
     {
         foreach (var s in Services)

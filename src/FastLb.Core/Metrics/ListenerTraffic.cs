@@ -1,3 +1,5 @@
+using FastLb.Core.Tls;
+
 namespace FastLb.Core.Metrics;
 
 /// <summary>Counters of one listener by name (they survive reloads and re-binds): client connections and every request it answered.</summary>
@@ -41,4 +43,17 @@ internal sealed class ListenerTraffic(string name)
     public long RejectedClientHellos => Interlocked.Read(ref _rejectedClientHellos);
 
     public void ClientHelloRejected() => Interlocked.Increment(ref _rejectedClientHellos);
+
+    private long _tlsHandshakes;
+    private readonly long[] _tlsHandshakeFailures = new long[TlsHandshakeFailures.Count];
+
+    /// <summary>TLS handshakes a terminating listener finished.</summary>
+    public long TlsHandshakes => Interlocked.Read(ref _tlsHandshakes);
+
+    public void TlsHandshakeDone() => Interlocked.Increment(ref _tlsHandshakes);
+
+    /// <summary>TLS handshakes a terminating listener gave up on, for <paramref name="reason"/>.</summary>
+    public long TlsHandshakeFailuresFor(TlsHandshakeFailure reason) => Interlocked.Read(ref _tlsHandshakeFailures[(int)reason]);
+
+    public void TlsHandshakeFailed(TlsHandshakeFailure reason) => Interlocked.Increment(ref _tlsHandshakeFailures[(int)reason]);
 }

@@ -1,6 +1,7 @@
 using FastLb.Core.Health;
 using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
+using FastLb.Core.Tls;
 using FastLb.Core.Traffic;
 using FastLb.Proxy.Transport;
 
@@ -143,6 +144,7 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         foreach (var l in listeners) w.Sample("fastlb_listener_connections_refused_total", ["listener", l.Name], l.RefusedConnections);
         w.Family("fastlb_listener_tls_client_hello_rejected_total", "counter", "TLS passthrough connections closed for a malformed, oversized, truncated or late ClientHello or no matching sni route.");
         foreach (var l in listeners) w.Sample("fastlb_listener_tls_client_hello_rejected_total", ["listener", l.Name], l.RejectedClientHellos);
+        WriteTls(w, listeners);
         w.Family("fastlb_listener_requests_total", "counter", "HTTP requests answered per listener by status class, FastLb's own answers included.");
         for (var i = 0; i < listeners.Count; i++)
         {
@@ -159,6 +161,32 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         for (var i = 0; i < listeners.Count; i++)
         {
             WriteHistogram(w, "fastlb_listener_request_duration_seconds", ["listener", listeners[i].Name], totals[i], TrafficField.DurationBins, TrafficField.DurationSumMicros);
+        }
+    }
+
+    /// <summary>TLS-terminating listeners: certificate expiry (from the config in force) and handshakes by outcome.</summary>
+    private void WriteTls(PrometheusTextWriter w, List<ListenerTraffic> listeners)
+    {
+        var tlsListeners = runtime.Router.Current.Config.Listeners.Where(l => l.Tls is not null).ToList();
+        w.Family("fastlb_tls_certificate_expiry_seconds", "gauge", "When each certificate of a TLS listener expires (Unix time); alert on it minus time().");
+        foreach (var l in tlsListeners)
+        {
+            foreach (var c in l.Tls!.Certificates)
+            {
+                w.Sample("fastlb_tls_certificate_expiry_seconds", ["listener", l.Name, "file", c.Path, "names", string.Join(",", c.Names)], c.NotAfter.ToUnixTimeSeconds());
+            }
+        }
+        var terminating = listeners.Where(l => tlsListeners.Any(t => t.Name == l.Name)).ToList();
+        w.Family("fastlb_listener_tls_handshakes_total", "counter", "TLS handshakes finished per terminating listener.");
+        foreach (var l in terminating) w.Sample("fastlb_listener_tls_handshakes_total", ["listener", l.Name], l.TlsHandshakes);
+        w.Family("fastlb_listener_tls_handshake_failures_total", "counter", "TLS handshakes a terminating listener gave up on, by reason (timeout, closed, not_tls, protocol, client_certificate, other).");
+        foreach (var l in terminating)
+        {
+            for (var r = 0; r < TlsHandshakeFailures.Count; r++)
+            {
+                var reason = (TlsHandshakeFailure)r;
+                w.Sample("fastlb_listener_tls_handshake_failures_total", ["listener", l.Name, "reason", TlsHandshakeFailures.Name(reason)], l.TlsHandshakeFailuresFor(reason));
+            }
         }
     }
 

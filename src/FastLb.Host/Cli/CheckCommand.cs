@@ -2,7 +2,7 @@ using FastLb.Core.Config;
 
 namespace FastLb.Host.Cli;
 
-/// <summary>`fastlb check -c FILE`: validates and prints a summary, or every error as file:line:col: message.</summary>
+/// <summary>`fastlb check -c FILE`: validates and prints a summary, or every error as file:line:col: message; warnings (file:line:col: warning: message) go to stderr and keep exit 0.</summary>
 internal static class CheckCommand
 {
     public static int Execute(string[] args, TextWriter stdout, TextWriter stderr)
@@ -12,7 +12,8 @@ internal static class CheckCommand
         try
         {
             var config = ConfigLoader.LoadFile(path);
-            stdout.WriteLine($"{path}: ok");
+            foreach (var warning in config.Warnings) stderr.WriteLine(warning);
+            stdout.WriteLine($"{path}: ok{(config.Warnings.Count > 0 ? $" with {config.Warnings.Count} warning(s)" : "")}");
             stdout.Write(ConfigSummary.Describe(config));
             return 0;
         }

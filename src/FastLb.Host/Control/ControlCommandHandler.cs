@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using FastLb.Core.Config;
 using FastLb.Core.Metrics;
+using FastLb.Core.Tls;
 using FastLb.Core.Traffic;
 
 namespace FastLb.Host.Control;
@@ -141,12 +142,14 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
         w.WriteNumber("pid", Environment.ProcessId);
         runtime.Controller.WriteStatus(w);
         w.WriteStartArray("listeners");
+        var config = runtime.Router.Current.Config;
         foreach (var l in runtime.Proxy.Listeners)
         {
             w.WriteStartObject();
             w.WriteString("name", l.Name);
             w.WriteString("bind", l.EndPoint.ToString());
             w.WriteString("protocol", l.Protocol.ToString().ToLowerInvariant());
+            WriteListenerFigures(w, runtime.Proxy.ListenerTraffic.GetOrAdd(l.Name), config.Listeners.FirstOrDefault(c => c.Name == l.Name));
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -154,6 +157,37 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
         WriteConnectionLimits(w, runtime);
         WriteProcess(w, runtime);
     });
+
+    /// <summary>A listener's rejections (PROXY header, passthrough ClientHello) and, when it terminates TLS, its certificates and handshakes (docs/control.md).</summary>
+    private static void WriteListenerFigures(Utf8JsonWriter w, ListenerTraffic traffic, ListenerConfig? config)
+    {
+        w.WriteNumber("proxy_header_rejected", traffic.RejectedProxyHeaders);
+        w.WriteNumber("client_hello_rejected", traffic.RejectedClientHellos);
+        if (config?.Tls is not { } tls) return;
+        var now = DateTimeOffset.UtcNow;
+        w.WriteStartObject("tls");
+        w.WriteStartArray("certificates");
+        foreach (var c in tls.Certificates)
+        {
+            w.WriteStartObject();
+            w.WriteString("file", c.Path);
+            w.WriteStartArray("names");
+            foreach (var n in c.Names) w.WriteStringValue(n);
+            w.WriteEndArray();
+            w.WriteString("not_after", c.NotAfter.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture));
+            w.WriteNumber("expires_in_seconds", (long)(c.NotAfter - now).TotalSeconds);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteNumber("handshakes", traffic.TlsHandshakes);
+        w.WriteStartObject("handshake_failures");
+        for (var r = 0; r < TlsHandshakeFailures.Count; r++)
+        {
+            w.WriteNumber(TlsHandshakeFailures.Name((TlsHandshakeFailure)r), traffic.TlsHandshakeFailuresFor((TlsHandshakeFailure)r));
+        }
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
 
     /// <summary>max_connections, refusals and the descriptor budget (docs/control.md).</summary>
     private static void WriteConnectionLimits(Utf8JsonWriter w, FastLbRuntime runtime)

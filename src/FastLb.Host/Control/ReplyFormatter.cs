@@ -136,7 +136,17 @@ internal static class ReplyFormatter
             foreach (var l in listeners.EnumerateArray())
             {
                 sb.Append("listener ").Append(l.GetProperty("name").GetString()).Append("  ")
-                  .Append(l.GetProperty("bind").GetString()).Append("  ").Append(l.GetProperty("protocol").GetString()).AppendLine();
+                  .Append(l.GetProperty("bind").GetString()).Append("  ").Append(l.GetProperty("protocol").GetString());
+                if (l.TryGetProperty("proxy_header_rejected", out var proxyRejected) && proxyRejected.GetInt64() > 0)
+                {
+                    sb.Append("  PROXY header rejected ").Append(proxyRejected.GetInt64());
+                }
+                if (l.TryGetProperty("client_hello_rejected", out var helloRejected) && helloRejected.GetInt64() > 0)
+                {
+                    sb.Append("  ClientHello rejected ").Append(helloRejected.GetInt64());
+                }
+                sb.AppendLine();
+                if (l.TryGetProperty("tls", out var tls)) AppendListenerTls(sb, tls);
             }
         }
         foreach (var service in services.EnumerateObject())
@@ -182,6 +192,22 @@ internal static class ReplyFormatter
     }
 
     /// <summary>"  rollout green from blue: running step 2 of 4 (25%)", the window so far, then one line per judged step.</summary>
+    /// <summary>Under a TLS listener: each certificate with its names and expiry, then handshakes and failures by reason.</summary>
+    private static void AppendListenerTls(StringBuilder sb, JsonElement tls)
+    {
+        foreach (var c in tls.GetProperty("certificates").EnumerateArray())
+        {
+            var left = c.GetProperty("expires_in_seconds").GetInt64();
+            var names = string.Join(", ", c.GetProperty("names").EnumerateArray().Select(n => n.GetString()));
+            sb.Append("  certificate ").Append(c.GetProperty("file").GetString()).Append("  ").Append(names.Length > 0 ? names : "(no names)")
+              .Append("  expires ").Append(c.GetProperty("not_after").GetString())
+              .Append(left < 0 ? "  EXPIRED" : left < 14 * 86400 ? $"  in {left / 86400.0:0.#} days: RENEW" : $"  in {left / 86400} days").AppendLine();
+        }
+        sb.Append("  tls handshakes ").Append(tls.GetProperty("handshakes").GetInt64());
+        var failures = tls.GetProperty("handshake_failures").EnumerateObject().Where(f => f.Value.GetInt64() > 0).ToList();
+        sb.Append("  failed ").Append(failures.Count == 0 ? "0" : string.Join(", ", failures.Select(f => $"{f.Name} {f.Value.GetInt64()}"))).AppendLine();
+    }
+
     private static void AppendRollout(StringBuilder sb, JsonElement r)
     {
         var inv = System.Globalization.CultureInfo.InvariantCulture;

@@ -1,7 +1,10 @@
 using System.IO.Pipelines;
 using System.Net.Security;
+using System.Runtime.CompilerServices;
 using System.Security.Authentication;
+using FastLb.Core.Config;
 using FastLb.Core.Diagnostics;
+using FastLb.Core.Tls;
 using FastLb.Proxy.Tls;
 using FastLb.Proxy.Transport;
 
@@ -34,13 +37,37 @@ internal sealed partial class HttpProxyConnection
         }
         catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException)
         {
-            Log.Debug(deadline.IsCancellationRequested
-                ? $"listener '{_listener.Name}': TLS handshake from {_peer?.Address} not finished within {_listener.HandshakeTimeout.TotalSeconds:0.###}s"
-                : $"listener '{_listener.Name}': TLS handshake from {_peer?.Address} failed: {e.Message}");
+            HandshakeFailed(e, deadline.IsCancellationRequested);
             return false;
         }
+        _owner.Traffic.TlsHandshakeDone();
         _input = PipeReader.Create(ssl, new StreamPipeReaderOptions(bufferSize: TlsPipeBufferSize, leaveOpen: true));
         _output = PipeWriter.Create(ssl, new StreamPipeWriterOptions(minimumBufferSize: TlsPipeBufferSize, leaveOpen: true));
         return true;
+    }
+
+    /// <summary>Counts a failed handshake by its reason and logs it at the shared bounded rate (a client that only connected and left is not worth a line).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void HandshakeFailed(Exception e, bool timedOut)
+    {
+        var reason = TlsHandshakeFailures.Classify(e, timedOut);
+        _owner.Traffic.TlsHandshakeFailed(reason);
+        var what = reason == TlsHandshakeFailure.Timeout
+            ? $"not finished within {ConfigDuration.Format(_listener.HandshakeTimeout)}"
+            : $"failed ({TlsHandshakeFailures.Name(reason)}): {Innermost(e).Message}";
+        if (reason == TlsHandshakeFailure.Closed)
+        {
+            Log.Debug($"listener '{_listener.Name}': TLS handshake from {_peer?.Address} {what}");
+            return;
+        }
+        if (!ErrorLogLimiter.Shared.TryAcquire(out var suppressed)) return;
+        var more = suppressed > 0 ? $" ({suppressed} similar line(s) suppressed)" : "";
+        Log.Warn($"listener '{_listener.Name}': TLS handshake from {_peer?.Address} {what}{more}");
+    }
+
+    private static Exception Innermost(Exception e)
+    {
+        while (e.InnerException is { } inner) e = inner;
+        return e;
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 
@@ -12,16 +13,50 @@ internal sealed record RawHttpResponse(int Status, Dictionary<string, string> He
     public string? Header(string name) => Headers.TryGetValue(name, out var v) ? v : null;
 }
 
-/// <summary>A keep-alive HTTP/1.1 client over one raw socket: sends exact bytes, reads Content-Length or chunked responses.</summary>
+/// <summary>A keep-alive HTTP/1.1 client over one raw socket (or TLS over it): sends exact bytes, reads Content-Length or chunked responses.</summary>
 internal sealed class RawHttpClient : IAsyncDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
     private readonly Socket _socket;
+    private readonly SslStream? _ssl;
     private readonly byte[] _buffer = new byte[64 * 1024];
     private int _start;
     private int _end;
 
-    private RawHttpClient(Socket socket) => _socket = socket;
+    private RawHttpClient(Socket socket, SslStream? ssl = null)
+    {
+        _socket = socket;
+        _ssl = ssl;
+    }
+
+    /// <summary>The TLS session of a client made by <see cref="ConnectTlsAsync"/> (the server's certificate, protocol, ALPN).</summary>
+    public SslStream Ssl => _ssl ?? throw new InvalidOperationException("not a TLS client");
+
+    /// <summary>Connects and runs the TLS client handshake with <paramref name="options"/>; bytes then go through TLS.</summary>
+    public static async Task<RawHttpClient> ConnectTlsAsync(IPEndPoint endPoint, SslClientAuthenticationOptions options)
+    {
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(endPoint).WaitAsync(Timeout);
+            var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false));
+            try
+            {
+                await ssl.AuthenticateAsClientAsync(options).WaitAsync(Timeout);
+            }
+            catch
+            {
+                await ssl.DisposeAsync();
+                throw;
+            }
+            return new RawHttpClient(socket, ssl);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
 
     public static async Task<RawHttpClient> ConnectAsync(IPEndPoint endPoint)
     {
@@ -41,6 +76,11 @@ internal sealed class RawHttpClient : IAsyncDisposable
     {
         while (!data.IsEmpty)
         {
+            if (_ssl is not null)
+            {
+                await _ssl.WriteAsync(data).AsTask().WaitAsync(Timeout);
+                return;
+            }
             var n = await _socket.SendAsync(data, SocketFlags.None).AsTask().WaitAsync(Timeout);
             data = data[n..];
         }
@@ -129,14 +169,16 @@ internal sealed class RawHttpClient : IAsyncDisposable
             _end -= _start;
             _start = 0;
         }
-        var n = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None).AsTask().WaitAsync(Timeout);
+        var n = _ssl is not null
+            ? await _ssl.ReadAsync(_buffer.AsMemory(_end)).AsTask().WaitAsync(Timeout)
+            : await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None).AsTask().WaitAsync(Timeout);
         _end += n;
         return n > 0;
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        if (_ssl is not null) await _ssl.DisposeAsync();
         _socket.Dispose();
-        return ValueTask.CompletedTask;
     }
 }

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using FastLb.Core.Tls;
 using FastLb.FunctionalTests.Host;
 using FastLb.FunctionalTests.HttpProxy;
 using FastLb.FunctionalTests.ProxyProtocol;
@@ -173,6 +174,8 @@ public sealed class TlsTerminationTests : IAsyncLifetime
             socket.Dispose();
             await ssl.DisposeAsync();
         });
+        var traffic = _lb.Server.ListenerTraffic.GetOrAdd("https");
+        await Poll.UntilAsync(() => traffic.TlsHandshakeFailuresFor(TlsHandshakeFailure.Protocol) == 1, "the TLS 1.2 handshake is counted as a protocol failure");
         var (s13, ssl13) = await ConnectAsync("shop.example.com", SslProtocols.Tls13);
         using (s13)
         await using (ssl13)
@@ -228,6 +231,9 @@ public sealed class TlsTerminationTests : IAsyncLifetime
         }
         Assert.Equal(0, n);
         Assert.True(DateTime.UtcNow - started >= TimeSpan.FromSeconds(1.5), "cut before handshake_timeout");
+        var traffic = _lb.Server.ListenerTraffic.GetOrAdd("https");
+        await Poll.UntilAsync(() => traffic.TlsHandshakeFailuresFor(TlsHandshakeFailure.Timeout) == 1, "the stalled handshake is counted as a timeout");
+        Assert.Equal(0, traffic.TlsHandshakes);
     }
 
     private static int CountOf(string text, string part)

@@ -109,6 +109,44 @@ public sealed class TlsConfigTests : IDisposable
     }
 
     [Fact]
+    public void Parse_CertificateExpiringWithin14Days_LoadsWithAWarningAtItsLine()
+    {
+        var soon = Write("soon", TestCertificates.SelfSigned(["soon.example.com"], DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow.AddDays(5)));
+        var later = Write("later", TestCertificates.SelfSigned("later.example.com"));
+        var config = ConfigLoader.Parse(Yaml($$"""
+                  certificates:
+                    - { cert: {{later.Cert}}, key: {{later.Key}} }
+                    - { cert: {{soon.Cert}}, key: {{soon.Key}} }
+            """), "soon.yaml");
+
+        Assert.Equal(2, config.Listeners[0].Tls!.Certificates.Count);
+        var warning = Assert.Single(config.Warnings);
+        Assert.Equal(7, warning.Line);
+        Assert.StartsWith($"soon.yaml:7:{warning.Column}: warning: certificate 2 of tls of listener 'https': certificate '{soon.Cert}' expires on ", warning.ToString(), StringComparison.Ordinal);
+        Assert.Contains(", in 4 days; renew it and reload", warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CheckCommand_CertificateExpiringSoon_WarnsOnStderrAndExitsZero()
+    {
+        var soon = Write("soon", TestCertificates.SelfSigned(["soon.example.com"], DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow.AddDays(3)));
+        var path = Path.Combine(_dir.FullName, "fastlb.yaml");
+        File.WriteAllText(path, Yaml($$"""
+                  certificates: [ { cert: soon.pem, key: soon.key } ]
+            """));
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+
+        var code = FastLb.Host.Cli.CheckCommand.Execute(["-c", path], stdout, stderr);
+
+        Assert.Equal(0, code);
+        Assert.StartsWith($"{path}:5:", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Contains($": warning: certificate 1 of tls of listener 'https': certificate '{soon.Cert}' expires on ", stderr.ToString(), StringComparison.Ordinal);
+        Assert.StartsWith($"{path}: ok with 1 warning(s)", stdout.ToString(), StringComparison.Ordinal);
+        Assert.Contains($"tls {soon.Cert}: soon.example.com, expires ", stdout.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Parse_TlsOnTcpListener_Error()
     {
         var error = SingleError("""
