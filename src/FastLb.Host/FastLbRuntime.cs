@@ -128,7 +128,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
     {
         Log.Format = config.LogFormat;
         if (takeover is not null) Generation = ProcessGeneration.After(takeover.Previous);
-        Log.Info($"start fastlb pid={Environment.ProcessId} config={config.SourcePath} workers={Workers.Workers}{(Workers.Pinned ? " pinned" : "")}"
+        Log.Info($"start fastlb pid={Environment.ProcessId} config={config.SourcePath} workers={Workers.Workers}{(Workers.Pinned ? " pinned" : "")} io={Proxy.Loops.Io.Name} ({Proxy.Loops.Io.Reason})"
             + (takeover is null ? "" : $" version={Generation.Version} upgrading from pid {takeover.Previous.Pid} (version {takeover.Previous.Version})"));
         foreach (var warning in config.Warnings) Log.Warn(warning.ToString());
         ApplyDescriptorPlan(config);
@@ -281,7 +281,7 @@ internal sealed class FastLbRuntime : IAsyncDisposable
                     generation: Router.Current.Generation, ok: false);
                 return new ReloadResult(false, Router.Current.Generation, e.Errors.Select(x => x.ToString()).ToList(), []);
             }
-            Workers.WarnIfChanged(config.Workers, config.PinWorkers);
+            Workers.WarnIfChanged(config.Workers, config.PinWorkers, config.Io);
             Log.Format = config.LogFormat;
             var change = Controller.Load(config);
             var warnings = await Proxy.ApplyAsync(config).ConfigureAwait(false);

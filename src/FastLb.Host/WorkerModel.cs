@@ -1,3 +1,4 @@
+using FastLb.Core.Config;
 using FastLb.Core.Diagnostics;
 using FastLb.Proxy.Transport;
 
@@ -12,7 +13,8 @@ namespace FastLb.Host;
 /// <remarks>The loops are created once, with the server, so the count is fixed at start and cannot change on reload.</remarks>
 /// <param name="workers">Event loops to run.</param>
 /// <param name="pin">Whether each loop is pinned to a CPU.</param>
-internal sealed class WorkerModel(int workers, bool pin)
+/// <param name="io">The loops' transport (<c>io</c>); null = <see cref="IoModeNames.Default"/>.</param>
+internal sealed class WorkerModel(int workers, bool pin, IoMode? io = null)
 {
     /// <summary>One loop per CPU, unpinned: what runs when no config chose.</summary>
     public static WorkerModel Default => new(EventLoops.DefaultCount, pin: false);
@@ -21,12 +23,19 @@ internal sealed class WorkerModel(int workers, bool pin)
 
     public bool Pinned { get; } = pin;
 
+    public IoMode Io { get; } = io ?? IoModeNames.Default;
+
     /// <summary>Starts the loops; the server they are given to owns and stops them.</summary>
-    public EventLoops CreateLoops() => new(Workers, Pinned);
+    /// <exception cref="IoUnavailableException"><c>io: io_uring</c> where it cannot run.</exception>
+    public EventLoops CreateLoops() => new(Workers, Pinned, Io);
 
     /// <summary>Warns when a reloaded file asks for a worker setting that only a restart changes.</summary>
-    public void WarnIfChanged(int configured, bool pin)
+    public void WarnIfChanged(int configured, bool pin, IoMode io)
     {
+        if (io != Io)
+        {
+            Log.Warn($"io: {IoModeNames.Name(io)} in the file, {IoModeNames.Name(Io)} running; it changes only on restart");
+        }
         if (configured != Workers)
         {
             Log.Warn($"workers: {configured} in the file, {Workers} running; the worker count changes only on restart");

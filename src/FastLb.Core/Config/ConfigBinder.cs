@@ -9,7 +9,7 @@ namespace FastLb.Core.Config;
 /// <summary>Binds a <see cref="ConfigNode"/> tree to the config model, collecting every error instead of stopping at the first.</summary>
 internal sealed partial class ConfigBinder(string file)
 {
-    private static readonly string[] TopKeys = ["workers", "pin_workers", "log_format", "max_connections", "on_limit", "admin", "defaults", "listeners", "services"];
+    private static readonly string[] TopKeys = ["workers", "pin_workers", "io", "log_format", "max_connections", "on_limit", "admin", "defaults", "listeners", "services"];
     private static readonly string[] OnLimitChoices = ["queue", "close"];
     private const int MaxConnectionsLimit = 100_000_000;
     private static readonly string[] LogFormats = ["text", "json"];
@@ -80,6 +80,8 @@ internal sealed partial class ConfigBinder(string file)
         if (top.TryGetValue("workers", out var w) && Int(w, 1, MaxWorkers) is { } n) workers = n;
         var pinWorkers = true;
         if (top.TryGetValue("pin_workers", out var pw) && Bool(pw) is { } pin) pinWorkers = pin;
+        var io = IoModeNames.Default;
+        if (top.TryGetValue("io", out var iom) && IoModeNames.Parse(Choice(iom, IoModeNames.All)) is { } chosenIo) io = chosenIo;
         var logFormat = top.TryGetValue("log_format", out var lf) && Choice(lf, LogFormats) == "json" ? LogFormat.Json : LogFormat.Text;
         int? maxConnections = top.TryGetValue("max_connections", out var mc) ? Int(mc, 1, MaxConnectionsLimit) : null;
         var onLimit = top.TryGetValue("on_limit", out var ol) ? LimitAction(ol, OnLimit.Queue) : OnLimit.Queue;
@@ -96,6 +98,7 @@ internal sealed partial class ConfigBinder(string file)
             SourcePath = sourcePath,
             Workers = workers,
             PinWorkers = pinWorkers,
+            Io = io,
             LogFormat = logFormat,
             MaxConnections = maxConnections,
             OnLimit = onLimit,

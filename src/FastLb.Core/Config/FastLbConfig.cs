@@ -12,6 +12,9 @@ internal sealed class FastLbConfig
     /// <summary>Pin event loop i to the i-th CPU the process may run on (<c>pin_workers</c>, default true).</summary>
     public bool PinWorkers { get; init; } = true;
 
+    /// <summary>The event loops' kernel interface (<c>io</c>: auto, epoll or io_uring); read at start only.</summary>
+    public IoMode Io { get; init; } = IoModeNames.Default;
+
     /// <summary>How log lines are written (<c>log_format</c>: text, the default, or json).</summary>
     public Diagnostics.LogFormat LogFormat { get; init; } = Diagnostics.LogFormat.Text;
 

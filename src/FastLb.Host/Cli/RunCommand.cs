@@ -39,7 +39,18 @@ internal static class RunCommand
                 takeover?.Fail($"config {path}: " + string.Join("; ", e.Errors.Select(x => x.ToString())));
                 return 1;
             }
-            await using var runtime = new FastLbRuntime(() => ConfigLoader.LoadFile(path), new WorkerModel(config.Workers, config.PinWorkers));
+            FastLbRuntime created;
+            try
+            {
+                created = new FastLbRuntime(() => ConfigLoader.LoadFile(path), new WorkerModel(config.Workers, config.PinWorkers, config.Io));
+            }
+            catch (FastLb.Proxy.Transport.IoUnavailableException e)
+            {
+                stderr.WriteLine($"fastlb: {config.SourcePath}: {e.Message}");
+                takeover?.Fail(e.Message);
+                return 1;
+            }
+            await using var runtime = created;
             if (!await runtime.StartAsync(config, takeover: takeover).ConfigureAwait(false)) return 1;
             takeover?.Dispose(); // sockets not taken were closed by Ready; the channel is done
             return await runtime.RunUntilStoppedAsync().ConfigureAwait(false);

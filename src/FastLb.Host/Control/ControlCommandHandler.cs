@@ -156,6 +156,12 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
         w.WriteNumber("live_connections", runtime.Proxy.LiveConnections);
         WriteConnectionLimits(w, runtime);
         WriteProcess(w, runtime);
+        var io = runtime.Proxy.Loops.Io;
+        w.WriteStartObject("io");
+        w.WriteString("transport", io.Name);
+        w.WriteString("setting", FastLb.Core.Config.IoModeNames.Name(io.Requested));
+        w.WriteString("reason", io.Reason);
+        w.WriteEndObject();
     });
 
     /// <summary>A listener's rejections (PROXY header, passthrough ClientHello) and, when it terminates TLS, its certificates and handshakes (docs/control.md).</summary>

@@ -131,6 +131,11 @@ internal static class ReplyFormatter
             if (process.TryGetProperty("upgrade_in_progress", out var upgrading) && upgrading.GetBoolean()) sb.Append("  (upgrade in progress)");
             sb.AppendLine();
         }
+        if (root.TryGetProperty("io", out var io))
+        {
+            sb.Append("io ").Append(io.GetProperty("transport").GetString())
+              .Append("  (").Append(io.GetProperty("reason").GetString()).Append(')').AppendLine();
+        }
         if (root.TryGetProperty("listeners", out var listeners))
         {
             foreach (var l in listeners.EnumerateArray())

@@ -5,7 +5,7 @@ using FastLb.Core.Metrics;
 
 namespace FastLb.Proxy.Transport;
 
-/// <summary>One event loop: a thread blocked in epoll_wait that turns edge-triggered readiness into inline continuations.</summary>
+/// <summary>One event loop: a thread blocked in epoll_wait (or io_uring_enter) that turns edge-triggered readiness into inline continuations.</summary>
 /// <remarks>
 /// Sockets register once for in, out and peer-close, edge-triggered; the loop never reads or writes itself, it only
 /// flips a socket's readiness and resumes whoever waits for it, on this thread. The socket code then does the one
@@ -13,10 +13,12 @@ namespace FastLb.Proxy.Transport;
 /// socket closed earlier in the same batch cannot reach the socket that reused its slot or fd.
 /// Registration takes a lock (once per connection); dispatch takes none. A loop belongs to one <see cref="EventLoops"/>,
 /// which stops it; the thread closes its epoll and eventfd as it exits.
+/// With <c>io: io_uring</c> the same loop waits in io_uring_enter instead (see EpollLoop.Ring.cs): readiness comes from
+/// multishot polls on the loop's ring, and everything else here (slots, tokens, posted work) is shared.
 /// </remarks>
 // CA1001: the loop thread disposes both handles as it exits (see Run); disposing them from another thread would race it.
 #pragma warning disable CA1001
-internal sealed unsafe class EpollLoop
+internal sealed unsafe partial class EpollLoop
 #pragma warning restore CA1001
 {
     private const int MaxEvents = 256;
@@ -24,7 +26,7 @@ internal sealed unsafe class EpollLoop
 
     private readonly int _epfd;
     private readonly int _wakeFd;
-    private readonly SocketFdHandle _epollHandle; // closes _epfd once the thread exited and no Register uses it
+    private readonly SocketFdHandle? _epollHandle; // closes _epfd once the thread exited and no Register uses it; null on a ring loop
     private readonly SocketFdHandle _wakeHandle;  // closes _wakeFd once the thread exited and no Post signals it
     private readonly Thread _thread;
     private volatile bool _stopping;
@@ -42,30 +44,45 @@ internal sealed unsafe class EpollLoop
     /// <param name="group">The loops this one belongs to (and is stopped by).</param>
     /// <param name="id">The loop's index in <paramref name="group"/>.</param>
     /// <param name="cpu">The CPU to pin the loop's thread to, or -1 to leave it to the scheduler.</param>
-    internal EpollLoop(EventLoops group, int id, int cpu = -1)
+    /// <param name="ringEntries">0 = epoll; otherwise run on an io_uring with this many SQ entries (created on the loop's thread).</param>
+    /// <exception cref="IOException">The ring could not be set up (the message says why).</exception>
+    internal EpollLoop(EventLoops group, int id, int cpu = -1, uint ringEntries = 0)
     {
         Group = group;
         Id = id;
         Cpu = cpu;
-        _epfd = SocketSyscalls.EpollCreate();
-        if (_epfd < 0) throw SocketSyscalls.ToException(-_epfd);
-        _epollHandle = new SocketFdHandle(_epfd);
+        _ringEntries = ringEntries;
+        if (ringEntries == 0)
+        {
+            _epfd = SocketSyscalls.EpollCreate();
+            if (_epfd < 0) throw SocketSyscalls.ToException(-_epfd);
+            _epollHandle = new SocketFdHandle(_epfd);
+        }
+        else
+        {
+            _epfd = -1;
+            _ringRequests = new ConcurrentQueue<RingRequest>();
+        }
         _wakeFd = SocketSyscalls.CreateEventFd();
         if (_wakeFd < 0)
         {
-            _epollHandle.Dispose();
+            _epollHandle?.Dispose();
             throw SocketSyscalls.ToException(-_wakeFd);
         }
         _wakeHandle = new SocketFdHandle(_wakeFd);
-        var rc = SocketSyscalls.EpollAdd(_epfd, _wakeFd, SocketSyscalls.EPOLLIN | SocketSyscalls.EPOLLET, WakeToken);
-        if (rc < 0)
+        if (_epollHandle is not null)
         {
-            _wakeHandle.Dispose();
-            _epollHandle.Dispose();
-            throw SocketSyscalls.ToException(-rc);
+            var rc = SocketSyscalls.EpollAdd(_epfd, _wakeFd, SocketSyscalls.EPOLLIN | SocketSyscalls.EPOLLET, WakeToken);
+            if (rc < 0)
+            {
+                _wakeHandle.Dispose();
+                _epollHandle.Dispose();
+                throw SocketSyscalls.ToException(-rc);
+            }
         }
         _thread = new Thread(Run) { IsBackground = true, Name = $"fastlb-loop-{id}" };
         _thread.UnsafeStart();
+        if (ringEntries != 0) AwaitRingSetup(); // SINGLE_ISSUER: the ring must be created by the thread that uses it
     }
 
     /// <summary>The loops this one belongs to.</summary>
@@ -161,11 +178,22 @@ internal sealed unsafe class EpollLoop
             var token = ((ulong)++_sequence << 32) | (uint)index;
             socket.Token = token;
             _slots[index] = socket;
+            if (_ringRequests is not null)
+            {
+                if (_stopping)
+                {
+                    _slots[index] = null;
+                    _freeSlots.Push(index);
+                    return -SocketSyscalls.EBADF;
+                }
+                RequestRing(new RingRequest(fd, token));
+                return 0;
+            }
             int rc;
             var added = false;
             try
             {
-                _epollHandle.DangerousAddRef(ref added);
+                _epollHandle!.DangerousAddRef(ref added);
                 rc = SocketSyscalls.EpollAdd(_epfd, fd,
                     SocketSyscalls.EPOLLIN | SocketSyscalls.EPOLLOUT | SocketSyscalls.EPOLLRDHUP | SocketSyscalls.EPOLLET, token);
             }
@@ -175,7 +203,7 @@ internal sealed unsafe class EpollLoop
             }
             finally
             {
-                if (added) _epollHandle.DangerousRelease();
+                if (added) _epollHandle!.DangerousRelease();
             }
             if (rc < 0)
             {
@@ -191,11 +219,16 @@ internal sealed unsafe class EpollLoop
     /// Takes <paramref name="fd"/> out of the epoll set now: needed for a descriptor another process also holds (a
     /// listening socket handed over by an upgrade), which closing alone would leave registered.
     /// </summary>
-    public void RemoveFromEpoll(int fd) => SocketSyscalls.EpollDelete(_epfd, fd);
+    public void RemoveFromEpoll(int fd)
+    {
+        // A ring loop cancels the socket's poll in Unregister, which the close that follows always calls.
+        if (_epollHandle is not null) SocketSyscalls.EpollDelete(_epfd, fd);
+    }
 
     /// <summary>
     /// Forgets <paramref name="socket"/> so events still queued for it are dropped. No epoll_ctl(DEL): closing the fd
-    /// (never duplicated) removes it from the epoll set, which saves a syscall per connection. Idempotent.
+    /// (never duplicated) removes it from the epoll set, which saves a syscall per connection. A ring loop queues a
+    /// cancel of the socket's poll instead, submitted with the loop's next io_uring_enter. Idempotent.
     /// </summary>
     public void Unregister(EpollSocket socket)
     {
@@ -205,6 +238,8 @@ internal sealed unsafe class EpollLoop
             if (index >= _slots.Length || !ReferenceEquals(_slots[index], socket)) return;
             _slots[index] = null;
             _freeSlots.Push(index);
+            // A ring's poll holds a reference to the socket's file: without the cancel, close() would not release it.
+            if (_ringRequests is not null) RequestRing(new RingRequest(-1, socket.Token));
         }
     }
 
@@ -217,6 +252,11 @@ internal sealed unsafe class EpollLoop
             var rc = CpuAffinity.PinCurrentThread(Cpu);
             if (rc < 0) Log.Warn($"event loop {Id}: cannot pin to CPU {Cpu} (errno {-rc}); left to the scheduler");
         }
+        if (_ringRequests is not null)
+        {
+            RunRing();
+            return;
+        }
         var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * SocketSyscalls.EpollEventSize));
         try
         {
@@ -228,7 +268,7 @@ internal sealed unsafe class EpollLoop
             NativeMemory.Free(events);
             t_current = null;
             _wakeHandle.Dispose();
-            _epollHandle.Dispose();
+            _epollHandle!.Dispose();
         }
     }
 

@@ -37,6 +37,7 @@ internal sealed partial class EpollSocket
             if (added) _handle.DangerousRelease();
         }
         Dispose();
+        Loop.FlushRing(); // a ring loop: the poll's cancel has run, so the socket no longer listens
     }
 
     /// <summary>Accepts one pending connection and closes it at once, through <paramref name="reserve"/> (needs no free descriptor); false when none was pending.</summary>

@@ -52,6 +52,9 @@ internal sealed partial class EpollSocket : IDisposable
     /// <summary>The peer: the client of an accepted socket, the backend of a connected one.</summary>
     public IPEndPoint? RemoteEndPoint { get; }
 
+    /// <summary>The raw descriptor, for a ring loop arming this socket's poll (it checks the token is live first).</summary>
+    internal int Fd => _fd;
+
     /// <summary>The registration token the loop matches events against.</summary>
     internal ulong Token { get; set; }
 

@@ -1,3 +1,5 @@
+using FastLb.Core.Config;
+
 namespace FastLb.Proxy.Transport;
 
 /// <summary>One server's event loops (<c>workers</c> of them): started when created, stopped and closed by <see cref="Dispose"/>.</summary>
@@ -13,20 +15,37 @@ internal sealed class EventLoops : IDisposable
     private uint _next;
     private int _disposed;
 
+    /// <summary>SQ entries of each loop's ring: a loop's arms and cancels of one iteration fit without an early submit.</summary>
+    public const uint DefaultRingEntries = 1024;
+
     /// <param name="count">How many loops (threads) to run; at least 1.</param>
     /// <param name="pin">
     /// Pin loop i to the i-th CPU the process may use (wrapping when there are more loops than CPUs). A loop that
     /// stays on its CPU keeps its sockets' cache lines and wake-ups local: on the 2-core bench machine this cut kernel
     /// time per request by about 15% at 2 workers (perf-results/2026-11-26-epoll-transport.md).
     /// </param>
-    public EventLoops(int count, bool pin = false)
+    /// <param name="io">The transport: null = <see cref="IoModeNames.Default"/> (<c>auto</c> unless FASTLB_IO says otherwise).</param>
+    /// <param name="probe">Why io_uring cannot run here, or null when it can (tests simulate a host without it); default: the real probe.</param>
+    /// <param name="ringEntries">SQ entries per ring (tests use tiny rings to overflow them).</param>
+    /// <exception cref="IoUnavailableException"><c>io: io_uring</c> on a host that cannot run it.</exception>
+    public EventLoops(int count, bool pin = false, IoMode? io = null, Func<string?>? probe = null, uint ringEntries = DefaultRingEntries)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ringEntries, 1u);
+        Io = IoChoice.Resolve(io ?? IoModeNames.Default, probe);
         var cpus = pin ? CpuAffinity.AllowedCpus() : [];
         _loops = new EpollLoop[count];
         try
         {
-            for (var i = 0; i < count; i++) _loops[i] = new EpollLoop(this, i, cpus.Length > 1 ? cpus[i % cpus.Length] : -1);
+            for (var i = 0; i < count; i++)
+            {
+                _loops[i] = new EpollLoop(this, i, cpus.Length > 1 ? cpus[i % cpus.Length] : -1, Io.UsesUring ? ringEntries : 0);
+            }
+        }
+        catch (IOException e) when (Io.UsesUring)
+        {
+            Dispose();
+            throw new IoUnavailableException($"io: io_uring: event loop setup failed: {e.Message}");
         }
         catch
         {
@@ -35,6 +54,9 @@ internal sealed class EventLoops : IDisposable
         }
         Pinned = pin && cpus.Length > 1;
     }
+
+    /// <summary>The transport the loops run on, and why.</summary>
+    public IoChoice Io { get; }
 
     /// <summary>The loop count a server uses when its host does not choose one: one per CPU.</summary>
     public static int DefaultCount => Environment.ProcessorCount;

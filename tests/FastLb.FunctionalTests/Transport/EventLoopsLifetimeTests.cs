@@ -6,7 +6,7 @@ using Xunit;
 namespace FastLb.FunctionalTests.Transport;
 
 /// <summary>
-/// A server owns its event loops: stopping it ends their threads and closes their epoll and wake-up fds, so tests
+/// A server owns its event loops: stopping it ends their threads and closes their epoll (or io_uring) and wake-up fds, so tests
 /// (and a host) can create and tear down servers without leaking either. Counts are process-wide, so this class runs
 /// alone (<see cref="ProcessWideCountsCollection"/>).
 /// </summary>
@@ -19,7 +19,7 @@ public sealed class EventLoopsLifetimeTests
         var before = Snapshot();
         var loops = new EventLoops(3);
         await Poll.UntilAsync(() => Snapshot().LoopThreads >= before.LoopThreads + 3, $"three loops run (before {before}, now {Snapshot()})");
-        Assert.True(Snapshot().EpollFds >= before.EpollFds + 3);
+        Assert.True(Snapshot().LoopFds >= before.LoopFds + 3);
 
         loops.Dispose();
         loops.Dispose(); // idempotent
@@ -63,7 +63,7 @@ public sealed class EventLoopsLifetimeTests
     private static bool NoMoreThan(Counts before)
     {
         var now = Snapshot();
-        return now.LoopThreads <= before.LoopThreads && now.EpollFds <= before.EpollFds;
+        return now.LoopThreads <= before.LoopThreads && now.LoopFds <= before.LoopFds;
     }
 
     private static Counts Snapshot()
@@ -85,7 +85,8 @@ public sealed class EventLoopsLifetimeTests
         {
             try
             {
-                if (new FileInfo(fd).LinkTarget == "anon_inode:[eventpoll]") epolls++;
+                // An epoll loop holds an epoll fd, an io_uring loop a ring fd (the transport FASTLB_IO selected).
+                if (new FileInfo(fd).LinkTarget is "anon_inode:[eventpoll]" or "anon_inode:[io_uring]") epolls++;
             }
             catch (IOException)
             {
@@ -95,7 +96,7 @@ public sealed class EventLoopsLifetimeTests
         return new Counts(threads, epolls);
     }
 
-    private readonly record struct Counts(int LoopThreads, int EpollFds);
+    private readonly record struct Counts(int LoopThreads, int LoopFds);
 }
 
 /// <summary>Tests that count process-wide resources (threads, fds): they run after the parallel tests, one at a time.</summary>

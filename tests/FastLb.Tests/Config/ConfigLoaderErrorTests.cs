@@ -58,6 +58,12 @@ public sealed class ConfigLoaderErrorTests
     }
 
     [Fact]
+    public void Parse_IoMisspelt_PointsAtValueAndSuggests()
+    {
+        AssertSingle("io: io_urng\n" + ConfigTestFiles.Minimal, 1, 5, "io must be auto, epoll or io_uring, got 'io_urng'; did you mean 'io_uring'?");
+    }
+
+    [Fact]
     public void Parse_UnknownActivePool_ListsPools()
     {
         AssertSingle(ConfigTestFiles.Minimal.Replace("active: blue", "active: gren"),

@@ -93,6 +93,17 @@ public sealed class ConfigLoaderTests
         Assert.Contains("workers: 3\n", ConfigSummary.Describe(config).ReplaceLineEndings("\n"), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("epoll")]
+    [InlineData("io_uring")]
+    [InlineData("auto")]
+    public void Parse_Io_TakesEachTransport(string text)
+    {
+        var config = ConfigLoader.Parse($"io: {text}\n" + ConfigTestFiles.Minimal, "io.yaml");
+
+        Assert.Equal(text, IoModeNames.Name(config.Io));
+    }
+
     [Fact]
     public void Parse_MinimalFile_UsesDefaults()
     {

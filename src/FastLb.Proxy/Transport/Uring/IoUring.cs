@@ -83,8 +83,8 @@ internal sealed unsafe class IoUring : IDisposable
 
     public uint CqEntries { get; }
 
-    /// <summary>SQEs filled since the last <see cref="Enter"/>.</summary>
-    public uint Unsubmitted => _sqeTail - Volatile.Read(ref *_sqTail);
+    /// <summary>SQEs filled that the kernel has not consumed yet.</summary>
+    public uint Unsubmitted => _sqeTail - Volatile.Read(ref *_sqHead);
 
     /// <summary>Completions the kernel has posted and we have not reaped.</summary>
     public uint CompletionsReady => Volatile.Read(ref *_cqTail) - _cqHeadLocal;
@@ -166,8 +166,10 @@ internal sealed unsafe class IoUring : IDisposable
     /// </summary>
     public int Enter(uint waitFor, long timeoutNs = -1)
     {
-        var toSubmit = _sqeTail - *_sqTail;
-        if (toSubmit != 0) Volatile.Write(ref *_sqTail, _sqeTail); // release: the SQE contents before the tail
+        if (_sqeTail != *_sqTail) Volatile.Write(ref *_sqTail, _sqeTail); // release: the SQE contents before the tail
+        // Count from the kernel's head, not from the last published tail: SQEs an earlier entry left unconsumed (it
+        // answered EBUSY or submitted only part) are still queued and go in with this one.
+        var toSubmit = _sqeTail - Volatile.Read(ref *_sqHead);
         // With deferred task work the kernel runs completions only when asked: a pass that reaped nothing must still
         // enter with GETEVENTS when the kernel flags pending task work or parked overflow, or they would wait forever.
         var flags = waitFor > 0 || (Volatile.Read(ref *_sqFlags) & (UringConstants.SqTaskrun | UringConstants.SqCqOverflow)) != 0

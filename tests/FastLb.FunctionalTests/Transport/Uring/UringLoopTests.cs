@@ -1,0 +1,326 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using FastLb.Core.Config;
+using FastLb.Proxy.Transport;
+using Xunit;
+
+namespace FastLb.FunctionalTests.Transport.Uring;
+
+/// <summary>
+/// The io_uring event loop under pressure, through the same sockets, readers and writers the proxies use: a ring too
+/// small for one iteration's work (SQ and CQ overflow), thousands of connections aborted with operations in flight,
+/// and loops torn down while connections still wait on them.
+/// </summary>
+public sealed class UringLoopTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [UringFact]
+    public async Task TinyRing_ManyConnectionsAtOnce_OverflowSqAndCq_EveryByteEchoed()
+    {
+        // 4 SQ entries and 8 CQ entries for 200 connections that all arm their polls and turn readable in one burst:
+        // arms wait for SQ room, completions past the CQ wait in the kernel (NODROP); none may be lost.
+        using var loops = new EventLoops(1, io: IoMode.IoUring, ringEntries: 4);
+        using var pool = new PinnedBlockMemoryPool(loops: loops);
+        await using var server = EchoServer.Start(loops, pool);
+        const int Connections = 200;
+        var clients = new Socket[Connections];
+        try
+        {
+            for (var i = 0; i < Connections; i++) clients[i] = await ConnectAsync(server.EndPoint);
+            var payloads = Enumerable.Range(0, Connections).Select(i => EpollPair.Pattern(3000 + i, i)).ToArray();
+            await Task.WhenAll(Enumerable.Range(0, Connections).Select(i => clients[i].SendAsync(payloads[i].AsMemory(), SocketFlags.None).AsTask())).WaitAsync(Timeout);
+
+            var echoed = await Task.WhenAll(Enumerable.Range(0, Connections).Select(i => ReceiveAsync(clients[i], payloads[i].Length))).WaitAsync(Timeout);
+
+            for (var i = 0; i < Connections; i++) Assert.Equal(payloads[i], echoed[i]);
+        }
+        finally
+        {
+            foreach (var c in clients) c?.Dispose();
+        }
+    }
+
+    [UringFact]
+    public async Task ThousandsOfConnectionsAbortedMidOperation_NoneHangs_LoopKeepsServing_NothingLeaks()
+    {
+        using var loops = new EventLoops(2, io: IoMode.IoUring);
+        using var pool = new PinnedBlockMemoryPool(loops: loops);
+        await using var server = EchoServer.Start(loops, pool, echo: false);
+        const int Rounds = 4;
+        const int PerRound = 500;
+        for (var round = 0; round < Rounds; round++)
+        {
+            var clients = new Socket[PerRound];
+            try
+            {
+                for (var i = 0; i < PerRound; i++) clients[i] = await ConnectAsync(server.EndPoint);
+                await UntilAsync(() => server.Parked >= (long)(round + 1) * PerRound, $"{PerRound} connections parked in reads and sends (round {round})");
+                // Abort from thread-pool threads while the clients keep sending: every socket has a read parked on its
+                // poll and a send parked on writability when its abort lands.
+                var sending = Task.WhenAll(clients.Select(c => c.SendAsync(new byte[512].AsMemory(), SocketFlags.None).AsTask().ContinueWith(static _ => { }, TaskScheduler.Default)));
+                await Task.WhenAll(server.Accepted.Take(PerRound).Select(s => Task.Run(s.Abort)));
+                server.ClearAccepted();
+                await sending.WaitAsync(Timeout);
+                foreach (var c in clients) await AssertResetOrClosedAsync(c);
+            }
+            finally
+            {
+                foreach (var c in clients) c?.Dispose();
+            }
+        }
+        await UntilAsync(() => server.Finished == Rounds * PerRound, "every aborted connection's read and send completed");
+        Assert.Equal(0, server.Crashed);
+        Assert.Equal(0, server.Live);
+        await UntilAsync(() => pool.Rented == 0, "the aborted connections' blocks went back to the pool");
+
+        // The loops still serve: a new connection gets the server's bytes.
+        using var fresh = await ConnectAsync(server.EndPoint);
+        var first = await ReceiveAsync(fresh, 1000);
+        Assert.Equal(1000, first.Length);
+    }
+
+    [UringFact]
+    public async Task LoopsTornDown_WithReadsParkedOnTheRing_ThreadsExit_SocketsStillClose()
+    {
+        var loops = new EventLoops(2, io: IoMode.IoUring);
+        using var pool = new PinnedBlockMemoryPool(loops: loops);
+        var server = EchoServer.Start(loops, pool);
+        const int Connections = 50;
+        var clients = new Socket[Connections];
+        try
+        {
+            for (var i = 0; i < Connections; i++) clients[i] = await ConnectAsync(server.EndPoint);
+            await UntilAsync(() => server.Parked >= Connections, "every connection parked in a read");
+
+            loops.Dispose(); // the rings go with their threads: the kernel cancels the polls still armed
+
+            foreach (var socket in server.Accepted) socket.Abort();
+            await UntilAsync(() => server.Finished == Connections, "every parked read completed once its socket was aborted");
+            // The ring held each socket's file through its poll; with the ring gone the abort's RST reaches the peer.
+            foreach (var c in clients) await AssertResetOrClosedAsync(c);
+        }
+        finally
+        {
+            foreach (var c in clients) c?.Dispose();
+            await server.DisposeAsync();
+        }
+    }
+
+    private static async Task UntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting until {what}");
+            await Task.Delay(20);
+        }
+    }
+
+    private static async Task<Socket> ConnectAsync(IPEndPoint endPoint)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(endPoint).WaitAsync(Timeout);
+        return socket;
+    }
+
+    private static async Task<byte[]> ReceiveAsync(Socket socket, int count)
+    {
+        var buffer = new byte[count];
+        var read = 0;
+        while (read < count)
+        {
+            var n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None).AsTask().WaitAsync(Timeout);
+            if (n == 0) throw new EndOfStreamException($"end of stream after {read} of {count} bytes");
+            read += n;
+        }
+        return buffer;
+    }
+
+    private static async Task AssertResetOrClosedAsync(Socket socket)
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).AsTask().WaitAsync(Timeout) > 0)
+            {
+                // bytes sent before the abort, if any
+            }
+        }
+        catch (SocketException)
+        {
+            // reset: what an abort sends
+        }
+    }
+
+    /// <summary>
+    /// A listener on its own loop that accepts onto the loops round-robin and runs each connection: echo, or (when
+    /// <c>echo</c> is false) a read and an unbounded send parked against a peer that never reads.
+    /// </summary>
+    private sealed class EchoServer : IAsyncDisposable
+    {
+        private readonly Socket _listening;
+        private readonly EpollSocket _listener;
+        private readonly EventLoops _loops;
+        private readonly MemoryPool<byte> _pool;
+        private readonly bool _echo;
+        private readonly List<EpollSocket> _accepted = [];
+        private readonly Task _accepting;
+        private long _parked;
+        private long _finished;
+        private long _crashed;
+        private int _live;
+
+        private EchoServer(EventLoops loops, MemoryPool<byte> pool, bool echo)
+        {
+            _loops = loops;
+            _pool = pool;
+            _echo = echo;
+            _listening = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            _listening.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _listening.Listen(1024);
+            EndPoint = (IPEndPoint)_listening.LocalEndPoint!;
+            _listener = EpollSocket.ForListener(_listening, loops[0]);
+            _accepting = AcceptLoopAsync();
+        }
+
+        public IPEndPoint EndPoint { get; }
+
+        public long Parked => Interlocked.Read(ref _parked);
+
+        public long Finished => Interlocked.Read(ref _finished);
+
+        public long Crashed => Interlocked.Read(ref _crashed);
+
+        public int Live => Volatile.Read(ref _live);
+
+        public EpollSocket[] Accepted
+        {
+            get
+            {
+                lock (_accepted) return [.. _accepted];
+            }
+        }
+
+        public void ClearAccepted()
+        {
+            lock (_accepted) _accepted.Clear();
+        }
+
+        public static EchoServer Start(EventLoops loops, MemoryPool<byte> pool, bool echo = true) => new(loops, pool, echo);
+
+        private async Task AcceptLoopAsync()
+        {
+            try
+            {
+                while (true)
+                {
+                    var socket = _listener.Accept(_loops.Next());
+                    if (socket is null)
+                    {
+                        if (!await _listener.WaitReadableAsync()) return;
+                        continue;
+                    }
+                    lock (_accepted) _accepted.Add(socket);
+                    _ = _echo ? EchoAsync(socket) : HoldAsync(socket);
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+
+        private async Task EchoAsync(EpollSocket socket)
+        {
+            Interlocked.Increment(ref _live);
+            var connection = new SocketConnection(socket, _pool);
+            try
+            {
+                while (true)
+                {
+                    var read = connection.Input.ReadAsync();
+                    if (!read.IsCompleted) Interlocked.Increment(ref _parked);
+                    var result = await read;
+                    foreach (var segment in result.Buffer) connection.Output.Write(segment.Span);
+                    connection.Input.AdvanceTo(result.Buffer.End);
+                    if (result.IsCompleted) break;
+                    var flush = await connection.Output.FlushAsync();
+                    if (flush.IsCompleted) break;
+                }
+            }
+            catch (Exception e) when (e is ConnectionAbortedException or ConnectionResetException)
+            {
+            }
+            catch (Exception)
+            {
+                Interlocked.Increment(ref _crashed);
+            }
+            finally
+            {
+                connection.Dispose();
+                Interlocked.Decrement(ref _live);
+                Interlocked.Increment(ref _finished);
+            }
+        }
+
+        private async Task HoldAsync(EpollSocket socket)
+        {
+            Interlocked.Increment(ref _live);
+            var connection = new SocketConnection(socket, _pool);
+            try
+            {
+                // A send that fills the peer's receive window and parks on writability, and a read parked on the poll.
+                var chunk = new byte[64 * 1024];
+                var sending = SendForeverAsync(connection, chunk);
+                var reading = ReadForeverAsync(connection);
+                Interlocked.Increment(ref _parked);
+                await Task.WhenAll(sending, reading);
+            }
+            catch (Exception)
+            {
+                Interlocked.Increment(ref _crashed);
+            }
+            finally
+            {
+                connection.Dispose();
+                Interlocked.Decrement(ref _live);
+                Interlocked.Increment(ref _finished);
+            }
+        }
+
+        private static async Task SendForeverAsync(SocketConnection connection, byte[] chunk)
+        {
+            while (true)
+            {
+                connection.Output.Write(chunk);
+                var flush = await connection.Output.FlushAsync();
+                if (flush.IsCompleted || flush.IsCanceled) return;
+            }
+        }
+
+        private static async Task ReadForeverAsync(SocketConnection connection)
+        {
+            try
+            {
+                while (true)
+                {
+                    var result = await connection.Input.ReadAsync();
+                    connection.Input.AdvanceTo(result.Buffer.End);
+                    if (result.IsCompleted) return;
+                }
+            }
+            catch (Exception e) when (e is ConnectionAbortedException or ConnectionResetException)
+            {
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _listener.Dispose();
+            _listening.Dispose();
+            foreach (var socket in Accepted) socket.Abort();
+            await _accepting.WaitAsync(Timeout);
+        }
+    }
+}
