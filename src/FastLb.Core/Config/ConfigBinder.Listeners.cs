@@ -12,7 +12,7 @@ internal sealed partial class ConfigBinder
     private static readonly string[] AccessLogKeys = ["path", "format", "sample", "log_query"];
     private static readonly string[] AccessLogFormats = ["text", "json"];
     private static readonly string[] ProtocolNames = ["http", "tcp"];
-    private static readonly string[] RouteKeys = ["match", "service", "pool"];
+    private static readonly string[] RouteKeys = ["match", "service", "pool", "mirror"];
     private static readonly string[] MatchKeys = ["host", "path_prefix", "path", "method", "header", "cookie", "model", "model_prefix"];
     private static readonly string[] NameValueKeys = ["name", "value"];
 
@@ -421,6 +421,8 @@ internal sealed partial class ConfigBinder
                     Error(poolEntry.Value, $"unknown pool '{p}' in service '{service}' ({context}); pools are: {Suggestions.List(pools)}{Suggestions.Hint(p, pools)}");
                 }
             }
+            MirrorConfig? mirror = null;
+            if (f.TryGetValue("mirror", out var mirrorEntry)) mirror = BindMirror(mirrorEntry, context, service);
             if (catchAll > 0)
             {
                 Error(node, $"{context} can never match: route {catchAll} before it matches every request; put catch-all routes last");
@@ -431,7 +433,7 @@ internal sealed partial class ConfigBinder
             }
             if (_errors.Count == before && service is not null)
             {
-                result.Add(new RouteConfig { Match = match, Service = service, Pool = pool });
+                result.Add(new RouteConfig { Match = match, Service = service, Pool = pool, Mirror = mirror });
             }
         }
         return result;

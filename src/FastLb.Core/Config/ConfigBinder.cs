@@ -41,6 +41,7 @@ internal sealed partial class ConfigBinder(string file)
         ("models", ModelAliasKeys),
         ("routes", RouteKeys),
         ("match", MatchKeys),
+        ("mirror", MirrorKeys),
         ("header and cookie", NameValueKeys),
         ("services", ServiceKeys),
         ("pools", PoolKeys),

@@ -11,4 +11,7 @@ internal sealed class RouteConfig
 
     /// <summary>A <c>models:</c> alias: the model name written into the forwarded body in place of the client's; null = unchanged.</summary>
     public string? ModelRewrite { get; init; }
+
+    /// <summary>Copies of a share of the route's requests to another pool; null = none.</summary>
+    public MirrorConfig? Mirror { get; init; }
 }

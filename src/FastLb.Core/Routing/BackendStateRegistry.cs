@@ -9,6 +9,7 @@ internal sealed class BackendStateRegistry(TimeProvider time)
 {
     private readonly ConcurrentDictionary<BackendKey, BackendState> _states = new();
     private readonly ConcurrentDictionary<(string Service, string Pool), PoolEjectionBudget> _budgets = new();
+    private readonly ConcurrentDictionary<(string Service, string Pool), MirrorState> _mirrors = new();
 
     public BackendStateRegistry() : this(TimeProvider.System)
     {
@@ -21,6 +22,12 @@ internal sealed class BackendStateRegistry(TimeProvider time)
 
     /// <summary>The ejection budget of one pool; kept across swaps and reloads like the backend states.</summary>
     public PoolEjectionBudget Budget(string service, string pool) => _budgets.GetOrAdd((service, pool), static _ => new PoolEjectionBudget());
+
+    /// <summary>The copy counters of one mirror pool; kept across swaps and reloads like the backend states.</summary>
+    public MirrorState Mirror(string service, string pool) => _mirrors.GetOrAdd((service, pool), static k => new MirrorState(k.Service, k.Pool));
+
+    /// <summary>Every mirror pool that was configured since start, for status and /metrics.</summary>
+    public IReadOnlyList<MirrorState> Mirrors() => [.. _mirrors.Values.OrderBy(m => m.Service, StringComparer.Ordinal).ThenBy(m => m.Pool, StringComparer.Ordinal)];
 
     /// <summary>Every backend's health, for a successor process (binary upgrade).</summary>
     public IReadOnlyList<KeyValuePair<BackendKey, BackendHealthRecord>> ExportHealth()

@@ -55,6 +55,9 @@ internal sealed class CompiledRoute
     /// <summary>The pool a preview route pins to, bypassing the split; null routes by share.</summary>
     public PoolSnapshot? PinnedPool { get; }
 
+    /// <summary>Where copies of the route's requests go; null = not mirrored.</summary>
+    public MirrorTarget? Mirror { get; init; }
+
     /// <summary>True when the route matches on the model (its listener must read the request's model).</summary>
     public bool UsesModel => _models is not null || _modelPrefixes is not null;
 

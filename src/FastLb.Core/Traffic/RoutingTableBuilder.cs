@@ -52,7 +52,7 @@ internal static class RoutingTableBuilder
                 var route = listener.Routes[i];
                 if (!services.TryGetValue(route.Service, out var service)) continue; // validated by the loader
                 var pinned = route.Pool is null ? null : service.FindPool(route.Pool);
-                routes.Add(new CompiledRoute(route, service, pinned, number: i + 1));
+                routes.Add(new CompiledRoute(route, service, pinned, number: i + 1) { Mirror = MirrorOf(route, services, registry) });
             }
             listeners[listener.Name] = new ListenerRoutes(listener, [.. routes]);
         }
@@ -61,6 +61,12 @@ internal static class RoutingTableBuilder
             config,
             services.ToFrozenDictionary(StringComparer.Ordinal),
             listeners.ToFrozenDictionary(StringComparer.Ordinal));
+    }
+
+    private static MirrorTarget? MirrorOf(RouteConfig route, Dictionary<string, ServiceSnapshot> services, BackendStateRegistry registry)
+    {
+        if (route.Mirror is not { } mirror || !services.TryGetValue(mirror.Service, out var service) || service.FindPool(mirror.Pool) is not { } pool) return null;
+        return new MirrorTarget(mirror, service, pool, registry.Mirror(mirror.Service, mirror.Pool));
     }
 
     /// <summary>The pools a route of an http listener (or a tcp listener's pool:) pins.</summary>

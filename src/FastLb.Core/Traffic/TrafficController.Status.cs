@@ -59,7 +59,26 @@ internal sealed partial class TrafficController
                 w.WriteEndObject();
             }
             w.WriteEndObject();
+            WriteMirrors(w);
         }
+    }
+
+    /// <summary>The "mirrors" member of status: each mirror pool's copies in flight, sent, failed and dropped since start.</summary>
+    private void WriteMirrors(Utf8JsonWriter w)
+    {
+        w.WriteStartArray("mirrors");
+        foreach (var m in Registry.Mirrors())
+        {
+            w.WriteStartObject();
+            w.WriteString("service", m.Service);
+            w.WriteString("pool", m.Pool);
+            w.WriteNumber("in_flight", m.InFlight);
+            w.WriteNumber("sent", m.Sent);
+            w.WriteNumber("failed", m.Failed);
+            w.WriteNumber("dropped", m.Dropped);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
     }
 
     private void WriteBackend(Utf8JsonWriter w, string service, PoolSnapshot pool, BackendSnapshot b)

@@ -39,6 +39,7 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         WriteHealth(w, table);
         WriteLogs(w);
         WriteRollouts(w);
+        WriteMirrors(w);
         return w.ToString();
     }
 
@@ -57,6 +58,19 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         foreach (var r in rollouts) w.Sample("fastlb_rollout_completed_total", ["service", r.Service], r.Completed);
         w.Family("fastlb_rollout_rollbacks_total", "counter", "Rollouts rolled back per service (a breached step, an inconclusive one, or abort).");
         foreach (var r in rollouts) w.Sample("fastlb_rollout_rollbacks_total", ["service", r.Service], r.RolledBack);
+    }
+
+    private void WriteMirrors(PrometheusTextWriter w)
+    {
+        var mirrors = runtime.Controller.Registry.Mirrors();
+        w.Family("fastlb_mirror_in_flight", "gauge", "Copies of requests in flight to the mirror pool.");
+        foreach (var m in mirrors) w.Sample("fastlb_mirror_in_flight", ["service", m.Service, "pool", m.Pool], m.InFlight);
+        w.Family("fastlb_mirror_sent_total", "counter", "Copies of requests written whole to the mirror pool.");
+        foreach (var m in mirrors) w.Sample("fastlb_mirror_sent_total", ["service", m.Service, "pool", m.Pool], m.Sent);
+        w.Family("fastlb_mirror_failed_total", "counter", "Copies that found no backend, failed to connect or send, or got no response or a 5xx.");
+        foreach (var m in mirrors) w.Sample("fastlb_mirror_failed_total", ["service", m.Service, "pool", m.Pool], m.Failed);
+        w.Family("fastlb_mirror_dropped_total", "counter", "Requests chosen for a copy but not copied (max_in_flight, max_body, or the request ended first).");
+        foreach (var m in mirrors) w.Sample("fastlb_mirror_dropped_total", ["service", m.Service, "pool", m.Pool], m.Dropped);
     }
 
     private static void WriteProcess(PrometheusTextWriter w)

@@ -73,6 +73,7 @@ internal sealed partial class HttpProxyConnection
         public int Attempts;              // connect attempts (each a different backend)
         public int Retries;               // requests sent again after a stale or reset connection
         public PoolSnapshot? Unavailable; // the routed pool has nothing healthy: answer its 503
+        public MirrorTarget? Mirror;      // the route's mirror, until the request's copy is decided (BeginMirror)
         public bool OutOfDescriptors;     // a connect found this process out of descriptors: 503, not the backend's fault
 
         // SendingRequest to Done: the backend the request is counted on (BackendState.Acquire), released by EndRequestAsync.

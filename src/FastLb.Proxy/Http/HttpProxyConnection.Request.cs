@@ -40,6 +40,7 @@ internal sealed partial class HttpProxyConnection
         _current.Service = service.Config;
         _current.Routed = service;
         _current.Pinned = route.PinnedPool;
+        _current.Mirror = route.Mirror;
         if (_current.Pinned is null && service.Config.StickySplit is { } sticky && service.IsSplit) ChooseStickyPool(service, sticky);
         _current.Hash = Hash(service.Config);
         Enter(RequestPhase.ConnectingUpstream);
@@ -203,6 +204,8 @@ internal sealed partial class HttpProxyConnection
             return _current.MayRetry ? Outcome.RetryFresh : await AnswerAsync(502, !hasBody).ConfigureAwait(false);
         }
 
+        // The client's request went first; a copy for the route's mirror starts only now and never holds it up.
+        if (_current.Mirror is { } mirror) BeginMirror(mirror);
         // The body streams concurrently with the response: a backend may answer (or echo) before it read it all.
         if (hasBody) StartPump(upstream);
         // The deadline runs from the request head; body upload progress (Touch) extends it.
@@ -237,6 +240,7 @@ internal sealed partial class HttpProxyConnection
         finally
         {
             Unwatch();
+            if (_mirrorCopy is not null) AbandonMirror();
             Enter(RequestPhase.Done);
             Volatile.Write(ref _drainCut, 0);
             if (_current.Counted is { } state)

@@ -89,6 +89,7 @@ internal sealed partial class HttpProxyConnection
                     }
                     sent += forward;
                 }
+                if (_mirrorCopy is not null && status != BodyParseStatus.Error) MirrorBody(buffer.Slice(0, forward), status == BodyParseStatus.Done);
                 // While the body goes on, an incomplete chunk line may stay unconsumed: examined = end waits for more (rule 3).
                 var end = buffer.GetPosition(forward);
                 if (status == BodyParseStatus.NeedMoreData) input.AdvanceTo(end, buffer.End);
