@@ -6,7 +6,9 @@ namespace FastLb.Core.Config;
 
 internal sealed partial class ConfigBinder
 {
-    private static readonly string[] TlsKeys = ["certificates", "min_version"];
+    private static readonly string[] TlsKeys = ["certificates", "min_version", "alpn", "strict_sni", "client_auth"];
+    private static readonly string[] TlsClientAuthKeys = ["ca", "required"];
+    private static readonly string[] AlpnProtocols = ["http/1.1", "http/1.0"];
     private static readonly string[] TlsCertificateKeys = ["cert", "key", "sni"];
     private static readonly string[] TlsVersions = ["tls1.2", "tls1.3"];
 
@@ -31,7 +33,84 @@ internal sealed partial class ConfigBinder
         {
             if (BindTlsCertificate(list.Items[i], $"certificate {i + 1} of {context}") is { } certificate) certificates.Add(certificate);
         }
-        return certificates.Count == list.Items.Count ? new TlsTerminationConfig { Certificates = certificates, Protocols = protocols } : null;
+        var alpn = f.TryGetValue("alpn", out var alpnEntry) ? BindAlpn(alpnEntry, context) : TlsTerminationConfig.DefaultAlpn;
+        var strictSni = f.TryGetValue("strict_sni", out var strictEntry) && Bool(strictEntry) == true;
+        var clientAuth = f.TryGetValue("client_auth", out var clientAuthEntry) ? BindClientAuth(clientAuthEntry, context) : null;
+        if (certificates.Count != list.Items.Count || alpn is null || (clientAuthEntry is not null && clientAuth is null)) return null;
+        return new TlsTerminationConfig { Certificates = certificates, Protocols = protocols, Alpn = alpn, StrictSni = strictSni, ClientAuth = clientAuth };
+    }
+
+    /// <summary>alpn: the protocols offered, in preference order; [] offers none (the client gets no ALPN answer). Only HTTP/1.x is served.</summary>
+    private List<string>? BindAlpn(ConfigEntry entry, string context)
+    {
+        if (entry.Value is not ConfigSequence seq)
+        {
+            Error(entry.Value, $"alpn of {context} is a list, e.g. alpn: [http/1.1]; got {Describe(entry.Value)}");
+            return null;
+        }
+        var protocols = new List<string>();
+        foreach (var item in seq.Items)
+        {
+            var name = (item as ConfigScalar)?.Value;
+            if (name is "h2" or "h3")
+            {
+                Error(item, $"alpn of {context}: '{name}' is not served (FastLb speaks HTTP/1.1 to clients); offer http/1.1");
+                return null;
+            }
+            if (name is null || !AlpnProtocols.Contains(name))
+            {
+                Error(item, $"alpn of {context}: {item.Describe()} is not a protocol FastLb serves; expected {OneOf(AlpnProtocols)}");
+                return null;
+            }
+            if (!protocols.Contains(name)) protocols.Add(name);
+        }
+        return protocols;
+    }
+
+    /// <summary>client_auth: { ca, required }: mutual TLS against the CA certificates in one PEM file.</summary>
+    private TlsClientAuthConfig? BindClientAuth(ConfigEntry entry, string context)
+    {
+        context = $"client_auth of {context}";
+        var f = Fields(entry.Value, context, TlsClientAuthKeys);
+        if (f is null) return null;
+        if (!f.TryGetValue("ca", out var caEntry))
+        {
+            Error(entry.Value, $"{context} needs ca, e.g. client_auth: {{ ca: /etc/fastlb/tls/clients-ca.pem, required: true }}");
+            return null;
+        }
+        var required = !f.TryGetValue("required", out var requiredEntry) || Bool(requiredEntry) != false;
+        var path = Text(caEntry, "a PEM file of CA certificates");
+        if (path is null) return null;
+        path = ResolvePath(path);
+        if (!File.Exists(path))
+        {
+            Error(caEntry.Value, $"{context}: CA file '{path}' does not exist");
+            return null;
+        }
+        var authorities = new X509Certificate2Collection();
+        try
+        {
+            authorities.ImportFromPemFile(path);
+        }
+        catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            Error(caEntry.Value, $"{context}: cannot read CA certificates from '{path}': {e.Message}");
+            return null;
+        }
+        if (authorities.Count == 0)
+        {
+            Error(caEntry.Value, $"{context}: '{path}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+            return null;
+        }
+        foreach (var ca in authorities)
+        {
+            if (ca.NotAfter.ToUniversalTime() < DateTime.UtcNow)
+            {
+                Error(caEntry.Value, $"{context}: CA certificate '{ca.Subject}' in '{path}' expired on {ca.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC");
+                return null;
+            }
+        }
+        return new TlsClientAuthConfig(authorities, required, path);
     }
 
     private TlsCertificateConfig? BindTlsCertificate(ConfigNode node, string context)

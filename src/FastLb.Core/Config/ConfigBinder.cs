@@ -38,6 +38,7 @@ internal sealed partial class ConfigBinder(string file)
         ("sni_routes", SniRouteKeys),
         ("tls", TlsKeys),
         ("certificates", TlsCertificateKeys),
+        ("client_auth", TlsClientAuthKeys),
         ("models", ModelAliasKeys),
         ("routes", RouteKeys),
         ("match", MatchKeys),

@@ -15,6 +15,7 @@ internal static class HttpErrorResponses
         Add(405, "Method Not Allowed", "method not allowed\n", "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH\r\n");
         Add(408, "Request Timeout", "request head not received in time\n");
         Add(414, "URI Too Long", "request line too long\n");
+        Add(421, "Misdirected Request", "the request's Host is not the server name this TLS connection was opened for\n");
         Add(431, "Request Header Fields Too Large", "request header fields too large\n");
         Add(500, "Internal Server Error", "internal proxy error\n");
         Add(502, "Bad Gateway", "backend connection failed or sent an invalid response\n");

@@ -15,6 +15,9 @@ internal sealed partial class HttpProxyConnection
     /// <summary>How much SslStream's pipes read or buffer at once: one TLS record's plaintext.</summary>
     private const int TlsPipeBufferSize = 16 * 1024;
 
+    // strict_sni: the server name the client's ClientHello asked for (ASCII), checked against each request's Host; null when not checked.
+    private byte[]? _strictSni;
+
     /// <summary>
     /// A TLS listener: runs the server handshake over the socket's pipes within handshake_timeout, then points
     /// <see cref="_input"/> and <see cref="_output"/> at the decrypted stream. False when the handshake failed or
@@ -41,9 +44,17 @@ internal sealed partial class HttpProxyConnection
             return false;
         }
         _owner.Traffic.TlsHandshakeDone();
+        if (tls.StrictSni && ssl.TargetHostName is { Length: > 0 } sni) _strictSni = System.Text.Encoding.ASCII.GetBytes(sni);
         _input = PipeReader.Create(ssl, new StreamPipeReaderOptions(bufferSize: TlsPipeBufferSize, leaveOpen: true));
         _output = PipeWriter.Create(ssl, new StreamPipeWriterOptions(minimumBufferSize: TlsPipeBufferSize, leaveOpen: true));
         return true;
+    }
+
+    /// <summary>strict_sni: false when the request names a host other than the connection's SNI (answered 421). A request without Host passes.</summary>
+    private bool HostMatchesSni()
+    {
+        var host = HttpRequestHead.AuthorityWithoutPort(_request.Authority);
+        return host.IsEmpty || System.Text.Ascii.EqualsIgnoreCase(host, _strictSni!);
     }
 
     /// <summary>Counts a failed handshake by its reason and logs it at the shared bounded rate (a client that only connected and left is not worth a line).</summary>

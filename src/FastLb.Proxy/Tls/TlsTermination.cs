@@ -1,4 +1,5 @@
 using System.Net.Security;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using FastLb.Core.Config;
 
@@ -14,7 +15,13 @@ namespace FastLb.Proxy.Tls;
 /// </remarks>
 internal sealed class TlsTermination
 {
-    private static readonly List<SslApplicationProtocol> Alpn = [SslApplicationProtocol.Http11];
+    /// <summary>The client-auth EKU: a client certificate restricted to other purposes is refused.</summary>
+    private static readonly Oid ClientAuthentication = new("1.3.6.1.5.5.7.3.2");
+
+    // mTLS: the chain is built against the ca file only (policy below); the callback then only reads the verdict.
+    private static readonly RemoteCertificateValidationCallback ClientCertificateRequired = static (_, _, _, errors) => errors == SslPolicyErrors.None;
+    private static readonly RemoteCertificateValidationCallback ClientCertificateOptional =
+        static (_, _, _, errors) => errors is SslPolicyErrors.None or SslPolicyErrors.RemoteCertificateNotAvailable;
 
     private readonly Dictionary<string, SslServerAuthenticationOptions> _exact = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, SslServerAuthenticationOptions> _wildcard = new(StringComparer.OrdinalIgnoreCase); // by the suffix after "*."
@@ -22,6 +29,9 @@ internal sealed class TlsTermination
 
     public TlsTermination(TlsTerminationConfig config)
     {
+        StrictSni = config.StrictSni;
+        var alpn = config.Alpn.Count == 0 ? null : config.Alpn.Select(p => new SslApplicationProtocol(p)).ToList();
+        var clientChain = config.ClientAuth is { } auth ? ClientChainPolicy(auth) : null;
         SslServerAuthenticationOptions? first = null;
         foreach (var certificate in config.Certificates)
         {
@@ -29,8 +39,11 @@ internal sealed class TlsTermination
             {
                 ServerCertificateContext = SslStreamCertificateContext.Create(certificate.Certificate, certificate.Chain, offline: true),
                 EnabledSslProtocols = config.Protocols,
-                ApplicationProtocols = Alpn,
-                ClientCertificateRequired = false,
+                ApplicationProtocols = alpn,
+                ClientCertificateRequired = clientChain is not null, // asks for a certificate; the callback decides whether none will do
+                CertificateChainPolicy = clientChain,
+                RemoteCertificateValidationCallback = config.ClientAuth is null ? null
+                    : config.ClientAuth.Required ? ClientCertificateRequired : ClientCertificateOptional,
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             };
             first ??= options;
@@ -42,6 +55,23 @@ internal sealed class TlsTermination
             }
         }
         _default = first ?? throw new ArgumentException("a TLS listener needs at least one certificate", nameof(config));
+    }
+
+    /// <summary>strict_sni: requests must name the server the ClientHello asked for.</summary>
+    public bool StrictSni { get; }
+
+    /// <summary>Client certificates chain to the ca file's certificates only, offline (no revocation or AIA fetches).</summary>
+    private static X509ChainPolicy ClientChainPolicy(TlsClientAuthConfig auth)
+    {
+        var policy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = X509RevocationMode.NoCheck,
+            DisableCertificateDownloads = true,
+        };
+        policy.CustomTrustStore.AddRange(auth.Authorities);
+        policy.ApplicationPolicy.Add(ClientAuthentication);
+        return policy;
     }
 
     /// <summary>The server options for a ClientHello naming <paramref name="serverName"/> (empty: no SNI).</summary>

@@ -147,6 +147,41 @@ public sealed class TlsConfigTests : IDisposable
     }
 
     [Fact]
+    public void Parse_AlpnStrictSniClientAuth_Bound()
+    {
+        var site = Write("site", TestCertificates.SelfSigned("example.com"));
+        using var ca = TestCertificates.Authority("clients");
+        File.WriteAllText(Path.Combine(_dir.FullName, "ca.pem"), ca.ExportCertificatePem());
+        var tls = ConfigLoader.Parse(Yaml($$"""
+                  certificates: [ { cert: {{site.Cert}}, key: {{site.Key}} } ]
+                  alpn: [http/1.1, http/1.0]
+                  strict_sni: true
+                  client_auth: { ca: {{_dir.FullName}}/ca.pem, required: false }
+            """), "ok.yaml").Listeners[0].Tls!;
+
+        Assert.Equal(["http/1.1", "http/1.0"], tls.Alpn);
+        Assert.True(tls.StrictSni);
+        Assert.False(tls.ClientAuth!.Required);
+        Assert.Equal(ca.Thumbprint, Assert.Single(tls.ClientAuth.Authorities).Thumbprint);
+    }
+
+    [Theory]
+    [InlineData("alpn: [h2, http/1.1]", 6, "alpn of tls of listener 'https': 'h2' is not served (FastLb speaks HTTP/1.1 to clients); offer http/1.1")]
+    [InlineData("alpn: http/1.1", 6, "alpn of tls of listener 'https' is a list, e.g. alpn: [http/1.1]; got the value 'http/1.1'")]
+    [InlineData("client_auth: { required: true }", 6, "client_auth of tls of listener 'https' needs ca, e.g. client_auth: { ca: /etc/fastlb/tls/clients-ca.pem, required: true }")]
+    [InlineData("client_auth: { ca: /nonexistent/ca.pem }", 6, "client_auth of tls of listener 'https': CA file '/nonexistent/ca.pem' does not exist")]
+    public void Parse_BadAlpnOrClientAuth_ErrorAtItsLine(string line, int expectedLine, string message)
+    {
+        var site = Write("site", TestCertificates.SelfSigned("example.com"));
+        var error = SingleError(Yaml($$"""
+                  certificates: [ { cert: {{site.Cert}}, key: {{site.Key}} } ]
+                  {{line}}
+            """));
+        Assert.Equal(expectedLine, error.Line);
+        Assert.Equal(message, error.Message);
+    }
+
+    [Fact]
     public void Parse_TlsOnTcpListener_Error()
     {
         var error = SingleError("""
