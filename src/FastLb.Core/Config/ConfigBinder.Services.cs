@@ -7,7 +7,7 @@ internal sealed partial class ConfigBinder
     private static readonly string[] ServiceKeys =
     [
         "balance", "hash_on", "active", "split", "pools", "rewrite_host",
-        "drain_timeout", "connect_timeout", "idle_timeout", "response_head_timeout", "upstream_idle_timeout",
+        "drain_timeout", "connect_timeout", "idle_timeout", "response_head_timeout", "upstream_idle_timeout", "stream_idle_timeout",
         "health_check", "initial_state", "outlier", "panic_threshold", "slow_start", "min_healthy_percent", "send_proxy",
         "rollout", "sticky_split",
     ];
@@ -99,6 +99,7 @@ internal sealed partial class ConfigBinder
             IdleTimeout = Timeout(f, "idle_timeout", defaults.IdleTimeout),
             ResponseHeadTimeout = Timeout(f, "response_head_timeout", defaults.ResponseHeadTimeout),
             UpstreamIdleTimeout = Timeout(f, "upstream_idle_timeout", defaults.UpstreamIdleTimeout),
+            StreamIdleTimeout = Timeout(f, "stream_idle_timeout", ServiceConfig.DefaultStreamIdleTimeout),
             RewriteHost = f.TryGetValue("rewrite_host", out var rh) && Bool(rh) == true,
             HealthCheck = f.TryGetValue("health_check", out var hc) ? BindHealthCheck(hc, context) : null,
             InitialState = f.TryGetValue("initial_state", out var init) ? BindInitialState(init) : InitialHealth.Unknown,

@@ -19,6 +19,11 @@ internal sealed class ServiceConfig
     public TimeSpan ResponseHeadTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan UpstreamIdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>HTTP: the longest gap between bytes of a server-sent event stream (<c>text/event-stream</c>) response body.</summary>
+    public TimeSpan StreamIdleTimeout { get; init; } = DefaultStreamIdleTimeout;
+
+    public static readonly TimeSpan DefaultStreamIdleTimeout = TimeSpan.FromSeconds(60);
+
     /// <summary>The service's active health check; a pool may override it (<see cref="PoolConfig.HealthCheck"/>). Null = none.</summary>
     public HealthCheckConfig? HealthCheck { get; init; }
 

@@ -88,7 +88,8 @@ internal sealed partial class HttpProxyConnection
         });
         _responseBody.Reset(_response);
         if (_current.Dechunk) _dechunker.Reset();
-        Watch(upstream.Input, _output, config.IdleTimeout);
+        // A server-sent event stream may idle between events longer (or shorter) than other bodies may stall.
+        Watch(upstream.Input, _output, IsEventStream() ? config.StreamIdleTimeout : config.IdleTimeout);
         return await ForwardResponseBodyAsync(upstream).ConfigureAwait(false);
     }
 
@@ -241,7 +242,15 @@ internal sealed partial class HttpProxyConnection
         return _current.CloseClient || !bodyDone ? Outcome.Close : Outcome.Next;
     }
 
-    private static async ValueTask<bool> FlushClientAsync(PipeWriter output)
+    private bool IsEventStream()
+    {
+        if (!_response.TryGetHeader("content-type"u8, out var type)) return false;
+        int semicolon = type.IndexOf((byte)';');
+        if (semicolon >= 0) type = type[..semicolon];
+        return System.Text.Ascii.EqualsIgnoreCase(type.Trim((byte)' '), "text/event-stream"u8);
+    }
+
+        private static async ValueTask<bool> FlushClientAsync(PipeWriter output)
     {
         var flush = await output.FlushAsync().ConfigureAwait(false);
         return !flush.IsCompleted && !flush.IsCanceled;

@@ -66,4 +66,37 @@ public sealed class ModelStreamingTests
         Assert.Equal(2 + 5, body.RootElement.GetProperty("usage").GetProperty("total_tokens").GetInt32());
         Assert.Equal(["llama-3.1-8b"], backend.Models);
     }
+
+    [Fact]
+    public async Task Stream_LongerThanStreamIdleTimeout_NotCutWhileEventsFlow()
+    {
+        await using var backend = FakeOpenAiBackend.Start();
+        backend.CompletionTokens = 6;
+        backend.InterTokenDelay = TimeSpan.FromMilliseconds(400);
+        await using var lb = await L7Harness.StartAsync(Config(backend, "    stream_idle_timeout: 2s"));
+        await using var client = await SseTestClient.ConnectAsync(lb.EndPoint).WaitAsync(L7Harness.Timeout);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await client.PostAsync(StreamRequest).WaitAsync(L7Harness.Timeout);
+        var events = new List<string>();
+        while (await client.ReadEventAsync().WaitAsync(L7Harness.Timeout) is { } data) events.Add(data);
+        Assert.Equal(6 + 2, events.Count); // the tokens, the usage event and [DONE]
+        Assert.True(started.Elapsed >= TimeSpan.FromSeconds(2), $"the stream took {started.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Stream_StallsPastStreamIdleTimeout_Cut()
+    {
+        await using var backend = FakeOpenAiBackend.Start();
+        using var gate = new SemaphoreSlim(0); // never released: the stream stalls after its first event
+        backend.TokenGate = gate;
+        await using var lb = await L7Harness.StartAsync(Config(backend, "    stream_idle_timeout: 1s\n    idle_timeout: 60s"));
+        await using var client = await SseTestClient.ConnectAsync(lb.EndPoint).WaitAsync(L7Harness.Timeout);
+        await client.PostAsync(StreamRequest).WaitAsync(L7Harness.Timeout);
+        Assert.NotNull(await client.ReadEventAsync().WaitAsync(L7Harness.Timeout));
+        var stalled = System.Diagnostics.Stopwatch.StartNew();
+        // Cut: the body ends without its last chunk (a close or reset), well before the test's own timeout.
+        var error = await Record.ExceptionAsync(() => client.ReadEventAsync().WaitAsync(L7Harness.Timeout));
+        Assert.True(error is EndOfStreamException or System.Net.Sockets.SocketException, $"expected a cut, got {error?.GetType().Name ?? "a clean end"}");
+        Assert.InRange(stalled.Elapsed, TimeSpan.FromMilliseconds(800), TimeSpan.FromSeconds(9));
+    }
 }
