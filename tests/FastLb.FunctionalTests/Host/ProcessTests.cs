@@ -144,6 +144,20 @@ public class ProcessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Run_StartLogAndStatus_SayWhichTransportRunsAndWhy()
+    {
+        // This suite runs once per transport: FASTLB_IO=io_uring in FastLb.FunctionalTests.Uring, unset (auto: epoll) here.
+        var expected = Environment.GetEnvironmentVariable("FASTLB_IO") == "io_uring" ? "io_uring" : "epoll";
+
+        await using var p = await StartAsync();
+
+        Assert.Contains($" io={expected} (io: ", p.Log);
+        var io = (await CtlAsync("status")).GetProperty("io");
+        Assert.Equal(expected, io.GetProperty("transport").GetString());
+        Assert.StartsWith("io: ", io.GetProperty("reason").GetString());
+    }
+
+    [Fact]
     public async Task Check_BadFile_PrintsPositionsAndExitsOne()
     {
         await File.WriteAllTextAsync(ConfigPath, "listeners:\n  - name: web\n    bind: 127.0.0.1:0\n    protocol: htp\n");
