@@ -178,7 +178,8 @@ internal sealed partial class HttpProxyConnection
         var output = _output;
         try
         {
-            if (_response.Framing == BodyFraming.None)
+            // No body bytes follow: nothing to wait for (Content-Length: 0 would otherwise wait for the idle timeout).
+            if (_response.Framing == BodyFraming.None || _response is { Framing: BodyFraming.ContentLength, ContentLength: 0 })
             {
                 if (!await FlushClientAsync(output).ConfigureAwait(false)) return Outcome.Abort;
                 return await CompleteResponseAsync(upstream).ConfigureAwait(false);

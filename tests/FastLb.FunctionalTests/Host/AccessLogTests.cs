@@ -5,7 +5,7 @@ using System.Text.Json;
 using FastLb.Core.Config;
 using FastLb.Host;
 using FastLb.Host.Control;
-using FastLb.FunctionalTests.HttpProxy;
+using FastLb.FunctionalTests.Http;
 using FastLb.Tests.Common;
 using Xunit;
 
@@ -130,6 +130,28 @@ public class AccessLogTests : IAsyncLifetime
         await Poll.UntilAsync(() => File.Exists(file), "ctl reopen-logs reopened the access log");
         await GetAsync(web, "/");
         Assert.Single(await LinesAsync(file, 1));
+    }
+
+    [Fact]
+    public async Task AccessLog_KeepAliveAfterRetriedRequest_UnroutedRequestLogsNoRetries()
+    {
+        var file = _dir.File("access.log");
+        // blue's first backend refuses connections: a request picked onto it moves on to the second (one retry).
+        var yaml = HttpConfig($"{{ path: {file}, format: json }}").Replace($"- {_backends.All[0].EndPoint}", $"- 127.0.0.1:{DeadPort()}");
+        var config = ConfigLoader.Parse(yaml, "access-log-test.yaml", _dir.Path);
+        await using var runtime = new FastLbRuntime(() => config);
+        Assert.True(await runtime.StartAsync(config, handleSignals: false).WaitAsync(Timeout));
+        await using var client = await HttpClientConnection.ConnectAsync(runtime.Proxy.Listeners[0].EndPoint).WaitAsync(Timeout);
+
+        // Round robin over two backends: one of two requests picks the refusing one first.
+        Assert.Equal(200, (await client.GetAsync("/").WaitAsync(Timeout)).Status);
+        Assert.Equal(200, (await client.GetAsync("/").WaitAsync(Timeout)).Status);
+        Assert.Equal(404, (await client.GetAsync("/no-route").WaitAsync(Timeout)).Status);
+
+        var entries = (await LinesAsync(file, 3)).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Contains(entries, e => e.GetProperty("status").GetInt32() == 200 && e.GetProperty("retries").GetInt32() == 1);
+        var unrouted = entries.Single(e => e.GetProperty("status").GetInt32() == 404);
+        Assert.Equal(0, unrouted.GetProperty("retries").GetInt32()); // not the retries of the request before it
     }
 
     [Fact]

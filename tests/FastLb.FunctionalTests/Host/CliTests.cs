@@ -154,7 +154,7 @@ public class CliTests : IAsyncLifetime
         var web = runtime.Proxy.Listeners[0].EndPoint;
         using var held = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
         await held.ConnectAsync(web).WaitAsync(Timeout); // a TCP connection on blue: it keeps blue draining
-        await FastLb.FunctionalTests.HttpProxy.Poll.UntilAsync(() => runtime.Router.Current.FindService("web")!.FindPool("blue")!.Live == 1, "blue has a live connection");
+        await FastLb.FunctionalTests.Http.Poll.UntilAsync(() => runtime.Router.Current.FindService("web")!.FindPool("blue")!.Live == 1, "blue has a live connection");
 
         Assert.Equal(0, (await RunAsync("ctl", "--socket", Socket, "swap", "web", "green")).Code);
         var status = await RunAsync("ctl", "--socket", Socket, "status");

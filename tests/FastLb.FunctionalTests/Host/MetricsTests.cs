@@ -72,7 +72,7 @@ public class MetricsTests : IAsyncLifetime
         using var slow = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await slow.ConnectAsync(_web).WaitAsync(Timeout);
         await slow.SendAsync("POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\n"u8.ToArray(), SocketFlags.None).WaitAsync(Timeout);
-        await FastLb.FunctionalTests.HttpProxy.Poll.UntilAsync(() => _runtime.Router.Current.FindService("web")!.FindPool("blue")!.Live == 1, "blue has a request in flight");
+        await FastLb.FunctionalTests.Http.Poll.UntilAsync(() => _runtime.Router.Current.FindService("web")!.FindPool("blue")!.Live == 1, "blue has a request in flight");
         _runtime.Controller.Swap("web", "green");
 
         var text = await ScrapeAsync();
@@ -132,7 +132,7 @@ public class MetricsTests : IAsyncLifetime
 
         // Statistics close a second at a time: wait for the second that holds the requests.
         JsonElement blue = default;
-        await FastLb.FunctionalTests.HttpProxy.Poll.UntilAsync(() =>
+        await FastLb.FunctionalTests.Http.Poll.UntilAsync(() =>
         {
             var reply = JsonDocument.Parse(handler.HandleAsync("stats web --window 30s").GetAwaiter().GetResult()).RootElement;
             blue = reply.GetProperty("pools").GetProperty("blue");
@@ -161,7 +161,7 @@ public class MetricsTests : IAsyncLifetime
 
         // The dashboard's first read: the last 5 minutes of every pool and backend, once the requests' second closed.
         JsonElement body = default;
-        await FastLb.FunctionalTests.HttpProxy.Poll.UntilAsync(() =>
+        await FastLb.FunctionalTests.Http.Poll.UntilAsync(() =>
         {
             var response = GetAsync(_admin, "/history").GetAwaiter().GetResult();
             body = JsonDocument.Parse(response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement;

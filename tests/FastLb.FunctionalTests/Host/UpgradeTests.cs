@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
-using FastLb.FunctionalTests.HttpProxy;
+using FastLb.FunctionalTests.Http;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Host;

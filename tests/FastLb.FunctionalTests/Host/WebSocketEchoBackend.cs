@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using FastLb.FunctionalTests.HttpProxy;
+using FastLb.FunctionalTests.Http;
 
 namespace FastLb.FunctionalTests.Host;
 

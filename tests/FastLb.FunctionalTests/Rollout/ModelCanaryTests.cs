@@ -4,7 +4,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using FastLb.FunctionalTests.Http;
-using FastLb.FunctionalTests.HttpProxy;
 using FastLb.Tests.Common;
 using Xunit;
 

@@ -4,7 +4,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using FastLb.Core.Tls;
 using FastLb.FunctionalTests.Host;
-using FastLb.FunctionalTests.HttpProxy;
+using FastLb.FunctionalTests.Http;
 using FastLb.FunctionalTests.ProxyProtocol;
 using FastLb.Tests.Common;
 using Xunit;

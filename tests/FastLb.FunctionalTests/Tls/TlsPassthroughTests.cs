@@ -4,7 +4,6 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using FastLb.FunctionalTests.Http;
-using FastLb.FunctionalTests.HttpProxy;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Tls;

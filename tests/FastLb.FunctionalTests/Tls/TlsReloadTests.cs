@@ -6,7 +6,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using FastLb.Core.Config;
 using FastLb.FunctionalTests.Host;
-using FastLb.FunctionalTests.HttpProxy;
+using FastLb.FunctionalTests.Http;
 using FastLb.Host;
 using FastLb.Host.Control;
 using FastLb.Host.Demo;

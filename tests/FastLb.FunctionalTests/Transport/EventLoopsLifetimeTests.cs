@@ -1,4 +1,4 @@
-using FastLb.FunctionalTests.HttpProxy;
+using FastLb.FunctionalTests.Http;
 using FastLb.Proxy.Transport;
 using FastLb.Tests.Common;
 using Xunit;

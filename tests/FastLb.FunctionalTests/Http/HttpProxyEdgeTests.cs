@@ -2,7 +2,7 @@ using System.Text;
 using FastLb.Tests.Common;
 using Xunit;
 
-namespace FastLb.FunctionalTests.HttpProxy;
+namespace FastLb.FunctionalTests.Http;
 
 public sealed class HttpProxyEdgeTests
 {

@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using FastLb.Tests.Common;
 
-namespace FastLb.FunctionalTests.HttpProxy;
+namespace FastLb.FunctionalTests.Http;
 
 /// <summary>An HTTP backend that answers each request with the decoded request body and how it was framed (<c>x-framing</c>, <c>x-content-length</c>).</summary>
 internal static class EchoBodyBackend

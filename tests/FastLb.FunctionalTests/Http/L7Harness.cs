@@ -6,7 +6,7 @@ using FastLb.Proxy;
 using Xunit;
 using L7Proxy = FastLb.Proxy.Http.HttpProxy;
 
-namespace FastLb.FunctionalTests.HttpProxy;
+namespace FastLb.FunctionalTests.Http;
 
 /// <summary>A ProxyServer with the L7 handler, configured from YAML text, its first listener on 127.0.0.1:0.</summary>
 internal sealed class L7Harness : IAsyncDisposable

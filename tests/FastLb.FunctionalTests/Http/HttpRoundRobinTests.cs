@@ -1,7 +1,7 @@
 using FastLb.Tests.Common;
 using Xunit;
 
-namespace FastLb.FunctionalTests.HttpProxy;
+namespace FastLb.FunctionalTests.Http;
 
 /// <summary>
 /// Round robin as an operator checks it with curl: one request per new connection. The test process runs at least two

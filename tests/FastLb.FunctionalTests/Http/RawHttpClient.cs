@@ -3,7 +3,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 
-namespace FastLb.FunctionalTests.HttpProxy;
+namespace FastLb.FunctionalTests.Http;
 
 /// <summary>A parsed response: status, headers (lower-case names) and body.</summary>
 internal sealed record RawHttpResponse(int Status, Dictionary<string, string> Headers, byte[] Body)

@@ -4,7 +4,7 @@ using FastLb.Host.Cli;
 using FastLb.Tests.Common;
 using Xunit;
 
-namespace FastLb.FunctionalTests.HttpProxy;
+namespace FastLb.FunctionalTests.Http;
 
 public sealed class HttpProxyTests
 {

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 
-namespace FastLb.FunctionalTests.HttpProxy;
+namespace FastLb.FunctionalTests.Http;
 
 /// <summary>Socket helpers for backends scripted inline by a test.</summary>
 internal static class ScriptedBackend

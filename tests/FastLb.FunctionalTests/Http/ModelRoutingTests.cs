@@ -2,7 +2,7 @@ using System.Text;
 using FastLb.Tests.Common;
 using Xunit;
 
-namespace FastLb.FunctionalTests.HttpProxy;
+namespace FastLb.FunctionalTests.Http;
 
 /// <summary>Routing by the JSON body's model through real loopback sockets: the body reaches the backend unchanged.</summary>
 public sealed class ModelRoutingTests

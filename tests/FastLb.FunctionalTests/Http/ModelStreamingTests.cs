@@ -2,7 +2,7 @@ using System.Text.Json;
 using FastLb.Tests.Common;
 using Xunit;
 
-namespace FastLb.FunctionalTests.HttpProxy;
+namespace FastLb.FunctionalTests.Http;
 
 /// <summary>OpenAI-style completions through FastLb against the fake backend: streams pass event by event.</summary>
 public sealed class ModelStreamingTests

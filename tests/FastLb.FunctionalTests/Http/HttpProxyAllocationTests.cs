@@ -6,7 +6,7 @@ using FastLb.Host.Demo;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace FastLb.FunctionalTests.HttpProxy;
+namespace FastLb.FunctionalTests.Http;
 
 /// <summary>The real fastlb binary under keep-alive load: proxied requests allocate nothing in steady state.</summary>
 public class HttpProxyAllocationTests(ITestOutputHelper output) : IAsyncLifetime

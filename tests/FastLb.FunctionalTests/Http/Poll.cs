@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace FastLb.FunctionalTests.HttpProxy;
+namespace FastLb.FunctionalTests.Http;
 
 internal static class Poll
 {

@@ -5,7 +5,7 @@ using FastLb.Proxy.Http;
 using FastLb.Proxy.Transport;
 using Xunit;
 
-namespace FastLb.FunctionalTests.HttpProxy;
+namespace FastLb.FunctionalTests.Http;
 
 /// <summary>
 /// The pool's sweep drops an empty idle list of a backend without traffic while a request may be returning a
