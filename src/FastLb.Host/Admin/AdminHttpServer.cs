@@ -62,13 +62,13 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         timeout.CancelAfter(ClientTimeout);
         var head = await ReadHeadAsync(client, timeout.Token).ConfigureAwait(false);
-        var (status, type, body) = head is null ? (400, "text/plain", "bad request\n") : Route(head);
+        var (status, type, body, lease) = head is null ? Text(400, "text/plain", "bad request\n") : Route(head);
+        using var _ = lease;
         var isHead = head?.StartsWith("HEAD ", StringComparison.Ordinal) == true;
-        var bodyBytes = Encoding.UTF8.GetBytes(body);
         var response = Encoding.ASCII.GetBytes(
-            $"HTTP/1.1 {status} {Reason(status)}\r\nContent-Type: {type}\r\nContent-Length: {bodyBytes.Length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n");
+            $"HTTP/1.1 {status} {Reason(status)}\r\nContent-Type: {type}\r\nContent-Length: {body.Length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n");
         await client.SendAsync(response, SocketFlags.None, timeout.Token).ConfigureAwait(false);
-        if (!isHead) await client.SendAsync(bodyBytes, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+        if (!isHead) await client.SendAsync(body, SocketFlags.None, timeout.Token).ConfigureAwait(false);
         client.Shutdown(SocketShutdown.Send);
     }
 
@@ -87,12 +87,12 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
         return null; // head too large
     }
 
-    private (int Status, string Type, string Body) Route(string head)
+    private (int Status, string Type, ReadOnlyMemory<byte> Body, IDisposable? Lease) Route(string head)
     {
         var line = head.AsSpan(0, head.IndexOf('\r') is var cr and >= 0 ? cr : head.Length);
         var parts = line.ToString().Split(' ');
-        if (parts.Length != 3 || !parts[2].StartsWith("HTTP/1.", StringComparison.Ordinal)) return (400, "text/plain", "bad request\n");
-        if (parts[0] is not ("GET" or "HEAD")) return (405, "text/plain", "read-only: GET /, /status, /metrics, /events, /history\n");
+        if (parts.Length != 3 || !parts[2].StartsWith("HTTP/1.", StringComparison.Ordinal)) return Text(400, "text/plain", "bad request\n");
+        if (parts[0] is not ("GET" or "HEAD")) return Text(405, "text/plain", "read-only: GET /, /status, /metrics, /events, /history\n");
         var path = parts[1];
         var query = path.IndexOf('?');
         var args = query >= 0 ? path[(query + 1)..] : "";
@@ -101,15 +101,15 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
         {
             "/events" => QueryReply("events", args),
             "/history" => QueryReply("history", args),
-            "/" => (200, "text/html; charset=utf-8", AdminDashboard.Html),
-            "/status" => (200, "application/json", handler.Status() + "\n"),
-            "/metrics" => (200, "text/plain; version=0.0.4; charset=utf-8", _metrics.Render()),
-            _ => (404, "text/plain", "not found: try /, /status, /metrics, /events, /history\n"),
+            "/" => Text(200, "text/html; charset=utf-8", AdminDashboard.Html),
+            "/status" => Text(200, "application/json", handler.Status() + "\n"),
+            "/metrics" => Metrics(),
+            _ => Text(404, "text/plain", "not found: try /, /status, /metrics, /events, /history\n"),
         };
     }
 
     /// <summary><c>/events?since=SEQ&amp;limit=N</c> and <c>/history?since=SECOND</c>: the same replies as <c>ctl events</c> and <c>ctl history</c>.</summary>
-    private (int Status, string Type, string Body) QueryReply(string command, string query)
+    private (int Status, string Type, ReadOnlyMemory<byte> Body, IDisposable? Lease) QueryReply(string command, string query)
     {
         var words = new List<string> { command };
         foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
@@ -120,7 +120,16 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
             words.Add(pair[(eq + 1)..]);
         }
         var reply = command == "history" ? handler.History([.. words]) : handler.Events([.. words]);
-        return (reply.StartsWith("{\"ok\":true", StringComparison.Ordinal) ? 200 : 400, "application/json", reply + "\n");
+        return Text(reply.StartsWith("{\"ok\":true", StringComparison.Ordinal) ? 200 : 400, "application/json", reply + "\n");
+    }
+
+    private static (int Status, string Type, ReadOnlyMemory<byte> Body, IDisposable? Lease) Text(int status, string type, string body) => (status, type, Encoding.UTF8.GetBytes(body), null);
+
+    /// <summary>Already UTF-8, sent from the exposition's own buffer, which goes back to it once sent.</summary>
+    private (int Status, string Type, ReadOnlyMemory<byte> Body, IDisposable? Lease) Metrics()
+    {
+        var text = _metrics.RenderUtf8();
+        return (200, "text/plain; version=0.0.4; charset=utf-8", text.Utf8, text);
     }
 
     private static string Reason(int status) => status switch

@@ -14,10 +14,24 @@ namespace FastLb.Host.Admin;
 internal sealed class MetricsExposition(FastLbRuntime runtime)
 {
     private static readonly string[] Classes = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+    private int _lastLength; // a new buffer starts at about the last scrape's size
+    private byte[]? _spare;   // the last scrape's buffer, reused by the next (two scrapes at once: the second allocates)
 
+    /// <summary>Takes a sent scrape's buffer back, keeping the latest (a concurrent scrape's other buffer is dropped).</summary>
+    public void Return(byte[] buffer) => Volatile.Write(ref _spare, buffer);
+
+    /// <summary>The exposition as text (tests and tools); the admin endpoint sends <see cref="RenderUtf8"/>.</summary>
     public string Render()
     {
-        var w = new PrometheusTextWriter();
+        using var text = RenderUtf8();
+        return System.Text.Encoding.UTF8.GetString(text.Utf8.Span);
+    }
+
+    /// <summary>The exposition, UTF-8, in a buffer to dispose once sent (it is kept for the next scrape).</summary>
+    public MetricsText RenderUtf8()
+    {
+        var buffer = Interlocked.Exchange(ref _spare, null) ?? new byte[Math.Max(64 * 1024, _lastLength + _lastLength / 8)];
+        var w = new PrometheusTextWriter(buffer);
         var table = runtime.Router.Current;
         WriteProcess(w);
         w.Family("fastlb_routing_generation", "gauge", "Routing table generation in force.");
@@ -40,7 +54,8 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         WriteLogs(w);
         WriteRollouts(w);
         WriteMirrors(w);
-        return w.ToString();
+        _lastLength = w.Length;
+        return new MetricsText(this, w.Buffer, w.Length);
     }
 
     private void WriteRollouts(PrometheusTextWriter w)
@@ -305,14 +320,14 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         foreach (var (labels, b) in backends)
         {
             var current = b.State.Health.StateAt(now);
-            foreach (var state in HealthStates) w.Sample("fastlb_backend_health_state", [.. labels, "state", TrafficController.Label(state)], state == current ? 1 : 0);
+            foreach (var state in HealthStates) w.Sample("fastlb_backend_health_state", labels, "state", TrafficController.Label(state), state == current ? 1 : 0);
         }
         w.Family("fastlb_backend_health_checks_total", "counter", "Active health checks run, by result.");
         foreach (var (labels, b) in backends)
         {
             var (checks, failed, _) = b.State.Health.CheckCounts;
-            w.Sample("fastlb_backend_health_checks_total", [.. labels, "result", "passed"], checks - failed);
-            w.Sample("fastlb_backend_health_checks_total", [.. labels, "result", "failed"], failed);
+            w.Sample("fastlb_backend_health_checks_total", labels, "result", "passed", checks - failed);
+            w.Sample("fastlb_backend_health_checks_total", labels, "result", "failed", failed);
         }
         w.Family("fastlb_backend_health_check_seconds", "summary", "Latency of active health checks.");
         foreach (var (labels, b) in backends)
@@ -339,19 +354,14 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
 
     private static void WriteByClass(PrometheusTextWriter w, string name, string[] labels, long[] totals)
     {
-        var withCode = new string[labels.Length + 2];
-        labels.CopyTo(withCode, 0);
-        withCode[^2] = "code";
         long classified = 0;
         for (var c = 0; c < Classes.Length; c++)
         {
-            withCode[^1] = Classes[c];
             var n = totals[TrafficField.Status1xx + c];
             classified += n;
-            w.Sample(name, withCode, n);
+            w.Sample(name, labels, "code", Classes[c], n);
         }
-        withCode[^1] = "none";
-        w.Sample(name, withCode, Math.Max(0, totals[TrafficField.Requests] - classified));
+        w.Sample(name, labels, "code", "none", Math.Max(0, totals[TrafficField.Requests] - classified));
     }
 
     private static void WriteHistogram(PrometheusTextWriter w, string name, string[] labels, long[] totals, int bins, int sumField)
