@@ -281,10 +281,10 @@ internal sealed class FastLbRuntime : IAsyncDisposable
                     generation: Router.Current.Generation, ok: false);
                 return new ReloadResult(false, Router.Current.Generation, e.Errors.Select(x => x.ToString()).ToList(), []);
             }
-            Workers.WarnIfChanged(config.Workers, config.PinWorkers, config.Io);
+            var warnings = Workers.RestartOnlyChanges(config.Workers, config.PinWorkers, config.Io);
             Log.Format = config.LogFormat;
             var change = Controller.Load(config);
-            var warnings = await Proxy.ApplyAsync(config).ConfigureAwait(false);
+            warnings.AddRange(await Proxy.ApplyAsync(config).ConfigureAwait(false));
             Proxy.AccessLogs.Reopen(); // a reload also reopens the access logs (logrotate's postrotate may send either)
             foreach (var w in warnings) Log.Warn($"reload: {w}");
             foreach (var w in config.Warnings) Log.Warn($"reload: {w}");

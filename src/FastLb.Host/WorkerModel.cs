@@ -1,5 +1,4 @@
 using FastLb.Core.Config;
-using FastLb.Core.Diagnostics;
 using FastLb.Proxy.Transport;
 
 namespace FastLb.Host;
@@ -29,20 +28,22 @@ internal sealed class WorkerModel(int workers, bool pin, IoMode? io = null)
     /// <exception cref="IoUnavailableException"><c>io: io_uring</c> where it cannot run.</exception>
     public EventLoops CreateLoops() => new(Workers, Pinned, Io);
 
-    /// <summary>Warns when a reloaded file asks for a worker setting that only a restart changes.</summary>
-    public void WarnIfChanged(int configured, bool pin, IoMode io)
+    /// <summary>What a reloaded file asks of the worker settings that only a restart changes (reload warnings).</summary>
+    public List<string> RestartOnlyChanges(int configured, bool pin, IoMode io)
     {
+        var changes = new List<string>();
         if (io != Io)
         {
-            Log.Warn($"io: {IoModeNames.Name(io)} in the file, {IoModeNames.Name(Io)} running; it changes only on restart");
+            changes.Add($"io: {IoModeNames.Name(io)} in the file, {IoModeNames.Name(Io)} running; it changes only on restart");
         }
         if (configured != Workers)
         {
-            Log.Warn($"workers: {configured} in the file, {Workers} running; the worker count changes only on restart");
+            changes.Add($"workers: {configured} in the file, {Workers} running; the worker count changes only on restart");
         }
         if (pin != Pinned)
         {
-            Log.Warn($"pin_workers: {(pin ? "true" : "false")} in the file, {(Pinned ? "true" : "false")} running; it changes only on restart");
+            changes.Add($"pin_workers: {(pin ? "true" : "false")} in the file, {(Pinned ? "true" : "false")} running; it changes only on restart");
         }
+        return changes;
     }
 }

@@ -19,9 +19,8 @@ internal static class DemoCommand
         foreach (var b in backends) b.Start();
         try
         {
-            var yaml = DemoConfigText(port, backends);
-            var config = ConfigLoader.Parse(yaml, "<demo>", Directory.GetCurrentDirectory());
-            await using var runtime = new FastLbRuntime(() => ConfigLoader.Parse(yaml, "<demo>", Directory.GetCurrentDirectory()));
+            var (runtime, config) = CreateRuntime(DemoConfigText(port, backends));
+            await using var _ = runtime;
             if (!await runtime.StartAsync(config).ConfigureAwait(false)) return 1;
             var bound = runtime.Proxy.Listeners[0].EndPoint;
             stdout.WriteLine($"""
@@ -47,8 +46,18 @@ internal static class DemoCommand
         }
     }
 
+    /// <summary>The demo's runtime: its config has no file, so a reload re-reads the same text (and finds nothing changed).</summary>
+    public static (FastLbRuntime Runtime, FastLbConfig Config) CreateRuntime(string yaml)
+    {
+        var config = ConfigLoader.Parse(yaml, "<demo>", Directory.GetCurrentDirectory());
+        var runtime = new FastLbRuntime(() => ConfigLoader.Parse(yaml, "<demo>", Directory.GetCurrentDirectory()), new WorkerModel(config.Workers, config.PinWorkers, config.Io));
+        return (runtime, config);
+    }
+
     /// <summary>The embedded default config, with the demo backends' ephemeral ports filled in.</summary>
     public static string DemoConfigText(int port, IReadOnlyList<DemoBackend> b) => $"""
+        # The demo's backends run in the same process as its loops: leave the scheduler free to place them.
+        pin_workers: false
         admin:
           control_socket: ./fastlb.sock
         defaults:
