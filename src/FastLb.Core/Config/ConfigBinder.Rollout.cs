@@ -7,7 +7,7 @@ internal sealed partial class ConfigBinder
     private static readonly string[] RolloutKeys =
     [
         "steps", "interval", "max_error_rate", "max_error_rate_delta", "max_p99", "max_p99_ratio", "min_requests",
-        "manual_gates", "on_inconclusive", "on_unhealthy",
+        "manual_gates", "on_inconclusive", "on_unhealthy", "preview_mirror",
     ];
     private static readonly string[] InconclusiveChoices = ["fail", "pause"];
     private static readonly string[] UnhealthyChoices = ["rollback", "ignore"];
@@ -37,6 +37,7 @@ internal sealed partial class ConfigBinder
             OnInconclusive = f.TryGetValue("on_inconclusive", out var oi) && Choice(oi, InconclusiveChoices) == "pause" ? InconclusiveAction.Pause : InconclusiveAction.Fail,
             RollbackOnUnhealthy = !(f.TryGetValue("on_unhealthy", out var ou) && Choice(ou, UnhealthyChoices) == "ignore"),
         };
+        if (f.TryGetValue("preview_mirror", out var pm) && Bool(pm) == true) config = config.WithPreviewMirror();
         return _errors.Count > before ? null : config;
     }
 

@@ -41,12 +41,22 @@ internal sealed record RolloutConfig
     /// <summary>A backend of the new pool turning unhealthy or ejected is a breach (with health checks or outlier detection).</summary>
     public bool RollbackOnUnhealthy { get; init; } = true;
 
+    /// <summary>
+    /// Step 0 first: the new pool keeps 0% of real traffic and is judged on the copies a route's mirror sends it;
+    /// <see cref="Steps"/> then starts with 0 (<see cref="WithPreviewMirror"/>).
+    /// </summary>
+    public bool PreviewMirror { get; init; }
+
+    /// <summary>These settings with the preview step 0 in front of the steps.</summary>
+    public RolloutConfig WithPreviewMirror() =>
+        PreviewMirror ? this : this with { PreviewMirror = true, Steps = [0, .. Steps] };
+
     /// <summary>Value equality over every setting (the lists compared by content).</summary>
     public bool SameAs(RolloutConfig? other) =>
         other is not null && Steps.SequenceEqual(other.Steps) && Interval == other.Interval && MaxErrorRate == other.MaxErrorRate
         && MaxErrorRateDelta == other.MaxErrorRateDelta && MaxP99 == other.MaxP99 && MaxP99Ratio == other.MaxP99Ratio
         && MinRequests == other.MinRequests && ManualGates.SequenceEqual(other.ManualGates) && OnInconclusive == other.OnInconclusive
-        && RollbackOnUnhealthy == other.RollbackOnUnhealthy;
+        && RollbackOnUnhealthy == other.RollbackOnUnhealthy && PreviewMirror == other.PreviewMirror;
 
     /// <summary>One line for logs and status: "steps 5,25,50,100 every 30s; max error rate 1%; min requests 100".</summary>
     public string Describe()
@@ -60,6 +70,7 @@ internal sealed record RolloutConfig
         if (ManualGates.Count > 0) parts.Add($"manual gate at {string.Join(",", ManualGates)}");
         if (OnInconclusive == InconclusiveAction.Pause) parts.Add("inconclusive pauses");
         if (!RollbackOnUnhealthy) parts.Add("unhealthy backends ignored");
+        if (PreviewMirror) parts.Add("step 0 judges mirrored copies");
         return string.Join("; ", parts);
     }
 }

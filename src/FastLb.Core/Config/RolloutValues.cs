@@ -22,12 +22,13 @@ internal static class RolloutValues
         return double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out ratio) && ratio > 0 && ratio <= 1000;
     }
 
-    /// <summary>Checks a step list: each 1..100 and rising. Null when fine, else what is wrong.</summary>
-    public static string? CheckSteps(IReadOnlyList<int> steps)
+    /// <summary>Checks a step list: each 1..100 and rising (after the 0 of a mirror preview). Null when fine, else what is wrong.</summary>
+    public static string? CheckSteps(IReadOnlyList<int> steps, bool previewMirror = false)
     {
-        if (steps.Count == 0) return "steps needs at least one share, e.g. 5,25,50,100";
+        if (steps.Count <= (previewMirror ? 1 : 0)) return "steps needs at least one share, e.g. 5,25,50,100";
         for (var i = 0; i < steps.Count; i++)
         {
+            if (previewMirror && i == 0 && steps[i] == 0) continue;
             if (steps[i] is < 1 or > 100) return $"each step is a percent from 1 to 100, got {steps[i]}";
             if (i > 0 && steps[i] <= steps[i - 1]) return $"steps must rise, but {steps[i]} follows {steps[i - 1]}";
         }

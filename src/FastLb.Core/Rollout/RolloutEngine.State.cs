@@ -99,6 +99,7 @@ internal sealed partial class RolloutEngine
         w.WriteEndArray();
         w.WriteString("on_inconclusive", c.OnInconclusive == InconclusiveAction.Pause ? "pause" : "fail");
         w.WriteBoolean("rollback_on_unhealthy", c.RollbackOnUnhealthy);
+        w.WriteBoolean("preview_mirror", c.PreviewMirror);
     }
 
     private static RolloutConfig ReadConfig(JsonElement c) => new()
@@ -113,6 +114,7 @@ internal sealed partial class RolloutEngine
         ManualGates = [.. c.GetProperty("manual_gates").EnumerateArray().Select(g => g.GetInt32())],
         OnInconclusive = Text(c, "on_inconclusive") == "pause" ? InconclusiveAction.Pause : InconclusiveAction.Fail,
         RollbackOnUnhealthy = c.GetProperty("rollback_on_unhealthy").GetBoolean(),
+        PreviewMirror = c.TryGetProperty("preview_mirror", out var preview) && preview.GetBoolean(),
     };
 
     private static void WriteTotals(Utf8JsonWriter w, string name, TrafficTotals t)

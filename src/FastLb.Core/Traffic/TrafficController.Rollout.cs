@@ -121,7 +121,11 @@ internal sealed partial class TrafficController
         {
             throw new TrafficException($"a rollout of {service} to {running.Engine.ToPool} is {RolloutEngine.Describe(running.Engine.Phase)}; abort it first (ctl abort {service})");
         }
-        if (RolloutValues.CheckSteps(config.Steps) is { } stepError) throw new TrafficException(stepError);
+        if (RolloutValues.CheckSteps(config.Steps, config.PreviewMirror) is { } stepError) throw new TrafficException(stepError);
+        if (config.PreviewMirror && !MirroredTo(service, toPool))
+        {
+            throw new TrafficException($"preview_mirror judges {toPool} on mirrored copies, but no route mirrors to {service}/{toPool}; add mirror: {{ service: {service}, pool: {toPool} }} to a route");
+        }
         if (RolloutValues.CheckGates(config.ManualGates, config.Steps) is { } gateError) throw new TrafficException(gateError);
         var before = previous ?? new Dictionary<string, int>(t.Current);
         var baseline = BaselineOf(before, toPool)
@@ -200,6 +204,10 @@ internal sealed partial class TrafficController
         Log.Warn(run.Engine.Outcome!);
         Events.Append("rollout", run.Engine.Outcome!, service, run.Engine.ToPool, Router.Current.Generation, ok: false);
     }
+
+    /// <summary>Whether a route of the running config copies requests to <paramref name="service"/>/<paramref name="pool"/>.</summary>
+    private bool MirroredTo(string service, string pool) =>
+        _config?.Listeners.Any(l => l.Routes.Any(r => r.Mirror is { } m && m.Service == service && m.Pool == pool)) == true;
 
     /// <summary>The step's assignment: the new pool <paramref name="share"/> percent, the baseline the rest, other pools none.</summary>
     private Dictionary<string, int> StepShares(string service, RolloutEngine e, int share)

@@ -8,16 +8,22 @@ namespace FastLb.Host.Control;
 internal static class RolloutOptions
 {
     public const string Usage = "usage: rollout SERVICE POOL [--steps 5,25,50,100] [--interval 30s] [--max-error-rate 1%] [--max-error-rate-delta 0.5%] "
-        + "[--max-p99 500ms] [--max-p99-ratio 1.5] [--min-requests 100] [--manual-gate 50] [--on-inconclusive fail|pause] [--ignore-unhealthy] [--force]";
+        + "[--max-p99 500ms] [--max-p99-ratio 1.5] [--min-requests 100] [--manual-gate 50] [--on-inconclusive fail|pause] [--ignore-unhealthy] [--preview-mirror] [--force]";
 
     /// <summary>Reads the options after SERVICE POOL (<paramref name="words"/> from index 3); throws <see cref="TrafficException"/> on a bad one.</summary>
     public static RolloutConfig Parse(IReadOnlyList<string> words, int start)
     {
         var config = new RolloutConfig();
         var gates = new List<int>();
+        var preview = false;
         for (var i = start; i < words.Count; i++)
         {
             var option = words[i];
+            if (option == "--preview-mirror")
+            {
+                preview = true;
+                continue;
+            }
             if (option == "--ignore-unhealthy")
             {
                 config = config with { RollbackOnUnhealthy = false };
@@ -57,7 +63,7 @@ internal static class RolloutOptions
         config = config with { ManualGates = gates };
         if (RolloutValues.CheckSteps(config.Steps) is { } stepError) throw new TrafficException($"--steps: {stepError}");
         if (RolloutValues.CheckGates(config.ManualGates, config.Steps) is { } gateError) throw new TrafficException($"--manual-gate: {gateError}");
-        return config;
+        return preview ? config.WithPreviewMirror() : config;
     }
 
     private static List<int> Ints(string option, string value)
