@@ -18,6 +18,7 @@ internal static class AccessLogFormatter
     public const int MaxLineBytes = 8192;
 
     private const int MaxMethodBytes = 32;
+    private const int MaxModelBytes = 256;
 
     /// <summary>Writes the line; false when it did not fit <paramref name="destination"/>.</summary>
     public static bool TryFormat(in AccessLogRecord r, AccessLogFormat format, Span<byte> destination, out int written)
@@ -86,6 +87,29 @@ internal static class AccessLogFormatter
         w.Long(r.Retries);
         w.Byte((byte)' ');
         w.Ascii(TerminationCauses.Name(r.Cause, r.Status));
+        if (!r.Model.IsEmpty)
+        {
+            // Model listeners only, so other lines keep their fields.
+            w.Raw(" model="u8);
+            w.TextEscaped(Cut(r.Model, MaxModelBytes));
+            w.Raw(" tokens="u8);
+            TextCount(ref w, r.PromptTokens);
+            w.Byte((byte)'/');
+            TextCount(ref w, r.CompletionTokens);
+        }
+    }
+
+    private static void TextCount(ref LineWriter w, long count)
+    {
+        if (count >= 0) w.Long(count);
+        else w.Byte((byte)'-');
+    }
+
+    private static void JsonCount(ref LineWriter w, ReadOnlySpan<byte> key, long count)
+    {
+        w.Raw(key);
+        if (count >= 0) w.Long(count);
+        else w.Raw("null"u8);
     }
 
     private static void TextName(ref LineWriter w, string? name)
@@ -160,7 +184,16 @@ internal static class AccessLogFormatter
         w.Long(r.Retries);
         w.Raw(",\"termination\":\""u8);
         w.Ascii(TerminationCauses.Name(r.Cause, r.Status));
-        w.Raw("\"}"u8);
+        w.Byte((byte)'"');
+        if (!r.Model.IsEmpty)
+        {
+            w.Raw(",\"model\":\""u8);
+            w.JsonEscaped(Cut(r.Model, MaxModelBytes));
+            w.Byte((byte)'"');
+            JsonCount(ref w, ",\"prompt_tokens\":"u8, r.PromptTokens);
+            JsonCount(ref w, ",\"completion_tokens\":"u8, r.CompletionTokens);
+        }
+        w.Byte((byte)'}');
     }
 
     private static void JsonName(ref LineWriter w, ReadOnlySpan<byte> key, string? name)

@@ -43,4 +43,11 @@ internal ref struct AccessLogRecord
 
     public int Retries;
     public TerminationCause Cause;
+
+    /// <summary>The request's model (UTF-8) on a listener with model routes; empty otherwise (and no model fields are written).</summary>
+    public ReadOnlySpan<byte> Model;
+
+    /// <summary>The prompt and completion token counts the response reported in <c>usage</c>, or -1.</summary>
+    public long PromptTokens;
+    public long CompletionTokens;
 }

@@ -51,8 +51,12 @@ internal static class TrafficField
     /// </summary>
     public const int BrokenResponses = 18;
 
+    /// <summary>Prompt and completion tokens the responses reported in <c>usage</c> (model listeners).</summary>
+    public const int PromptTokens = 19;
+    public const int CompletionTokens = 20;
+
     /// <summary>Scalar slots; the window keeps these and the first two histograms.</summary>
-    public const int ScalarCount = 19;
+    public const int ScalarCount = 21;
 
     /// <summary>Request duration (HTTP: head received to response end; TCP: connection life).</summary>
     public static readonly int DurationBins = ScalarCount;

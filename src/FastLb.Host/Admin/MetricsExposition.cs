@@ -268,6 +268,8 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         Scalar(w, "fastlb_backend_timeouts_total", "Exchanges that timed out after connecting (response head or idle).", labels, totals, TrafficField.Timeouts);
         Scalar(w, "fastlb_backend_resets_total", "Exchanges the backend reset or cut (reset, invalid or truncated response).", labels, totals, TrafficField.Resets);
         Scalar(w, "fastlb_backend_broken_responses_total", "Responses below 500 the backend then reset, truncated or stalled (counted as errors).", labels, totals, TrafficField.BrokenResponses);
+        Scalar(w, "fastlb_backend_prompt_tokens_total", "Prompt tokens the backend's responses reported in usage (listeners with model routes).", labels, totals, TrafficField.PromptTokens);
+        Scalar(w, "fastlb_backend_completion_tokens_total", "Completion tokens the backend's responses reported in usage (listeners with model routes).", labels, totals, TrafficField.CompletionTokens);
         Scalar(w, "fastlb_backend_retries_total", "Requests or connects tried again after a failed attempt.", labels, totals, TrafficField.Retries);
         Scalar(w, "fastlb_backend_received_bytes_total", "Bytes received from clients for this backend.", labels, totals, TrafficField.BytesIn);
         Scalar(w, "fastlb_backend_sent_bytes_total", "Bytes sent to clients from this backend.", labels, totals, TrafficField.BytesOut);

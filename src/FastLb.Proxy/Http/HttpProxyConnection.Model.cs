@@ -18,8 +18,11 @@ internal sealed partial class HttpProxyConnection
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<CompiledRoute?> MatchByModelAsync(ListenerRoutes routes)
     {
+        _current.ScanUsage = true;
         if (_request.TryGetHeader(routes.ModelHeader, out var header) && !header.IsEmpty)
         {
+            _modelName ??= new byte[ConfigBinder.MaxModelNameBytes];
+            if (header.TryCopyTo(_modelName)) _current.ModelLength = header.Length;
             return routes.Match(_request, header);
         }
         int length = 0;
@@ -28,6 +31,7 @@ internal sealed partial class HttpProxyConnection
             length = await PeekModelAsync(routes.Config).ConfigureAwait(false);
         }
         _current.ModelMissing = length <= 0;
+        _current.ModelLength = Math.Max(length, 0);
         if (length <= 0) return routes.Match(_request);
         var route = routes.Match(_request, _modelName.AsSpan(0, length));
         // A chunked body's chunk sizes would change with the name, so only a Content-Length body is rewritten.
@@ -90,4 +94,53 @@ internal sealed partial class HttpProxyConnection
             Unwatch();
         }
     }
+
+    /// <summary>A model listener's response: its usage is read as the body passes when it is JSON or an event stream.</summary>
+    private void StartUsageScan()
+    {
+        _current.UsageSse = IsEventStream();
+        _current.ScanUsage = _current.UsageSse || IsJsonResponse();
+        _current.UsageChunked = _response.Framing == BodyFraming.Chunked;
+        _current.UsageFraming = default;
+        _current.JsonUsage = UsageScanState.Start();
+        _current.SseUsage = SseUsageScanState.Start();
+    }
+
+    private bool IsJsonResponse()
+    {
+        if (!_response.TryGetHeader("content-type"u8, out var type)) return false;
+        int semicolon = type.IndexOf((byte)';');
+        if (semicolon >= 0) type = type[..semicolon];
+        return System.Text.Ascii.EqualsIgnoreCase(type.Trim((byte)' '), "application/json"u8);
+    }
+
+    /// <summary>Feeds forwarded response body bytes (chunk framing stripped in place) to the usage scan.</summary>
+    private void FeedUsage(in System.Buffers.ReadOnlySequence<byte> body)
+    {
+        foreach (var segment in body)
+        {
+            var span = segment.Span;
+            if (!_current.UsageChunked)
+            {
+                FeedUsageData(span);
+                continue;
+            }
+            int i = 0;
+            while (i < span.Length && !_current.UsageFraming.IsDone && !_current.UsageFraming.IsInvalid)
+            {
+                var data = _current.UsageFraming.NextData(span, ref i);
+                if (!data.IsEmpty) FeedUsageData(data);
+            }
+        }
+    }
+
+    private void FeedUsageData(ReadOnlySpan<byte> data)
+    {
+        if (_current.UsageSse) _current.SseUsage.Feed(data);
+        else _current.JsonUsage.Feed(data);
+    }
+
+    /// <summary>The usage the response reported, or none.</summary>
+    private TokenUsage ReportedUsage() =>
+        !_current.ScanUsage ? TokenUsage.None : _current.UsageSse ? _current.SseUsage.Result : _current.JsonUsage.Result;
 }

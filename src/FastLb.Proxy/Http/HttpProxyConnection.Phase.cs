@@ -68,6 +68,15 @@ internal sealed partial class HttpProxyConnection
         public bool ModelMissing;         // a model route found no model in the header or the JSON body
         public ModelScanResult ModelScan; // where the body's model lies (Found only when it was read from the body)
         public ModelRewrite ModelRewrite; // a models: alias's rewrite of the forwarded body, or none
+        public int ModelLength;           // bytes of the model in _modelName (header or body), for the access log
+
+        // ResponseBody on a model listener: token usage read from the body as it passes (JSON or server-sent events).
+        public bool ScanUsage;
+        public bool UsageSse;
+        public bool UsageChunked;
+        public ChunkFraming UsageFraming;
+        public UsageScanState JsonUsage;
+        public SseUsageScanState SseUsage;
         public BackendSnapshot? Picked;   // the backend of the last connect attempt
         public BackendSnapshot? TriedA, TriedB;
         public int Attempts;              // connect attempts (each a different backend)

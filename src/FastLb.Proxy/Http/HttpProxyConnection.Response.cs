@@ -88,6 +88,7 @@ internal sealed partial class HttpProxyConnection
         });
         _responseBody.Reset(_response);
         if (_current.Dechunk) _dechunker.Reset();
+        if (_current.ScanUsage) StartUsageScan();
         // A server-sent event stream may idle between events longer (or shorter) than other bodies may stall.
         Watch(upstream.Input, _output, IsEventStream() ? config.StreamIdleTimeout : config.IdleTimeout);
         return await ForwardResponseBodyAsync(upstream).ConfigureAwait(false);
@@ -194,6 +195,7 @@ internal sealed partial class HttpProxyConnection
                     var body = buffer.Slice(0, forward);
                     if (_current.Dechunk) _dechunker.Decode(body, output);
                     else foreach (var segment in body) output.Write(segment.Span);
+                    if (_current.ScanUsage) FeedUsage(body);
                 }
                 input.AdvanceTo(buffer.GetPosition(forward));
                 if (forward > 0 || status == BodyParseStatus.Done)

@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using FastLb.Core.Config;
 using FastLb.Core.Diagnostics;
+using FastLb.Core.Json;
 using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
 using FastLb.Proxy.Transport;
@@ -73,7 +74,8 @@ internal sealed partial class HttpProxyConnection
         if (broken) _owner.Traffic.Traffic.Add(TrafficField.BrokenResponses);
         // Connects moved on to another backend, plus requests sent again after a stale or reset connection.
         var retries = Math.Max(0, _current.Attempts - 1) + _current.Retries;
-        if (_owner.AccessLog is { } log && _owner.Config.AccessLog is { } options) WriteAccessLog(log, options, duration, bytesIn, bytesOut, retries);
+        var usage = ReportedUsage();
+        if (_owner.AccessLog is { } log && _owner.Config.AccessLog is { } options) WriteAccessLog(log, options, duration, bytesIn, bytesOut, retries, usage);
         if (_current.Status is 400 or 404 or 502 or 503 or 504 || _current.Cause is TerminationCause.UpstreamReset or TerminationCause.ConnectFailed)
         {
             ReportError(retries);
@@ -81,6 +83,8 @@ internal sealed partial class HttpProxyConnection
         if (_current.StatsBackend is { } backend)
         {
             var traffic = backend.Traffic;
+            if (usage.PromptTokens > 0) traffic.Add(TrafficField.PromptTokens, usage.PromptTokens);
+            if (usage.CompletionTokens > 0) traffic.Add(TrafficField.CompletionTokens, usage.CompletionTokens);
             traffic.RecordRequest(_current.Status, duration, _current.ResponseHeadTicks, bytesIn, bytesOut);
             if (retries > 0) traffic.Add(TrafficField.Retries, retries);
             if (_current.Cause == TerminationCause.Timeout) traffic.Add(TrafficField.Timeouts);
@@ -91,7 +95,7 @@ internal sealed partial class HttpProxyConnection
 
     /// <summary>The request's access log line, formatted on this loop into its buffer (see <see cref="AccessLog"/>).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void WriteAccessLog(AccessLog log, AccessLogConfig options, long durationTicks, long bytesIn, long bytesOut, int retries)
+    private void WriteAccessLog(AccessLog log, AccessLogConfig options, long durationTicks, long bytesIn, long bytesOut, int retries, TokenUsage usage)
     {
         Span<byte> client = stackalloc byte[64];
         var clientLength = 0;
@@ -130,6 +134,9 @@ internal sealed partial class HttpProxyConnection
             UpstreamHeadMicros = _current.ResponseHeadTicks < 0 ? -1 : ToMicros(_current.ResponseHeadTicks),
             Retries = retries,
             Cause = _current.Cause,
+            Model = _modelName.AsSpan(0, _current.ModelLength),
+            PromptTokens = usage.PromptTokens,
+            CompletionTokens = usage.CompletionTokens,
         };
         log.Write(record, options);
     }
