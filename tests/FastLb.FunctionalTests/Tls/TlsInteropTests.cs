@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using FastLb.FunctionalTests.Host;
-using FastLb.FunctionalTests.HttpProxy;
+using FastLb.FunctionalTests.Http;
 using FastLb.Tests.Common;
 using Xunit;
 
