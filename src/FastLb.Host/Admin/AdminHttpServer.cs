@@ -99,8 +99,8 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
         if (query >= 0) path = path[..query];
         return path switch
         {
-            "/events" => QueryReply("events", args),
-            "/history" => QueryReply("history", args),
+            "/events" => QueryReply("events", args, handler.Events),
+            "/history" => QueryReply("history", args, handler.History),
             "/" => Text(200, "text/html; charset=utf-8", AdminDashboard.Html),
             "/status" => Text(200, "application/json", handler.Status() + "\n"),
             "/metrics" => Metrics(),
@@ -109,7 +109,7 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
     }
 
     /// <summary><c>/events?since=SEQ&amp;limit=N</c> and <c>/history?since=SECOND</c>: the same replies as <c>ctl events</c> and <c>ctl history</c>.</summary>
-    private (int Status, string Type, ReadOnlyMemory<byte> Body, IDisposable? Lease) QueryReply(string command, string query)
+    private static (int Status, string Type, ReadOnlyMemory<byte> Body, IDisposable? Lease) QueryReply(string command, string query, Func<string[], string> run)
     {
         var words = new List<string> { command };
         foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
@@ -119,7 +119,7 @@ internal sealed class AdminHttpServer(IPEndPoint bind, FastLbRuntime runtime, Co
             words.Add("--" + pair[..eq]);
             words.Add(pair[(eq + 1)..]);
         }
-        var reply = command == "history" ? handler.History([.. words]) : handler.Events([.. words]);
+        var reply = run([.. words]);
         return Text(reply.StartsWith("{\"ok\":true", StringComparison.Ordinal) ? 200 : 400, "application/json", reply + "\n");
     }
 

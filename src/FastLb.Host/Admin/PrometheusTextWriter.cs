@@ -19,10 +19,9 @@ internal sealed class PrometheusTextWriter
     private readonly HashSet<string> _families = new(StringComparer.Ordinal);
     private readonly Dictionary<string[], byte[]> _encodedLabels = new(ReferenceEqualityComparer.Instance);
     private double[]? _boundsFormatted;
-
+    private byte[][]? _boundLabelBytes;
     private string? _lastName;
     private byte[] _lastNameBytes = [];
-    private byte[][]? _boundLabelBytes;
 
     /// <param name="buffer">Where to write (grown by copying when too small): a buffer kept from the previous scrape.</param>
     public PrometheusTextWriter(byte[] buffer) => _buffer = buffer;
@@ -73,9 +72,6 @@ internal sealed class PrometheusTextWriter
         AppendLabels(labels, null, null);
         Append(" "u8).AppendInteger(count).Append("\n"u8);
     }
-
-    /// <summary>The text written so far, UTF-8.</summary>
-    public ReadOnlyMemory<byte> Written => _buffer.AsMemory(0, _length);
 
     /// <summary>The buffer written to (the one passed in, or a larger copy) and how much of it is used.</summary>
     public byte[] Buffer => _buffer;
