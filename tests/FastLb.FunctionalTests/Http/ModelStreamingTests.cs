@@ -71,7 +71,9 @@ public sealed class ModelStreamingTests
     public async Task Stream_LongerThanStreamIdleTimeout_NotCutWhileEventsFlow()
     {
         await using var backend = FakeOpenAiBackend.Start();
-        backend.CompletionTokens = 6;
+        // 8 tokens 400 ms apart: the stream lasts 2.8 s, clearly past the 2 s stream_idle_timeout (with 6 tokens it
+        // lasted exactly 2.0 s, and a timer firing a millisecond early made the length check fail).
+        backend.CompletionTokens = 8;
         backend.InterTokenDelay = TimeSpan.FromMilliseconds(400);
         await using var lb = await L7Harness.StartAsync(Config(backend, "    stream_idle_timeout: 2s"));
         await using var client = await SseTestClient.ConnectAsync(lb.EndPoint).WaitAsync(L7Harness.Timeout);
@@ -79,7 +81,7 @@ public sealed class ModelStreamingTests
         await client.PostAsync(StreamRequest).WaitAsync(L7Harness.Timeout);
         var events = new List<string>();
         while (await client.ReadEventAsync().WaitAsync(L7Harness.Timeout) is { } data) events.Add(data);
-        Assert.Equal(6 + 2, events.Count); // the tokens, the usage event and [DONE]
+        Assert.Equal(8 + 2, events.Count); // the tokens, the usage event and [DONE]
         Assert.True(started.Elapsed >= TimeSpan.FromSeconds(2), $"the stream took {started.Elapsed}");
     }
 
