@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using FastLb.FunctionalTests.Host;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Bench;

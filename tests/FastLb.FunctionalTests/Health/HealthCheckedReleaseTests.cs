@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using FastLb.FunctionalTests.Host;
 using FastLb.Host.Control;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Health;

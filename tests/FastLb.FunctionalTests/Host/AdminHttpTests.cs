@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using FastLb.Core.Config;
 using FastLb.Host;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Host;

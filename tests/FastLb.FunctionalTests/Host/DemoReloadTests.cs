@@ -1,6 +1,7 @@
 using FastLb.Core.Config;
 using FastLb.Host;
 using FastLb.Host.Cli;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Host;

@@ -6,6 +6,7 @@ using System.Text.Json;
 using FastLb.Core.Config;
 using FastLb.Host;
 using FastLb.Host.Control;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Host;

@@ -3,6 +3,7 @@ using System.Text;
 using FastLb.Core.Config;
 using FastLb.Host;
 using FastLb.Host.Systemd;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Host;

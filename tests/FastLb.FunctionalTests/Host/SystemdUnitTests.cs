@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Host;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using FastLb.Host.Control;
+using FastLb.Tests.Common;
 
 namespace FastLb.FunctionalTests.Host;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Http;

@@ -1,4 +1,5 @@
 using System.Text;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Http;

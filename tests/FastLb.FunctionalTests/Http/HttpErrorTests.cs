@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Http;

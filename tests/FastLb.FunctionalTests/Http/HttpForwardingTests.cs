@@ -1,3 +1,4 @@
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Http;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using FastLb.FunctionalTests.Host;
 using FastLb.Host.Control;
 using FastLb.Host.Demo;
+using FastLb.Tests.Common;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -68,8 +69,8 @@ public class HttpProxyAllocationTests(ITestOutputHelper output) : IAsyncLifetime
         await process.WaitForLogAsync("bind control socket", Timeout);
         var status = await StatusAsync();
         var endPoint = IPEndPoint.Parse(status.GetProperty("listeners")[0].GetProperty("bind").GetString()!);
-        var clients = new RawHttpClient[Connections];
-        for (var i = 0; i < Connections; i++) clients[i] = await RawHttpClient.ConnectAsync(endPoint);
+        var clients = new HttpClientConnection[Connections];
+        for (var i = 0; i < Connections; i++) clients[i] = await HttpClientConnection.ConnectAsync(endPoint);
         try
         {
             await LoadAsync(clients, WarmupRequests); // connections, upstream pool, JIT tiers and caches warm
@@ -90,20 +91,20 @@ public class HttpProxyAllocationTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
-    private static async Task LoadAsync(RawHttpClient[] clients, int requests)
+    private static async Task LoadAsync(HttpClientConnection[] clients, int requests)
     {
         var perConnection = requests / clients.Length;
         var running = new Task[clients.Length];
         for (var i = 0; i < clients.Length; i++) running[i] = RunAsync(clients[i], perConnection);
         await Task.WhenAll(running).WaitAsync(Timeout);
 
-        static async Task RunAsync(RawHttpClient client, int count)
+        static async Task RunAsync(HttpClientConnection client, int count)
         {
             for (var i = 0; i < count; i++)
             {
-                var response = await client.SendAsync("GET / HTTP/1.1\r\nHost: test\r\n\r\n");
+                var response = await client.RequestAsync("GET / HTTP/1.1\r\nHost: test\r\n\r\n");
                 Assert.Equal(200, response.Status);
-                Assert.Equal("alloc\n", response.Text);
+                Assert.Equal("alloc\n", response.BodyText);
             }
         }
     }

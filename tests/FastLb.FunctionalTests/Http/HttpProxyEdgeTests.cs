@@ -36,17 +36,17 @@ public sealed class HttpProxyEdgeTests
             await ScriptedBackend.SendAsync(s, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", ct);
             await LoopbackBackend.EchoAsync(s, ct);
         });
-        await using var lb = await L7Harness.StartAsync(Config(backend));
+        await using var lb = await HttpLb.StartAsync(Config(backend));
         await using var client = await lb.ConnectAsync();
 
-        var response = await client.SendAsync("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket, h2c\r\n\r\n");
+        var response = await client.RequestAsync("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket, h2c\r\n\r\n");
         Assert.Equal(101, response.Status);
-        Assert.Equal("websocket", response.Header("upgrade"));
+        Assert.Equal("websocket", response.Head["upgrade"]);
 
         var state = lb.Controller.Registry.Find("web", "main", backend.EndPoint.ToString())!;
         Assert.Equal(1, state.Live);
-        await client.SendRawAsync(Encoding.ASCII.GetBytes("ping-1"));
-        var echoed = Encoding.ASCII.GetString(await client.ReceiveRawAsync(6));
+        await client.SendAsync(Encoding.ASCII.GetBytes("ping-1"));
+        var echoed = Encoding.ASCII.GetString(await client.ReadExactlyAsync(6));
         Assert.Equal("ping-1", echoed);
 
         // Drain deadline behaviour: AbortAll cuts the tunnel.
@@ -62,10 +62,10 @@ public sealed class HttpProxyEdgeTests
             await ScriptedBackend.ReadHeadAsync(s, ct);
             await Task.Delay(Timeout.Infinite, ct);
         });
-        await using var lb = await L7Harness.StartAsync(Config(backend, "    response_head_timeout: 300ms"));
+        await using var lb = await HttpLb.StartAsync(Config(backend, "    response_head_timeout: 300ms"));
         await using var client = await lb.ConnectAsync();
 
-        var response = await client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        var response = await client.RequestAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
 
         Assert.Equal(504, response.Status);
         Assert.Equal(0, lb.Http.Pool.IdleCount);
@@ -81,14 +81,14 @@ public sealed class HttpProxyEdgeTests
             await ScriptedBackend.SendAsync(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", ct);
             await ScriptedBackend.ReadHeadAsync(s, ct);
         });
-        await using var lb = await L7Harness.StartAsync(Config(backend));
+        await using var lb = await HttpLb.StartAsync(Config(backend));
         await using var client = await lb.ConnectAsync();
 
-        Assert.Equal(200, (await client.SendAsync("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")).Status);
-        var second = await client.SendAsync("GET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+        Assert.Equal(200, (await client.RequestAsync("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")).Status);
+        var second = await client.RequestAsync("GET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
 
         Assert.Equal(200, second.Status);
-        Assert.Equal("ok", second.Text);
+        Assert.Equal("ok", second.BodyText);
         Assert.Equal(2, backend.AcceptedConnections);
     }
 
@@ -101,16 +101,16 @@ public sealed class HttpProxyEdgeTests
             await ScriptedBackend.SendAsync(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: t\r\n\r\n", ct);
             await ScriptedBackend.ReadHeadAsync(s, ct);
         });
-        await using var lb = await L7Harness.StartAsync(Config(backend));
+        await using var lb = await HttpLb.StartAsync(Config(backend));
         await using var client = await lb.ConnectAsync();
 
-        var response = await client.SendAsync("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        var response = await client.RequestAsync("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
 
         Assert.Equal(200, response.Status);
-        Assert.Null(response.Header("transfer-encoding"));
-        Assert.Null(response.Header("content-length"));
-        Assert.Equal("close", response.Header("connection"));
-        Assert.Equal("hello world", response.Text);
+        Assert.Null(response.Head["transfer-encoding"]);
+        Assert.Null(response.Head["content-length"]);
+        Assert.Equal("close", response.Head["connection"]);
+        Assert.Equal("hello world", response.BodyText);
     }
 
     [Fact]
@@ -125,16 +125,17 @@ public sealed class HttpProxyEdgeTests
             await ScriptedBackend.SendAsync(s, $"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{body}", ct);
             await ScriptedBackend.ReadHeadAsync(s, ct);
         });
-        await using var lb = await L7Harness.StartAsync(Config(backend));
+        await using var lb = await HttpLb.StartAsync(Config(backend));
         await using var client = await lb.ConnectAsync();
 
-        var interim = await client.SendAsync("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+        await client.SendAsync("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+        var interim = await client.ReadResponseAsync();
         Assert.Equal(100, interim.Status);
-        await client.SendRawAsync(Encoding.ASCII.GetBytes("hello"));
+        await client.SendAsync(Encoding.ASCII.GetBytes("hello"));
         var final = await client.ReadResponseAsync();
 
         Assert.Equal(200, final.Status);
-        Assert.Equal("hello", final.Text);
+        Assert.Equal("hello", final.BodyText);
     }
 
     [Fact]
@@ -146,10 +147,10 @@ public sealed class HttpProxyEdgeTests
             await ScriptedBackend.SendAsync(s, "HTTP/1.1 200 OK\r\nContent-Length: 5, 10\r\n\r\nhello", ct);
             await ScriptedBackend.ReadHeadAsync(s, ct);
         });
-        await using var lb = await L7Harness.StartAsync(Config(backend));
+        await using var lb = await HttpLb.StartAsync(Config(backend));
         await using var client = await lb.ConnectAsync();
 
-        var response = await client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        var response = await client.RequestAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
 
         Assert.Equal(502, response.Status);
         Assert.Equal(0, lb.Http.Pool.IdleCount);
@@ -164,13 +165,15 @@ public sealed class HttpProxyEdgeTests
             await ScriptedBackend.SendAsync(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", ct);
             await ScriptedBackend.ReadHeadAsync(s, ct);
         });
-        await using var lb = await L7Harness.StartAsync(Config(backend, defaultsExtra: "  keepalive_timeout: 300ms"));
+        await using var lb = await HttpLb.StartAsync(Config(backend, defaultsExtra: "  keepalive_timeout: 300ms"));
         await using var client = await lb.ConnectAsync();
 
-        Assert.Equal("ok", (await client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n")).Text);
+        Assert.Equal("ok", (await client.RequestAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n")).BodyText);
 
         // Idle past the keep-alive timeout: FIN with nothing more sent (no 408, the client sent no byte).
-        Assert.True(await client.IsClosedAsync().WaitAsync(L7Harness.Timeout));
+        var (closed, extra) = await client.WaitForCloseAsync(HttpLb.Timeout);
+        Assert.True(closed);
+        Assert.Empty(extra);
     }
 
     [Fact]
@@ -182,11 +185,11 @@ public sealed class HttpProxyEdgeTests
             await ScriptedBackend.SendAsync(s, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", ct);
             await Task.Delay(Timeout.Infinite, ct);
         });
-        await using var lb = await L7Harness.StartAsync(Config(backend, "    idle_timeout: 300ms"));
+        await using var lb = await HttpLb.StartAsync(Config(backend, "    idle_timeout: 300ms"));
         await using var client = await lb.ConnectAsync();
 
         // The head and the first bytes go out; then the body makes no progress and the response is cut.
-        var cut = await Assert.ThrowsAnyAsync<Exception>(() => client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        var cut = await Assert.ThrowsAnyAsync<Exception>(() => client.RequestAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
 
         Assert.True(cut is EndOfStreamException or System.Net.Sockets.SocketException, cut.ToString());
         Assert.Equal(0, lb.Http.Pool.IdleCount);

@@ -32,16 +32,16 @@ public sealed class HttpProxyTests
     public async Task KeepAlive_TwoGetsOnOneClientConnection_ReuseOneUpstreamConnection()
     {
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Http, "b1");
-        await using var lb = await L7Harness.StartAsync(Config(Backend(backend)));
+        await using var lb = await HttpLb.StartAsync(Config(Backend(backend)));
         await using var client = await lb.ConnectAsync();
 
-        var first = await client.SendAsync("GET /one HTTP/1.1\r\nHost: example.test\r\n\r\n");
-        var second = await client.SendAsync("GET /two HTTP/1.1\r\nHost: example.test\r\n\r\n");
+        var first = await client.RequestAsync("GET /one HTTP/1.1\r\nHost: example.test\r\n\r\n");
+        var second = await client.RequestAsync("GET /two HTTP/1.1\r\nHost: example.test\r\n\r\n");
 
         Assert.Equal(200, first.Status);
-        Assert.Equal("b1", first.Text);
+        Assert.Equal("b1", first.BodyText);
         Assert.Equal(200, second.Status);
-        Assert.Equal("b1", second.Header("x-backend"));
+        Assert.Equal("b1", second.Head["x-backend"]);
         Assert.Equal(1, backend.AcceptedConnections);
         // The proxy pools the upstream connection right after sending the response, so the client can be first.
         await Poll.UntilAsync(() => lb.Http.Pool.IdleCount == 1, "the upstream connection back in the pool");
@@ -51,25 +51,25 @@ public sealed class HttpProxyTests
     public async Task Post_ContentLengthBody_ReachesBackendIntact()
     {
         await using var backend = EchoBodyBackend.Start();
-        await using var lb = await L7Harness.StartAsync(Config(Backend(backend)));
+        await using var lb = await HttpLb.StartAsync(Config(Backend(backend)));
         await using var client = await lb.ConnectAsync();
         var body = new byte[200_000];
         new Random(7).NextBytes(body);
 
-        var response = await client.SendAsync($"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {body.Length}\r\n\r\n", body);
+        var response = await client.RequestAsync($"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {body.Length}\r\n\r\n", body);
 
         Assert.Equal(200, response.Status);
-        Assert.Equal("content-length", response.Header("x-framing"));
+        Assert.Equal("content-length", response.Head["x-framing"]);
         Assert.Equal(body, response.Body);
         // The connection stays usable after a body.
-        Assert.Equal(200, (await client.SendAsync("POST /again HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok")).Status);
+        Assert.Equal(200, (await client.RequestAsync("POST /again HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok")).Status);
     }
 
     [Fact]
     public async Task Post_ChunkedBody_ReachesBackendIntact()
     {
         await using var backend = EchoBodyBackend.Start();
-        await using var lb = await L7Harness.StartAsync(Config(Backend(backend)));
+        await using var lb = await HttpLb.StartAsync(Config(Backend(backend)));
         await using var client = await lb.ConnectAsync();
         var expected = new StringBuilder();
         var chunked = new StringBuilder();
@@ -81,11 +81,11 @@ public sealed class HttpProxyTests
         }
         chunked.Append("0\r\n\r\n");
 
-        var response = await client.SendAsync("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked);
+        var response = await client.RequestAsync("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked);
 
         Assert.Equal(200, response.Status);
-        Assert.Equal("chunked", response.Header("x-framing"));
-        Assert.Equal(expected.ToString(), response.Text);
+        Assert.Equal("chunked", response.Head["x-framing"]);
+        Assert.Equal(expected.ToString(), response.BodyText);
     }
 
     [Fact]
@@ -93,23 +93,23 @@ public sealed class HttpProxyTests
     {
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Http, "api");
         var routes = "      - match: { host: api.example.com }\n        service: web\n";
-        await using var lb = await L7Harness.StartAsync(Config(Backend(backend), routes));
+        await using var lb = await HttpLb.StartAsync(Config(Backend(backend), routes));
         await using var client = await lb.ConnectAsync();
 
-        var missing = await client.SendAsync("GET / HTTP/1.1\r\nHost: other.example.com\r\n\r\n");
-        var matched = await client.SendAsync("GET / HTTP/1.1\r\nHost: API.example.com:8080\r\n\r\n");
+        var missing = await client.RequestAsync("GET / HTTP/1.1\r\nHost: other.example.com\r\n\r\n");
+        var matched = await client.RequestAsync("GET / HTTP/1.1\r\nHost: API.example.com:8080\r\n\r\n");
 
         Assert.Equal(404, missing.Status);
         Assert.NotEmpty(missing.Body);
         Assert.Equal(200, matched.Status);
-        Assert.Equal("api", matched.Text);
+        Assert.Equal("api", matched.BodyText);
     }
 
     [Fact]
     public async Task NoBackendWithWeight_Answers503()
     {
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Http, "b1");
-        await using var lb = await L7Harness.StartAsync(Config(Backend(backend)));
+        await using var lb = await HttpLb.StartAsync(Config(Backend(backend)));
         lb.Controller.Drain("web", "main", backend.EndPoint.ToString());
 
         var response = await lb.SendOnceAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -122,7 +122,7 @@ public sealed class HttpProxyTests
     public async Task RefusedBackend_Answers502_AndRecordsTheFailure()
     {
         var closed = LoopbackBackend.ClosedPort();
-        await using var lb = await L7Harness.StartAsync(Config($"          - {closed}"));
+        await using var lb = await HttpLb.StartAsync(Config($"          - {closed}"));
 
         var response = await lb.SendOnceAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
 
@@ -137,14 +137,14 @@ public sealed class HttpProxyTests
     {
         var closed = LoopbackBackend.ClosedPort();
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Http, "alive");
-        await using var lb = await L7Harness.StartAsync(Config($"          - {closed}\n{Backend(backend)}"));
+        await using var lb = await HttpLb.StartAsync(Config($"          - {closed}\n{Backend(backend)}"));
         await using var client = await lb.ConnectAsync();
 
         for (var i = 0; i < 4; i++)
         {
-            var response = await client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            var response = await client.RequestAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
             Assert.Equal(200, response.Status);
-            Assert.Equal("alive", response.Text);
+            Assert.Equal("alive", response.BodyText);
         }
     }
 
@@ -152,17 +152,17 @@ public sealed class HttpProxyTests
     public async Task Demo_HeaderRoute_PinsGreen_DefaultGoesBlue()
     {
         await using var backends = new DemoBackends();
-        await using var lb = await L7Harness.StartAsync(DemoCommand.DemoConfigText(0, backends.All));
+        await using var lb = await HttpLb.StartAsync(DemoCommand.DemoConfigText(0, backends.All));
         await using var client = await lb.ConnectAsync();
 
         var blue = new HashSet<string>();
         for (var i = 0; i < 4; i++)
         {
-            var plain = await client.SendAsync("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
-            blue.Add(plain.Header("x-backend")!);
-            var green = await client.SendAsync("GET / HTTP/1.1\r\nHost: localhost\r\nx-fastlb-pool: green\r\n\r\n");
-            Assert.StartsWith("green-", green.Header("x-backend"));
-            Assert.StartsWith("green-", green.Text);
+            var plain = await client.RequestAsync("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            blue.Add(plain.Head["x-backend"]!);
+            var green = await client.RequestAsync("GET / HTTP/1.1\r\nHost: localhost\r\nx-fastlb-pool: green\r\n\r\n");
+            Assert.StartsWith("green-", green.Head["x-backend"]);
+            Assert.StartsWith("green-", green.BodyText);
         }
         Assert.Equal(["blue-1", "blue-2"], blue.Order());
     }
@@ -171,12 +171,12 @@ public sealed class HttpProxyTests
     public async Task Swap_NextRequestOnOpenConnection_GoesToNewPool_AndOldIdleUpstreamsClose()
     {
         await using var backends = new DemoBackends();
-        await using var lb = await L7Harness.StartAsync(DemoCommand.DemoConfigText(0, backends.All));
+        await using var lb = await HttpLb.StartAsync(DemoCommand.DemoConfigText(0, backends.All));
         await using var client = await lb.ConnectAsync();
 
-        Assert.StartsWith("blue-", (await client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n")).Header("x-backend"));
+        Assert.StartsWith("blue-", (await client.RequestAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n")).Head["x-backend"]);
         lb.Controller.Swap("web", "green");
-        Assert.StartsWith("green-", (await client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n")).Header("x-backend"));
+        Assert.StartsWith("green-", (await client.RequestAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n")).Head["x-backend"]);
 
         // The idle blue connection is closed by the pool's sweep; green's stays.
         await Poll.UntilAsync(() => lb.Http.Pool.IdleCount == 1, "idle blue upstream closed");
@@ -186,13 +186,15 @@ public sealed class HttpProxyTests
     public async Task Http10Client_ConnectionCloseAfterResponse()
     {
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Http, "b1");
-        await using var lb = await L7Harness.StartAsync(Config(Backend(backend)));
+        await using var lb = await HttpLb.StartAsync(Config(Backend(backend)));
         await using var client = await lb.ConnectAsync();
 
-        var response = await client.SendAsync("GET / HTTP/1.0\r\n\r\n");
+        var response = await client.RequestAsync("GET / HTTP/1.0\r\n\r\n");
 
         Assert.Equal(200, response.Status);
-        Assert.Equal("close", response.Header("connection"));
-        Assert.True(await client.IsClosedAsync());
+        Assert.Equal("close", response.Head["connection"]);
+        var (closed, extra) = await client.WaitForCloseAsync(HttpLb.Timeout);
+        Assert.True(closed);
+        Assert.Empty(extra);
     }
 }

@@ -15,7 +15,7 @@ public sealed class HttpRoundRobinTests
     {
         await using var a = LoopbackBackend.Start(LoopbackBackendMode.Http, "a");
         await using var b = LoopbackBackend.Start(LoopbackBackendMode.Http, "b");
-        await using var lb = await L7Harness.StartAsync($"""
+        await using var lb = await HttpLb.StartAsync($"""
             listeners:
               - name: web
                 bind: 127.0.0.1:0
@@ -36,7 +36,7 @@ public sealed class HttpRoundRobinTests
         {
             var response = await lb.SendOnceAsync("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
             Assert.Equal(200, response.Status);
-            names.Add(response.Header("x-backend"));
+            names.Add(response.Head["x-backend"]);
         }
 
         Assert.Equal(["a", "b", "a", "b", "a", "b"], names);

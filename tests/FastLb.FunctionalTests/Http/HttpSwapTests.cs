@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using FastLb.Tests.Common;
 using Xunit;
 using Xunit.Abstractions;
 

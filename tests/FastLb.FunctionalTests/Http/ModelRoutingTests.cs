@@ -48,7 +48,7 @@ public sealed class ModelRoutingTests
     public async Task Post_ModelInBody_RoutedToItsServiceBothBackends_BodyUnchanged()
     {
         await using var backends = new Backends();
-        await using var lb = await L7Harness.StartAsync(Config(backends.All));
+        await using var lb = await HttpLb.StartAsync(Config(backends.All));
         await using var client = await lb.ConnectAsync();
         var seen = new HashSet<string>();
         for (int i = 0; i < 4; i++)
@@ -56,11 +56,11 @@ public sealed class ModelRoutingTests
             foreach (var (model, names) in new[] { ("gpt-4o", "a1 a2"), ("llama-3.1-70b", "b1 b2"), ("other", "fb") })
             {
                 var body = Encoding.UTF8.GetBytes($$"""{"messages":[{"role":"user","content":"hi \"model\": \"x\" \u00e9 {{i}}"}],"model":"{{model}}","stream":false}""");
-                var response = await client.SendAsync(Post(body), body).WaitAsync(L7Harness.Timeout);
+                var response = await client.RequestAsync(Post(body), body).WaitAsync(HttpLb.Timeout);
                 Assert.Equal(200, response.Status);
-                Assert.Contains(response.Header("x-backend")!, names.Split(' '));
+                Assert.Contains(response.Head["x-backend"]!, names.Split(' '));
                 Assert.Equal(body, response.Body);
-                seen.Add(response.Header("x-backend")!);
+                seen.Add(response.Head["x-backend"]!);
             }
         }
         Assert.Equal(["a1", "a2", "b1", "b2", "fb"], seen.Order());
@@ -70,7 +70,7 @@ public sealed class ModelRoutingTests
     public async Task Post_BodySplitAcrossSegments_RoutedByModel()
     {
         await using var backends = new Backends();
-        await using var lb = await L7Harness.StartAsync(Config(backends.All));
+        await using var lb = await HttpLb.StartAsync(Config(backends.All));
         await using var client = await lb.ConnectAsync();
         var body = Encoding.UTF8.GetBytes("{\"input\":\"" + new string('x', 20_000) + "\",\"mod\\u0065l\":\"llama-3\"}");
         var wire = Encoding.ASCII.GetBytes(Post(body)).Concat(body).ToArray();
@@ -79,13 +79,13 @@ public sealed class ModelRoutingTests
         int start = 0;
         foreach (var cut in cuts.Append(wire.Length))
         {
-            await client.SendRawAsync(wire.AsMemory(start, cut - start)).WaitAsync(L7Harness.Timeout);
+            await client.SendAsync(wire.AsMemory(start, cut - start)).WaitAsync(HttpLb.Timeout);
             start = cut;
             await Task.Delay(20);
         }
-        var response = await client.ReadResponseAsync().WaitAsync(L7Harness.Timeout);
+        var response = await client.ReadResponseAsync().WaitAsync(HttpLb.Timeout);
         Assert.Equal(200, response.Status);
-        Assert.StartsWith("b", response.Header("x-backend"), StringComparison.Ordinal);
+        Assert.StartsWith("b", response.Head["x-backend"], StringComparison.Ordinal);
         Assert.Equal(body, response.Body);
     }
 
@@ -93,11 +93,11 @@ public sealed class ModelRoutingTests
     public async Task Post_ModelHeader_OverridesBody()
     {
         await using var backends = new Backends();
-        await using var lb = await L7Harness.StartAsync(Config(backends.All));
+        await using var lb = await HttpLb.StartAsync(Config(backends.All));
         var body = Encoding.UTF8.GetBytes("""{"model":"llama-3"}""");
-        var response = await lb.SendOnceAsync(Post(body).Replace("Host: x\r\n", "Host: x\r\nX-FastLb-Model: gpt-4o\r\n", StringComparison.Ordinal) + Encoding.UTF8.GetString(body)).WaitAsync(L7Harness.Timeout);
+        var response = await lb.SendOnceAsync(Post(body).Replace("Host: x\r\n", "Host: x\r\nX-FastLb-Model: gpt-4o\r\n", StringComparison.Ordinal) + Encoding.UTF8.GetString(body)).WaitAsync(HttpLb.Timeout);
         Assert.Equal(200, response.Status);
-        Assert.StartsWith("a", response.Header("x-backend"), StringComparison.Ordinal);
+        Assert.StartsWith("a", response.Head["x-backend"], StringComparison.Ordinal);
     }
 
     [Theory]
@@ -109,16 +109,16 @@ public sealed class ModelRoutingTests
     {
         await using var backends = new Backends();
         var body = Encoding.UTF8.GetBytes(json);
-        await using (var lb = await L7Harness.StartAsync(Config(backends.All)))
+        await using (var lb = await HttpLb.StartAsync(Config(backends.All)))
         {
-            var response = await lb.SendOnceAsync(Post(body, type) + json).WaitAsync(L7Harness.Timeout);
+            var response = await lb.SendOnceAsync(Post(body, type) + json).WaitAsync(HttpLb.Timeout);
             Assert.Equal(200, response.Status);
-            Assert.Equal("fb", response.Header("x-backend"));
+            Assert.Equal("fb", response.Head["x-backend"]);
             Assert.Equal(body, response.Body);
         }
-        await using (var lb = await L7Harness.StartAsync(Config(backends.All, "    model_required: true")))
+        await using (var lb = await HttpLb.StartAsync(Config(backends.All, "    model_required: true")))
         {
-            var response = await lb.SendOnceAsync(Post(body, type) + json).WaitAsync(L7Harness.Timeout);
+            var response = await lb.SendOnceAsync(Post(body, type) + json).WaitAsync(HttpLb.Timeout);
             Assert.Equal(400, response.Status);
         }
     }
@@ -147,25 +147,25 @@ public sealed class ModelRoutingTests
     public async Task Post_ChunkedBody_RoutedByModel_ForwardedChunkedAndUnchanged(int chunkSize)
     {
         await using var backends = new Backends();
-        await using var lb = await L7Harness.StartAsync(Config(backends.All));
+        await using var lb = await HttpLb.StartAsync(Config(backends.All));
         await using var client = await lb.ConnectAsync();
         foreach (var (model, prefix) in new[] { ("gpt-4o", "a"), ("llama-3.1-8b", "b"), ("other", "fb") })
         {
             var body = Encoding.UTF8.GetBytes($$"""{"messages":[{"role":"user","content":"{{new string('x', 5000)}} \u00e9"}],"mod\u0065l":"{{model}}"}""");
             var wire = Chunks(body, chunkSize);
             // Sent in pieces that cut chunk lines and the model, each after a pause.
-            await client.SendRawAsync(Encoding.ASCII.GetBytes(ChunkedPost())).WaitAsync(L7Harness.Timeout);
+            await client.SendAsync(Encoding.ASCII.GetBytes(ChunkedPost())).WaitAsync(HttpLb.Timeout);
             int start = 0;
             foreach (var cut in new[] { wire.Length / 3, wire.Length - 20, wire.Length - 6, wire.Length })
             {
-                await client.SendRawAsync(wire.AsMemory(start, cut - start)).WaitAsync(L7Harness.Timeout);
+                await client.SendAsync(wire.AsMemory(start, cut - start)).WaitAsync(HttpLb.Timeout);
                 start = cut;
                 await Task.Delay(20);
             }
-            var response = await client.ReadResponseAsync().WaitAsync(L7Harness.Timeout);
+            var response = await client.ReadResponseAsync().WaitAsync(HttpLb.Timeout);
             Assert.Equal(200, response.Status);
-            Assert.StartsWith(prefix, response.Header("x-backend"), StringComparison.Ordinal);
-            Assert.Equal("chunked", response.Header("x-framing"));
+            Assert.StartsWith(prefix, response.Head["x-backend"], StringComparison.Ordinal);
+            Assert.Equal("chunked", response.Head["x-framing"]);
             Assert.Equal(body, response.Body);
         }
     }
@@ -174,29 +174,29 @@ public sealed class ModelRoutingTests
     public async Task Post_ChunkedBodyWithoutModel_RoutedWithoutModel()
     {
         await using var backends = new Backends();
-        await using var lb = await L7Harness.StartAsync(Config(backends.All));
+        await using var lb = await HttpLb.StartAsync(Config(backends.All));
         var json = "{\"messages\":[{\"model\":\"gpt-4o\"}]}";
-        var response = await lb.SendOnceAsync(ChunkedPost() + Encoding.ASCII.GetString(Chunks(Encoding.ASCII.GetBytes(json), 7))).WaitAsync(L7Harness.Timeout);
+        var response = await lb.SendOnceAsync(ChunkedPost() + Encoding.ASCII.GetString(Chunks(Encoding.ASCII.GetBytes(json), 7))).WaitAsync(HttpLb.Timeout);
         Assert.Equal(200, response.Status);
-        Assert.Equal("fb", response.Header("x-backend"));
-        Assert.Equal(json, response.Text);
+        Assert.Equal("fb", response.Head["x-backend"]);
+        Assert.Equal(json, response.BodyText);
     }
 
     [Fact]
     public async Task Post_BodySlowerThanModelPeekTimeout_RoutedWithoutModel()
     {
         await using var backends = new Backends();
-        await using var lb = await L7Harness.StartAsync(Config(backends.All, "    model_peek_timeout: 300ms"));
+        await using var lb = await HttpLb.StartAsync(Config(backends.All, "    model_peek_timeout: 300ms"));
         await using var client = await lb.ConnectAsync();
         var body = Encoding.UTF8.GetBytes("""{"model":"gpt-4o"}""");
         var started = System.Diagnostics.Stopwatch.StartNew();
-        await client.SendRawAsync(Encoding.ASCII.GetBytes(Post(body)).Concat(body[..5]).ToArray()).WaitAsync(L7Harness.Timeout);
+        await client.SendAsync(Encoding.ASCII.GetBytes(Post(body)).Concat(body[..5]).ToArray()).WaitAsync(HttpLb.Timeout);
         // The route is chosen without the model once the wait ends; the body's rest then follows to that backend.
         await Task.Delay(800);
-        await client.SendRawAsync(body.AsMemory(5)).WaitAsync(L7Harness.Timeout);
-        var response = await client.ReadResponseAsync().WaitAsync(L7Harness.Timeout);
+        await client.SendAsync(body.AsMemory(5)).WaitAsync(HttpLb.Timeout);
+        var response = await client.ReadResponseAsync().WaitAsync(HttpLb.Timeout);
         Assert.Equal(200, response.Status);
-        Assert.Equal("fb", response.Header("x-backend"));
+        Assert.Equal("fb", response.Head["x-backend"]);
         Assert.Equal(body, response.Body);
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(8), $"took {started.Elapsed}");
     }
@@ -215,15 +215,15 @@ public sealed class ModelRoutingTests
     public async Task Post_ModelAlias_RewritesOnlyTheModelAndFixesContentLength(string json)
     {
         await using var backends = new Backends();
-        await using var lb = await L7Harness.StartAsync(AliasConfig(backends.All));
+        await using var lb = await HttpLb.StartAsync(AliasConfig(backends.All));
         await using var client = await lb.ConnectAsync();
         var body = Encoding.UTF8.GetBytes(json);
         var scan = System.Text.Json.JsonDocument.Parse(body).RootElement.GetProperty("model").GetString();
         var upstream = scan == "short" ? "s" : "llama-3.1-70b-instruct-v2 \"q\" é";
-        var response = await client.SendAsync(Post(body), body).WaitAsync(L7Harness.Timeout);
+        var response = await client.RequestAsync(Post(body), body).WaitAsync(HttpLb.Timeout);
         Assert.Equal(200, response.Status);
-        Assert.StartsWith("b", response.Header("x-backend"), StringComparison.Ordinal);
-        Assert.Equal(response.Body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), response.Header("x-content-length"));
+        Assert.StartsWith("b", response.Head["x-backend"], StringComparison.Ordinal);
+        Assert.Equal(response.Body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), response.Head["x-content-length"]);
         using var forwarded = System.Text.Json.JsonDocument.Parse(response.Body);
         Assert.Equal(upstream, forwarded.RootElement.GetProperty("model").GetString());
         // Every other property arrives as the client wrote it.
@@ -234,7 +234,7 @@ public sealed class ModelRoutingTests
             Assert.Equal(property.Value.GetRawText(), forwarded.RootElement.GetProperty(property.Name).GetRawText());
         }
         // The connection stays in step: a second request on it is answered too.
-        var again = await client.SendAsync(Post(body), body).WaitAsync(L7Harness.Timeout);
+        var again = await client.RequestAsync(Post(body), body).WaitAsync(HttpLb.Timeout);
         Assert.Equal(response.Body, again.Body);
     }
 
@@ -242,11 +242,11 @@ public sealed class ModelRoutingTests
     public async Task Post_ModelAliasWithoutRewrite_RoutedBodyUnchanged()
     {
         await using var backends = new Backends();
-        await using var lb = await L7Harness.StartAsync(AliasConfig(backends.All));
+        await using var lb = await HttpLb.StartAsync(AliasConfig(backends.All));
         var body = Encoding.UTF8.GetBytes("""{"model":"cheap"}""");
-        var response = await lb.SendOnceAsync(Post(body) + Encoding.UTF8.GetString(body)).WaitAsync(L7Harness.Timeout);
+        var response = await lb.SendOnceAsync(Post(body) + Encoding.UTF8.GetString(body)).WaitAsync(HttpLb.Timeout);
         Assert.Equal(200, response.Status);
-        Assert.StartsWith("a", response.Header("x-backend"), StringComparison.Ordinal);
+        Assert.StartsWith("a", response.Head["x-backend"], StringComparison.Ordinal);
         Assert.Equal(body, response.Body);
     }
 }

@@ -1,3 +1,4 @@
+using FastLb.Tests.Common;
 namespace FastLb.FunctionalTests.Http;
 
 /// <summary>YAML for an http listener with a catch-all route to service <c>web</c>, built from pools of test backends.</summary>

@@ -3,6 +3,7 @@ using FastLb.Core.Routing;
 using FastLb.FunctionalTests.Transport;
 using FastLb.Proxy.Http;
 using FastLb.Proxy.Transport;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Http;

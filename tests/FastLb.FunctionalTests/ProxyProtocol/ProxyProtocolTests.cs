@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using FastLb.Core.ProxyProtocol;
 using FastLb.FunctionalTests.Http;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.ProxyProtocol;

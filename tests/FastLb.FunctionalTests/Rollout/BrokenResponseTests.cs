@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Text.Json;
 using FastLb.FunctionalTests.Http;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Rollout;

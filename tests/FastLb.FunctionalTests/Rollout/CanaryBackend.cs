@@ -1,5 +1,6 @@
 using System.Net;
 using FastLb.FunctionalTests.Http;
+using FastLb.Tests.Common;
 
 namespace FastLb.FunctionalTests.Rollout;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using FastLb.FunctionalTests.Http;
 using FastLb.Host.Admin;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Rollout;

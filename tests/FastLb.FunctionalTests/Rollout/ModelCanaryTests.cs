@@ -56,11 +56,11 @@ public sealed class ModelCanaryTests
             {
                 try
                 {
-                    await using var client = await RawHttpClient.ConnectAsync(endPoint).WaitAsync(Wait);
+                    await using var client = await HttpClientConnection.ConnectAsync(endPoint).WaitAsync(Wait);
                     while (!_stop.IsCancellationRequested)
                     {
-                        var response = await client.SendAsync(Head, Body).WaitAsync(Wait);
-                        Answers.Enqueue((NowMs, response.Header("x-backend"), response.Status));
+                        var response = await client.RequestAsync(Head, Body).WaitAsync(Wait);
+                        Answers.Enqueue((NowMs, response.Head["x-backend"], response.Status));
                     }
                 }
                 catch (Exception) when (!_stop.IsCancellationRequested)

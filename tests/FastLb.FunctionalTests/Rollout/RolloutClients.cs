@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using FastLb.FunctionalTests.Http;
+using FastLb.Tests.Common;
 
 namespace FastLb.FunctionalTests.Rollout;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using FastLb.FunctionalTests.Health;
 using FastLb.FunctionalTests.Http;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Rollout;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using FastLb.FunctionalTests.Http;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Rollout;

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using FastLb.FunctionalTests.Http;
 using FastLb.Host.Admin;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Rollout;

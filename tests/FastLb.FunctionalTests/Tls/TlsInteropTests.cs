@@ -18,14 +18,14 @@ public sealed class TlsInteropTests : IAsyncLifetime
     private readonly LoopbackBackend _echo = EchoBodyBackend.Start("echo");
     private readonly WebSocketEchoBackend _ws = new();
     private readonly X509Certificate2 _site = TestCertificates.SelfSigned("site.test");
-    private L7Harness _lb = null!;
+    private HttpLb _lb = null!;
     private string _certPath = null!;
 
     public async Task InitializeAsync()
     {
         var site = TestCertificates.WritePem(_site, _dir.Path, "site");
         _certPath = site.Cert;
-        _lb = await L7Harness.StartAsync($$"""
+        _lb = await HttpLb.StartAsync($$"""
             listeners:
               - name: https
                 bind: 127.0.0.1:0
@@ -90,19 +90,19 @@ public sealed class TlsInteropTests : IAsyncLifetime
     [Fact]
     public async Task WebSocketUpgrade_OverTls_101ThenBytesBothWays()
     {
-        await using var client = await RawHttpClient.ConnectTlsAsync(_lb.EndPoint, new SslClientAuthenticationOptions
+        await using var client = await HttpClientConnection.ConnectTlsAsync(_lb.EndPoint, new SslClientAuthenticationOptions
         {
             TargetHost = "site.test",
             RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate?.GetCertHashString() == _site.Thumbprint,
         });
-        var upgrade = await client.SendAsync("GET /chat HTTP/1.1\r\nHost: site.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        var upgrade = await client.RequestAsync("GET /chat HTTP/1.1\r\nHost: site.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
                                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
         Assert.Equal(101, upgrade.Status);
         for (var i = 0; i < 3; i++)
         {
             var message = Encoding.ASCII.GetBytes($"frame {i} " + new string('x', 20_000 * i));
-            await client.SendRawAsync(message);
-            Assert.Equal(message, await client.ReceiveRawAsync(message.Length));
+            await client.SendAsync(message);
+            Assert.Equal(message, await client.ReadExactlyAsync(message.Length));
         }
     }
 

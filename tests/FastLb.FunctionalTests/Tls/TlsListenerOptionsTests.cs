@@ -14,13 +14,13 @@ namespace FastLb.FunctionalTests.Tls;
 /// <summary>A TLS listener's alpn, strict_sni, client_auth (mutual TLS, required and optional) and session resumption.</summary>
 public sealed class TlsListenerOptionsTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Timeout = L7Harness.Timeout;
+    private static readonly TimeSpan Timeout = HttpLb.Timeout;
     private readonly TempDir _dir = new();
     private readonly RecordingBackend _backend = RecordingBackend.Start();
     private readonly X509Certificate2 _site = TestCertificates.SelfSigned("site.test", "*.site.test");
     private readonly X509Certificate2 _ca = TestCertificates.Authority("clients CA");
     private readonly X509Certificate2 _otherCa = TestCertificates.Authority("someone else's CA");
-    private L7Harness? _lb;
+    private HttpLb? _lb;
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -38,7 +38,7 @@ public sealed class TlsListenerOptionsTests : IAsyncLifetime
     {
         var site = TestCertificates.WritePem(_site, _dir.Path, "site");
         File.WriteAllText(_dir.File("clients-ca.pem"), _ca.ExportCertificatePem());
-        _lb = await L7Harness.StartAsync($$"""
+        _lb = await HttpLb.StartAsync($$"""
             listeners:
               - name: https
                 bind: 127.0.0.1:0
@@ -52,8 +52,8 @@ public sealed class TlsListenerOptionsTests : IAsyncLifetime
             """);
     }
 
-    private Task<RawHttpClient> ConnectAsync(string sni, X509Certificate2? clientCertificate = null, List<SslApplicationProtocol>? alpn = null) =>
-        RawHttpClient.ConnectTlsAsync(_lb!.EndPoint, new SslClientAuthenticationOptions
+    private Task<HttpClientConnection> ConnectAsync(string sni, X509Certificate2? clientCertificate = null, List<SslApplicationProtocol>? alpn = null) =>
+        HttpClientConnection.ConnectTlsAsync(_lb!.EndPoint, new SslClientAuthenticationOptions
         {
             TargetHost = sni,
             ApplicationProtocols = alpn,
@@ -61,8 +61,8 @@ public sealed class TlsListenerOptionsTests : IAsyncLifetime
             RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate?.GetCertHashString() == _site.Thumbprint,
         });
 
-    private static Task<RawHttpResponse> GetAsync(RawHttpClient client, string host) =>
-        client.SendAsync($"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    private static Task<HttpResponse> GetAsync(HttpClientConnection client, string host) =>
+        client.RequestAsync($"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
 
     [Fact]
     public async Task StrictSni_HostOfAnotherServer_421AndClosed_MatchingHostServed()
@@ -73,7 +73,7 @@ public sealed class TlsListenerOptionsTests : IAsyncLifetime
             Assert.Equal(200, (await GetAsync(client, "A.site.test:443")).Status); // case and port do not matter
             var misdirected = await GetAsync(client, "b.site.test");
             Assert.Equal(421, misdirected.Status);
-            Assert.Contains("Host is not the server name", misdirected.Text, StringComparison.Ordinal);
+            Assert.Contains("Host is not the server name", misdirected.BodyText, StringComparison.Ordinal);
         }
         Assert.Single(_backend.Received); // the 421 never reached the backend
     }

@@ -60,7 +60,7 @@ public sealed class TlsReloadTests : IAsyncLifetime
         _dir.Dispose();
     }
 
-    private Task<RawHttpClient> ConnectAsync() => RawHttpClient.ConnectTlsAsync(_https, new SslClientAuthenticationOptions
+    private Task<HttpClientConnection> ConnectAsync() => HttpClientConnection.ConnectTlsAsync(_https, new SslClientAuthenticationOptions
     {
         TargetHost = "site.test",
         RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null, // self-signed: each test checks which one it got
@@ -77,7 +77,7 @@ public sealed class TlsReloadTests : IAsyncLifetime
     {
         await using (var client = await ConnectAsync())
         {
-            Assert.Equal(200, (await client.SendAsync("GET / HTTP/1.1\r\nHost: site.test\r\n\r\n")).Status);
+            Assert.Equal(200, (await client.RequestAsync("GET / HTTP/1.1\r\nHost: site.test\r\n\r\n")).Status);
         }
         // A plain HTTP request to the TLS port: a handshake failure counted as not_tls.
         using (var plain = new Socket(SocketType.Stream, ProtocolType.Tcp))
@@ -106,9 +106,9 @@ public sealed class TlsReloadTests : IAsyncLifetime
         Assert.Contains("tls handshakes 1  failed not_tls 1", text, StringComparison.Ordinal);
 
         string metrics;
-        await using (var admin = await RawHttpClient.ConnectAsync(_runtime.Admin!.EndPoint))
+        await using (var admin = await HttpClientConnection.ConnectAsync(_runtime.Admin!.EndPoint))
         {
-            metrics = (await admin.SendAsync("GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\n")).Text;
+            metrics = (await admin.RequestAsync("GET /metrics HTTP/1.1\r\nHost: admin\r\n\r\n")).BodyText;
         }
         Assert.Empty(PrometheusExposition.Validate(metrics));
         Assert.Equal(new DateTimeOffset(_old.NotAfter.ToUniversalTime()).ToUnixTimeSeconds(),
@@ -135,8 +135,8 @@ public sealed class TlsReloadTests : IAsyncLifetime
                 var thumbprint = client.Ssl.RemoteCertificate!.GetCertHashString();
                 while (!stop.IsCancellationRequested)
                 {
-                    var response = await client.SendAsync("GET / HTTP/1.1\r\nHost: site.test\r\n\r\n");
-                    if (response.Status != 200 || response.Text != "site-backend\n") failures.Enqueue($"keep-alive: {response.Status} {response.Text}");
+                    var response = await client.RequestAsync("GET / HTTP/1.1\r\nHost: site.test\r\n\r\n");
+                    if (response.Status != 200 || response.BodyText != "site-backend\n") failures.Enqueue($"keep-alive: {response.Status} {response.BodyText}");
                     Interlocked.Increment(ref keptAliveRequests);
                 }
                 if (thumbprint != _old.Thumbprint) failures.Enqueue("keep-alive connection did not start on the old certificate");
@@ -157,7 +157,7 @@ public sealed class TlsReloadTests : IAsyncLifetime
                     var started = DateTime.UtcNow; // a handshake that began before the reload reply may still get the old certificate
                     await using var client = await ConnectAsync();
                     seen.Enqueue((started, client.Ssl.RemoteCertificate!.GetCertHashString()));
-                    var response = await client.SendAsync("GET / HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n");
+                    var response = await client.RequestAsync("GET / HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n");
                     if (response.Status != 200) failures.Enqueue($"new connection: {response.Status}");
                 }
                 catch (Exception e)

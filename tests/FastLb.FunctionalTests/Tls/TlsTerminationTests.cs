@@ -16,13 +16,13 @@ namespace FastLb.FunctionalTests.Tls;
 /// <summary>tls on an http listener: FastLb terminates TLS (certificate by SNI, min_version, ALPN) and forwards plain HTTP with X-Forwarded-Proto: https.</summary>
 public sealed class TlsTerminationTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Timeout = L7Harness.Timeout;
+    private static readonly TimeSpan Timeout = HttpLb.Timeout;
     private readonly TempDir _dir = new();
     private readonly RecordingBackend _backend = RecordingBackend.Start();
     private readonly X509Certificate2 _default = TestCertificates.SelfSigned("default.test");
     private readonly X509Certificate2 _wildcard = TestCertificates.SelfSigned("*.example.com");
     private readonly X509Certificate2 _api = TestCertificates.SelfSigned(["api.internal"], DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30), rsa: true);
-    private L7Harness _lb = null!;
+    private HttpLb _lb = null!;
 
     public Task InitializeAsync() => StartAsync("tls1.2");
 
@@ -31,7 +31,7 @@ public sealed class TlsTerminationTests : IAsyncLifetime
         var d = TestCertificates.WritePem(_default, _dir.Path, "default");
         var w = TestCertificates.WritePem(_wildcard, _dir.Path, "wildcard");
         var a = TestCertificates.WritePem(_api, _dir.Path, "api");
-        _lb = await L7Harness.StartAsync($$"""
+        _lb = await HttpLb.StartAsync($$"""
             listeners:
               - name: https
                 bind: 127.0.0.1:0

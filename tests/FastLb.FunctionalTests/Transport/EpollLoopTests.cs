@@ -1,4 +1,5 @@
 using FastLb.Proxy.Transport;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Transport;

@@ -41,7 +41,7 @@ public sealed class EventLoopsLifetimeTests
 
     private static async Task ServeOneRequestAsync(LoopbackBackend backend)
     {
-        await using var lb = await L7Harness.StartAsync($"""
+        await using var lb = await HttpLb.StartAsync($"""
             listeners:
               - name: web
                 bind: 127.0.0.1:0

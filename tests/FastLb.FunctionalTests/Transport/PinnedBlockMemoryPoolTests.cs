@@ -1,5 +1,6 @@
 using System.Buffers;
 using FastLb.Proxy.Transport;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Transport;

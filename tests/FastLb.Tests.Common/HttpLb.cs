@@ -1,15 +1,21 @@
 using System.Net;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using FastLb.Core.Config;
-using FastLb.FunctionalTests.Host;
+using FastLb.Core.Traffic;
 using FastLb.Host;
 using FastLb.Host.Control;
+using FastLb.Proxy;
+using FastLb.Proxy.Http;
 using Xunit;
 
-namespace FastLb.FunctionalTests.Http;
+namespace FastLb.Tests.Common;
 
-/// <summary>An in-process FastLb started from YAML text, its first listener on 127.0.0.1:0, a control socket in a temp dir.</summary>
-internal sealed class HttpLb : IAsyncDisposable
+/// <summary>
+/// An in-process FastLb started from YAML text: its first listener on 127.0.0.1:0, at least two event loops
+/// (<see cref="TestLoops.Count"/>), a control socket in a temp dir, and the file it reloads from.
+/// </summary>
+internal sealed partial class HttpLb : IAsyncDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
     private readonly TempDir _dir;
@@ -28,18 +34,25 @@ internal sealed class HttpLb : IAsyncDisposable
     /// <summary>The file FastLb reloads from.</summary>
     public string ConfigPath => _dir.File("fastlb.yaml");
     public FastLbRuntime Runtime => _runtime;
+    public TrafficController Controller => _runtime.Controller;
+    public ProxyServer Server => _runtime.Proxy;
+    public HttpProxy Http => _runtime.Http;
 
-    /// <summary>Starts FastLb with <paramref name="yaml"/> (listeners, services, defaults); the admin section is added here.</summary>
+    /// <summary>
+    /// Starts FastLb with <paramref name="yaml"/> (listeners, services, defaults); the control socket is set here,
+    /// in an <c>admin</c> section of the YAML's own or a new one.
+    /// </summary>
     public static async Task<HttpLb> StartAsync(string yaml)
     {
         FastLb.Core.Diagnostics.Log.MinLevel = FastLb.Core.Diagnostics.LogLevel.Warn;
         var dir = new TempDir();
         var path = dir.File("fastlb.yaml");
-        await File.WriteAllTextAsync(path, $"admin:\n  control_socket: {dir.File("fastlb.sock")}\n{yaml}");
-        var runtime = new FastLbRuntime(() => ConfigLoader.LoadFile(path));
+        await File.WriteAllTextAsync(path, WithControlSocket(yaml, dir.File("fastlb.sock")));
+        var config = ConfigLoader.LoadFile(path);
+        var runtime = new FastLbRuntime(() => ConfigLoader.LoadFile(path), new WorkerModel(TestLoops.Count, pin: false, config.Io));
         try
         {
-            Assert.True(await runtime.StartAsync(ConfigLoader.LoadFile(path), handleSignals: false).WaitAsync(Timeout), "FastLb did not start");
+            Assert.True(await runtime.StartAsync(config, handleSignals: false).WaitAsync(Timeout), "FastLb did not start");
         }
         catch
         {
@@ -50,10 +63,26 @@ internal sealed class HttpLb : IAsyncDisposable
         return new HttpLb(dir, runtime);
     }
 
-    /// <summary>Replaces the file with <paramref name="yaml"/> (the admin section added as at start); a reload reads it.</summary>
-    public Task RewriteConfigAsync(string yaml) => File.WriteAllTextAsync(ConfigPath, $"admin:\n  control_socket: {ControlSocket}\n{yaml}");
+    /// <summary>Replaces the file with <paramref name="yaml"/> (the control socket set as at start); a reload reads it.</summary>
+    public Task RewriteConfigAsync(string yaml) => File.WriteAllTextAsync(ConfigPath, WithControlSocket(yaml, ControlSocket));
+
+    private static string WithControlSocket(string yaml, string socket)
+    {
+        var line = $"  control_socket: {socket}\n";
+        return AdminSection().IsMatch(yaml) ? AdminSection().Replace(yaml, $"admin:\n{line}", 1) : $"admin:\n{line}{yaml}";
+    }
+
+    [GeneratedRegex(@"^admin:\n(  control_socket: .*\n)?", RegexOptions.Multiline)]
+    private static partial Regex AdminSection();
 
     public Task<HttpClientConnection> ConnectAsync() => HttpClientConnection.ConnectAsync(EndPoint).WaitAsync(Timeout);
+
+    /// <summary>One request, sent as-is on a fresh connection; returns the final response.</summary>
+    public async Task<HttpResponse> SendOnceAsync(string request)
+    {
+        await using var client = await ConnectAsync();
+        return await client.RequestAsync(request);
+    }
 
     /// <summary>Sends one control command and returns the parsed JSON reply.</summary>
     public async Task<JsonElement> CtlAsync(string command)

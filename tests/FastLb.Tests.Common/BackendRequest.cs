@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace FastLb.FunctionalTests.Http;
+namespace FastLb.Tests.Common;
 
 /// <summary>One complete request (head and decoded body) as a test backend received it.</summary>
 internal sealed class BackendRequest(HttpHead head, byte[] body, string framing, List<string> trailers, int connection)

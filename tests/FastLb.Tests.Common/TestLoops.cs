@@ -1,6 +1,6 @@
 using FastLb.Proxy.Transport;
 
-namespace FastLb.FunctionalTests;
+namespace FastLb.Tests.Common;
 
 /// <summary>
 /// Event loops for tests: at least two whatever the machine's core count, so the cross-loop paths (a connection

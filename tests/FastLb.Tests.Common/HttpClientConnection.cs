@@ -1,33 +1,67 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 
-namespace FastLb.FunctionalTests.Http;
+namespace FastLb.Tests.Common;
 
-/// <summary>A raw HTTP/1.1 client connection: sends exact bytes, parses responses strictly, tells when the peer closed.</summary>
+/// <summary>
+/// A raw HTTP/1.1 client connection, plain or TLS: sends exact bytes, parses responses strictly (Content-Length,
+/// chunked with trailers, close-delimited, interim 1xx), tells when the peer closed.
+/// </summary>
 internal sealed class HttpClientConnection : IAsyncDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
     private static readonly byte[] HeadEnd = "\r\n\r\n"u8.ToArray();
     private readonly Socket _socket;
+    private readonly SslStream? _ssl;
     private readonly BufferedSocketReader _reader;
 
-    private HttpClientConnection(Socket socket)
+    private HttpClientConnection(Socket socket, SslStream? ssl = null)
     {
         _socket = socket;
-        _reader = new BufferedSocketReader(socket);
+        _ssl = ssl;
+        _reader = new BufferedSocketReader(socket, tls: ssl);
     }
 
     public Socket Socket => _socket;
 
+    /// <summary>The TLS session of a client made by <see cref="ConnectTlsAsync"/> (the server's certificate, protocol, ALPN).</summary>
+    public SslStream Ssl => _ssl ?? throw new InvalidOperationException("not a TLS client");
+
     public static async Task<HttpClientConnection> ConnectAsync(IPEndPoint endPoint)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var socket = await ConnectSocketAsync(endPoint).ConfigureAwait(false);
+        return new HttpClientConnection(socket);
+    }
+
+    /// <summary>Connects and runs the TLS client handshake with <paramref name="options"/>; bytes then go through TLS.</summary>
+    public static async Task<HttpClientConnection> ConnectTlsAsync(IPEndPoint endPoint, SslClientAuthenticationOptions options)
+    {
+        var socket = await ConnectSocketAsync(endPoint).ConfigureAwait(false);
+        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false));
+        try
+        {
+            using var cts = new CancellationTokenSource(Timeout);
+            await ssl.AuthenticateAsClientAsync(options, cts.Token).ConfigureAwait(false);
+            return new HttpClientConnection(socket, ssl);
+        }
+        catch
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<Socket> ConnectSocketAsync(IPEndPoint endPoint)
+    {
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
             using var cts = new CancellationTokenSource(Timeout);
             await socket.ConnectAsync(endPoint, cts.Token).ConfigureAwait(false);
-            return new HttpClientConnection(socket);
+            return socket;
         }
         catch
         {
@@ -41,6 +75,11 @@ internal sealed class HttpClientConnection : IAsyncDisposable
     public async Task SendAsync(ReadOnlyMemory<byte> data)
     {
         using var cts = new CancellationTokenSource(Timeout);
+        if (_ssl is not null)
+        {
+            await _ssl.WriteAsync(data, cts.Token).ConfigureAwait(false);
+            return;
+        }
         while (!data.IsEmpty)
         {
             var n = await _socket.SendAsync(data, SocketFlags.None, cts.Token).ConfigureAwait(false);
@@ -99,6 +138,14 @@ internal sealed class HttpClientConnection : IAsyncDisposable
         return await ReadFinalResponseAsync(toHead).ConfigureAwait(false);
     }
 
+    /// <summary>Sends <paramref name="head"/> then <paramref name="body"/> as-is and returns the final response.</summary>
+    public async Task<HttpResponse> RequestAsync(string head, ReadOnlyMemory<byte> body)
+    {
+        await SendAsync(head).ConfigureAwait(false);
+        await SendAsync(body).ConfigureAwait(false);
+        return await ReadFinalResponseAsync().ConfigureAwait(false);
+    }
+
     /// <summary>A keep-alive GET of <paramref name="path"/>.</summary>
     public Task<HttpResponse> GetAsync(string path = "/", string host = "test", string extraHeaders = "") =>
         RequestAsync($"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extraHeaders}\r\n");
@@ -141,9 +188,9 @@ internal sealed class HttpClientConnection : IAsyncDisposable
 
     public void ShutdownSend() => _socket.Shutdown(SocketShutdown.Send);
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        if (_ssl is not null) await _ssl.DisposeAsync().ConfigureAwait(false);
         _socket.Dispose();
-        return ValueTask.CompletedTask;
     }
 }

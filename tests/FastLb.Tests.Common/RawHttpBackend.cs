@@ -2,9 +2,8 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using FastLb.Tests.Common;
 
-namespace FastLb.FunctionalTests.Http;
+namespace FastLb.Tests.Common;
 
 /// <summary>
 /// An HTTP/1.1 backend on 127.0.0.1:0 under the test's full control: it records every byte it receives,

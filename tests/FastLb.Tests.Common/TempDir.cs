@@ -1,4 +1,4 @@
-namespace FastLb.FunctionalTests.Host;
+namespace FastLb.Tests.Common;
 
 /// <summary>A scratch folder under /tmp (short paths keep Unix socket names under 108 bytes), deleted on dispose.</summary>
 internal sealed class TempDir : IDisposable

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace FastLb.FunctionalTests.Http;
+namespace FastLb.Tests.Common;
 
 /// <summary>Strict chunked decoding for test peers: a framing error throws instead of guessing.</summary>
 internal static class HttpBodies

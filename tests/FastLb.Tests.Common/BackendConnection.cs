@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 
-namespace FastLb.FunctionalTests.Http;
+namespace FastLb.Tests.Common;
 
 /// <summary>The backend side of one upstream connection, as a responder sees it.</summary>
 internal sealed class BackendConnection(Socket socket, BufferedSocketReader reader, int index)

@@ -1,9 +1,10 @@
 using System.Net.Sockets;
 
-namespace FastLb.FunctionalTests.Http;
+namespace FastLb.Tests.Common;
 
-/// <summary>Buffered reads from a socket for test-side HTTP parsing: lines, heads, exact counts, to end.</summary>
-internal sealed class BufferedSocketReader(Socket socket, Action<ReadOnlySpan<byte>>? onReceived = null)
+/// <summary>Buffered reads from a socket (or a TLS stream over it) for test-side HTTP parsing: lines, heads, exact counts, to end.</summary>
+/// <param name="tls">When set, bytes are read through it rather than straight from <paramref name="socket"/>.</param>
+internal sealed class BufferedSocketReader(Socket socket, Action<ReadOnlySpan<byte>>? onReceived = null, Stream? tls = null)
 {
     private byte[] _buffer = new byte[64 * 1024];
     private int _start;
@@ -97,7 +98,9 @@ internal sealed class BufferedSocketReader(Socket socket, Action<ReadOnlySpan<by
             _start = 0;
         }
         if (_end == _buffer.Length) Array.Resize(ref _buffer, _buffer.Length * 2);
-        var n = await socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, ct).ConfigureAwait(false);
+        var n = tls is null
+            ? await socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, ct).ConfigureAwait(false)
+            : await tls.ReadAsync(_buffer.AsMemory(_end), ct).ConfigureAwait(false);
         if (n == 0) return false;
         onReceived?.Invoke(_buffer.AsSpan(_end, n));
         _end += n;

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace FastLb.FunctionalTests.Http;
+namespace FastLb.Tests.Common;
 
 /// <summary>One response as the client received it: status, head, decoded body and how the body was framed.</summary>
 internal sealed class HttpResponse(HttpHead head, int status, byte[] body, string framing)

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace FastLb.FunctionalTests.Http;
+namespace FastLb.Tests.Common;
 
 /// <summary>A parsed HTTP/1.1 head as a test sees it: the start line and the header lines in order, untouched.</summary>
 internal sealed class HttpHead
