@@ -9,7 +9,7 @@ internal sealed partial class ConfigBinder
         "balance", "hash_on", "active", "split", "pools", "rewrite_host",
         "drain_timeout", "connect_timeout", "idle_timeout", "response_head_timeout", "upstream_idle_timeout", "stream_idle_timeout",
         "health_check", "initial_state", "outlier", "panic_threshold", "slow_start", "min_healthy_percent", "send_proxy",
-        "rollout", "sticky_split",
+        "rollout", "sticky_split", "fallback",
     ];
     private static readonly string[] StickySplitKeys = ["by", "cookie", "ttl"];
     private static readonly string[] StickyByNames = ["cookie", "client_ip"];
@@ -34,6 +34,7 @@ internal sealed partial class ConfigBinder
             var service = BindService(e, defaults);
             if (service is not null) result.Add(service);
         }
+        CheckFallbackTargets();
         return result;
     }
 
@@ -110,6 +111,7 @@ internal sealed partial class ConfigBinder
             SendProxy = f.TryGetValue("send_proxy", out var sp) ? Choice(sp, SendProxyNames) switch { "v1" => 1, "v2" => 2, _ => 0 } : 0,
             Rollout = f.TryGetValue("rollout", out var ro) ? BindRollout(ro, context) : null,
             StickySplit = f.TryGetValue("sticky_split", out var sticky) ? BindStickySplit(sticky, context, balance) : null,
+            Fallback = f.TryGetValue("fallback", out var fallback) ? BindFallback(fallback, name, pools) : null,
         };
         return _errors.Count > before ? null : service;
     }

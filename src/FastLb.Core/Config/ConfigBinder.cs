@@ -50,6 +50,7 @@ internal sealed partial class ConfigBinder(string file)
         ("outlier", OutlierKeys),
         ("rollout", RolloutKeys),
         ("sticky_split", StickySplitKeys),
+        ("fallback", FallbackKeys),
         ("backends", BackendKeys),
     ];
 

@@ -51,6 +51,9 @@ internal sealed class ServiceConfig
     /// <summary>`rollout:`: when a reload changes `active:`, traffic moves to the new pool step by step; null = at once.</summary>
     public RolloutConfig? Rollout { get; init; }
 
+    /// <summary>`fallback:` (HTTP): where a request goes next after a 429, 503, connect failure or timeout before any response byte; null = nowhere.</summary>
+    public FallbackConfig? Fallback { get; init; }
+
     /// <summary>HTTP: rewrite the Host header to the backend's address instead of keeping the client's.</summary>
     public bool RewriteHost { get; init; }
 

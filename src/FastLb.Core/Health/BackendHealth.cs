@@ -189,6 +189,33 @@ internal sealed class BackendHealth(TimeProvider time)
         return (now + duration).UtcTicks;
     }
 
+    /// <summary>The fixed reason an ejection by a 429's Retry-After records (see <see cref="EjectFor"/>).</summary>
+    public const string RetryAfterReason = "429 with Retry-After";
+
+    /// <summary>
+    /// Data plane: the backend asked for no traffic for <paramref name="duration"/> (a 429's Retry-After). Ejects it
+    /// until then, outside the outlier budget (the backend said so itself); an ejection in force is lengthened, never
+    /// shortened. True when this call ejected or lengthened it.
+    /// </summary>
+    public bool EjectFor(TimeSpan duration)
+    {
+        var now = time.GetUtcNow();
+        var until = (now + duration).UtcTicks;
+        Volatile.Write(ref _lastFailure, RetryAfterReason);
+        while (true)
+        {
+            var current = Volatile.Read(ref _ejectedUntilTicks);
+            if (current >= until) return false;
+            if (Interlocked.CompareExchange(ref _ejectedUntilTicks, until, current) != current) continue;
+            if (current == 0)
+            {
+                Volatile.Write(ref _ejectedSinceTicks, now.UtcTicks);
+                Interlocked.Increment(ref _ejections);
+            }
+            return true;
+        }
+    }
+
     /// <summary>Called under the pool budget's lock.</summary>
     internal bool MarkEjected(long untilTicks, DateTimeOffset now)
     {

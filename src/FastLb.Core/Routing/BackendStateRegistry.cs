@@ -17,6 +17,9 @@ internal sealed class BackendStateRegistry(TimeProvider time)
 
     public TimeProvider Time { get; } = time;
 
+    /// <summary>Fallbacks of every service (`fallback:`), kept across swaps and reloads like the backend states.</summary>
+    public FallbackCounters Fallbacks { get; } = new();
+
     public BackendState GetOrAdd(string service, string pool, string address, IPEndPoint? endPoint) =>
         _states.GetOrAdd(new BackendKey(service, pool, address), static (k, s) => new BackendState(k.Service, k.Pool, k.Address, s.endPoint, s.time), (endPoint, time: Time));
 

@@ -34,6 +34,9 @@ internal sealed class ServiceSnapshot
     }
 
     public ServiceConfig Config { get; }
+
+    /// <summary>Where this service's fallbacks are counted; set when the service has `fallback:`.</summary>
+    public FallbackCounters? Fallbacks { get; init; }
     public string Name => Config.Name;
     public PoolSnapshot[] Pools { get; }
 

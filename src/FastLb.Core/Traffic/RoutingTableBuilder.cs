@@ -28,7 +28,7 @@ internal static class RoutingTableBuilder
                 var share = shares.TryGetValue(pool.Name, out var s) ? s : 0;
                 pools[p] = BuildPool(service, pool, share, pinnedPools.Contains((service.Name, pool.Name)), overrides, registry, now);
             }
-            services[service.Name] = new ServiceSnapshot(service, pools);
+            services[service.Name] = new ServiceSnapshot(service, pools) { Fallbacks = service.Fallback is null ? null : registry.Fallbacks };
         }
         var listeners = new Dictionary<string, ListenerRoutes>(StringComparer.Ordinal);
         foreach (var listener in config.Listeners)

@@ -45,8 +45,10 @@ internal sealed partial class TrafficController
                             if (label == BackendHealthState.Ejected)
                             {
                                 var until = health.EjectedUntil ?? now;
-                                Log.Warn($"health {name}/{pool.Name} {b.Address} ejected for {(until - now).TotalSeconds:0.#}s: " +
-                                         $"{service.Config.Outlier?.ConsecutiveFailures} failures in a row (last: {health.LastFailure ?? "failure"}; ejection #{health.Ejections})");
+                                var why = health.LastFailure == BackendHealth.RetryAfterReason
+                                    ? $"it answered {BackendHealth.RetryAfterReason} (ejection #{health.Ejections})"
+                                    : $"{service.Config.Outlier?.ConsecutiveFailures} failures in a row (last: {health.LastFailure ?? "failure"}; ejection #{health.Ejections})";
+                                Log.Warn($"health {name}/{pool.Name} {b.Address} ejected for {(until - now).TotalSeconds:0.#}s: {why}");
                             }
                             // Availability follows the label (check state, initial_state, ejection), so this covers it.
                             changes.Add($"{name}/{pool.Name}/{b.Address} {Label(b.Health)}->{Label(label)}");

@@ -1,3 +1,4 @@
+using FastLb.Core.Config;
 using FastLb.Core.Health;
 using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
@@ -54,6 +55,7 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         WriteLogs(w);
         WriteRollouts(w);
         WriteMirrors(w);
+        WriteFallbacks(w);
         _lastLength = w.Length;
         return new MetricsText(this, w.Buffer, w.Length);
     }
@@ -86,6 +88,16 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         foreach (var m in mirrors) w.Sample("fastlb_mirror_failed_total", ["service", m.Service, "pool", m.Pool], m.Failed);
         w.Family("fastlb_mirror_dropped_total", "counter", "Requests chosen for a copy but not copied (max_in_flight, max_body, or the request ended first).");
         foreach (var m in mirrors) w.Sample("fastlb_mirror_dropped_total", ["service", m.Service, "pool", m.Pool], m.Dropped);
+    }
+
+    private void WriteFallbacks(PrometheusTextWriter w)
+    {
+        var fallbacks = runtime.Controller.Registry.Fallbacks.Snapshot();
+        w.Family("fastlb_fallbacks_total", "counter", "Requests sent on to the next fallback target, by routed service, failed service/pool, target and reason.");
+        foreach (var (key, count) in fallbacks)
+        {
+            w.Sample("fastlb_fallbacks_total", ["service", key.Service, "from", $"{key.FromService}/{key.FromPool}", "to", key.To, "reason", FallbackReasonNames.Name(key.Reason)], count);
+        }
     }
 
     private static void WriteProcess(PrometheusTextWriter w)

@@ -79,11 +79,25 @@ internal sealed partial class HttpProxyConnection
         public SseUsageScanState SseUsage;
         public BackendSnapshot? Picked;   // the backend of the last connect attempt
         public BackendSnapshot? TriedA, TriedB;
-        public int Attempts;              // connect attempts (each a different backend)
+        public int Attempts;              // connect attempts (each a different backend), over every target
+        public int TargetAttempts;        // connect attempts on the current target (the routed one, then each fallback)
         public int Retries;               // requests sent again after a stale or reset connection
         public PoolSnapshot? Unavailable; // the routed pool has nothing healthy: answer its 503
         public MirrorTarget? Mirror;      // the route's mirror, until the request's copy is decided (BeginMirror)
         public bool OutOfDescriptors;     // a connect found this process out of descriptors: 503, not the backend's fault
+
+        // fallback: of the routed service (null when it has none): the targets tried after the routed one, and the
+        // body bytes held to send again (the connection's _replay). Set once per request by SendRequestAsync.
+        public FallbackConfig? Fallback;
+        public ServiceSnapshot? FallbackOrigin;
+        public RoutingTable? FallbackTable;
+        public int FallbackStep;          // entries of fallback.to moved to so far
+        public FallbackReasons FailReason; // why ConnectNextAsync found no backend: connect_failure, or 429 for one a Retry-After ejected
+        public volatile bool Replayable;  // every body byte read from the client is held (or the body is empty); the pump clears it
+        public bool Exchanged;            // a head went to a backend: a fallback from here on must replay
+        public bool Replaying;            // the next exchange first sends the held body bytes, then pumps the rest
+        public volatile bool BodyReceived; // the pump read the whole body from the client
+        public bool ClientBytesSent;      // a 1xx went to the client: no fallback any more
 
         // SendingRequest to Done: the backend the request is counted on (BackendState.Acquire), released by EndRequestAsync.
         public BackendState? Counted;
@@ -135,6 +149,7 @@ internal sealed partial class HttpProxyConnection
     {
         EndRecord(client);
         ReturnHeads();
+        _replay?.Release();
         System.Diagnostics.Debug.Assert(_current.Counted is null, "EndRequestAsync releases the backend count before the state is reset");
         _current = default;
         Enter(RequestPhase.Idle);

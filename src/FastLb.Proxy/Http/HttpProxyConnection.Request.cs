@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using FastLb.Core.Config;
+using FastLb.Core.Health;
 using FastLb.Core.Routing;
 
 using FastLb.Proxy.Transport;
@@ -44,8 +45,14 @@ internal sealed partial class HttpProxyConnection
         _current.Mirror = route.Mirror;
         if (_current.Pinned is null && service.Config.StickySplit is { } sticky && service.IsSplit) ChooseStickyPool(service, sticky);
         _current.Hash = Hash(service.Config);
+        if (service.Config.Fallback is { } fallback) BeginFallback(fallback, service, table);
         Enter(RequestPhase.ConnectingUpstream);
         var upstream = await ConnectNextAsync().ConfigureAwait(false);
+        // Nothing was sent yet: a fallback target takes the request whatever its body's size.
+        while (upstream is null && CanFallBack(_current.FailReason))
+        {
+            upstream = await FallBackConnectAsync(_current.FailReason).ConfigureAwait(false);
+        }
         if (upstream is null) return await AnswerNoUpstreamAsync(bodyConsumed).ConfigureAwait(false);
 
         _current.Counted = upstream.Backend; // released by EndRequestAsync, once the request is over
@@ -64,9 +71,11 @@ internal sealed partial class HttpProxyConnection
         var service = _current.Routed!;
         var pinned = _current.Pinned ?? _current.Sticky;
         var tries = Math.Clamp(CountBackends(service, pinned), 1, MaxConnectAttempts);
-        while (_current.Attempts < tries && !IsAborted && !_current.OutOfDescriptors)
+        _current.FailReason = FallbackReasons.ConnectFailure;
+        while (_current.TargetAttempts < tries && !IsAborted && !_current.OutOfDescriptors)
         {
-            var attempt = _current.Attempts++;
+            var attempt = _current.TargetAttempts++;
+            _current.Attempts++;
             var backend = service.PickForAttempt(pinned, _current.Hash, attempt, _current.TriedA, _current.TriedB, out var pool);
             if (backend is null)
             {
@@ -76,7 +85,19 @@ internal sealed partial class HttpProxyConnection
             }
             _current.LogPool = backend.State.Pool;
             _current.LogBackend = backend.State.Address;
-            if (attempt == 0) _current.TriedA = backend;
+            // Only ejected backends are left: a fallback target takes the request instead, as if this one had answered
+            // the 429 whose Retry-After ejected it (or failed to connect, for an outlier ejection).
+            if (_current.Fallback is not null && backend.State.Health.EjectionMarked)
+            {
+                var reason = backend.State.Health.LastFailure == BackendHealth.RetryAfterReason ? FallbackReasons.TooManyRequests : FallbackReasons.ConnectFailure;
+                if (CanFallBack(reason))
+                {
+                    _current.FailReason = reason;
+                    return null;
+                }
+            }
+            // A fallback's picks keep the first backend that failed in TriedA, so a target sharing its pool avoids it.
+            if (_current.TriedA is null) _current.TriedA = backend;
             else _current.TriedB = backend;
             _current.Picked = backend;
             // send_proxy: a connection that carried one client's PROXY header is never lent to another client.
@@ -112,15 +133,18 @@ internal sealed partial class HttpProxyConnection
         if (wasReused) upstream = await ConnectAsync(_current.Picked!, _current.Service!).ConfigureAwait(false);
         upstream ??= await ConnectNextAsync().ConfigureAwait(false);
         if (upstream is null) return await AnswerNoUpstreamAsync(!_request.HasBody).ConfigureAwait(false);
-        if (!ReferenceEquals(upstream.Backend, _current.Counted))
-        {
-            // The request moves to another backend: count it there, so drains and least_request see where it runs.
-            _current.Counted?.Release(this, _current.CountedPinned);
-            _current.Counted = upstream.Backend;
-            _current.Counted.Acquire(this, _current.CountedPinned);
-            _current.StatsBackend = _current.Counted;
-        }
+        CountOn(upstream);
         return await StartExchangeAsync(upstream).ConfigureAwait(false);
+    }
+
+    /// <summary>The request moves to <paramref name="upstream"/>'s backend: count it there, so drains and least_request see where it runs.</summary>
+    private void CountOn(UpstreamConnection upstream)
+    {
+        if (ReferenceEquals(upstream.Backend, _current.Counted)) return;
+        _current.Counted?.Release(this, _current.CountedPinned);
+        _current.Counted = upstream.Backend;
+        _current.Counted.Acquire(this, _current.CountedPinned);
+        _current.StatsBackend = _current.Counted;
     }
 
     private async ValueTask<UpstreamConnection?> ConnectAsync(BackendSnapshot backend, ServiceConfig config)
@@ -186,6 +210,7 @@ internal sealed partial class HttpProxyConnection
         Enter(RequestPhase.SendingRequest);
         if (IsAborted) upstream.Abort();
         var hasBody = _request.HasBody;
+        _current.Exchanged = true;
         _current.MayRetry = !hasBody && IsIdempotent(_request.Method) && _current.Retries < MaxConnectAttempts;
         _current.RequestBodyDone = !hasBody;
         _current.RequestBodyInvalid = false;

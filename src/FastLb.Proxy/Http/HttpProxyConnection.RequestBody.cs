@@ -52,17 +52,22 @@ internal sealed partial class HttpProxyConnection
 
     private void StartPump(UpstreamConnection upstream)
     {
-        _requestBody.Reset(_request);
+        // A fallback's replay goes on where the framer stopped: the bytes before are held, the rest still comes from the client.
+        var replay = _current.Replaying;
+        if (!replay) _requestBody.Reset(_request);
         _stopPump = false;
 #pragma warning disable CA2012 // stored once and awaited exactly once when the response is done (StopPumpAsync or the wait for it to finish)
-        _pump = PumpRequestBodyAsync(upstream);
+        _pump = PumpRequestBodyAsync(upstream, replay);
 #pragma warning restore CA2012
         _pumping = true;
     }
 
-    /// <summary>Streams the request body from the client to the backend: validated bytes only, never the next request's.</summary>
+    /// <summary>
+    /// Streams the request body from the client to the backend: validated bytes only, never the next request's. A
+    /// <paramref name="replay"/> (a fallback) first sends the bytes held from the attempt before, unchanged.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask PumpRequestBodyAsync(UpstreamConnection upstream)
+    private async ValueTask PumpRequestBodyAsync(UpstreamConnection upstream, bool replay)
     {
         var input = _input;
         var output = upstream.Output;
@@ -71,11 +76,28 @@ internal sealed partial class HttpProxyConnection
         var cut = false;
         try
         {
+            if (replay)
+            {
+                var held = _replay!.Held;
+                if (rewrite.IsNone) output.Write(held.FirstSpan);
+                else rewrite.Write(held, 0, output);
+                sent = held.Length;
+                Touch();
+                var flush = await output.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled) return;
+                if (_current.BodyReceived)
+                {
+                    _current.RequestBodyDone = true;
+                    return;
+                }
+            }
             while (true)
             {
                 var result = await input.ReadAsync().ConfigureAwait(false);
                 var buffer = result.Buffer;
                 var status = _requestBody.Advance(buffer, result.IsCompleted, out var forward);
+                // fallback: every byte taken from the client is held until the body passes max_replay_body.
+                if (forward > 0 && status != BodyParseStatus.Error && _current.Replayable) Hold(buffer.Slice(0, forward));
                 // A read that ends in rejected framing forwards nothing at all, not even its valid prefix.
                 if (forward > 0 && status != BodyParseStatus.Error)
                 {
@@ -102,6 +124,7 @@ internal sealed partial class HttpProxyConnection
                 }
                 if (status == BodyParseStatus.Done)
                 {
+                    _current.BodyReceived = true;
                     _current.RequestBodyDone = true;
                     return;
                 }

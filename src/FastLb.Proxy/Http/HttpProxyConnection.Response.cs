@@ -47,6 +47,10 @@ internal sealed partial class HttpProxyConnection
             await StopPumpAsync(upstream).ConfigureAwait(false);
             if (head == ResponseRead.ClientGone || IsAborted) return Outcome.Abort;
             if (Volatile.Read(ref _drainCut) != 0) return await AnswerDrainDeadlineAsync().ConfigureAwait(false);
+            if (head == ResponseRead.TimedOut && CanFallBack(FallbackReasons.Timeout))
+            {
+                return await FallBackAsync(upstream, FallbackReasons.Timeout).ConfigureAwait(false);
+            }
             if (head == ResponseRead.Stale)
             {
                 // A fresh connection reset before any response byte is the backend failing; a pooled one may just have idled out.
@@ -61,6 +65,17 @@ internal sealed partial class HttpProxyConnection
         MarkResponseHead(_response.StatusCode);
         if (_response.StatusCode >= 500 && config.Outlier is { EjectOn5xx: true }) upstream.Backend.RecordFailure("5xx response");
         else upstream.Backend.RecordSuccess();
+        if (_current.Fallback is not null && _response.StatusCode is 429 or 503)
+        {
+            var reason = _response.StatusCode == 429 ? FallbackReasons.TooManyRequests : FallbackReasons.Unavailable;
+            if (reason == FallbackReasons.TooManyRequests) EjectOnRetryAfter(upstream.Backend);
+            if (CanFallBack(reason))
+            {
+                // The pump stops first: what it took from the client by then is held, or (past max_replay_body) the answer passes on.
+                await StopPumpAsync(upstream).ConfigureAwait(false);
+                if (CanFallBack(reason)) return await FallBackAsync(upstream, reason).ConfigureAwait(false);
+            }
+        }
 
         if (_response.StatusCode == 101)
         {
@@ -136,9 +151,10 @@ internal sealed partial class HttpProxyConnection
                     {
                         if (!_response.IsInformational || _response.StatusCode == 101) return ResponseRead.Complete;
                         // 1xx (100 Continue, 103 Early Hints): relay to HTTP/1.1 clients, then wait for the final head.
-                        if (_request.Version == HttpProtocolVersion.Http11 && !await RelayInterimAsync().ConfigureAwait(false))
+                        if (_request.Version == HttpProtocolVersion.Http11)
                         {
-                            return ResponseRead.ClientGone;
+                            _current.ClientBytesSent = true; // from here the request is never sent elsewhere
+                            if (!await RelayInterimAsync().ConfigureAwait(false)) return ResponseRead.ClientGone;
                         }
                         Touch();
                         continue;

@@ -173,4 +173,22 @@ public class BackendHealthTests
         Assert.Equal(1, copy.Ejections);
         Assert.Equal(BackendHealthState.Ejected, copy.StateAt(_time.GetUtcNow()));
     }
+
+    [Fact]
+    public void EjectFor_RetryAfter_EjectedThatLongNeverShortenedThenReturns()
+    {
+        var h = new BackendHealth(_time);
+
+        Assert.True(h.EjectFor(TimeSpan.FromSeconds(30)));
+        Assert.False(h.EjectFor(TimeSpan.FromSeconds(5))); // a shorter Retry-After does not end it early
+
+        Assert.True(h.IsEjected(_time.GetUtcNow()));
+        Assert.Equal(BackendHealth.RetryAfterReason, h.LastFailure);
+        _time.Advance(TimeSpan.FromSeconds(29));
+        Assert.False(h.EndEjection(_time.GetUtcNow()));
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.True(h.EndEjection(_time.GetUtcNow()));
+        Assert.True(h.IsAvailable(_time.GetUtcNow()));
+        Assert.Equal(1, h.Ejections);
+    }
 }
