@@ -6,7 +6,7 @@ namespace FastLb.Core.Diagnostics;
 /// <summary>Formats one access log line (text or JSON, ending in '\n') into a span, without allocating.</summary>
 /// <remarks>
 /// Text: <c>TIME CLIENT LISTENER ROUTE SERVICE POOL BACKEND GENERATION "METHOD PATH" STATUS BYTES_IN BYTES_OUT
-/// DURATION_MS UPSTREAM_HEAD_MS RETRIES CAUSE</c>, '-' for what does not apply. JSON: the same fields under the names
+/// DURATION_MS UPSTREAM_HEAD_MS RETRIES CAUSE</c>, '-' for what does not apply (ROUTE is <c>models:NAME</c> for an alias). JSON: the same fields under the names
 /// docs/operations.md lists, every one always present (null when it does not apply).
 /// </remarks>
 internal static class AccessLogFormatter
@@ -52,6 +52,11 @@ internal static class AccessLogFormatter
         w.Ascii(r.Listener);
         w.Byte((byte)' ');
         if (r.Route > 0) w.Long(r.Route);
+        else if (!r.Alias.IsEmpty)
+        {
+            w.Raw("models:"u8);
+            w.TextEscaped(Cut(r.Alias, MaxModelBytes));
+        }
         else w.Byte((byte)'-');
         TextName(ref w, r.Service);
         TextName(ref w, r.Pool);
@@ -188,8 +193,15 @@ internal static class AccessLogFormatter
         if (!r.Model.IsEmpty)
         {
             w.Raw(",\"model\":\""u8);
-            w.JsonEscaped(Cut(r.Model, MaxModelBytes));
-            w.Byte((byte)'"');
+            w.JsonEscapedUtf8(Cut(r.Model, MaxModelBytes));
+            w.Raw("\",\"alias\":"u8);
+            if (r.Alias.IsEmpty) w.Raw("null"u8);
+            else
+            {
+                w.Byte((byte)'"');
+                w.JsonEscapedUtf8(Cut(r.Alias, MaxModelBytes));
+                w.Byte((byte)'"');
+            }
             JsonCount(ref w, ",\"prompt_tokens\":"u8, r.PromptTokens);
             JsonCount(ref w, ",\"completion_tokens\":"u8, r.CompletionTokens);
         }

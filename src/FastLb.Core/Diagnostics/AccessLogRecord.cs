@@ -15,8 +15,11 @@ internal ref struct AccessLogRecord
 
     public string Listener;
 
-    /// <summary>The 1-based position of the matching route in the listener's routes, or 0 (TCP, or no route matched).</summary>
+    /// <summary>The 1-based position of the matching route in the listener's routes, or 0 (TCP, no route matched, or a <c>models:</c> alias).</summary>
     public int Route;
+
+    /// <summary>The <c>models:</c> alias that routed the request (UTF-8), or empty when a listed route (or none) did.</summary>
+    public ReadOnlySpan<byte> Alias;
 
     public string? Service;
     public string? Pool;

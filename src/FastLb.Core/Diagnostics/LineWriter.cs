@@ -82,6 +82,36 @@ internal ref struct LineWriter(Span<byte> buffer)
         }
     }
 
+    /// <summary>
+    /// A UTF-8 name (a model) in a JSON string: written as UTF-8 with quotes, backslashes and control characters
+    /// escaped; bytes that are not valid UTF-8 fall back to <see cref="JsonEscaped"/>, so the line stays valid.
+    /// </summary>
+    public void JsonEscapedUtf8(scoped ReadOnlySpan<byte> bytes)
+    {
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            JsonEscaped(bytes);
+            return;
+        }
+        foreach (var b in bytes)
+        {
+            if (b is (byte)'"' or (byte)'\\')
+            {
+                Byte((byte)'\\');
+                Byte(b);
+            }
+            else if (b is < 0x20 or 0x7F)
+            {
+                Raw("\\u00"u8);
+                Hex(b);
+            }
+            else
+            {
+                Byte(b);
+            }
+        }
+    }
+
     /// <summary>Bytes from a request in a text line: quotes, backslashes, spaces and bytes outside printable ASCII as \xHH.</summary>
     public void TextEscaped(scoped ReadOnlySpan<byte> bytes)
     {

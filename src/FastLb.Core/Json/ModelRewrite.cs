@@ -5,7 +5,8 @@ namespace FastLb.Core.Json;
 /// <summary>
 /// The one body rewrite FastLb does: the raw bytes of the top-level model string's value (between its quotes) are
 /// replaced by another name, already JSON-escaped; every other byte is forwarded as it came. Applied piece by piece as
-/// the body streams, so nothing is buffered, and the forwarded length changes by a known amount (Content-Length is fixed).
+/// the body streams, so nothing is buffered, and the forwarded length changes by a known amount (Content-Length is fixed;
+/// a chunked body is re-framed by <see cref="ChunkedModelRewriter"/>).
 /// </summary>
 internal readonly struct ModelRewrite(long valueOffset, int valueLength, byte[] replacement)
 {
@@ -14,6 +15,9 @@ internal readonly struct ModelRewrite(long valueOffset, int valueLength, byte[] 
 
     /// <summary>Raw (still escaped) length of the value the client sent.</summary>
     public int ValueLength { get; } = valueLength;
+
+    /// <summary>The upstream model name as JSON string content (escaped, no quotes).</summary>
+    public ReadOnlySpan<byte> Replacement => replacement;
 
     public bool IsNone => replacement is null;
 

@@ -48,8 +48,11 @@ internal sealed class CompiledRoute
 
     public RouteConfig Config { get; }
 
-    /// <summary>The route's 1-based position in its listener's routes (the access log's route field).</summary>
+    /// <summary>The route's 1-based position in its listener's routes (the access log's route field); 0 for a <c>models:</c> alias.</summary>
     public int Number { get; }
+
+    /// <summary>For the route a <c>models:</c> alias compiles to: the alias (UTF-8), which the access log names instead of a number.</summary>
+    public byte[]? Alias { get; init; }
     public ServiceSnapshot Service { get; }
 
     /// <summary>The pool a preview route pins to, bypassing the split; null routes by share.</summary>

@@ -35,7 +35,7 @@ internal static class RoutingTableBuilder
         {
             if (listener.Protocol != ListenerProtocol.Http) continue;
             var routes = new List<CompiledRoute>(listener.Models.Count + listener.Routes.Count);
-            // models: aliases come first: a public model name always reaches its service (route number 0: not a listed route).
+            // models: aliases come first: a public model name always reaches its service (no route number: the log names the alias).
             foreach (var alias in listener.Models)
             {
                 if (!services.TryGetValue(alias.Service, out var aliased)) continue; // validated by the loader
@@ -45,7 +45,7 @@ internal static class RoutingTableBuilder
                     Match = new RouteMatchConfig { Models = [alias.Name] },
                     ModelRewrite = alias.Model,
                 };
-                routes.Add(new CompiledRoute(aliasRoute, aliased, null));
+                routes.Add(new CompiledRoute(aliasRoute, aliased, null) { Alias = System.Text.Encoding.UTF8.GetBytes(alias.Name) });
             }
             for (var i = 0; i < listener.Routes.Count; i++)
             {

@@ -13,7 +13,7 @@ internal sealed partial class HttpProxyConnection
     /// Routes a request on a listener with model routes: by the model header, else by the top-level "model" of a JSON
     /// body (Content-Length or chunked), peeked without consuming it (the body pump later forwards the same bytes).
     /// Sets <see cref="RequestState.ModelMissing"/> when no model could be read, and <see cref="RequestState.ModelRewrite"/>
-    /// when the matched alias renames the model of a Content-Length body.
+    /// when the matched alias renames the model read from the body.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<CompiledRoute?> MatchByModelAsync(ListenerRoutes routes)
@@ -34,8 +34,8 @@ internal sealed partial class HttpProxyConnection
         _current.ModelLength = Math.Max(length, 0);
         if (length <= 0) return routes.Match(_request);
         var route = routes.Match(_request, _modelName.AsSpan(0, length));
-        // A chunked body's chunk sizes would change with the name, so only a Content-Length body is rewritten.
-        if (route?.ModelRewrite is { } rewrite && !_request.IsChunked)
+        // A Content-Length body gets the new length in its head; a chunked one is re-framed as it streams.
+        if (route?.ModelRewrite is { } rewrite)
         {
             _current.ModelRewrite = new ModelRewrite(_current.ModelScan.ValueOffset, _current.ModelScan.ValueLength, rewrite);
         }

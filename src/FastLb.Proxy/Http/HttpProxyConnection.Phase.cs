@@ -124,6 +124,7 @@ internal sealed partial class HttpProxyConnection
         public TerminationCause Cause;
         public long Generation;
         public int RouteNumber;
+        public byte[]? RouteAlias;        // the models: alias that routed the request, logged in place of a route number
         public string? LogService;
         public string? LogPool;
         public string? LogBackend;

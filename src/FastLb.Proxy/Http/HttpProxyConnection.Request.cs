@@ -38,6 +38,7 @@ internal sealed partial class HttpProxyConnection
 
         var service = route.Service;
         _current.RouteNumber = route.Number;
+        _current.RouteAlias = route.Alias;
         _current.LogService = service.Name;
         _current.Service = service.Config;
         _current.Routed = service;
@@ -222,7 +223,7 @@ internal sealed partial class HttpProxyConnection
             Scheme = _tls is null ? "http"u8 : "https"u8,
             HostOverride = _current.Service!.RewriteHost ? upstream.HostBytes : default,
             AllowUpgrade = _request.IsUpgradeRequest,
-            RewrittenContentLength = _current.ModelRewrite.IsNone ? 0 : _current.ModelRewrite.RewrittenLength(_request.ContentLength),
+            RewrittenContentLength = _current.ModelRewrite.IsNone || _request.IsChunked ? 0 : _current.ModelRewrite.RewrittenLength(_request.ContentLength),
         });
         MarkExchangeStart();
         if (!await FlushUpstreamAsync(upstream.Output).ConfigureAwait(false))

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using FastLb.Core.Json;
 
 namespace FastLb.Proxy.Http;
 
@@ -72,6 +73,7 @@ internal sealed partial class HttpProxyConnection
         var input = _input;
         var output = upstream.Output;
         var rewrite = _current.ModelRewrite;
+        var chunkedRewrite = _request.IsChunked && !rewrite.IsNone ? new ChunkedModelRewriter(rewrite) : default;
         long sent = 0; // body bytes forwarded so far, for the model rewrite's offsets
         var cut = false;
         try
@@ -104,6 +106,10 @@ internal sealed partial class HttpProxyConnection
                     if (rewrite.IsNone)
                     {
                         foreach (var segment in buffer.Slice(0, forward)) output.Write(segment.Span);
+                    }
+                    else if (_request.IsChunked)
+                    {
+                        chunkedRewrite.Write(buffer.Slice(0, forward), output);
                     }
                     else
                     {

@@ -120,6 +120,7 @@ internal sealed partial class HttpProxyConnection
             ClientPort = port,
             Listener = _owner.Name,
             Route = _current.RouteNumber,
+            Alias = _current.RouteAlias,
             Service = _current.LogService,
             Pool = _current.LogPool,
             Backend = _current.LogBackend,

@@ -92,6 +92,38 @@ public sealed class AccessLogTests
     }
 
     [Fact]
+    public void ModelAlias_TextRouteColumnAndJsonAliasField()
+    {
+        var record = new AccessLogRecord
+        {
+            Time = Time,
+            Client = "10.1.2.3"u8,
+            ClientPort = 51000,
+            Listener = "ai",
+            Alias = Encoding.UTF8.GetBytes("gpt 4o\u00e9"),
+            Service = "llm",
+            Http = true,
+            Method = "POST"u8,
+            Path = "/v1/chat/completions"u8,
+            Status = 200,
+            Cause = TerminationCause.Ok,
+            Model = Encoding.UTF8.GetBytes("gpt 4o\u00e9"),
+            PromptTokens = 3,
+            CompletionTokens = -1,
+        };
+        var buffer = new byte[AccessLogFormatter.MaxLineBytes];
+        Assert.True(AccessLogFormatter.TryFormat(record, AccessLogFormat.Text, buffer, out var n));
+        var text = Encoding.UTF8.GetString(buffer, 0, n - 1);
+        Assert.StartsWith("2026-05-01T12:30:15.123Z 10.1.2.3:51000 ai models:gpt\\x204o\\xc3\\xa9 llm - - - \"POST ", text, StringComparison.Ordinal);
+        Assert.EndsWith(" model=gpt\\x204o\\xc3\\xa9 tokens=3/-", text, StringComparison.Ordinal);
+        Assert.True(AccessLogFormatter.TryFormat(record, AccessLogFormat.Json, buffer, out n));
+        var e = JsonDocument.Parse(buffer.AsMemory(0, n)).RootElement;
+        Assert.Equal(JsonValueKind.Null, e.GetProperty("route").ValueKind);
+        Assert.Equal("gpt 4o\u00e9", e.GetProperty("alias").GetString());
+        Assert.Equal("gpt 4o\u00e9", e.GetProperty("model").GetString());
+    }
+
+    [Fact]
     public void Path_QuotesBackslashesAndNonAscii_EscapedSoTheLineStaysParseable()
     {
         var path = "/a\"b\\c\u00e9d e";
