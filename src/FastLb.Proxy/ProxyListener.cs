@@ -270,7 +270,9 @@ internal sealed class ProxyListener
 
     public void Heartbeat(long nowMs)
     {
-        // The dictionary's own enumerator, not .Keys (which copies every key into a new list on each call).
+        // The dictionary's own enumerator, not .Keys (which copies every key into a new list on each call). The
+        // enumerator is still an object: skip it when there is nothing to walk, so an idle listener allocates nothing.
+        if (_connections.IsEmpty) return;
         foreach (var (c, _) in _connections) c.OnHeartbeat(nowMs);
     }
 

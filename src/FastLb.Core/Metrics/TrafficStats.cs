@@ -30,8 +30,10 @@ internal sealed class TrafficStats(BackendStateRegistry registry, TimeProvider t
         lock (_lock)
         {
             if (second <= _lastSecond) return;
-            foreach (var state in Registry.All)
+            var all = Registry.All;
+            for (var i = 0; i < all.Count; i++)
             {
+                var state = all[i];
                 state.Traffic.CopyTotals(_totals);
                 state.Window.Advance(_totals, second);
             }

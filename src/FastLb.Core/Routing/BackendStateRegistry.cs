@@ -11,6 +11,12 @@ internal sealed class BackendStateRegistry(TimeProvider time)
     private readonly ConcurrentDictionary<(string Service, string Pool), PoolEjectionBudget> _budgets = new();
     private readonly ConcurrentDictionary<(string Service, string Pool), MirrorState> _mirrors = new();
 
+    // Every state, rebuilt when one is added or pruned (config loads), so the once-a-second walks of the tick read
+    // an array: ConcurrentDictionary.Values copies into a new list on every read, and an idle process should not
+    // allocate ten times a second.
+    private readonly Lock _snapshotLock = new();
+    private BackendState[] _all = [];
+
     public BackendStateRegistry() : this(TimeProvider.System)
     {
     }
@@ -20,8 +26,17 @@ internal sealed class BackendStateRegistry(TimeProvider time)
     /// <summary>Fallbacks of every service (`fallback:`), kept across swaps and reloads like the backend states.</summary>
     public FallbackCounters Fallbacks { get; } = new();
 
-    public BackendState GetOrAdd(string service, string pool, string address, IPEndPoint? endPoint) =>
-        _states.GetOrAdd(new BackendKey(service, pool, address), static (k, s) => new BackendState(k.Service, k.Pool, k.Address, s.endPoint, s.time), (endPoint, time: Time));
+    public BackendState GetOrAdd(string service, string pool, string address, IPEndPoint? endPoint)
+    {
+        var key = new BackendKey(service, pool, address);
+        if (_states.TryGetValue(key, out var existing)) return existing;
+        lock (_snapshotLock)
+        {
+            var state = _states.GetOrAdd(key, static (k, s) => new BackendState(k.Service, k.Pool, k.Address, s.endPoint, s.time), (endPoint, time: Time));
+            if (Array.IndexOf(_all, state) < 0) Volatile.Write(ref _all, [.. _all, state]);
+            return state;
+        }
+    }
 
     /// <summary>The ejection budget of one pool; kept across swaps and reloads like the backend states.</summary>
     public PoolEjectionBudget Budget(string service, string pool) => _budgets.GetOrAdd((service, pool), static _ => new PoolEjectionBudget());
@@ -52,14 +67,19 @@ internal sealed class BackendStateRegistry(TimeProvider time)
     public BackendState? Find(string service, string pool, string address) =>
         _states.TryGetValue(new BackendKey(service, pool, address), out var s) ? s : null;
 
-    public IEnumerable<BackendState> All => _states.Values;
+    /// <summary>Every backend state, as of the last add or prune.</summary>
+    public IReadOnlyList<BackendState> All => Volatile.Read(ref _all);
 
     /// <summary>Forgets states no longer in any table and without live connections.</summary>
     public void Prune(Func<BackendKey, bool> stillConfigured)
     {
-        foreach (var (key, state) in _states)
+        lock (_snapshotLock)
         {
-            if (!stillConfigured(key) && state.Live == 0) _states.TryRemove(key, out _);
+            foreach (var (key, state) in _states)
+            {
+                if (!stillConfigured(key) && state.Live == 0) _states.TryRemove(key, out _);
+            }
+            Volatile.Write(ref _all, [.. _states.Values]);
         }
     }
 }

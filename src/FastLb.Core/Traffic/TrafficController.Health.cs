@@ -26,7 +26,7 @@ internal sealed partial class TrafficController
             if (_config is null) return;
             var now = time.GetUtcNow();
             var table = Router.Current;
-            var changes = new List<string>();
+            List<string>? changes = null; // most ticks change nothing: allocate only when something does
             var ramped = false;
             foreach (var (name, service) in table.Services)
             {
@@ -51,7 +51,7 @@ internal sealed partial class TrafficController
                                 Log.Warn($"health {name}/{pool.Name} {b.Address} ejected for {(until - now).TotalSeconds:0.#}s: {why}");
                             }
                             // Availability follows the label (check state, initial_state, ejection), so this covers it.
-                            changes.Add($"{name}/{pool.Name}/{b.Address} {Label(b.Health)}->{Label(label)}");
+                            (changes ??= []).Add($"{name}/{pool.Name}/{b.Address} {Label(b.Health)}->{Label(label)}");
                             Events.Append("health", $"{name}/{pool.Name}/{b.Address} {Label(b.Health)} -> {Label(label)}", name, pool.Name,
                                 ok: label is BackendHealthState.Healthy);
                             continue;
@@ -64,7 +64,7 @@ internal sealed partial class TrafficController
                     }
                 }
             }
-            if (changes.Count > 0)
+            if (changes is not null)
             {
                 Publish("health " + string.Join(", ", changes));
                 _lastRampPublish = now;

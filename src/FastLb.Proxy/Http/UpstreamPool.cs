@@ -116,6 +116,8 @@ internal sealed class UpstreamPool : IDisposable
     /// <summary>Closes idle connections that expired, were closed by the backend, or lead to a backend without traffic.</summary>
     public void Sweep()
     {
+        // Nothing pooled, nothing to sweep: an idle process allocates nothing here (the walk below allocates).
+        if (_idle.IsEmpty) return;
         if (Interlocked.Exchange(ref _sweeping, 1) != 0) return;
         try
         {
