@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using FastLb.Core.Diagnostics;
 using FastLb.Proxy.Transport.Uring;
 
@@ -7,7 +8,15 @@ namespace FastLb.Proxy.Transport;
 /// <summary>The io_uring form of the loop: one ring per loop, one io_uring_enter per iteration.</summary>
 /// <remarks>
 /// <para>
-/// Readiness comes from one multishot IORING_OP_POLL_ADD per socket (edge-triggered, like the epoll registration it
+/// Receiving completes through the ring: a socket whose reader moved to it (<see cref="EpollSocket.TryStartRingReceive"/>)
+/// has one multishot IORING_OP_RECV that picks buffers from the loop's provided-buffer ring. Each completion's bytes
+/// are copied into the connection's pooled blocks and the buffer goes back to the kernel at once, so an idle
+/// connection holds no receive buffer and a receive costs no syscall of its own. When every buffer is out the receive
+/// ends with ENOBUFS, its bytes stay queued in the socket, and it is armed again on the next submission.
+/// </para>
+/// <para>
+/// Readiness (sends that must wait, connects, accepts, splice) comes from one multishot IORING_OP_POLL_ADD per socket,
+/// armed on the socket's first such wait (edge-triggered, like the epoll registration it
 /// replaces, and armed against the socket's current state, so an edge that came before the arm is reported by it).
 /// Arms and cancels are queued (any thread) and written as SQEs by the loop right before it enters the kernel, so a
 /// whole iteration's registrations, cancels and the wait cost one syscall; posted work wakes the loop through an
@@ -19,28 +28,47 @@ namespace FastLb.Proxy.Transport;
 /// completions are produced only when the loop asks for them). The SQ filling up is handled by submitting and asking
 /// again; the CQ overflowing by IORING_FEAT_NODROP (the kernel keeps the completions and hands them over on the next
 /// entry, which then answers EBUSY until the loop reaped). Tokens carry a sequence, so a completion for a socket that
-/// closed (its poll cancelled or not) never reaches the socket that reused its slot.
+/// closed (its poll cancelled or not) never reaches the socket that reused its slot; the top two bits of user_data say
+/// which of the socket's operations completed. An arm holds a reference to the socket's descriptor until the kernel took
+/// the SQE, so a close racing the arm can never leave the operation on a reused descriptor number.
 /// </para>
 /// </remarks>
 internal sealed unsafe partial class EpollLoop
 {
     private const ulong CancelTag = ulong.MaxValue - 1;
+    private const ulong KindMask = 3UL << 62;
+    private const ulong ReceiveKind = 1UL << 62;
+    private const ushort ReceiveGroup = 0;
     private const uint PollAddMulti = 1; // IORING_POLL_ADD_MULTI, in sqe->len
     private const uint PollMask = SocketSyscalls.EPOLLIN | SocketSyscalls.EPOLLOUT | SocketSyscalls.EPOLLRDHUP
         | SocketSyscalls.EPOLLHUP | SocketSyscalls.EPOLLERR;
 
+    /// <summary>Provided receive buffers per loop (a power of two); a reap returns each one before the next wait.</summary>
+    public const int DefaultReceiveBuffers = 256;
+
+    /// <summary>Bytes per provided receive buffer: one pool block, so a completion's bytes land in one segment.</summary>
+    public const int DefaultReceiveBufferSize = PinnedBlockMemoryPool.DefaultBlockSize;
+
     private readonly uint _ringEntries;
+    private readonly int _receiveBuffers;
+    private readonly int _receiveBufferSize;
     private readonly ConcurrentQueue<RingRequest>? _ringRequests;
-    private readonly Queue<ulong> _rearm = new(); // polls the kernel ended, armed again at the next submission (loop thread only)
+    private readonly Queue<ulong> _rearm = new(); // multishot operations the kernel ended, armed again at the next submission (loop thread only)
+    private readonly List<SafeHandle> _heldForSubmit = []; // descriptors referenced by SQEs not yet submitted (loop thread only)
     private readonly ManualResetEventSlim _ringReady = new();
     private IoUring? _ring;
+    private ProvidedBufferRing? _buffers;
     private string? _ringError;
+    private long _receiveExhausted;
 
     /// <summary>True when this loop waits on an io_uring rather than epoll.</summary>
     public bool UsesRing => _ringEntries != 0;
 
     /// <summary>The ring's IORING_SETUP_* flags (0 on an epoll loop or before the ring exists).</summary>
     internal uint RingSetupFlags => _ring?.SetupFlags ?? 0;
+
+    /// <summary>How many times a multishot receive ended because every provided buffer was out (each was armed again).</summary>
+    internal long ReceiveBuffersExhausted => Volatile.Read(ref _receiveExhausted);
 
     private void AwaitRingSetup()
     {
@@ -57,6 +85,12 @@ internal sealed unsafe partial class EpollLoop
         _ringRequests!.Enqueue(request);
         if (Volatile.Read(ref _sleeping) != 0 && Interlocked.Exchange(ref _sleeping, 0) != 0) Wake();
     }
+
+    /// <summary>Arms the readiness poll of <paramref name="socket"/> (registered with a slot only until now); ring loops only.</summary>
+    internal void ArmPoll(EpollSocket socket) => RequestRing(new RingRequest(RingOp.ArmPoll, socket, socket.Token));
+
+    /// <summary>Arms the multishot receive of <paramref name="socket"/>; ring loops only.</summary>
+    internal void ArmReceive(EpollSocket socket) => RequestRing(new RingRequest(RingOp.ArmReceive, socket, socket.Token));
 
     /// <summary>
     /// On a ring loop, returns once the arms and cancels queued before the call went into the kernel (bounded to 2 s
@@ -82,6 +116,7 @@ internal sealed unsafe partial class EpollLoop
         if (_ring is null || _stopping) return;
         SubmitRequests(_ring, _ringRequests!);
         _ring.Enter(0); // with DEFER_TASKRUN this also runs the cancels' completion work, which drops the polls' file references
+        ReleaseSubmitted(_ring);
     }
 
     private void RunRing()
@@ -91,6 +126,19 @@ internal sealed unsafe partial class EpollLoop
         {
             _ringError = $"io_uring_setup failed: {UringSupport.Describe(-rc)}";
             t_current = null;
+            _wakeHandle.Dispose();
+            _ringReady.Set();
+            return;
+        }
+        try
+        {
+            _buffers = new ProvidedBufferRing(ring!, ReceiveGroup, _receiveBuffers, _receiveBufferSize);
+        }
+        catch (IOException e)
+        {
+            _ringError = e.Message;
+            t_current = null;
+            ring!.Dispose();
             _wakeHandle.Dispose();
             _ringReady.Set();
             return;
@@ -106,8 +154,12 @@ internal sealed unsafe partial class EpollLoop
         {
             RunPosted(); // work posted before the stop (a close, a timeout) still runs, on this thread
             t_current = null;
-            // The kernel cancels every poll still armed and drops its file reference; nothing else points into our memory.
+            // Unregistering the buffer group first means no receive still armed can pick a buffer from here on; then
+            // the ring's close cancels every poll and receive and drops their file references.
+            _buffers.Dispose();
             ring!.Dispose();
+            foreach (var handle in _heldForSubmit) handle.DangerousRelease();
+            _heldForSubmit.Clear();
             _wakeHandle.Dispose();
         }
     }
@@ -130,20 +182,37 @@ internal sealed unsafe partial class EpollLoop
                 Log.Error($"event loop {Id}: io_uring_enter failed: errno {-rc}");
                 Thread.Sleep(10);
             }
+            ReleaseSubmitted(ring);
             Reap(ring);
         }
     }
 
     private void SubmitRequests(IoUring ring, ConcurrentQueue<RingRequest> requests)
     {
-        while (_rearm.TryDequeue(out var token))
+        for (var n = _rearm.Count; n > 0 && _rearm.TryDequeue(out var userData); n--)
         {
-            if (LiveSocket(token) is { } socket) ArmPoll(ring, socket.Fd, token);
+            var token = userData & ~KindMask;
+            if (LiveSocket(token) is not { IsClosed: false } socket) continue;
+            if ((userData & KindMask) == ReceiveKind) ArmReceive(ring, socket, token);
+            else ArmPoll(ring, socket, token);
         }
         while (requests.TryDequeue(out var request))
         {
-            if (request.Fd < 0) Cancel(ring, request.Token);
-            else if (LiveSocket(request.Token) is not null) ArmPoll(ring, request.Fd, request.Token); // closed since: skip
+            switch (request.Op)
+            {
+                case RingOp.ArmPoll:
+                    if (LiveSocket(request.Token) is { } polled) ArmPoll(ring, polled, request.Token); // closed since: skip
+                    break;
+                case RingOp.ArmReceive:
+                    if (LiveSocket(request.Token) is { } receiving) ArmReceive(ring, receiving, request.Token);
+                    break;
+                case RingOp.CancelPoll:
+                    Cancel(ring, request.Token);
+                    break;
+                case RingOp.CancelReceive:
+                    Cancel(ring, request.Token | ReceiveKind);
+                    break;
+            }
         }
     }
 
@@ -155,23 +224,78 @@ internal sealed unsafe partial class EpollLoop
         return socket is not null && socket.Token == token ? socket : null;
     }
 
-    private void ArmWake(IoUring ring) => ArmPoll(ring, _wakeFd, WakeToken);
-
-    private void ArmPoll(IoUring ring, int fd, ulong token)
+    private void ArmWake(IoUring ring)
     {
         var sqe = NextSqe(ring);
         sqe->Opcode = UringConstants.OpPollAdd;
-        sqe->Fd = fd;
+        sqe->Fd = _wakeFd;
+        sqe->OpFlags = PollMask;
+        sqe->Len = PollAddMulti;
+        sqe->UserData = WakeToken;
+    }
+
+    private void ArmPoll(IoUring ring, EpollSocket socket, ulong token)
+    {
+        var sqe = NextSqe(ring);
+        if (!HoldForSubmit(socket, sqe)) return;
+        sqe->Opcode = UringConstants.OpPollAdd;
+        sqe->Fd = socket.Fd;
         sqe->OpFlags = PollMask; // poll32_events; without IORING_POLL_ADD_LEVEL a multishot poll is edge-triggered
         sqe->Len = PollAddMulti;
         sqe->UserData = token;
     }
 
-    private void Cancel(IoUring ring, ulong token)
+    private void ArmReceive(IoUring ring, EpollSocket socket, ulong token)
+    {
+        var sqe = NextSqe(ring);
+        if (!HoldForSubmit(socket, sqe)) return;
+        sqe->Opcode = UringConstants.OpRecv;
+        sqe->Fd = socket.Fd;
+        sqe->Flags = UringConstants.SqeBufferSelect;
+        sqe->BufGroup = ReceiveGroup;
+        sqe->IoPrio = UringConstants.RecvMultishot;
+        sqe->UserData = token | ReceiveKind;
+    }
+
+    /// <summary>
+    /// Keeps the socket's descriptor open until the kernel took <paramref name="sqe"/>: a close meanwhile must not let
+    /// the number be reused by a new connection that this operation would then act on. A socket already closed turns
+    /// the SQE into a NOP.
+    /// </summary>
+    private bool HoldForSubmit(EpollSocket socket, IoUringSqe* sqe)
+    {
+        var handle = socket.Handle;
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        if (!added)
+        {
+            sqe->Opcode = UringConstants.OpNop;
+            sqe->UserData = CancelTag;
+            return false;
+        }
+        _heldForSubmit.Add(handle);
+        return true;
+    }
+
+    /// <summary>Drops the descriptor references of SQEs the kernel has consumed (all of them, once nothing is left unsubmitted).</summary>
+    private void ReleaseSubmitted(IoUring ring)
+    {
+        if (_heldForSubmit.Count == 0 || ring.Unsubmitted != 0) return;
+        foreach (var handle in _heldForSubmit) handle.DangerousRelease();
+        _heldForSubmit.Clear();
+    }
+
+    private void Cancel(IoUring ring, ulong userData)
     {
         var sqe = NextSqe(ring);
         sqe->Opcode = UringConstants.OpAsyncCancel;
-        sqe->Addr = token;
+        sqe->Addr = userData;
         sqe->UserData = CancelTag;
     }
 
@@ -183,6 +307,7 @@ internal sealed unsafe partial class EpollLoop
             var sqe = ring.TryGetSqe();
             if (sqe != null) return sqe;
             var rc = ring.Enter(0);
+            ReleaseSubmitted(ring);
             if (rc <= 0 && rc != -UringSyscalls.EINTR) Reap(ring); // EBUSY: completions wait for room in the CQ
         }
     }
@@ -194,15 +319,20 @@ internal sealed unsafe partial class EpollLoop
 
     private void Dispatch(IoUring ring, in IoUringCqe cqe)
     {
-        var token = cqe.UserData;
-        var more = (cqe.Flags & UringConstants.CqeFMore) != 0;
-        if (token == WakeToken)
+        var userData = cqe.UserData;
+        if (userData == WakeToken)
         {
             SocketSyscalls.DrainEventFd(_wakeFd);
-            if (!more && !_stopping) ArmWake(ring);
+            if ((cqe.Flags & UringConstants.CqeFMore) == 0 && !_stopping) ArmWake(ring);
             return;
         }
-        if (token == CancelTag) return; // a cancel's own completion (0, or ENOENT when the poll had ended)
+        if (userData == CancelTag) return; // a cancel's own completion (0, or ENOENT when the operation had ended), or a NOP
+        if ((userData & KindMask) == ReceiveKind) DispatchReceive(cqe, userData & ~KindMask);
+        else DispatchPoll(cqe, userData);
+    }
+
+    private void DispatchPoll(in IoUringCqe cqe, ulong token)
+    {
         var socket = LiveSocket(token);
         if (socket is null) return; // closed: its poll's last completions are dropped
         try
@@ -222,6 +352,44 @@ internal sealed unsafe partial class EpollLoop
             // Continuations catch their own failures; anything reaching here is a bug, not a reason to stop the loop.
             Log.Error($"event loop {Id}: unhandled error in a socket continuation: {e}");
         }
-        if (!more && socket.Token == token && !socket.IsClosed) _rearm.Enqueue(token);
+        if ((cqe.Flags & UringConstants.CqeFMore) == 0 && socket.Token == token && !socket.IsClosed) _rearm.Enqueue(token);
+    }
+
+    private void DispatchReceive(in IoUringCqe cqe, ulong token)
+    {
+        var socket = LiveSocket(token);
+        var res = cqe.Res;
+        var signal = false;
+        if ((cqe.Flags & UringConstants.CqeFBuffer) != 0)
+        {
+            // Copy out and hand the buffer straight back, before any continuation runs: the connection keeps the
+            // bytes in its own blocks, the kernel gets its buffer for the next completion.
+            var bufferId = (ushort)(cqe.Flags >> UringConstants.CqeBufferShift);
+            var buffers = _buffers!;
+            buffers.Taken(bufferId);
+            try
+            {
+                if (socket is not null && res > 0) signal = socket.StageRingReceived(new ReadOnlySpan<byte>(buffers.Address(bufferId), res));
+            }
+            finally
+            {
+                buffers.Recycle(bufferId);
+            }
+        }
+        if (socket is null) return; // closed: the receive's last completions are dropped (their buffers went back above)
+        var more = (cqe.Flags & UringConstants.CqeFMore) != 0;
+        try
+        {
+            if (signal) socket.SignalRingReceived();
+            else if (res == 0 || (res < 0 && res is not (-UringSyscalls.ENOBUFS or -UringSyscalls.ECANCELED))) socket.OnRingReceiveEnded(res);
+        }
+        catch (Exception e)
+        {
+            Log.Error($"event loop {Id}: unhandled error in a socket continuation: {e}");
+        }
+        if (res == -UringSyscalls.ENOBUFS) Interlocked.Increment(ref _receiveExhausted);
+        // Armed again when the kernel ended it with the stream still open: out of buffers (the bytes wait in the
+        // socket), or a CQ overflow. End of stream, errors and cancels end it for good.
+        if (!more && (res > 0 || res == -UringSyscalls.ENOBUFS) && socket.Token == token && !socket.IsClosed) _rearm.Enqueue(token | ReceiveKind);
     }
 }

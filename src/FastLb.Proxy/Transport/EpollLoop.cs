@@ -23,6 +23,7 @@ internal sealed unsafe partial class EpollLoop
 {
     private const int MaxEvents = 256;
     private const ulong WakeToken = ulong.MaxValue;
+    private const uint SequenceMask = 0x3FFF_FFFF;
 
     private readonly int _epfd;
     private readonly int _wakeFd;
@@ -46,12 +47,17 @@ internal sealed unsafe partial class EpollLoop
     /// <param name="cpu">The CPU to pin the loop's thread to, or -1 to leave it to the scheduler.</param>
     /// <param name="ringEntries">0 = epoll; otherwise run on an io_uring with this many SQ entries (created on the loop's thread).</param>
     /// <exception cref="IOException">The ring could not be set up (the message says why).</exception>
-    internal EpollLoop(EventLoops group, int id, int cpu = -1, uint ringEntries = 0)
+    /// <param name="receiveBuffers">A ring loop's provided receive buffers (a power of two; tests use a few to exhaust them).</param>
+    /// <param name="receiveBufferSize">Bytes per provided receive buffer.</param>
+    internal EpollLoop(EventLoops group, int id, int cpu = -1, uint ringEntries = 0,
+        int receiveBuffers = DefaultReceiveBuffers, int receiveBufferSize = DefaultReceiveBufferSize)
     {
         Group = group;
         Id = id;
         Cpu = cpu;
         _ringEntries = ringEntries;
+        _receiveBuffers = receiveBuffers;
+        _receiveBufferSize = receiveBufferSize;
         if (ringEntries == 0)
         {
             _epfd = SocketSyscalls.EpollCreate();
@@ -156,7 +162,11 @@ internal sealed unsafe partial class EpollLoop
     }
 
     /// <summary>Adds <paramref name="socket"/> (edge-triggered in, out, peer close); returns 0 or -errno.</summary>
-    public int Register(EpollSocket socket, int fd)
+    /// <param name="armPoll">
+    /// A ring loop: also arm the socket's readiness poll (false gives it only a slot and token, for a socket whose
+    /// receives complete through the ring). An epoll loop always adds the socket to its epoll set.
+    /// </param>
+    public int Register(EpollSocket socket, int fd, bool armPoll = true)
     {
         lock (_registrationLock)
         {
@@ -175,7 +185,8 @@ internal sealed unsafe partial class EpollLoop
                     Volatile.Write(ref _slots, grown);
                 }
             }
-            var token = ((ulong)++_sequence << 32) | (uint)index;
+            // 30 bits of sequence: a ring loop keeps the top two bits of user_data for the operation's kind.
+            var token = ((ulong)(++_sequence & SequenceMask) << 32) | (uint)index;
             socket.Token = token;
             _slots[index] = socket;
             if (_ringRequests is not null)
@@ -186,7 +197,7 @@ internal sealed unsafe partial class EpollLoop
                     _freeSlots.Push(index);
                     return -SocketSyscalls.EBADF;
                 }
-                RequestRing(new RingRequest(fd, token));
+                if (armPoll) RequestRing(new RingRequest(RingOp.ArmPoll, socket, token));
                 return 0;
             }
             int rc;
@@ -238,8 +249,12 @@ internal sealed unsafe partial class EpollLoop
             if (index >= _slots.Length || !ReferenceEquals(_slots[index], socket)) return;
             _slots[index] = null;
             _freeSlots.Push(index);
-            // A ring's poll holds a reference to the socket's file: without the cancel, close() would not release it.
-            if (_ringRequests is not null) RequestRing(new RingRequest(-1, socket.Token));
+            // A ring's poll or receive holds a reference to the socket's file: without the cancel, close() would not release it.
+            if (_ringRequests is not null)
+            {
+                if (socket.PollArmed) RequestRing(new RingRequest(RingOp.CancelPoll, null, socket.Token));
+                if (socket.ReceivesThroughRing) RequestRing(new RingRequest(RingOp.CancelReceive, null, socket.Token));
+            }
         }
     }
 

@@ -75,7 +75,8 @@ internal sealed partial class EpollSocket : IDisposable
     {
         var socket = new EpollSocket(handle, fd, loop, readable, writable, remote);
         socket._registered = 1;
-        var rc = loop.Register(socket, fd);
+        socket._pollArmed = 1;
+        var rc = loop.Register(socket, fd, armPoll: true);
         if (rc < 0)
         {
             handle.Dispose();
@@ -95,15 +96,26 @@ internal sealed partial class EpollSocket : IDisposable
     /// waiting costs no epoll_ctl at all. Registering reports the current readiness as an edge, so a wait armed
     /// before or after it cannot miss bytes already queued.
     /// </summary>
-    private bool EnsureRegistered()
+    /// <param name="poll">
+    /// Whether the wait needs readiness events. A ring loop arms the socket's poll only for such a wait: a socket that
+    /// receives through the ring and never waits to send needs just its slot, which routes its completions.
+    /// </param>
+    private bool EnsureRegistered(bool poll = true)
     {
-        if (Volatile.Read(ref _registered) != 0) return true;
-        if (Interlocked.Exchange(ref _registered, 1) != 0) return true;
+        if (Volatile.Read(ref _registered) != 0 || Interlocked.Exchange(ref _registered, 1) != 0)
+        {
+            if (poll && Loop.UsesRing && Volatile.Read(ref _pollArmed) == 0 && Interlocked.Exchange(ref _pollArmed, 1) == 0)
+            {
+                Loop.ArmPoll(this);
+            }
+            return true;
+        }
         var added = false;
         try
         {
             _handle.DangerousAddRef(ref added);
-            var rc = Loop.Register(this, _fd);
+            if (poll) _pollArmed = 1;
+            var rc = Loop.Register(this, _fd, armPoll: poll);
             if (rc < 0)
             {
                 // ENOMEM, or ENOSPC past fs.epoll.max_user_watches: the connection closes; the process goes on.
@@ -128,6 +140,7 @@ internal sealed partial class EpollSocket : IDisposable
     /// <exception cref="ObjectDisposedException">The socket was closed locally.</exception>
     public unsafe int Receive(Span<byte> buffer)
     {
+        if (ReceivesThroughRing) return ReceiveFromRing(buffer);
         ConsumeReadReadiness();
         long n;
         var added = false;
@@ -151,6 +164,7 @@ internal sealed partial class EpollSocket : IDisposable
     /// </summary>
     public unsafe int Peek(Span<byte> buffer)
     {
+        if (ReceivesThroughRing) throw new InvalidOperationException("cannot peek a socket that receives through the ring");
         ConsumeReadReadiness();
         long n;
         var added = false;
@@ -226,8 +240,15 @@ internal sealed partial class EpollSocket : IDisposable
     /// Once the peer closed (RDHUP/HUP/ERR) it completes at once: a FIN that arrived together with the last bytes
     /// raised its one edge before the read that took those bytes, so "short read = drained" does not hold for it.
     /// </remarks>
-    public ValueTask<bool> WaitReadableAsync() =>
-        _peerClosed && !IsClosed ? new ValueTask<bool>(true) : Wait(ref _readState, _readWaiter);
+    public ValueTask<bool> WaitReadableAsync()
+    {
+        if (ReceivesThroughRing)
+        {
+            // The end arrives as a completion after the last bytes, never ahead of them: no peer-close shortcut.
+            return Volatile.Read(ref _pending) is not null && !IsClosed ? new ValueTask<bool>(true) : Wait(ref _readState, _readWaiter, poll: false);
+        }
+        return _peerClosed && !IsClosed ? new ValueTask<bool>(true) : Wait(ref _readState, _readWaiter);
+    }
 
     /// <summary>Completes true when the send buffer may have room (or the socket failed); false once closed.</summary>
     public ValueTask<bool> WaitWritableAsync() => Wait(ref _writeState, _writeWaiter);
@@ -236,7 +257,9 @@ internal sealed partial class EpollSocket : IDisposable
     public bool PeerClosed => _peerClosed;
 
     /// <summary>True when a receive may find bytes, end of stream or an error without waiting (or the socket is closed).</summary>
-    public bool MaybeReadable => _peerClosed || Volatile.Read(ref _readState) is Ready or Closed;
+    public bool MaybeReadable => ReceivesThroughRing
+        ? Volatile.Read(ref _inbox) is not null || Volatile.Read(ref _pending) is not null || Volatile.Read(ref _ringEnd) != RingOpen || IsClosed
+        : _peerClosed || Volatile.Read(ref _readState) is Ready or Closed;
 
     /// <summary>Resumes a parked read wait as if bytes had arrived (the woken reader finds EAGAIN at worst); any thread.</summary>
     public void WakeReader() => Signal(ref _readState, _readWaiter);
@@ -250,8 +273,9 @@ internal sealed partial class EpollSocket : IDisposable
     /// on readiness, after which <see cref="EndReadWait"/> tells whether the socket is still open. A static callback
     /// with the reader as state costs no delegate per connection.
     /// </summary>
-    public bool TryWaitReadable(Action<object?> callback, object state) =>
-        (_peerClosed && !IsClosed) || !Arm(ref _readState, _readWaiter, callback, state);
+    public bool TryWaitReadable(Action<object?> callback, object state) => ReceivesThroughRing
+        ? TryWaitRingReceive(callback, state)
+        : (_peerClosed && !IsClosed) || !Arm(ref _readState, _readWaiter, callback, state);
 
     /// <summary>The outcome of the wait armed by <see cref="TryWaitReadable"/>: true = readable, false = closed.</summary>
     public bool EndReadWait() => _readWaiter.GetResult(_readWaiter.Version);
@@ -263,9 +287,9 @@ internal sealed partial class EpollSocket : IDisposable
     public bool EndWriteWait() => _writeWaiter.GetResult(_writeWaiter.Version);
 
     /// <summary>Arms <paramref name="waiter"/> for the next edge through the callback form: true when armed.</summary>
-    private bool Arm(ref int state, ReadinessWaiter waiter, Action<object?> callback, object callbackState)
+    private bool Arm(ref int state, ReadinessWaiter waiter, Action<object?> callback, object callbackState, bool poll = true)
     {
-        if (!TryArm(ref state, waiter, out _)) return false;
+        if (!TryArm(ref state, waiter, out _, poll)) return false;
         waiter.OnCompleted(callback, callbackState, waiter.Version, System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags.None);
         return true;
     }
@@ -274,7 +298,7 @@ internal sealed partial class EpollSocket : IDisposable
     /// Arms <paramref name="waiter"/> for the next edge of one direction: true when armed (NotReady → Waiting);
     /// false when there is nothing to wait for, with <paramref name="ready"/> telling ready now (true) from closed.
     /// </summary>
-    private bool TryArm(ref int state, ReadinessWaiter waiter, out bool ready)
+    private bool TryArm(ref int state, ReadinessWaiter waiter, out bool ready, bool poll = true)
     {
         var current = Volatile.Read(ref state);
         if (current is Ready or Closed)
@@ -282,7 +306,7 @@ internal sealed partial class EpollSocket : IDisposable
             ready = current == Ready;
             return false;
         }
-        if (!EnsureRegistered())
+        if (!EnsureRegistered(poll))
         {
             Abort(); // cannot wait without the loop: fail the connection rather than hang it
             ready = false;
@@ -306,12 +330,18 @@ internal sealed partial class EpollSocket : IDisposable
         if (Volatile.Read(ref _writeState) == Ready) Interlocked.CompareExchange(ref _writeState, NotReady, Ready);
     }
 
-    private ValueTask<bool> Wait(ref int state, ReadinessWaiter waiter) =>
-        TryArm(ref state, waiter, out var ready) ? new ValueTask<bool>(waiter, waiter.Version) : new ValueTask<bool>(ready);
+    private ValueTask<bool> Wait(ref int state, ReadinessWaiter waiter, bool poll = true) =>
+        TryArm(ref state, waiter, out var ready, poll) ? new ValueTask<bool>(waiter, waiter.Version) : new ValueTask<bool>(ready);
 
     /// <summary>Called by the loop with the epoll event mask.</summary>
     internal void OnEvents(uint events)
     {
+        if (ReceivesThroughRing)
+        {
+            // The receive's own completions carry the read side, end of stream included, in order with the bytes.
+            if ((events & (SocketSyscalls.EPOLLOUT | SocketSyscalls.EPOLLHUP | SocketSyscalls.EPOLLERR)) != 0) Signal(ref _writeState, _writeWaiter);
+            return;
+        }
         if ((events & (SocketSyscalls.EPOLLRDHUP | SocketSyscalls.EPOLLHUP | SocketSyscalls.EPOLLERR)) != 0) _peerClosed = true;
         if ((events & (SocketSyscalls.EPOLLIN | SocketSyscalls.EPOLLRDHUP | SocketSyscalls.EPOLLHUP | SocketSyscalls.EPOLLERR)) != 0)
         {
@@ -396,5 +426,6 @@ internal sealed partial class EpollSocket : IDisposable
         _handle.Dispose();
         Close(ref _readState, _readWaiter);
         Close(ref _writeState, _writeWaiter);
+        DiscardRingBytes();
     }
 }

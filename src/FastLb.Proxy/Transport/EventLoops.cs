@@ -27,8 +27,11 @@ internal sealed class EventLoops : IDisposable
     /// <param name="io">The transport: null = <see cref="IoModeNames.Default"/> (<c>auto</c> unless FASTLB_IO says otherwise).</param>
     /// <param name="probe">Why io_uring cannot run here, or null when it can (tests simulate a host without it); default: the real probe.</param>
     /// <param name="ringEntries">SQ entries per ring (tests use tiny rings to overflow them).</param>
+    /// <param name="receiveBuffers">Provided receive buffers per ring, a power of two (tests use a few to exhaust them).</param>
+    /// <param name="receiveBufferSize">Bytes per provided receive buffer.</param>
     /// <exception cref="IoUnavailableException"><c>io: io_uring</c> on a host that cannot run it.</exception>
-    public EventLoops(int count, bool pin = false, IoMode? io = null, Func<string?>? probe = null, uint ringEntries = DefaultRingEntries)
+    public EventLoops(int count, bool pin = false, IoMode? io = null, Func<string?>? probe = null, uint ringEntries = DefaultRingEntries,
+        int receiveBuffers = EpollLoop.DefaultReceiveBuffers, int receiveBufferSize = EpollLoop.DefaultReceiveBufferSize)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(ringEntries, 1u);
@@ -39,7 +42,8 @@ internal sealed class EventLoops : IDisposable
         {
             for (var i = 0; i < count; i++)
             {
-                _loops[i] = new EpollLoop(this, i, cpus.Length > 1 ? cpus[i % cpus.Length] : -1, Io.UsesUring ? ringEntries : 0);
+                _loops[i] = new EpollLoop(this, i, cpus.Length > 1 ? cpus[i % cpus.Length] : -1, Io.UsesUring ? ringEntries : 0,
+                    receiveBuffers, receiveBufferSize);
             }
         }
         catch (IOException e) when (Io.UsesUring)

@@ -41,6 +41,9 @@ internal sealed class ReceiveSegment : ReadOnlySequenceSegment<byte>
 
     public void Link(ReceiveSegment next) => Next = next;
 
+    /// <summary>Places a segment filled elsewhere (by the ring's receive) at <paramref name="runningIndex"/> of a reader's chain.</summary>
+    public void Place(long runningIndex) => RunningIndex = runningIndex;
+
     private void Release()
     {
         _owner?.Dispose();

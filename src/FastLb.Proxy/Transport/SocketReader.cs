@@ -172,6 +172,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     /// <summary>Receives once bytes are there: parks on readiness when allowed, else reports NotReady.</summary>
     private Pump Receive(bool resumed, bool mayPark)
     {
+        if (_socket.ReceivesThroughRing) return ReceiveFromRing(mayPark);
         while (true)
         {
             if (TakeCancel()) return Pump.Canceled;
@@ -179,6 +180,10 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             {
                 if (!mayPark && !_socket.MaybeReadable) return Pump.NotReady;
                 ReleaseEmptyTail(); // park without holding a block
+                // On a ring loop, the first wait moves the connection onto the ring's multishot receive: from then on
+                // bytes arrive as completions and no receive costs a syscall. (The first receive was tried directly:
+                // a client's request usually comes with the handshake.)
+                if (mayPark && !_socket.MaybeReadable && _socket.TryStartRingReceive(_pool)) return ReceiveFromRing(mayPark);
                 if (!_socket.TryWaitReadable(OnReadable, this)) return Pump.Parked;
                 if (_socket.IsClosed) return Fail(ReceiveEnd.Local, new ConnectionAbortedException("connection aborted"));
             }
@@ -229,6 +234,68 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             _examinedAll = false;
             return Pump.Data;
         }
+    }
+
+    /// <summary>Takes what the ring's multishot receive delivered; parks until it delivers more when allowed, else reports NotReady.</summary>
+    private Pump ReceiveFromRing(bool mayPark)
+    {
+        while (true)
+        {
+            if (TakeCancel()) return Pump.Canceled;
+            var chain = _socket.TakeReceived(out var end);
+            if (chain is not null)
+            {
+                AppendReceived(chain);
+                return Pump.Data;
+            }
+            if (end == EpollSocket.RingFin)
+            {
+                _ended = true;
+                Volatile.Write(ref _end, (int)ReceiveEnd.Fin);
+                return Pump.Ended;
+            }
+            if (end != EpollSocket.RingOpen)
+            {
+                var e = EpollSocket.RingEndException(end);
+                return e.SocketErrorCode == SocketError.ConnectionReset
+                    ? Fail(ReceiveEnd.Reset, new ConnectionResetException("connection reset by peer", e))
+                    : Fail(ReceiveEnd.Error, new ConnectionAbortedException("receive failed: " + e.Message, e));
+            }
+            if (_socket.IsClosed) return Fail(ReceiveEnd.Local, new ConnectionAbortedException("connection aborted"));
+            if (!mayPark) return Pump.NotReady;
+            ReleaseEmptyTail();
+            if (!_socket.TryWaitRingReceive(OnReadable, this)) return Pump.Parked;
+        }
+    }
+
+    /// <summary>Links segments the ring filled (oldest first) after the chain's tail.</summary>
+    private void AppendReceived(ReceiveSegment chain)
+    {
+        var tail = _tail;
+        var index = tail is null ? 0 : tail.RunningIndex + tail.End;
+        if (tail is null)
+        {
+            _head = chain;
+            _headStart = 0;
+        }
+        else
+        {
+            tail.Link(chain);
+        }
+        long received = 0;
+        var segment = chain;
+        while (true)
+        {
+            segment.Place(index);
+            index += segment.End;
+            received += segment.End;
+            if (segment.Next is not ReceiveSegment next) break;
+            segment = next;
+        }
+        _tail = segment;
+        _bytesReceived += received;
+        Volatile.Write(ref _lastReceiveMs, Environment.TickCount64);
+        _examinedAll = false;
     }
 
     private Pump Fail(ReceiveEnd end, Exception error)

@@ -43,6 +43,37 @@ public sealed class UringLoopTests
     }
 
     [UringFact]
+    public async Task ReceiveBuffersExhausted_ManyConnectionsSending_EveryByteEchoedInOrder_IdleHoldsNoBlock()
+    {
+        // Two provided buffers of 256 bytes for 64 connections sending 64 KiB each: the multishot receives run out of
+        // buffers over and over (ENOBUFS); each is armed again and the bytes wait in the socket meanwhile.
+        using var loops = new EventLoops(1, io: IoMode.IoUring, receiveBuffers: 2, receiveBufferSize: 256);
+        using var pool = new PinnedBlockMemoryPool(loops: loops);
+        await using var server = EchoServer.Start(loops, pool);
+        const int Connections = 64;
+        var clients = new Socket[Connections];
+        try
+        {
+            for (var i = 0; i < Connections; i++) clients[i] = await ConnectAsync(server.EndPoint);
+            var payloads = Enumerable.Range(0, Connections).Select(i => EpollPair.Pattern(64 * 1024, i)).ToArray();
+            var echoing = Enumerable.Range(0, Connections).Select(i => ReceiveAsync(clients[i], payloads[i].Length)).ToArray();
+            await Task.WhenAll(Enumerable.Range(0, Connections).Select(i => clients[i].SendAsync(payloads[i].AsMemory(), SocketFlags.None).AsTask())).WaitAsync(Timeout);
+
+            var echoed = await Task.WhenAll(echoing).WaitAsync(Timeout);
+
+            for (var i = 0; i < Connections; i++) Assert.Equal(payloads[i], echoed[i]);
+            Assert.True(loops[0].ReceiveBuffersExhausted > 0, "the receives never ran out of provided buffers");
+            // Every connection is now idle with its read parked on the ring: none holds a block.
+            await UntilAsync(() => pool.Rented == 0, "idle connections hold no receive block");
+            Assert.Equal(Connections, server.Live);
+        }
+        finally
+        {
+            foreach (var c in clients) c?.Dispose();
+        }
+    }
+
+    [UringFact]
     public async Task ThousandsOfConnectionsAbortedMidOperation_NoneHangs_LoopKeepsServing_NothingLeaks()
     {
         using var loops = new EventLoops(2, io: IoMode.IoUring);

@@ -1,0 +1,17 @@
+namespace FastLb.Proxy.Transport;
+
+/// <summary>What a <see cref="RingRequest"/> asks a ring loop to submit for a socket.</summary>
+internal enum RingOp : byte
+{
+    /// <summary>Arm the socket's multishot readiness poll.</summary>
+    ArmPoll,
+
+    /// <summary>Arm the socket's multishot receive into the loop's provided buffers.</summary>
+    ArmReceive,
+
+    /// <summary>Cancel the socket's poll (it closed).</summary>
+    CancelPoll,
+
+    /// <summary>Cancel the socket's receive (it closed).</summary>
+    CancelReceive,
+}
