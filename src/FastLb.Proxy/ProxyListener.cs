@@ -47,6 +47,7 @@ internal sealed class ProxyListener
         EndPoint = (IPEndPoint)listenSocket.LocalEndPoint!;
         Info = new ListenerInfo(Name, EndPoint, config.Protocol);
         Traffic = server.ListenerTraffic.GetOrAdd(Name);
+        TokenLimiter = server.TokenLimiters.GetOrAdd(Name);
         _limitLog = new ExhaustionLog($"listener '{Name}': at a connection limit");
     }
 
@@ -66,6 +67,9 @@ internal sealed class ProxyListener
 
     /// <summary>This listener's counters (kept by name across reloads).</summary>
     public ListenerTraffic Traffic { get; }
+
+    /// <summary>This listener's token_limits buckets (kept by name across reloads; used only when it has token_limits).</summary>
+    public FastLb.Core.Limits.TokenLimiter TokenLimiter { get; }
 
     /// <summary>Completes once the listener stopped accepting and its last connection ended.</summary>
     public Task WhenEmpty => _empty.Task;

@@ -72,6 +72,9 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
     /// <summary>Per-listener connection and request counters, by listener name.</summary>
     public ListenerTrafficRegistry ListenerTraffic { get; } = new();
 
+    /// <summary>The token_limits buckets of every listener, by name, kept across reloads.</summary>
+    public FastLb.Core.Limits.TokenLimiterRegistry TokenLimiters { get; } = new();
+
     /// <summary>The access logs the listeners write (access_log), by path.</summary>
     public AccessLogSet AccessLogs { get; } = new();
 

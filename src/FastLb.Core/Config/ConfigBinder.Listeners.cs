@@ -6,7 +6,7 @@ namespace FastLb.Core.Config;
 
 internal sealed partial class ConfigBinder
 {
-    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies", "accept_proxy", "sni_routes", "tls", "handshake_timeout", "access_log", "max_connections", "on_limit", "model_required", "max_body_peek", "model_header", "model_peek_timeout", "models"];
+    private static readonly string[] ListenerKeys = ["name", "bind", "protocol", "routes", "service", "trusted_proxies", "accept_proxy", "sni_routes", "tls", "handshake_timeout", "access_log", "max_connections", "on_limit", "model_required", "max_body_peek", "model_header", "model_peek_timeout", "models", "token_limits"];
     private static readonly string[] SniRouteKeys = ["sni", "service"];
     private static readonly string[] AcceptProxyKeys = ["versions", "trusted", "timeout"];
     private static readonly string[] AccessLogKeys = ["path", "format", "sample", "log_query"];
@@ -165,6 +165,7 @@ internal sealed partial class ConfigBinder
         var (modelRequired, maxBodyPeek, modelHeader) = BindModelOptions(f, protocol, context);
         var modelPeekTimeout = Timeout(f, "model_peek_timeout", ListenerConfig.DefaultModelPeekTimeout);
         var modelAliases = BindModelAliases(f, protocol, context);
+        var tokenLimits = f.TryGetValue("token_limits", out var tokenEntry) ? BindTokenLimits(tokenEntry, protocol, context) : null;
         TlsTerminationConfig? tls = null;
         if (f.TryGetValue("tls", out var tlsEntry))
         {
@@ -180,7 +181,7 @@ internal sealed partial class ConfigBinder
             AccessLog = accessLog,
             MaxConnections = maxConnections, OnLimit = onLimit,
             ModelRequired = modelRequired, MaxBodyPeek = maxBodyPeek, ModelHeader = modelHeader,
-            ModelPeekTimeout = modelPeekTimeout, Models = modelAliases,
+            ModelPeekTimeout = modelPeekTimeout, Models = modelAliases, TokenLimits = tokenLimits,
         };
     }
 

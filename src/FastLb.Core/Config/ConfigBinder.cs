@@ -40,6 +40,8 @@ internal sealed partial class ConfigBinder(string file)
         ("certificates", TlsCertificateKeys),
         ("client_auth", TlsClientAuthKeys),
         ("models", ModelAliasKeys),
+        ("token_limits", TokenLimitsKeys),
+        ("per_key", PerKeyKeys),
         ("routes", RouteKeys),
         ("match", MatchKeys),
         ("mirror", MirrorKeys),

@@ -45,6 +45,9 @@ internal sealed class ListenerConfig
     /// <summary>HTTP only: <c>models:</c> aliases, matched before the routes.</summary>
     public IReadOnlyList<ModelAliasConfig> Models { get; init; } = [];
 
+    /// <summary>`token_limits:` (http): token buckets per listener and per API key; null = no limit.</summary>
+    public TokenLimitsConfig? TokenLimits { get; init; }
+
     /// <summary>HTTP only: how long routing waits for the body bytes that hold the model before it routes without one (<c>model_peek_timeout</c>).</summary>
     public TimeSpan ModelPeekTimeout { get; init; } = DefaultModelPeekTimeout;
 

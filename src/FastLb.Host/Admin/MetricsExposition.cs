@@ -56,6 +56,7 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         WriteRollouts(w);
         WriteMirrors(w);
         WriteFallbacks(w);
+        WriteTokenLimits(w, table.Config);
         _lastLength = w.Length;
         return new MetricsText(this, w.Buffer, w.Length);
     }
@@ -97,6 +98,33 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         foreach (var (key, count) in fallbacks)
         {
             w.Sample("fastlb_fallbacks_total", ["service", key.Service, "from", $"{key.FromService}/{key.FromPool}", "to", key.To, "reason", FallbackReasonNames.Name(key.Reason)], count);
+        }
+    }
+
+    private void WriteTokenLimits(PrometheusTextWriter w, FastLb.Core.Config.FastLbConfig config)
+    {
+        var limiters = runtime.Proxy.TokenLimiters.All
+            .Where(l => config.Listeners.Any(c => c.Name == l.Listener && c.TokenLimits is not null)).ToList();
+        if (limiters.Count == 0) return;
+        w.Family("fastlb_token_limit_rejected_total", "counter", "Requests answered 429 by token_limits, by the bucket that was empty (listener or key).");
+        foreach (var l in limiters)
+        {
+            w.Sample("fastlb_token_limit_rejected_total", ["listener", l.Listener, "bucket", "listener"], l.RejectedByListener);
+            w.Sample("fastlb_token_limit_rejected_total", ["listener", l.Listener, "bucket", "key"], l.RejectedByKey);
+        }
+        w.Family("fastlb_token_limit_keys", "gauge", "API keys holding a token bucket (keys owed tokens; at most max_keys).");
+        foreach (var l in limiters) w.Sample("fastlb_token_limit_keys", ["listener", l.Listener], l.Keys);
+        w.Family("fastlb_token_limit_untracked_total", "counter", "Charges of API keys that got no bucket because max_keys buckets were owed tokens.");
+        foreach (var l in limiters) w.Sample("fastlb_token_limit_untracked_total", ["listener", l.Listener], l.Untracked);
+        w.Family("fastlb_api_key_tokens_total", "counter", "Tokens charged per API key (16 hex digits of its SHA-256; the first 100 keys seen, the rest as other).");
+        foreach (var l in limiters)
+        {
+            foreach (var k in l.KeySeries()) w.Sample("fastlb_api_key_tokens_total", ["listener", l.Listener, "key", k.Id], k.Tokens);
+        }
+        w.Family("fastlb_api_key_token_limit_rejected_total", "counter", "Requests of an API key answered 429 because its bucket was empty (same keys as fastlb_api_key_tokens_total).");
+        foreach (var l in limiters)
+        {
+            foreach (var k in l.KeySeries()) w.Sample("fastlb_api_key_token_limit_rejected_total", ["listener", l.Listener, "key", k.Id], k.Rejected);
         }
     }
 

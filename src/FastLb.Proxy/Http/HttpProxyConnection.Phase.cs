@@ -99,6 +99,11 @@ internal sealed partial class HttpProxyConnection
         public volatile bool BodyReceived; // the pump read the whole body from the client
         public bool ClientBytesSent;      // a 1xx went to the client: no fallback any more
 
+        // token_limits: the buckets the request entered, charged with its usage when it ends (null = none).
+        public TokenLimitsConfig? TokenLimits;
+        public bool HasApiKey;
+        public ulong ApiKey;              // the key's hash, never the key
+
         // SendingRequest to Done: the backend the request is counted on (BackendState.Acquire), released by EndRequestAsync.
         public BackendState? Counted;
         public bool CountedPinned;        // the route pins the pool (preview): a pool drain deadline spares it

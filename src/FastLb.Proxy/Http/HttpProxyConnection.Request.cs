@@ -22,6 +22,10 @@ internal sealed partial class HttpProxyConnection
     {
         Enter(RequestPhase.Routing);
         if (_strictSni is not null && !HostMatchesSni()) return await AnswerAsync(421, bodyConsumed: !_request.HasBody).ConfigureAwait(false);
+        if (_owner.Config.TokenLimits is { } limits && !EnterTokenLimits(limits, out var retryAfter))
+        {
+            return await AnswerTokenLimitAsync(retryAfter, bodyConsumed: !_request.HasBody).ConfigureAwait(false);
+        }
         // One table per request: this request sees the old table or the new one, never a mix.
         var table = _proxy.Router.Current;
         var routes = table.FindListener(_listener.Name);

@@ -75,6 +75,7 @@ internal sealed partial class HttpProxyConnection
         // Connects moved on to another backend, plus requests sent again after a stale or reset connection.
         var retries = Math.Max(0, _current.Attempts - 1) + _current.Retries;
         var usage = ReportedUsage();
+        if (_current.TokenLimits is not null && !usage.IsNone) ChargeTokens(usage.Tokens);
         if (_owner.AccessLog is { } log && _owner.Config.AccessLog is { } options) WriteAccessLog(log, options, duration, bytesIn, bytesOut, retries, usage);
         if (_current.Status is 400 or 404 or 502 or 503 or 504 || _current.Cause is TerminationCause.UpstreamReset or TerminationCause.ConnectFailed)
         {

@@ -378,7 +378,7 @@ public sealed class ConfigLoaderErrorTests
     public void Parse_EmptyListenerItem_OneError()
     {
         AssertSingle(ConfigTestFiles.Minimal.Replace("services:", "  -\nservices:"),
-            7, 4, "listener 2 is empty; expected a mapping with keys name, bind, protocol, routes, service, trusted_proxies, accept_proxy, sni_routes, tls, handshake_timeout, access_log, max_connections, on_limit, model_required, max_body_peek, model_header, model_peek_timeout, models");
+            7, 4, "listener 2 is empty; expected a mapping with keys name, bind, protocol, routes, service, trusted_proxies, accept_proxy, sni_routes, tls, handshake_timeout, access_log, max_connections, on_limit, model_required, max_body_peek, model_header, model_peek_timeout, models, token_limits");
     }
 
     [Fact]
