@@ -4,13 +4,19 @@ using System.Text;
 namespace FastLb.Tests.Common;
 
 /// <summary>The backend side of one upstream connection, as a responder sees it.</summary>
-internal sealed class BackendConnection(Socket socket, BufferedSocketReader reader, int index)
+internal sealed class BackendConnection(Socket socket, BufferedSocketReader reader, int index, string backend)
 {
     public Socket Socket { get; } = socket;
     public BufferedSocketReader Reader { get; } = reader;
 
     /// <summary>1-based accept order on its backend.</summary>
     public int Index { get; } = index;
+
+    /// <summary>The name of the backend that accepted the connection.</summary>
+    public string Backend { get; } = backend;
+
+    /// <summary>Requests received on this connection so far, the one being answered included.</summary>
+    public int Requests { get; set; }
 
     public Task SendAsync(string latin1, CancellationToken ct) => SendAsync(Encoding.Latin1.GetBytes(latin1), ct);
 

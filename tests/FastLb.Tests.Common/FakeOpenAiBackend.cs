@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
@@ -14,18 +13,17 @@ namespace FastLb.Tests.Common;
 /// </summary>
 internal sealed class FakeOpenAiBackend : IAsyncDisposable
 {
-    private readonly LoopbackBackend _server;
+    private readonly RawHttpBackend _server;
     private readonly ConcurrentQueue<int> _scripted = new();
     private int _requests;
     private int _served;
 
     private FakeOpenAiBackend(string name)
     {
-        Name = name;
-        _server = LoopbackBackend.Start(name, ServeAsync);
+        _server = RawHttpBackend.Start(name, RespondAsync);
     }
 
-    public string Name { get; }
+    public string Name => _server.Name;
     public IPEndPoint EndPoint => _server.EndPoint;
 
     /// <summary>Delay before the response head (non-streamed) or the first token event (streamed).</summary>
@@ -85,49 +83,39 @@ internal sealed class FakeOpenAiBackend : IAsyncDisposable
         return count;
     }
 
-    private async Task ServeAsync(Socket socket, CancellationToken ct)
+    private async Task<bool> RespondAsync(BackendRequest request, BackendConnection connection, CancellationToken ct)
     {
-        socket.NoDelay = true; // each event leaves at once, as a real server's would
-        var reader = new HttpRequestReader(socket);
-        while (true)
+        var n = Interlocked.Increment(ref _requests);
+        Bodies.Enqueue(request.Body);
+        if (_scripted.TryDequeue(out var status) || (status = ShareStatus(n)) != 0)
         {
-            var body = new MemoryStream();
-            var request = await reader.ReadRequestAsync(ct, body).ConfigureAwait(false);
-            if (request is not { } r) return;
-            var n = Interlocked.Increment(ref _requests);
-            var bytes = body.ToArray();
-            Bodies.Enqueue(bytes);
-            if (_scripted.TryDequeue(out var status) || (status = ShareStatus(n)) != 0)
-            {
-                await SendErrorAsync(socket, status, ct).ConfigureAwait(false);
-                if (r.Close) return;
-                continue;
-            }
-            JsonDocument document;
-            try
-            {
-                document = JsonDocument.Parse(bytes);
-            }
-            catch (JsonException)
-            {
-                await SendAsync(socket, Head(400, "application/json", 0, close: false, extra: ""), ct).ConfigureAwait(false);
-                continue;
-            }
-            using (document)
-            {
-                var root = document.RootElement;
-                var model = root.TryGetProperty("model", out var m) ? m.GetString() ?? "" : "";
-                Models.Enqueue(model);
-                var stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
-                var includeUsage = root.TryGetProperty("stream_options", out var o) && o.TryGetProperty("include_usage", out var u) && u.ValueKind == JsonValueKind.True;
-                var prompt = PromptTokens(root);
-                if (TimeToFirstToken > TimeSpan.Zero) await Task.Delay(TimeToFirstToken, ct).ConfigureAwait(false);
-                if (stream) await StreamAsync(socket, model, prompt, includeUsage, n, ct).ConfigureAwait(false);
-                else await CompleteAsync(socket, model, prompt, n, ct).ConfigureAwait(false);
-                Interlocked.Increment(ref _served);
-            }
-            if (r.Close) return;
+            await SendErrorAsync(connection, status, ct).ConfigureAwait(false);
+            return true;
         }
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(request.Body);
+        }
+        catch (JsonException)
+        {
+            await connection.SendAsync(Head(400, "application/json", 0, ""), ct).ConfigureAwait(false);
+            return true;
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            var model = root.TryGetProperty("model", out var m) ? m.GetString() ?? "" : "";
+            Models.Enqueue(model);
+            var stream = root.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
+            var includeUsage = root.TryGetProperty("stream_options", out var o) && o.TryGetProperty("include_usage", out var u) && u.ValueKind == JsonValueKind.True;
+            var prompt = PromptTokens(root);
+            if (TimeToFirstToken > TimeSpan.Zero) await Task.Delay(TimeToFirstToken, ct).ConfigureAwait(false);
+            if (stream) await StreamAsync(connection, model, prompt, includeUsage, n, ct).ConfigureAwait(false);
+            else await CompleteAsync(connection, model, prompt, n, ct).ConfigureAwait(false);
+            Interlocked.Increment(ref _served);
+        }
+        return true;
     }
 
     private int ShareStatus(int n)
@@ -138,21 +126,21 @@ internal sealed class FakeOpenAiBackend : IAsyncDisposable
         return Math.Floor(n * share) > Math.Floor((n - 1) * share) ? ErrorStatus : 0;
     }
 
-    private string Head(int status, string type, int length, bool close, string extra) =>
+    private string Head(int status, string type, int length, string extra) =>
         $"HTTP/1.1 {status} {(status == 200 ? "OK" : "Error")}\r\nx-backend: {Name}\r\nContent-Type: {type}\r\n{extra}" +
-        (length >= 0 ? $"Content-Length: {length}\r\n" : "Transfer-Encoding: chunked\r\n") + (close ? "Connection: close\r\n" : "") + "\r\n";
+        (length >= 0 ? $"Content-Length: {length}\r\n" : "Transfer-Encoding: chunked\r\n") + "\r\n";
 
-    private async Task SendErrorAsync(Socket socket, int status, CancellationToken ct)
+    private async Task SendErrorAsync(BackendConnection connection, int status, CancellationToken ct)
     {
         var body = Encoding.UTF8.GetBytes($$$"""{"error":{"message":"injected {{{status}}}","type":"{{{(status == 429 ? "rate_limit_exceeded" : "server_error")}}}"}}""");
         var extra = status == 429 ? $"Retry-After: {RetryAfterSeconds}\r\n" : "";
-        await SendAsync(socket, Head(status, "application/json", body.Length, close: false, extra), ct).ConfigureAwait(false);
-        await socket.SendAsync(body, SocketFlags.None, ct).ConfigureAwait(false);
+        await connection.SendAsync(Head(status, "application/json", body.Length, extra), ct).ConfigureAwait(false);
+        await connection.SendAsync(body, ct).ConfigureAwait(false);
     }
 
     private string Words(int count) => string.Join(' ', Enumerable.Range(0, count).Select(i => $"w{i}"));
 
-    private async Task CompleteAsync(Socket socket, string model, int prompt, int n, CancellationToken ct)
+    private async Task CompleteAsync(BackendConnection connection, string model, int prompt, int n, CancellationToken ct)
     {
         var completion = CompletionTokens;
         var body = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -163,39 +151,36 @@ internal sealed class FakeOpenAiBackend : IAsyncDisposable
             ["choices"] = new object[] { new Dictionary<string, object> { ["index"] = 0, ["message"] = new Dictionary<string, string> { ["role"] = "assistant", ["content"] = Words(completion) }, ["finish_reason"] = "stop" } },
             ["usage"] = new Dictionary<string, int> { ["prompt_tokens"] = prompt, ["completion_tokens"] = completion, ["total_tokens"] = prompt + completion },
         }));
-        await SendAsync(socket, Head(200, "application/json", body.Length, close: false, ""), ct).ConfigureAwait(false);
-        await socket.SendAsync(body, SocketFlags.None, ct).ConfigureAwait(false);
+        await connection.SendAsync(Head(200, "application/json", body.Length, ""), ct).ConfigureAwait(false);
+        await connection.SendAsync(body, ct).ConfigureAwait(false);
     }
 
-    private async Task StreamAsync(Socket socket, string model, int prompt, bool includeUsage, int n, CancellationToken ct)
+    private async Task StreamAsync(BackendConnection connection, string model, int prompt, bool includeUsage, int n, CancellationToken ct)
     {
-        await SendAsync(socket, Head(200, "text/event-stream", -1, close: false, "Cache-Control: no-cache\r\n"), ct).ConfigureAwait(false);
+        await connection.SendAsync(Head(200, "text/event-stream", -1, "Cache-Control: no-cache\r\n"), ct).ConfigureAwait(false);
         var completion = CompletionTokens;
         for (int i = 0; i < completion; i++)
         {
             if (i > 0 && InterTokenDelay > TimeSpan.Zero) await Task.Delay(InterTokenDelay, ct).ConfigureAwait(false);
             if (i > 0 && TokenGate is { } gate) await gate.WaitAsync(ct).ConfigureAwait(false);
             var delta = i == 0 ? $$"""{"role":"assistant","content":"w{{i}}"}""" : $$"""{"content":" w{{i}}"}""";
-            await SendEventAsync(socket, $$"""{"id":"chatcmpl-{{n}}","object":"chat.completion.chunk","model":"{{model}}","choices":[{"index":0,"delta":{{delta}}}]}""", ct).ConfigureAwait(false);
+            await SendEventAsync(connection, $$"""{"id":"chatcmpl-{{n}}","object":"chat.completion.chunk","model":"{{model}}","choices":[{"index":0,"delta":{{delta}}}]}""", ct).ConfigureAwait(false);
         }
         if (includeUsage)
         {
-            await SendEventAsync(socket, $$$"""{"id":"chatcmpl-{{{n}}}","object":"chat.completion.chunk","model":"{{{model}}}","choices":[],"usage":{"prompt_tokens":{{{prompt}}},"completion_tokens":{{{completion}}},"total_tokens":{{{prompt + completion}}}}}""", ct).ConfigureAwait(false);
+            await SendEventAsync(connection, $$$"""{"id":"chatcmpl-{{{n}}}","object":"chat.completion.chunk","model":"{{{model}}}","choices":[],"usage":{"prompt_tokens":{{{prompt}}},"completion_tokens":{{{completion}}},"total_tokens":{{{prompt + completion}}}}}""", ct).ConfigureAwait(false);
         }
-        await SendEventAsync(socket, "[DONE]", ct).ConfigureAwait(false);
-        await socket.SendAsync("0\r\n\r\n"u8.ToArray(), SocketFlags.None, ct).ConfigureAwait(false);
+        await SendEventAsync(connection, "[DONE]", ct).ConfigureAwait(false);
+        await connection.SendAsync("0\r\n\r\n"u8.ToArray(), ct).ConfigureAwait(false);
     }
 
     /// <summary>One SSE event in its own chunk, sent at once.</summary>
-    private static async Task SendEventAsync(Socket socket, string data, CancellationToken ct)
+    private static async Task SendEventAsync(BackendConnection connection, string data, CancellationToken ct)
     {
         var payload = Encoding.UTF8.GetBytes($"data: {data}\n\n");
         var chunk = Encoding.ASCII.GetBytes($"{payload.Length:x}\r\n").Concat(payload).Concat("\r\n"u8.ToArray()).ToArray();
-        await socket.SendAsync(chunk, SocketFlags.None, ct).ConfigureAwait(false);
+        await connection.SendAsync(chunk, ct).ConfigureAwait(false);
     }
-
-    private static async Task SendAsync(Socket socket, string text, CancellationToken ct) =>
-        await socket.SendAsync(Encoding.ASCII.GetBytes(text), SocketFlags.None, ct).ConfigureAwait(false);
 
     public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

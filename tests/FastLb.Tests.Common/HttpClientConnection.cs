@@ -150,6 +150,20 @@ internal sealed class HttpClientConnection : IAsyncDisposable
     public Task<HttpResponse> GetAsync(string path = "/", string host = "test", string extraHeaders = "") =>
         RequestAsync($"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extraHeaders}\r\n");
 
+    /// <summary>One GET on a fresh connection (<c>Connection: close</c>); returns the final response.</summary>
+    public static async Task<HttpResponse> GetOnceAsync(IPEndPoint endPoint, string path = "/", string host = "test")
+    {
+        await using var client = await ConnectAsync(endPoint).ConfigureAwait(false);
+        return await client.GetAsync(path, host, "Connection: close\r\n").ConfigureAwait(false);
+    }
+
+    /// <summary>One GET / on a fresh connection; returns the backend that answered (its <c>x-backend</c>).</summary>
+    public static async Task<string> GetBackendOnceAsync(IPEndPoint endPoint, TimeSpan timeout)
+    {
+        var response = await GetOnceAsync(endPoint).WaitAsync(timeout).ConfigureAwait(false);
+        return response.Backend ?? throw new InvalidOperationException($"no x-backend in response: {response}");
+    }
+
     /// <summary>
     /// Waits for the peer to end the connection (FIN or RST). Returns true when it did within <paramref name="within"/>;
     /// <paramref name="extra"/> gets any bytes that arrived first.

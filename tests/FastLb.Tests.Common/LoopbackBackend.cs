@@ -5,7 +5,7 @@ using System.Text;
 
 namespace FastLb.Tests.Common;
 
-/// <summary>A backend on 127.0.0.1:0 for functional tests: echo, name-then-echo, HTTP responder, or a custom handler.</summary>
+/// <summary>A backend on 127.0.0.1:0 for functional tests: echo, name-then-echo, or a custom handler per connection.</summary>
 internal sealed class LoopbackBackend : IAsyncDisposable
 {
     private readonly Socket _listener;
@@ -35,22 +35,18 @@ internal sealed class LoopbackBackend : IAsyncDisposable
     public static LoopbackBackend Start(LoopbackBackendMode mode, string name = "backend")
     {
         var nameBytes = Encoding.UTF8.GetBytes(name);
-        return mode switch
-        {
-            LoopbackBackendMode.Echo => new LoopbackBackend(name, EchoAsync),
-            LoopbackBackendMode.Name => new LoopbackBackend(name, async (s, ct) =>
+        return mode == LoopbackBackendMode.Echo
+            ? new LoopbackBackend(name, EchoAsync)
+            : new LoopbackBackend(name, async (s, ct) =>
             {
                 await s.SendAsync(nameBytes, SocketFlags.None, ct).ConfigureAwait(false);
                 await EchoAsync(s, ct).ConfigureAwait(false);
-            }),
-            _ => new LoopbackBackend(name, (s, ct) => HttpAsync(s, name, ct)),
-        };
+            });
     }
 
     /// <summary>Runs <paramref name="handler"/> for each accepted socket; the backend closes the socket afterwards.</summary>
     public static LoopbackBackend Start(string name, Func<Socket, CancellationToken, Task> handler) => new(name, handler);
 
-    /// <summary>An address nothing listens on: connecting is refused at once.</summary>
     /// <summary>
     /// A loopback port that refuses connections for the rest of the test run: the socket stays bound but never
     /// listens, so the kernel answers SYNs with RST and no parallel test can bind the port in the meantime
@@ -64,7 +60,10 @@ internal sealed class LoopbackBackend : IAsyncDisposable
         return (IPEndPoint)probe.LocalEndPoint!;
     }
 
-    private static readonly System.Collections.Concurrent.ConcurrentBag<Socket> ReservedPorts = [];
+    private static readonly ConcurrentBag<Socket> ReservedPorts = [];
+
+    /// <summary>Stops listening: new connects are refused; connections already accepted go on.</summary>
+    public void StopListening() => _listener.Dispose();
 
     private async Task AcceptLoopAsync()
     {
@@ -112,26 +111,6 @@ internal sealed class LoopbackBackend : IAsyncDisposable
             var n = await socket.ReceiveAsync(buffer, SocketFlags.None, ct).ConfigureAwait(false);
             if (n == 0) break;
             await socket.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, ct).ConfigureAwait(false);
-        }
-        socket.Shutdown(SocketShutdown.Send);
-    }
-
-    private static async Task HttpAsync(Socket socket, string name, CancellationToken ct)
-    {
-        var body = Encoding.UTF8.GetBytes(name);
-        var reader = new HttpRequestReader(socket);
-        while (true)
-        {
-            var request = await reader.ReadRequestAsync(ct).ConfigureAwait(false);
-            if (request is null) break;
-            var close = request.Value.Close;
-            var head = $"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {body.Length}\r\nx-backend: {name}\r\n" +
-                       (close ? "Connection: close\r\n" : "") + "\r\n";
-            var response = new byte[Encoding.ASCII.GetByteCount(head) + (request.Value.IsHead ? 0 : body.Length)];
-            var written = Encoding.ASCII.GetBytes(head, response);
-            if (!request.Value.IsHead) body.CopyTo(response, written);
-            await socket.SendAsync(response, SocketFlags.None, ct).ConfigureAwait(false);
-            if (close) break;
         }
         socket.Shutdown(SocketShutdown.Send);
     }

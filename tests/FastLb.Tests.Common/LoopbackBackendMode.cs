@@ -1,5 +1,6 @@
 namespace FastLb.Tests.Common;
 
+/// <summary>What a TCP <see cref="LoopbackBackend"/> does with a connection (an HTTP one is a <see cref="RawHttpBackend"/>).</summary>
 internal enum LoopbackBackendMode
 {
     /// <summary>Echoes every byte; on the client's FIN it sends FIN back.</summary>
@@ -7,7 +8,4 @@ internal enum LoopbackBackendMode
 
     /// <summary>Writes its name (UTF-8, no terminator) on accept, then echoes.</summary>
     Name,
-
-    /// <summary>Answers every HTTP/1.1 request with 200, body = its name, header <c>x-backend: NAME</c>; keeps alive.</summary>
-    Http,
 }

@@ -13,30 +13,22 @@ namespace FastLb.Tests.Common;
 internal sealed class RawHttpBackend : IAsyncDisposable
 {
     private static readonly byte[] HeadEnd = "\r\n\r\n"u8.ToArray();
-    private readonly Socket _listener;
-    private readonly CancellationTokenSource _stop = new();
+    private readonly LoopbackBackend _server;
     private readonly CancellationTokenSource _idle = new(); // cancels waits for a next request: a graceful close
-    private readonly ConcurrentDictionary<Socket, Task> _connections = new();
     private readonly Lock _receivedLock = new();
     private readonly MemoryStream _received = new();
-    private readonly Task _acceptLoop;
-    private int _accepted;
+    private int _acceptedBeforeReset;
     private int _connectionIds; // never reset, so a connection's index stays unique across Reset()
     private int _open;
 
     private RawHttpBackend(string name, BackendResponder? responder)
     {
-        Name = name;
         Responder = responder ?? OkAsync;
-        _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        _listener.Listen(512);
-        EndPoint = (IPEndPoint)_listener.LocalEndPoint!;
-        _acceptLoop = AcceptLoopAsync();
+        _server = LoopbackBackend.Start(name, ServeAsync);
     }
 
-    public string Name { get; }
-    public IPEndPoint EndPoint { get; }
+    public string Name => _server.Name;
+    public IPEndPoint EndPoint => _server.EndPoint;
 
     /// <summary>Answers requests; swap it between tests of a shared fixture.</summary>
     public BackendResponder Responder { get; set; }
@@ -47,7 +39,7 @@ internal sealed class RawHttpBackend : IAsyncDisposable
     /// <summary>The interim response sent for <c>Expect: 100-continue</c>.</summary>
     public string ContinueResponse { get; set; } = "HTTP/1.1 100 Continue\r\n\r\n";
 
-    public int AcceptedConnections => Volatile.Read(ref _accepted);
+    public int AcceptedConnections => _server.AcceptedConnections - Volatile.Read(ref _acceptedBeforeReset);
     public int OpenConnections => Volatile.Read(ref _open);
 
     /// <summary>Complete requests received, in order.</summary>
@@ -72,12 +64,21 @@ internal sealed class RawHttpBackend : IAsyncDisposable
 
     public static RawHttpBackend Start(string name, BackendResponder? responder = null) => new(name, responder);
 
+    /// <summary>
+    /// A backend that answers each request with its decoded body, naming itself in <c>x-backend</c> and saying how the
+    /// body came: <c>x-framing</c> (none, length or chunked) and <c>x-content-length</c> (the header's value or none).
+    /// </summary>
+    public static RawHttpBackend StartEchoBody(string name = "echo") => new(name, EchoBodyAsync);
+
+    /// <summary>A backend that answers each request with <c>101 Switching Protocols</c> (websocket), then echoes every byte until FIN.</summary>
+    public static RawHttpBackend StartUpgradeEcho(string name = "ws") => new(name, UpgradeEchoAsync);
+
     /// <summary>Forgets what was received and counted so far (connections already open stay open).</summary>
     public void Reset()
     {
         lock (_receivedLock) _received.SetLength(0);
         Requests = new ConcurrentQueue<BackendRequest>();
-        Interlocked.Exchange(ref _accepted, 0);
+        Volatile.Write(ref _acceptedBeforeReset, _server.AcceptedConnections);
     }
 
     /// <summary>A complete 200 response naming <paramref name="name"/>; the body defaults to the name.</summary>
@@ -93,34 +94,28 @@ internal sealed class RawHttpBackend : IAsyncDisposable
         return true;
     }
 
-    private async Task AcceptLoopAsync()
+    private static async Task<bool> EchoBodyAsync(BackendRequest request, BackendConnection connection, CancellationToken ct)
     {
-        while (true)
-        {
-            Socket socket;
-            try
-            {
-                socket = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
-            }
-            catch
-            {
-                return;
-            }
-            Interlocked.Increment(ref _accepted);
-            var index = Interlocked.Increment(ref _connectionIds);
-            socket.NoDelay = true;
-            _connections[socket] = ServeAsync(socket, index);
-        }
+        var head = $"HTTP/1.1 200 OK\r\nx-backend: {connection.Backend}\r\nx-framing: {request.Framing}\r\n" +
+                   $"x-content-length: {request.Head["content-length"] ?? "none"}\r\nContent-Length: {request.Body.Length}\r\n\r\n";
+        await connection.SendAsync(head, ct).ConfigureAwait(false);
+        await connection.SendAsync(request.Body, ct).ConfigureAwait(false);
+        return true;
     }
 
-    private async Task ServeAsync(Socket socket, int index)
+    private static async Task<bool> UpgradeEchoAsync(BackendRequest request, BackendConnection connection, CancellationToken ct)
     {
-        await Task.Yield();
+        await connection.SendAsync("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", ct).ConfigureAwait(false);
+        await connection.EchoUntilFinAsync(ct).ConfigureAwait(false);
+        return false;
+    }
+
+    private async Task ServeAsync(Socket socket, CancellationToken stop)
+    {
         Interlocked.Increment(ref _open);
         var reader = new BufferedSocketReader(socket, Record);
-        var connection = new BackendConnection(socket, reader, index);
-        var ct = _stop.Token;
-        using var idleOrStop = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, _idle.Token);
+        var connection = new BackendConnection(socket, reader, Interlocked.Increment(ref _connectionIds), Name);
+        using var idleOrStop = CancellationTokenSource.CreateLinkedTokenSource(stop, _idle.Token);
         try
         {
             while (true)
@@ -130,7 +125,7 @@ internal sealed class RawHttpBackend : IAsyncDisposable
                 if (headBytes is null) break;
                 var head = HttpHead.Parse(headBytes);
                 if (SendContinue && head.HasToken("expect", "100-continue"))
-                    await connection.SendAsync(ContinueResponse, ct).ConfigureAwait(false);
+                    await connection.SendAsync(ContinueResponse, stop).ConfigureAwait(false);
 
                 var body = new MemoryStream();
                 var framing = "none";
@@ -138,16 +133,17 @@ internal sealed class RawHttpBackend : IAsyncDisposable
                 if (head.HasToken("transfer-encoding", "chunked"))
                 {
                     framing = "chunked";
-                    trailers = await HttpBodies.ReadChunkedAsync(reader, s => body.Write(s), ct).ConfigureAwait(false);
+                    trailers = await HttpBodies.ReadChunkedAsync(reader, s => body.Write(s), stop).ConfigureAwait(false);
                 }
                 else if (head["content-length"] is { } cl)
                 {
                     framing = "length";
-                    await reader.ReadExactlyAsync(long.Parse(cl), s => body.Write(s), ct).ConfigureAwait(false);
+                    await reader.ReadExactlyAsync(long.Parse(cl), s => body.Write(s), stop).ConfigureAwait(false);
                 }
-                var request = new BackendRequest(head, body.ToArray(), framing, trailers, index);
+                var request = new BackendRequest(head, body.ToArray(), framing, trailers, connection.Index);
                 Requests.Enqueue(request);
-                if (!await Responder(request, connection, ct).ConfigureAwait(false)) break;
+                connection.Requests++;
+                if (!await Responder(request, connection, stop).ConfigureAwait(false)) break;
                 if (request.Version == "HTTP/1.0" || head.HasToken("connection", "close")) break;
             }
             socket.Shutdown(SocketShutdown.Send);
@@ -159,8 +155,6 @@ internal sealed class RawHttpBackend : IAsyncDisposable
         finally
         {
             Interlocked.Decrement(ref _open);
-            socket.Dispose();
-            _connections.TryRemove(socket, out _);
         }
     }
 
@@ -170,7 +164,7 @@ internal sealed class RawHttpBackend : IAsyncDisposable
     /// </summary>
     public void CloseGracefully()
     {
-        _listener.Dispose();
+        _server.StopListening();
         _idle.Cancel();
     }
 
@@ -179,5 +173,9 @@ internal sealed class RawHttpBackend : IAsyncDisposable
         lock (_receivedLock) _received.Write(bytes);
     }
 
-    public ValueTask DisposeAsync() => LoopbackServerShutdown.StopAsync(_stop, _listener, _connections, _acceptLoop);
+    public async ValueTask DisposeAsync()
+    {
+        await _server.DisposeAsync().ConfigureAwait(false);
+        _idle.Dispose();
+    }
 }

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
 using FastLb.Core.Config;
 using FastLb.Host;
@@ -43,9 +42,9 @@ public class AccessLogTests : IAsyncLifetime
         Assert.True(await runtime.StartAsync(config, handleSignals: false).WaitAsync(Timeout));
         var web = runtime.Proxy.Listeners[0].EndPoint;
 
-        foreach (var path in new[] { "/", "/?token=secret", "/status/404", "/no-route" }) await GetAsync(web, path);
+        foreach (var path in new[] { "/", "/?token=secret", "/status/404", "/no-route" }) await HttpClientConnection.GetOnceAsync(web, path);
         runtime.Controller.Swap("web", "green");
-        await GetAsync(web, "/status/503");
+        await HttpClientConnection.GetOnceAsync(web, "/status/503");
 
         // Each event loop buffers its own lines, so lines of requests served by different loops may come out of order.
         var entries = (await LinesAsync(file, 5)).Select(l => JsonDocument.Parse(l).RootElement).ToList();
@@ -83,8 +82,8 @@ public class AccessLogTests : IAsyncLifetime
         Assert.True(await runtime.StartAsync(config, handleSignals: false).WaitAsync(Timeout));
         var web = runtime.Proxy.Listeners[0].EndPoint;
 
-        await GetAsync(web, "/");
-        await GetAsync(web, "/");
+        await HttpClientConnection.GetOnceAsync(web, "/");
+        await HttpClientConnection.GetOnceAsync(web, "/");
 
         var lines = await LinesAsync(file, 2);
         foreach (var line in lines)
@@ -111,15 +110,15 @@ public class AccessLogTests : IAsyncLifetime
         var status = JsonDocument.Parse(await ControlClient.SendAsync(_dir.File("fastlb.sock"), "status", Timeout)).RootElement;
         var web = IPEndPoint.Parse(status.GetProperty("listeners")[0].GetProperty("bind").GetString()!);
 
-        await GetAsync(web, "/");
+        await HttpClientConnection.GetOnceAsync(web, "/");
         await LinesAsync(file, 1);
         // logrotate: move the file, then signal; lines written before the signal may still land in the moved file.
         File.Move(file, file + ".1");
         p.Signal(10); // SIGUSR1
         await p.WaitForLogAsync("SIGUSR1: reopening access logs", Timeout);
         await Poll.UntilAsync(() => File.Exists(file), "the access log was reopened under its name");
-        await GetAsync(web, "/");
-        await GetAsync(web, "/");
+        await HttpClientConnection.GetOnceAsync(web, "/");
+        await HttpClientConnection.GetOnceAsync(web, "/");
 
         Assert.Equal(2, (await LinesAsync(file, 2)).Count);
         Assert.Single(File.ReadAllLines(file + ".1"));
@@ -128,7 +127,7 @@ public class AccessLogTests : IAsyncLifetime
         var reply = JsonDocument.Parse(await ControlClient.SendAsync(_dir.File("fastlb.sock"), "reopen-logs", Timeout)).RootElement;
         Assert.True(reply.GetProperty("ok").GetBoolean());
         await Poll.UntilAsync(() => File.Exists(file), "ctl reopen-logs reopened the access log");
-        await GetAsync(web, "/");
+        await HttpClientConnection.GetOnceAsync(web, "/");
         Assert.Single(await LinesAsync(file, 1));
     }
 
@@ -170,9 +169,9 @@ public class AccessLogTests : IAsyncLifetime
         var status = JsonDocument.Parse(await ControlClient.SendAsync(_dir.File("fastlb.sock"), "status", Timeout)).RootElement;
         var web = IPEndPoint.Parse(status.GetProperty("listeners")[0].GetProperty("bind").GetString()!);
 
-        var response = await GetAsync(web, "/");
+        var response = await HttpClientConnection.GetOnceAsync(web, "/");
 
-        Assert.StartsWith("HTTP/1.1 502", response);
+        Assert.Equal(502, response.Status);
         await p.WaitForLogAsync("listener 'web': 502 for GET /: connect_failed, service 'web' pool 'green' backend 127.0.0.1:", Timeout);
         await p.WaitForLogAsync("\"GET /\" 502 ", Timeout); // the access log line, on stdout
     }
@@ -194,14 +193,5 @@ public class AccessLogTests : IAsyncLifetime
         }, $"{count} access log line(s) in {file}");
         Assert.Equal(count, lines.Count);
         return lines;
-    }
-
-    private static async Task<string> GetAsync(IPEndPoint endPoint, string path)
-    {
-        using var cts = new CancellationTokenSource(Timeout);
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(endPoint, cts.Token);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"), SocketFlags.None, cts.Token);
-        return await HttpOnce.ReadToEndAsync(socket, cts.Token);
     }
 }

@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
 using FastLb.Core.Config;
 using FastLb.Host;
@@ -39,13 +37,9 @@ public class AdminHttpTests : IAsyncLifetime
 
     private async Task<(int Status, string Body)> RequestAsync(string method, string path)
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(_admin).WaitAsync(Timeout);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"{method} {path} HTTP/1.1\r\nHost: admin\r\n\r\n"), SocketFlags.None).WaitAsync(Timeout);
-        using var cts = new CancellationTokenSource(Timeout);
-        var text = await HttpOnce.ReadToEndAsync(socket, cts.Token);
-        var status = int.Parse(text.AsSpan(9, 3));
-        return (status, text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]);
+        await using var client = await HttpClientConnection.ConnectAsync(_admin);
+        var response = await client.RequestAsync($"{method} {path} HTTP/1.1\r\nHost: admin\r\n\r\n");
+        return (response.Status, response.BodyText);
     }
 
     [Fact]
@@ -61,8 +55,8 @@ public class AdminHttpTests : IAsyncLifetime
     [Fact]
     public async Task Metrics_AfterTraffic_CountsRequestsPerBackendInPrometheusText()
     {
-        await HttpOnce.GetBackendAsync(_web, Timeout);
-        await HttpOnce.GetBackendAsync(_web, Timeout);
+        await HttpClientConnection.GetBackendOnceAsync(_web, Timeout);
+        await HttpClientConnection.GetBackendOnceAsync(_web, Timeout);
 
         var (status, body) = await RequestAsync("GET", "/metrics");
 

@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using FastLb.Tests.Common;
 
 namespace FastLb.FunctionalTests.Host;
@@ -11,14 +9,13 @@ namespace FastLb.FunctionalTests.Host;
 /// </summary>
 internal sealed class HeldHttpBackend : IAsyncDisposable
 {
-    private static readonly byte[] Response = Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-    private readonly LoopbackBackend _server;
+    private readonly RawHttpBackend _server;
     private TaskCompletionSource _released = NewGate(released: true);
     private int _waiting;
 
     public HeldHttpBackend()
     {
-        _server = LoopbackBackend.Start("held", ServeAsync);
+        _server = RawHttpBackend.Start("held", RespondAsync);
     }
 
     public IPEndPoint EndPoint => _server.EndPoint;
@@ -39,17 +36,8 @@ internal sealed class HeldHttpBackend : IAsyncDisposable
         return gate;
     }
 
-    private async Task ServeAsync(Socket socket, CancellationToken ct)
+    private async Task<bool> RespondAsync(BackendRequest request, BackendConnection connection, CancellationToken ct)
     {
-        var buffer = new byte[8192];
-        var filled = 0;
-        while (filled < buffer.Length)
-        {
-            var n = await socket.ReceiveAsync(buffer.AsMemory(filled), ct);
-            if (n == 0) return;
-            filled += n;
-            if (buffer.AsSpan(0, filled).IndexOf("\r\n\r\n"u8) >= 0) break;
-        }
         Interlocked.Increment(ref _waiting);
         try
         {
@@ -59,8 +47,8 @@ internal sealed class HeldHttpBackend : IAsyncDisposable
         {
             Interlocked.Decrement(ref _waiting);
         }
-        await socket.SendAsync(Response, ct);
-        socket.Shutdown(SocketShutdown.Send);
+        await connection.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", ct);
+        return false;
     }
 
     public ValueTask DisposeAsync()

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
 using FastLb.Core.Config;
 using FastLb.Host;
@@ -43,8 +42,8 @@ public class MetricsTests : IAsyncLifetime
     [Fact]
     public async Task Metrics_AfterTraffic_CountsExactlyTheRequestsPerStatusClass()
     {
-        foreach (var path in new[] { "/", "/", "/", "/status/404", "/status/404", "/status/503" }) await GetAsync(_web, path);
-        await GetAsync(_web, "/no-route"); // FastLb answers 404 itself: the listener counts it, no backend does
+        foreach (var path in new[] { "/", "/", "/", "/status/404", "/status/404", "/status/503" }) await HttpClientConnection.GetOnceAsync(_web, path);
+        await HttpClientConnection.GetOnceAsync(_web, "/no-route"); // FastLb answers 404 itself: the listener counts it, no backend does
 
         var text = await ScrapeAsync();
 
@@ -94,7 +93,7 @@ public class MetricsTests : IAsyncLifetime
             Console.WriteLine("promtool not installed (Debian package prometheus): only the built-in strict check ran");
             return;
         }
-        foreach (var path in new[] { "/", "/status/500", "/status/404" }) await GetAsync(_web, path);
+        foreach (var path in new[] { "/", "/status/500", "/status/404" }) await HttpClientConnection.GetOnceAsync(_web, path);
         var text = await ScrapeAsync();
 
         var info = new ProcessStartInfo("/usr/bin/promtool", "check metrics") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
@@ -127,7 +126,7 @@ public class MetricsTests : IAsyncLifetime
     [Fact]
     public async Task CtlStats_AfterTraffic_ReportsRateErrorRateAndQuantilesPerPoolAndBackend()
     {
-        foreach (var path in new[] { "/", "/", "/", "/", "/status/500" }) await GetAsync(_web, path);
+        foreach (var path in new[] { "/", "/", "/", "/", "/status/500" }) await HttpClientConnection.GetOnceAsync(_web, path);
         var handler = new FastLb.Host.Control.ControlCommandHandler(_runtime);
 
         // Statistics close a second at a time: wait for the second that holds the requests.
@@ -156,15 +155,15 @@ public class MetricsTests : IAsyncLifetime
     [Fact]
     public async Task History_AfterTraffic_ServedByGetHistoryPerPoolAndBackend_ThenOnlyNewSeconds()
     {
-        foreach (var path in new[] { "/", "/", "/", "/status/500" }) await GetAsync(_web, path);
+        foreach (var path in new[] { "/", "/", "/", "/status/500" }) await HttpClientConnection.GetOnceAsync(_web, path);
         var handler = new FastLb.Host.Control.ControlCommandHandler(_runtime);
 
         // The dashboard's first read: the last 5 minutes of every pool and backend, once the requests' second closed.
         JsonElement body = default;
         await FastLb.FunctionalTests.Http.Poll.UntilAsync(() =>
         {
-            var response = GetAsync(_admin, "/history").GetAwaiter().GetResult();
-            body = JsonDocument.Parse(response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement;
+            var response = HttpClientConnection.GetOnceAsync(_admin, "/history").GetAwaiter().GetResult();
+            body = JsonDocument.Parse(response.Body).RootElement;
             return Sum(body.GetProperty("services").GetProperty("web").GetProperty("pools").GetProperty("blue"), "requests") == 4;
         }, "/history shows the 4 requests");
 
@@ -192,8 +191,8 @@ public class MetricsTests : IAsyncLifetime
         _runtime.Controller.Swap("web", "green");
         _runtime.Controller.Rollback("web");
 
-        var response = await GetAsync(_admin, "/events");
-        var body = JsonDocument.Parse(response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]).RootElement;
+        var response = await HttpClientConnection.GetOnceAsync(_admin, "/events");
+        var body = JsonDocument.Parse(response.Body).RootElement;
         var kinds = body.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("kind").GetString()).ToList();
         Assert.Equal("start", kinds[0]);
         Assert.Contains("swap", kinds);
@@ -214,18 +213,9 @@ public class MetricsTests : IAsyncLifetime
 
     private async Task<string> ScrapeAsync()
     {
-        var response = await GetAsync(_admin, "/metrics");
-        Assert.StartsWith("HTTP/1.1 200", response);
-        Assert.Contains("Content-Type: text/plain; version=0.0.4", response);
-        return response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
-    }
-
-    private static async Task<string> GetAsync(IPEndPoint endPoint, string path)
-    {
-        using var cts = new CancellationTokenSource(Timeout);
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(endPoint, cts.Token);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"), SocketFlags.None, cts.Token);
-        return await HttpOnce.ReadToEndAsync(socket, cts.Token);
+        var response = await HttpClientConnection.GetOnceAsync(_admin, "/metrics");
+        Assert.Equal(200, response.Status);
+        Assert.StartsWith("text/plain; version=0.0.4", response.Head["content-type"]);
+        return response.BodyText;
     }
 }

@@ -105,13 +105,13 @@ public class ProcessTests : IAsyncLifetime
     {
         await using var p = await StartAsync();
         var endPoint = await ListenerAsync();
-        Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(endPoint, Timeout));
+        Assert.StartsWith("blue-", await HttpClientConnection.GetBackendOnceAsync(endPoint, Timeout));
 
         await File.WriteAllTextAsync(ConfigPath, _backends.TcpConfig(_dir.Path, shares: "active: green"));
         p.Signal(FastLbProcess.SIGHUP);
         await p.WaitForLogAsync("reload ok", Timeout);
 
-        Assert.StartsWith("green-", await HttpOnce.GetBackendAsync(endPoint, Timeout));
+        Assert.StartsWith("green-", await HttpClientConnection.GetBackendOnceAsync(endPoint, Timeout));
         Assert.False(p.HasExited);
     }
 
@@ -126,7 +126,7 @@ public class ProcessTests : IAsyncLifetime
         await p.WaitForLogAsync("reload failed", Timeout);
 
         Assert.Contains($"{ConfigPath}:3:5:", p.Log);
-        Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(endPoint, Timeout));
+        Assert.StartsWith("blue-", await HttpClientConnection.GetBackendOnceAsync(endPoint, Timeout));
     }
 
     [Fact]
@@ -134,7 +134,7 @@ public class ProcessTests : IAsyncLifetime
     {
         await using var p = await StartAsync();
         var endPoint = await ListenerAsync();
-        Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(endPoint, Timeout));
+        Assert.StartsWith("blue-", await HttpClientConnection.GetBackendOnceAsync(endPoint, Timeout));
 
         p.Signal(FastLbProcess.SIGTERM);
         var code = await p.WaitForExitAsync(Timeout);

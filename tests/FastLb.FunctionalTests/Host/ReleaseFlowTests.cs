@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
 using FastLb.Core.Config;
 using FastLb.Host;
@@ -61,7 +59,7 @@ public class ReleaseFlowTests : IAsyncLifetime
                 var started = clock.ElapsedTicks;
                 try
                 {
-                    var backend = await HttpOnce.GetBackendAsync(_endPoint, Timeout);
+                    var backend = await HttpClientConnection.GetBackendOnceAsync(_endPoint, Timeout);
                     lock (results) results.Add((started, backend));
                 }
                 catch (Exception e)
@@ -98,32 +96,23 @@ public class ReleaseFlowTests : IAsyncLifetime
     [Fact]
     public async Task Swap_LongConnectionOnBlue_SurvivesThenClosedAtDrainTimeout()
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(_endPoint).WaitAsync(Timeout);
-        Assert.StartsWith("blue-", await RequestOnAsync(socket));
+        await using var client = await HttpClientConnection.ConnectAsync(_endPoint);
+        Assert.StartsWith("blue-", (await client.GetAsync()).Backend);
 
         var swap = await CtlAsync("swap web green");
         Assert.True(swap.GetProperty("ok").GetBoolean());
 
         // The open connection keeps its backend: the next request on it still reaches blue.
-        Assert.StartsWith("blue-", await RequestOnAsync(socket));
+        Assert.StartsWith("blue-", (await client.GetAsync()).Backend);
         var status = await CtlAsync("status");
         var blue = status.GetProperty("services").GetProperty("web").GetProperty("pools").GetProperty("blue");
         Assert.Equal(1, blue.GetProperty("live").GetInt32());
         Assert.Equal(JsonValueKind.Null, blue.GetProperty("draining").GetProperty("drained_at").ValueKind);
 
         // drain_timeout is 1s: the connection is cut, then status records when blue reached 0.
-        var buffer = new byte[16];
-        int read;
-        try
-        {
-            read = await socket.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(5));
-        }
-        catch (SocketException)
-        {
-            read = 0;
-        }
-        Assert.Equal(0, read);
+        var (closed, extra) = await client.WaitForCloseAsync(TimeSpan.FromSeconds(5));
+        Assert.True(closed);
+        Assert.Empty(extra);
         await WaitUntilAsync(async () =>
         {
             var s = await CtlAsync("status");
@@ -150,7 +139,7 @@ public class ReleaseFlowTests : IAsyncLifetime
         Assert.Equal(generation, status.GetProperty("generation").GetInt64());
         Assert.Equal(50, status.GetProperty("services").GetProperty("web").GetProperty("shares").GetProperty("green").GetInt32());
         var seen = new HashSet<string>();
-        for (var i = 0; i < 8; i++) seen.Add((await HttpOnce.GetBackendAsync(_endPoint, Timeout))[..4]);
+        for (var i = 0; i < 8; i++) seen.Add((await HttpClientConnection.GetBackendOnceAsync(_endPoint, Timeout))[..4]);
         Assert.Contains("gree", seen);
         Assert.Contains("blue", seen);
     }
@@ -171,12 +160,12 @@ public class ReleaseFlowTests : IAsyncLifetime
     public async Task Ctl_Rollback_ReturnsTrafficToBlueAtOnce()
     {
         await CtlAsync("swap web green");
-        Assert.StartsWith("green-", await HttpOnce.GetBackendAsync(_endPoint, Timeout));
+        Assert.StartsWith("green-", await HttpClientConnection.GetBackendOnceAsync(_endPoint, Timeout));
 
         var reply = await CtlAsync("rollback web");
 
         Assert.True(reply.GetProperty("ok").GetBoolean());
-        for (var i = 0; i < 4; i++) Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(_endPoint, Timeout));
+        for (var i = 0; i < 4; i++) Assert.StartsWith("blue-", await HttpClientConnection.GetBackendOnceAsync(_endPoint, Timeout));
     }
 
     [Fact]
@@ -185,31 +174,6 @@ public class ReleaseFlowTests : IAsyncLifetime
         var reply = await ControlClient.SendAsync(Socket, new string('x', ControlServer.MaxLineBytes + 10), Timeout).WaitAsync(Timeout);
 
         Assert.Contains("longer than", reply);
-    }
-
-    private static async Task<string> RequestOnAsync(Socket socket)
-    {
-        await socket.SendAsync("GET / HTTP/1.1\r\nHost: test\r\n\r\n"u8.ToArray(), SocketFlags.None).WaitAsync(Timeout);
-        var sb = new StringBuilder();
-        var buffer = new byte[4096];
-        while (true)
-        {
-            var n = await socket.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(Timeout);
-            if (n == 0) throw new IOException("closed early");
-            sb.Append(Encoding.ASCII.GetString(buffer, 0, n));
-            var text = sb.ToString();
-            var headEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
-            if (headEnd >= 0 && text.Length >= headEnd + 4 + ContentLength(text)) return HttpOnce.BackendOf(text)!;
-        }
-    }
-
-    private static int ContentLength(string head)
-    {
-        foreach (var line in head.Split("\r\n"))
-        {
-            if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase)) return int.Parse(line[15..].Trim());
-        }
-        return 0;
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)

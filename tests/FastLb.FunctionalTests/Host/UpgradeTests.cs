@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
 using FastLb.FunctionalTests.Http;
+using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Host;
@@ -23,9 +24,8 @@ public class UpgradeTests : IAsyncLifetime
         var first = await _lb.StartAsync();
         var pg = await _lb.ListenerAsync("pg");
         // A TCP connection on blue, held open across the swap and the upgrade: blue drains with it.
-        using var held = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await held.ConnectAsync(pg).WaitAsync(Timeout);
-        Assert.StartsWith("blue-", await RequestOnAsync(held));
+        await using var held = await HttpClientConnection.ConnectAsync(pg);
+        Assert.StartsWith("blue-", (await held.GetAsync()).Backend);
         await _lb.CtlAsync("swap web green");
         var before = (await _lb.CtlAsync("status")).GetProperty("services").GetProperty("web");
         var drain = before.GetProperty("pools").GetProperty("blue").GetProperty("draining");
@@ -46,14 +46,14 @@ public class UpgradeTests : IAsyncLifetime
         var blueDrain = web.GetProperty("pools").GetProperty("blue").GetProperty("draining");
         Assert.Equal(drain.GetProperty("since").GetString(), blueDrain.GetProperty("since").GetString());
         Assert.Equal(drain.GetProperty("deadline").GetString(), blueDrain.GetProperty("deadline").GetString());
-        Assert.StartsWith("green-", await HttpOnce.GetBackendAsync(await _lb.ListenerAsync("web"), Timeout));
+        Assert.StartsWith("green-", await HttpClientConnection.GetBackendOnceAsync(await _lb.ListenerAsync("web"), Timeout));
         // The held connection is still the old process's, still on blue.
-        Assert.StartsWith("blue-", await RequestOnAsync(held));
+        Assert.StartsWith("blue-", (await held.GetAsync()).Backend);
 
         var rollback = await _lb.CtlAsync("rollback web");
 
         Assert.True(rollback.GetProperty("ok").GetBoolean(), rollback.ToString());
-        Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(await _lb.ListenerAsync("web"), Timeout));
+        Assert.StartsWith("blue-", await HttpClientConnection.GetBackendOnceAsync(await _lb.ListenerAsync("web"), Timeout));
         Assert.Equal(100, (await _lb.CtlAsync("status")).GetProperty("services").GetProperty("web").GetProperty("shares").GetProperty("blue").GetInt32());
     }
 
@@ -92,7 +92,7 @@ public class UpgradeTests : IAsyncLifetime
         Assert.True(abort.GetProperty("ok").GetBoolean(), abort.ToString());
         var web = (await _lb.CtlAsync("status")).GetProperty("services").GetProperty("web");
         Assert.Equal(100, web.GetProperty("shares").GetProperty("blue").GetInt32());
-        Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(await _lb.ListenerAsync("web"), Timeout));
+        Assert.StartsWith("blue-", await HttpClientConnection.GetBackendOnceAsync(await _lb.ListenerAsync("web"), Timeout));
     }
 
     [Theory]
@@ -169,7 +169,7 @@ public class UpgradeTests : IAsyncLifetime
     [Fact]
     public async Task Upgrade_WebSocketOpen_StaysOpenInTheOldProcessUntilItsDrainTimeout()
     {
-        await using var ws = new WebSocketEchoBackend();
+        await using var ws = RawHttpBackend.StartUpgradeEcho();
         var config = $"""
             admin:
               control_socket: {_lb.Socket}
@@ -188,29 +188,21 @@ public class UpgradeTests : IAsyncLifetime
             """;
         var first = await _lb.StartAsync(config);
         var web = await _lb.ListenerAsync("web");
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(web).WaitAsync(Timeout);
-        using var cts = new CancellationTokenSource(Timeout);
-        await ScriptedBackend.SendAsync(client, "GET /chat HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", cts.Token);
-        Assert.StartsWith("HTTP/1.1 101", await ScriptedBackend.ReadHeadAsync(client, cts.Token));
-        Assert.Equal("before", await EchoAsync(client, "before", cts.Token));
+        await using var client = await HttpClientConnection.ConnectAsync(web);
+        var upgrade = await client.RequestAsync("GET /chat HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        Assert.Equal(101, upgrade.Status);
+        Assert.Equal("before", await EchoAsync(client, "before"));
 
         var reply = await _lb.UpgradeAsync();
         var upgradedAt = DateTime.UtcNow;
 
         Assert.True(reply.GetProperty("ok").GetBoolean(), reply.ToString());
-        Assert.Equal("after", await EchoAsync(client, "after", cts.Token));
+        Assert.Equal("after", await EchoAsync(client, "after"));
         Assert.False(first.HasExited);
-        // The tunnel ends at the old process's drain timeout (3 s), then the old process exits 0.
-        var buffer = new byte[16];
-        try
-        {
-            Assert.Equal(0, await client.ReceiveAsync(buffer, SocketFlags.None, cts.Token));
-        }
-        catch (SocketException e)
-        {
-            Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
-        }
+        // The tunnel ends (FIN or RST) at the old process's drain timeout (3 s), then the old process exits 0.
+        var (closed, extra) = await client.WaitForCloseAsync(Timeout);
+        Assert.True(closed);
+        Assert.Empty(extra);
         Assert.InRange(DateTime.UtcNow - upgradedAt, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(15));
         await Poll.UntilAsync(() => first.HasExited, "the old process exited");
         Assert.Equal(0, first.ExitCode);
@@ -231,9 +223,10 @@ public class UpgradeTests : IAsyncLifetime
 
         Assert.True(reply.GetProperty("ok").GetBoolean(), reply.ToString());
         Assert.Equal(web, await _lb.ListenerAsync("web"));
-        Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(await _lb.ListenerAsync("extra"), Timeout));
+        Assert.StartsWith("blue-", await HttpClientConnection.GetBackendOnceAsync(await _lb.ListenerAsync("extra"), Timeout));
         await Poll.UntilAsync(() => Refused(pg), "the removed listener refuses");
-        var adminStatus = await AdminGetAsync(admin, "/status");
+        await using var adminClient = await HttpClientConnection.ConnectAsync(admin);
+        var adminStatus = (await adminClient.GetAsync("/status", host: "admin")).BodyText;
         Assert.Contains($"\"pid\":{reply.GetProperty("new_pid").GetInt32()}", adminStatus);
     }
 
@@ -250,38 +243,19 @@ public class UpgradeTests : IAsyncLifetime
         var pid = status.GetProperty("pid").GetInt32();
         _lb.Track(pid);
         Assert.NotEqual(first.Pid, pid);
-        Assert.StartsWith("blue-", await HttpOnce.GetBackendAsync(web, Timeout));
+        Assert.StartsWith("blue-", await HttpClientConnection.GetBackendOnceAsync(web, Timeout));
         await Poll.UntilAsync(() => first.HasExited, "the old process exited");
         Assert.Equal(0, first.ExitCode);
     }
 
-    private static async Task<string> RequestOnAsync(Socket socket)
+    private static async Task<string> EchoAsync(HttpClientConnection client, string text)
     {
-        using var cts = new CancellationTokenSource(Timeout);
-        await ScriptedBackend.SendAsync(socket, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", cts.Token);
-        var head = await ScriptedBackend.ReadHeadAsync(socket, cts.Token) ?? throw new EndOfStreamException();
-        var length = int.Parse(Regex.Match(head, @"Content-Length: (\d+)", RegexOptions.IgnoreCase).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
-        await ScriptedBackend.ReadExactlyAsync(socket, length, cts.Token);
-        return HttpOnce.BackendOf(head) ?? throw new InvalidOperationException(head);
-    }
-
-    private static async Task<string> EchoAsync(Socket socket, string text, CancellationToken ct)
-    {
-        await ScriptedBackend.SendAsync(socket, text, ct);
-        return Encoding.ASCII.GetString(await ScriptedBackend.ReadExactlyAsync(socket, text.Length, ct));
+        await client.SendAsync(text);
+        return Encoding.ASCII.GetString(await client.ReadExactlyAsync(text.Length));
     }
 
     private static IPEndPoint AdminEndPoint(string log) =>
         IPEndPoint.Parse(Regex.Match(log, @"bind admin http (\S+)").Groups[1].Value);
-
-    private static async Task<string> AdminGetAsync(IPEndPoint endPoint, string path)
-    {
-        using var cts = new CancellationTokenSource(Timeout);
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(endPoint, cts.Token);
-        await ScriptedBackend.SendAsync(socket, $"GET {path} HTTP/1.1\r\nHost: admin\r\n\r\n", cts.Token);
-        return await HttpOnce.ReadToEndAsync(socket, cts.Token);
-    }
 
     private static bool Refused(IPEndPoint endPoint)
     {

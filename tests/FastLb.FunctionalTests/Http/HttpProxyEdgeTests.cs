@@ -6,7 +6,7 @@ namespace FastLb.FunctionalTests.Http;
 
 public sealed class HttpProxyEdgeTests
 {
-    private static string Config(LoopbackBackend backend, string serviceExtra = "", string defaultsExtra = "") => $"""
+    private static string Config(RawHttpBackend backend, string serviceExtra = "", string defaultsExtra = "") => $"""
         defaults:
           connect_timeout: 1s
         {defaultsExtra}
@@ -28,13 +28,11 @@ public sealed class HttpProxyEdgeTests
     [Fact]
     public async Task Upgrade_101_BecomesTunnel_EchoBothWays_CountedOnBackend()
     {
-        await using var backend = LoopbackBackend.Start("ws", async (s, ct) =>
+        await using var backend = RawHttpBackend.Start("ws", async (_, c, ct) =>
         {
-            var head = await ScriptedBackend.ReadHeadAsync(s, ct);
-            Assert.Contains("Upgrade: websocket", head);
-            Assert.DoesNotContain("h2c", head);
-            await ScriptedBackend.SendAsync(s, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", ct);
-            await LoopbackBackend.EchoAsync(s, ct);
+            await c.SendAsync("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", ct);
+            await c.EchoUntilFinAsync(ct);
+            return false;
         });
         await using var lb = await HttpLb.StartAsync(Config(backend));
         await using var client = await lb.ConnectAsync();
@@ -42,6 +40,7 @@ public sealed class HttpProxyEdgeTests
         var response = await client.RequestAsync("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket, h2c\r\n\r\n");
         Assert.Equal(101, response.Status);
         Assert.Equal("websocket", response.Head["upgrade"]);
+        Assert.Equal("websocket", Assert.Single(backend.Requests).Head["upgrade"]); // h2c is not offered upstream
 
         var state = lb.Controller.Registry.Find("web", "main", backend.EndPoint.ToString())!;
         Assert.Equal(1, state.Live);
@@ -57,10 +56,10 @@ public sealed class HttpProxyEdgeTests
     [Fact]
     public async Task SilentBackend_Answers504_AfterResponseHeadTimeout()
     {
-        await using var backend = LoopbackBackend.Start("slow", async (s, ct) =>
+        await using var backend = RawHttpBackend.Start("slow", async (_, _, ct) =>
         {
-            await ScriptedBackend.ReadHeadAsync(s, ct);
             await Task.Delay(Timeout.Infinite, ct);
+            return false;
         });
         await using var lb = await HttpLb.StartAsync(Config(backend, "    response_head_timeout: 300ms"));
         await using var client = await lb.ConnectAsync();
@@ -74,12 +73,12 @@ public sealed class HttpProxyEdgeTests
     [Fact]
     public async Task ReusedConnectionClosedBeforeAnswer_IdempotentGet_RetriedOnFreshConnection()
     {
-        await using var backend = LoopbackBackend.Start("flaky", async (s, ct) =>
+        await using var backend = RawHttpBackend.Start("flaky", async (_, c, ct) =>
         {
             // Answers the first request of each connection, then drops the connection on the second one unanswered.
-            await ScriptedBackend.ReadHeadAsync(s, ct);
-            await ScriptedBackend.SendAsync(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", ct);
-            await ScriptedBackend.ReadHeadAsync(s, ct);
+            if (c.Requests > 1) return false;
+            await c.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", ct);
+            return true;
         });
         await using var lb = await HttpLb.StartAsync(Config(backend));
         await using var client = await lb.ConnectAsync();
@@ -95,11 +94,10 @@ public sealed class HttpProxyEdgeTests
     [Fact]
     public async Task ChunkedResponse_ToHttp10Client_IsDechunkedAndCloseDelimited()
     {
-        await using var backend = LoopbackBackend.Start("chunky", async (s, ct) =>
+        await using var backend = RawHttpBackend.Start("chunky", async (_, c, ct) =>
         {
-            await ScriptedBackend.ReadHeadAsync(s, ct);
-            await ScriptedBackend.SendAsync(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: t\r\n\r\n", ct);
-            await ScriptedBackend.ReadHeadAsync(s, ct);
+            await c.SendAsync("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: t\r\n\r\n", ct);
+            return true;
         });
         await using var lb = await HttpLb.StartAsync(Config(backend));
         await using var client = await lb.ConnectAsync();
@@ -116,14 +114,11 @@ public sealed class HttpProxyEdgeTests
     [Fact]
     public async Task ExpectContinue_100RelayedBeforeBody()
     {
-        await using var backend = LoopbackBackend.Start("continue", async (s, ct) =>
+        // The backend answers 100 Continue before it reads the body, then echoes the body.
+        await using var backend = RawHttpBackend.Start("continue", async (r, c, ct) =>
         {
-            var head = await ScriptedBackend.ReadHeadAsync(s, ct);
-            Assert.Contains("Expect: 100-continue", head, StringComparison.OrdinalIgnoreCase);
-            await ScriptedBackend.SendAsync(s, "HTTP/1.1 100 Continue\r\n\r\n", ct);
-            var body = Encoding.ASCII.GetString(await ScriptedBackend.ReadExactlyAsync(s, 5, ct));
-            await ScriptedBackend.SendAsync(s, $"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{body}", ct);
-            await ScriptedBackend.ReadHeadAsync(s, ct);
+            await c.SendAsync($"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{r.BodyText}", ct);
+            return true;
         });
         await using var lb = await HttpLb.StartAsync(Config(backend));
         await using var client = await lb.ConnectAsync();
@@ -136,16 +131,16 @@ public sealed class HttpProxyEdgeTests
 
         Assert.Equal(200, final.Status);
         Assert.Equal("hello", final.BodyText);
+        Assert.True(Assert.Single(backend.Requests).Head.HasToken("expect", "100-continue"));
     }
 
     [Fact]
     public async Task InvalidUpstreamResponse_Answers502_AndDiscardsTheConnection()
     {
-        await using var backend = LoopbackBackend.Start("bad", async (s, ct) =>
+        await using var backend = RawHttpBackend.Start("bad", async (_, c, ct) =>
         {
-            await ScriptedBackend.ReadHeadAsync(s, ct);
-            await ScriptedBackend.SendAsync(s, "HTTP/1.1 200 OK\r\nContent-Length: 5, 10\r\n\r\nhello", ct);
-            await ScriptedBackend.ReadHeadAsync(s, ct);
+            await c.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 5, 10\r\n\r\nhello", ct);
+            return true;
         });
         await using var lb = await HttpLb.StartAsync(Config(backend));
         await using var client = await lb.ConnectAsync();
@@ -159,12 +154,7 @@ public sealed class HttpProxyEdgeTests
     [Fact]
     public async Task KeepAliveTimeout_IdleClientAfterResponse_ClosedQuietly()
     {
-        await using var backend = LoopbackBackend.Start("ok", async (s, ct) =>
-        {
-            await ScriptedBackend.ReadHeadAsync(s, ct);
-            await ScriptedBackend.SendAsync(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", ct);
-            await ScriptedBackend.ReadHeadAsync(s, ct);
-        });
+        await using var backend = RawHttpBackend.Start("ok"); // answers 200, body "ok"
         await using var lb = await HttpLb.StartAsync(Config(backend, defaultsExtra: "  keepalive_timeout: 300ms"));
         await using var client = await lb.ConnectAsync();
 
@@ -179,11 +169,11 @@ public sealed class HttpProxyEdgeTests
     [Fact]
     public async Task BackendStallsMidBody_ClientCutAfterIdleTimeout_ConnectionNotPooled()
     {
-        await using var backend = LoopbackBackend.Start("stall", async (s, ct) =>
+        await using var backend = RawHttpBackend.Start("stall", async (_, c, ct) =>
         {
-            await ScriptedBackend.ReadHeadAsync(s, ct);
-            await ScriptedBackend.SendAsync(s, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", ct);
+            await c.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", ct);
             await Task.Delay(Timeout.Infinite, ct);
+            return false;
         });
         await using var lb = await HttpLb.StartAsync(Config(backend, "    idle_timeout: 300ms"));
         await using var client = await lb.ConnectAsync();

@@ -26,12 +26,12 @@ public sealed class HttpProxyTests
         {backends}
         """;
 
-    private static string Backend(LoopbackBackend b) => $"          - {b.EndPoint}";
+    private static string Backend(RawHttpBackend b) => $"          - {b.EndPoint}";
 
     [Fact]
     public async Task KeepAlive_TwoGetsOnOneClientConnection_ReuseOneUpstreamConnection()
     {
-        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Http, "b1");
+        await using var backend = RawHttpBackend.Start("b1");
         await using var lb = await HttpLb.StartAsync(Config(Backend(backend)));
         await using var client = await lb.ConnectAsync();
 
@@ -50,7 +50,7 @@ public sealed class HttpProxyTests
     [Fact]
     public async Task Post_ContentLengthBody_ReachesBackendIntact()
     {
-        await using var backend = EchoBodyBackend.Start();
+        await using var backend = RawHttpBackend.StartEchoBody();
         await using var lb = await HttpLb.StartAsync(Config(Backend(backend)));
         await using var client = await lb.ConnectAsync();
         var body = new byte[200_000];
@@ -59,7 +59,7 @@ public sealed class HttpProxyTests
         var response = await client.RequestAsync($"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {body.Length}\r\n\r\n", body);
 
         Assert.Equal(200, response.Status);
-        Assert.Equal("content-length", response.Head["x-framing"]);
+        Assert.Equal("length", response.Head["x-framing"]);
         Assert.Equal(body, response.Body);
         // The connection stays usable after a body.
         Assert.Equal(200, (await client.RequestAsync("POST /again HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok")).Status);
@@ -68,7 +68,7 @@ public sealed class HttpProxyTests
     [Fact]
     public async Task Post_ChunkedBody_ReachesBackendIntact()
     {
-        await using var backend = EchoBodyBackend.Start();
+        await using var backend = RawHttpBackend.StartEchoBody();
         await using var lb = await HttpLb.StartAsync(Config(Backend(backend)));
         await using var client = await lb.ConnectAsync();
         var expected = new StringBuilder();
@@ -91,7 +91,7 @@ public sealed class HttpProxyTests
     [Fact]
     public async Task NoRoute_Answers404_AndKeepsTheConnection()
     {
-        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Http, "api");
+        await using var backend = RawHttpBackend.Start("api");
         var routes = "      - match: { host: api.example.com }\n        service: web\n";
         await using var lb = await HttpLb.StartAsync(Config(Backend(backend), routes));
         await using var client = await lb.ConnectAsync();
@@ -108,7 +108,7 @@ public sealed class HttpProxyTests
     [Fact]
     public async Task NoBackendWithWeight_Answers503()
     {
-        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Http, "b1");
+        await using var backend = RawHttpBackend.Start("b1");
         await using var lb = await HttpLb.StartAsync(Config(Backend(backend)));
         lb.Controller.Drain("web", "main", backend.EndPoint.ToString());
 
@@ -136,7 +136,7 @@ public sealed class HttpProxyTests
     public async Task RefusedBackend_NextPickServes()
     {
         var closed = LoopbackBackend.ClosedPort();
-        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Http, "alive");
+        await using var backend = RawHttpBackend.Start("alive");
         await using var lb = await HttpLb.StartAsync(Config($"          - {closed}\n{Backend(backend)}"));
         await using var client = await lb.ConnectAsync();
 
@@ -185,7 +185,7 @@ public sealed class HttpProxyTests
     [Fact]
     public async Task Http10Client_ConnectionCloseAfterResponse()
     {
-        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Http, "b1");
+        await using var backend = RawHttpBackend.Start("b1");
         await using var lb = await HttpLb.StartAsync(Config(Backend(backend)));
         await using var client = await lb.ConnectAsync();
 

@@ -13,8 +13,8 @@ public sealed class HttpRoundRobinTests
     [Fact]
     public async Task NewConnectionEachRequest_TwoBackends_Alternate()
     {
-        await using var a = LoopbackBackend.Start(LoopbackBackendMode.Http, "a");
-        await using var b = LoopbackBackend.Start(LoopbackBackendMode.Http, "b");
+        await using var a = RawHttpBackend.Start("a");
+        await using var b = RawHttpBackend.Start("b");
         await using var lb = await HttpLb.StartAsync($"""
             listeners:
               - name: web

@@ -7,7 +7,7 @@ namespace FastLb.FunctionalTests.Http;
 /// <summary>Routing by the JSON body's model through real loopback sockets: the body reaches the backend unchanged.</summary>
 public sealed class ModelRoutingTests
 {
-    private static string Config(LoopbackBackend[] backends, string listenerExtra = "") => $"""
+    private static string Config(RawHttpBackend[] backends, string listenerExtra = "") => $"""
         defaults:
           connect_timeout: 1s
         listeners:
@@ -32,8 +32,8 @@ public sealed class ModelRoutingTests
 
     private sealed class Backends : IAsyncDisposable
     {
-        public LoopbackBackend[] All { get; } =
-            [EchoBodyBackend.Start("a1"), EchoBodyBackend.Start("a2"), EchoBodyBackend.Start("b1"), EchoBodyBackend.Start("b2"), EchoBodyBackend.Start("fb")];
+        public RawHttpBackend[] All { get; } =
+            [RawHttpBackend.StartEchoBody("a1"), RawHttpBackend.StartEchoBody("a2"), RawHttpBackend.StartEchoBody("b1"), RawHttpBackend.StartEchoBody("b2"), RawHttpBackend.StartEchoBody("fb")];
 
         public async ValueTask DisposeAsync()
         {
@@ -201,7 +201,7 @@ public sealed class ModelRoutingTests
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(8), $"took {started.Elapsed}");
     }
 
-    private static string AliasConfig(LoopbackBackend[] backends) => Config(backends, """
+    private static string AliasConfig(RawHttpBackend[] backends) => Config(backends, """
             models:
               gpt-4o-latest: { service: b, model: "llama-3.1-70b-instruct-v2 \"q\" é" }
               short: { service: b, model: s }

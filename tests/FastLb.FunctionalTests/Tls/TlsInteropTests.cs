@@ -15,8 +15,8 @@ public sealed class TlsInteropTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
     private readonly TempDir _dir = new();
-    private readonly LoopbackBackend _echo = EchoBodyBackend.Start("echo");
-    private readonly WebSocketEchoBackend _ws = new();
+    private readonly RawHttpBackend _echo = RawHttpBackend.StartEchoBody("echo");
+    private readonly RawHttpBackend _ws = RawHttpBackend.StartUpgradeEcho();
     private readonly X509Certificate2 _site = TestCertificates.SelfSigned("site.test");
     private HttpLb _lb = null!;
     private string _certPath = null!;

@@ -30,7 +30,7 @@ public sealed class EventLoopsLifetimeTests
     [Fact]
     public async Task ServerStoppedAfterServing_LeavesNoLoopThreadOrEpollFdBehind()
     {
-        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Http, "a");
+        await using var backend = RawHttpBackend.Start("a");
         await ServeOneRequestAsync(backend); // warms up what the process creates once (the .NET socket engine's epoll)
         var before = Snapshot();
 
@@ -39,7 +39,7 @@ public sealed class EventLoopsLifetimeTests
         await Poll.UntilAsync(() => NoMoreThan(before), $"the server's loops are gone (before {before}, now {Snapshot()})");
     }
 
-    private static async Task ServeOneRequestAsync(LoopbackBackend backend)
+    private static async Task ServeOneRequestAsync(RawHttpBackend backend)
     {
         await using var lb = await HttpLb.StartAsync($"""
             listeners:
