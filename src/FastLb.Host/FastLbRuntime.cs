@@ -210,6 +210,8 @@ internal sealed class FastLbRuntime : IAsyncDisposable
             takeover.Ready(Proxy.Listeners.Select(l => l.Name));
             Log.Info($"upgrade: took over from pid {takeover.Previous.Pid} (generation {Generation.Generation}); it drains and exits");
         }
+        // Last, as systemd's READY=1: whoever waits for this line may signal the process or use every socket it opened.
+        Log.Info($"ready pid={Environment.ProcessId}");
         return true;
     }
 

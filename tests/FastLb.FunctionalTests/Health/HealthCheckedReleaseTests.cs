@@ -86,9 +86,8 @@ public sealed class HealthCheckedReleaseTests : IAsyncLifetime
     {
         foreach (var g in _green) g.HealthStatus = 503;
         await File.WriteAllTextAsync(ConfigPath, Config());
-        _lb = FastLbProcess.Start(_dir.Path, "run", "-c", ConfigPath);
-        await _lb.WaitForLogAsync("bind control socket", Timeout);
-        var bind = IPEndPoint.Parse((await CtlAsync("status")).GetProperty("listeners")[0].GetProperty("bind").GetString()!);
+        _lb = await FastLbProcess.RunAsync(_dir.Path, ConfigPath, Timeout);
+        var bind = await FastLbProcess.ListenerAsync(Socket, Timeout);
 
         // The gate: green is known down before it has any share, and the swap names what is down.
         foreach (var g in _green) await WaitHealthAsync("green", g, "unhealthy");

@@ -105,10 +105,8 @@ public class AccessLogTests : IAsyncLifetime
         var file = _dir.File("access.log");
         var configPath = _dir.File("fastlb.yaml");
         await File.WriteAllTextAsync(configPath, HttpConfig($"{{ path: {file} }}"));
-        await using var p = FastLbProcess.Start(_dir.Path, "run", "-c", configPath);
-        await p.WaitForLogAsync("bind control socket", Timeout);
-        var status = JsonDocument.Parse(await ControlClient.SendAsync(_dir.File("fastlb.sock"), "status", Timeout)).RootElement;
-        var web = IPEndPoint.Parse(status.GetProperty("listeners")[0].GetProperty("bind").GetString()!);
+        await using var p = await FastLbProcess.RunAsync(_dir.Path, configPath, Timeout);
+        var web = await FastLbProcess.ListenerAsync(_dir.File("fastlb.sock"), Timeout);
 
         await HttpClientConnection.GetOnceAsync(web, "/");
         await LinesAsync(file, 1);
@@ -164,10 +162,8 @@ public class AccessLogTests : IAsyncLifetime
             .Replace($"- {_backends.All[3].EndPoint}", $"- 127.0.0.1:{dead[1]}")
             .Replace("active: blue", "active: green");
         await File.WriteAllTextAsync(configPath, yaml);
-        await using var p = FastLbProcess.Start(_dir.Path, "run", "-c", configPath);
-        await p.WaitForLogAsync("bind control socket", Timeout);
-        var status = JsonDocument.Parse(await ControlClient.SendAsync(_dir.File("fastlb.sock"), "status", Timeout)).RootElement;
-        var web = IPEndPoint.Parse(status.GetProperty("listeners")[0].GetProperty("bind").GetString()!);
+        await using var p = await FastLbProcess.RunAsync(_dir.Path, configPath, Timeout);
+        var web = await FastLbProcess.ListenerAsync(_dir.File("fastlb.sock"), Timeout);
 
         var response = await HttpClientConnection.GetOnceAsync(web, "/");
 

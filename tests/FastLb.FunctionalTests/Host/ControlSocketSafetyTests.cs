@@ -26,12 +26,7 @@ public class ControlSocketSafetyTests : IAsyncLifetime
         _dir.Dispose();
     }
 
-    private async Task<FastLbProcess> StartAsync()
-    {
-        var p = FastLbProcess.Start(_dir.Path, "run", "-c", ConfigPath);
-        await p.WaitForLogAsync("bind control socket", Timeout);
-        return p;
-    }
+    private Task<FastLbProcess> StartAsync() => FastLbProcess.RunAsync(_dir.Path, ConfigPath, Timeout);
 
     private static async Task<JsonElement> CtlAsync(string socket, string command)
     {

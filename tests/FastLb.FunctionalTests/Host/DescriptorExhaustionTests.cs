@@ -59,9 +59,7 @@ public class DescriptorExhaustionTests : IAsyncLifetime
     private async Task<FastLbProcess> StartAsync(string config)
     {
         await File.WriteAllTextAsync(ConfigPath, config);
-        var p = FastLbProcess.StartWithDescriptorLimit(_dir.Path, DescriptorLimit, "run", "-c", ConfigPath);
-        await p.WaitForLogAsync("bind control socket", Timeout);
-        return p;
+        return await FastLbProcess.RunAsync(_dir.Path, ConfigPath, Timeout, descriptorLimit: DescriptorLimit);
     }
 
     private async Task<JsonElement> StatusAsync()

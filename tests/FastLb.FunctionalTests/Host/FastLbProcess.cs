@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using System.Net;
 using System.Text;
+using System.Text.Json;
+using FastLb.Host.Control;
 
 namespace FastLb.FunctionalTests.Host;
 
@@ -36,9 +39,38 @@ internal sealed class FastLbProcess : IAsyncDisposable
     public static FastLbProcess Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args) =>
         Start(workingDirectory, environment, descriptorLimit: null, args);
 
-    /// <summary>Starts `prlimit --nofile=LIMIT fastlb ARGS`: the process and the runtime in it get at most that many descriptors.</summary>
-    public static FastLbProcess StartWithDescriptorLimit(string workingDirectory, int limit, params string[] args) =>
-        Start(workingDirectory, null, limit, args);
+    /// <summary>
+    /// Starts `fastlb run -c CONFIG` in <paramref name="workingDirectory"/> and waits until it logs that it is ready:
+    /// listeners bound, control socket open, signals handled. With <paramref name="descriptorLimit"/> it runs under
+    /// `prlimit --nofile=LIMIT`, so the process and the runtime in it get at most that many descriptors.
+    /// </summary>
+    public static async Task<FastLbProcess> RunAsync(string workingDirectory, string configPath, TimeSpan timeout,
+        IReadOnlyDictionary<string, string>? environment = null, int? descriptorLimit = null)
+    {
+        var p = Start(workingDirectory, environment, descriptorLimit, ["run", "-c", configPath]);
+        try
+        {
+            await p.WaitForLogAsync("ready pid=", timeout);
+        }
+        catch
+        {
+            await p.DisposeAsync();
+            throw;
+        }
+        return p;
+    }
+
+    /// <summary>Where the listener named <paramref name="name"/> (or the first) is bound, from `status` on <paramref name="controlSocket"/>.</summary>
+    public static async Task<IPEndPoint> ListenerAsync(string controlSocket, TimeSpan timeout, string? name = null)
+    {
+        var reply = await ControlClient.SendAsync(controlSocket, "status", timeout).WaitAsync(timeout);
+        using var status = JsonDocument.Parse(reply);
+        foreach (var listener in status.RootElement.GetProperty("listeners").EnumerateArray())
+        {
+            if (name is null || listener.GetProperty("name").GetString() == name) return IPEndPoint.Parse(listener.GetProperty("bind").GetString()!);
+        }
+        throw new InvalidOperationException($"no listener '{name}' in status: {reply}");
+    }
 
     private static FastLbProcess Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, int? descriptorLimit, string[] args)
     {

@@ -24,12 +24,7 @@ public class ProcessTests : IAsyncLifetime
         _dir.Dispose();
     }
 
-    private async Task<FastLbProcess> StartAsync()
-    {
-        var p = FastLbProcess.Start(_dir.Path, "run", "-c", ConfigPath);
-        await p.WaitForLogAsync("bind control socket", Timeout);
-        return p;
-    }
+    private Task<FastLbProcess> StartAsync() => FastLbProcess.RunAsync(_dir.Path, ConfigPath, Timeout);
 
     private async Task<JsonElement> CtlAsync(string command)
     {
@@ -37,11 +32,7 @@ public class ProcessTests : IAsyncLifetime
         return JsonDocument.Parse(reply).RootElement.Clone();
     }
 
-    private async Task<IPEndPoint> ListenerAsync()
-    {
-        var status = await CtlAsync("status");
-        return IPEndPoint.Parse(status.GetProperty("listeners")[0].GetProperty("bind").GetString()!);
-    }
+    private Task<IPEndPoint> ListenerAsync() => FastLbProcess.ListenerAsync(Socket, Timeout);
 
     [Theory]
     [InlineData(true)]

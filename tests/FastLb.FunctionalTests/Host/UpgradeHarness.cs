@@ -60,9 +60,8 @@ internal sealed class UpgradeHarness : IAsyncDisposable
     public async Task<FastLbProcess> StartAsync(string? config = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         await File.WriteAllTextAsync(ConfigPath, config ?? Config());
-        First = FastLbProcess.Start(Dir.Path, environment, "run", "-c", ConfigPath);
+        First = await FastLbProcess.RunAsync(Dir.Path, ConfigPath, Timeout, environment);
         _pids.Add(First.Pid);
-        await First.WaitForLogAsync("bind control socket", Timeout);
         return First;
     }
 
@@ -80,15 +79,7 @@ internal sealed class UpgradeHarness : IAsyncDisposable
         return reply;
     }
 
-    public async Task<IPEndPoint> ListenerAsync(string name)
-    {
-        var status = await CtlAsync("status");
-        foreach (var l in status.GetProperty("listeners").EnumerateArray())
-        {
-            if (l.GetProperty("name").GetString() == name) return IPEndPoint.Parse(l.GetProperty("bind").GetString()!);
-        }
-        throw new InvalidOperationException($"no listener '{name}' in status");
-    }
+    public Task<IPEndPoint> ListenerAsync(string name) => FastLbProcess.ListenerAsync(Socket, Timeout, name);
 
     /// <summary>A shell script standing in for a new binary: `#!/bin/sh` and <paramref name="body"/>.</summary>
     public string Script(string name, string body)

@@ -65,10 +65,8 @@ public class HttpProxyAllocationTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task KeepAlive_SteadyState_AllocatesUnder64BytesPerRequest(bool accessLog)
     {
         await WriteConfigAsync(accessLog);
-        await using var process = FastLbProcess.Start(_dir.Path, "run", "-c", _dir.File("fastlb.yaml"));
-        await process.WaitForLogAsync("bind control socket", Timeout);
-        var status = await StatusAsync();
-        var endPoint = IPEndPoint.Parse(status.GetProperty("listeners")[0].GetProperty("bind").GetString()!);
+        await using var process = await FastLbProcess.RunAsync(_dir.Path, _dir.File("fastlb.yaml"), Timeout);
+        var endPoint = await FastLbProcess.ListenerAsync(Socket, Timeout);
         var clients = new HttpClientConnection[Connections];
         for (var i = 0; i < Connections; i++) clients[i] = await HttpClientConnection.ConnectAsync(endPoint);
         try
