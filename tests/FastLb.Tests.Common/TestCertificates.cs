@@ -55,6 +55,27 @@ public static class TestCertificates
         return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
     }
 
+    /// <summary>An ECDSA P-256 server certificate (EKU serverAuth) for <paramref name="names"/> (DNS names, or IP addresses as IP names) signed by <paramref name="authority"/>, with its private key.</summary>
+    public static X509Certificate2 IssuedServer(X509Certificate2 authority, params string[] names)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={(names.Length > 0 ? names[0] : "fastlb-test")}", key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        foreach (var name in names)
+        {
+            if (System.Net.IPAddress.TryParse(name, out var ip)) san.AddIpAddress(ip);
+            else san.AddDnsName(name);
+        }
+        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        var serial = new byte[8];
+        RandomNumberGenerator.Fill(serial);
+        using var issued = request.Create(authority, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddDays(10), serial);
+        using var withKey = issued.CopyWithPrivateKey(key);
+        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
+    }
+
     /// <summary>Writes the certificate (PEM) and its PKCS#8 key (PEM, mode 0600) into <paramref name="directory"/>; returns both paths.</summary>
     public static (string Cert, string Key) WritePem(X509Certificate2 certificate, string directory, string name)
     {

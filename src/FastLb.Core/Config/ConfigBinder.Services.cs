@@ -9,7 +9,7 @@ internal sealed partial class ConfigBinder
         "balance", "hash_on", "active", "split", "pools", "rewrite_host",
         "drain_timeout", "connect_timeout", "idle_timeout", "response_head_timeout", "upstream_idle_timeout", "stream_idle_timeout",
         "health_check", "initial_state", "outlier", "panic_threshold", "slow_start", "min_healthy_percent", "send_proxy",
-        "rollout", "sticky_split", "fallback",
+        "rollout", "sticky_split", "fallback", "tls",
     ];
     private static readonly string[] StickySplitKeys = ["by", "cookie", "ttl"];
     private static readonly string[] StickyByNames = ["cookie", "client_ip"];
@@ -112,7 +112,9 @@ internal sealed partial class ConfigBinder
             Rollout = f.TryGetValue("rollout", out var ro) ? BindRollout(ro, context) : null,
             StickySplit = f.TryGetValue("sticky_split", out var sticky) ? BindStickySplit(sticky, context, balance) : null,
             Fallback = f.TryGetValue("fallback", out var fallback) ? BindFallback(fallback, name, pools) : null,
+            Tls = f.TryGetValue("tls", out var tls) ? BindUpstreamTls(tls, context) : null,
         };
+        if (service.Tls is not null) CheckUpstreamTlsHealth(tls!, context, service.HealthCheck, service.Pools);
         return _errors.Count > before ? null : service;
     }
 

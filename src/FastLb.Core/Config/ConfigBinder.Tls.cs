@@ -79,6 +79,15 @@ internal sealed partial class ConfigBinder
             return null;
         }
         var required = !f.TryGetValue("required", out var requiredEntry) || Bool(requiredEntry) != false;
+        var loaded = LoadAuthorities(caEntry, context);
+        if (loaded is not { } ca) return null;
+        var (authorities, path) = ca;
+        return new TlsClientAuthConfig(authorities, required, path);
+    }
+
+    /// <summary>A PEM file of CA certificates (<c>ca:</c>): every one is read and must not have expired.</summary>
+    private (X509Certificate2Collection Authorities, string Path)? LoadAuthorities(ConfigEntry caEntry, string context)
+    {
         var path = Text(caEntry, "a PEM file of CA certificates");
         if (path is null) return null;
         path = ResolvePath(path);
@@ -110,7 +119,7 @@ internal sealed partial class ConfigBinder
                 return null;
             }
         }
-        return new TlsClientAuthConfig(authorities, required, path);
+        return (authorities, path);
     }
 
     private TlsCertificateConfig? BindTlsCertificate(ConfigNode node, string context)
@@ -122,6 +131,37 @@ internal sealed partial class ConfigBinder
             Error(node, $"{context} needs cert and key, e.g. {{ cert: /etc/fastlb/tls/site.pem, key: /etc/fastlb/tls/site.key }}");
             return null;
         }
+        var loaded = LoadCertificate(certEntry, keyEntry, context);
+        if (loaded is not { } pair) return null;
+        var (certificate, chain, certPath) = pair;
+
+        var names = new List<string>();
+        if (f.TryGetValue("sni", out var sniEntry))
+        {
+            var items = sniEntry.Value is ConfigSequence seq ? seq.Items : [sniEntry.Value];
+            foreach (var item in items)
+            {
+                var name = (item as ConfigScalar)?.Value?.ToLowerInvariant();
+                if (name is null || !IsServerName(name)) Error(item, $"sni of {context}: {item.Describe()} is not a server name; write a DNS name (api.example.com) or a wildcard for one label (*.example.com)");
+                else names.Add(name);
+            }
+        }
+        else
+        {
+            foreach (var san in certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>())
+            {
+                names.AddRange(san.EnumerateDnsNames().Select(n => n.ToLowerInvariant()));
+            }
+        }
+        return new TlsCertificateConfig(certificate, chain, names, certPath);
+    }
+
+    /// <summary>
+    /// A PEM certificate with its key (<c>cert:</c>, <c>key:</c>): both files exist, the key is its owner's only and
+    /// belongs to the certificate, the certificate has not expired (a warning when it expires within 14 days).
+    /// </summary>
+    private (X509Certificate2 Certificate, X509Certificate2Collection Chain, string Path)? LoadCertificate(ConfigEntry certEntry, ConfigEntry keyEntry, string context)
+    {
         var certPath = Text(certEntry, "a PEM certificate file");
         var keyPath = Text(keyEntry, "a PEM private key file");
         if (certPath is null || keyPath is null) return null;
@@ -176,26 +216,7 @@ internal sealed partial class ConfigBinder
         {
             Warning(certEntry.Value, $"{context}: certificate '{certPath}' expires on {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC, in {FormatLeft(left)}; renew it and reload");
         }
-
-        var names = new List<string>();
-        if (f.TryGetValue("sni", out var sniEntry))
-        {
-            var items = sniEntry.Value is ConfigSequence seq ? seq.Items : [sniEntry.Value];
-            foreach (var item in items)
-            {
-                var name = (item as ConfigScalar)?.Value?.ToLowerInvariant();
-                if (name is null || !IsServerName(name)) Error(item, $"sni of {context}: {item.Describe()} is not a server name; write a DNS name (api.example.com) or a wildcard for one label (*.example.com)");
-                else names.Add(name);
-            }
-        }
-        else
-        {
-            foreach (var san in certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>())
-            {
-                names.AddRange(san.EnumerateDnsNames().Select(n => n.ToLowerInvariant()));
-            }
-        }
-        return new TlsCertificateConfig(certificate, chain, names, certPath);
+        return (certificate, chain, certPath);
     }
 
     private static string FormatLeft(TimeSpan left) =>

@@ -54,6 +54,8 @@ internal sealed partial class ConfigBinder(string file)
         ("sticky_split", StickySplitKeys),
         ("fallback", FallbackKeys),
         ("backends", BackendKeys),
+        ("upstream tls", UpstreamTlsKeys),
+        ("client_cert", UpstreamClientCertKeys),
     ];
 
     // sun_path is 108 bytes on Linux, including the terminating NUL; the socket is bound as PATH.new first and renamed

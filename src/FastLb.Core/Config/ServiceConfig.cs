@@ -60,6 +60,9 @@ internal sealed class ServiceConfig
     /// <summary>send_proxy: the PROXY protocol version sent to backends ahead of each connection (1 or 2); 0 = none.</summary>
     public int SendProxy { get; init; }
 
+    /// <summary>tls: FastLb speaks TLS to this service's backends (HTTP and TCP); null = plain.</summary>
+    public UpstreamTlsConfig? Tls { get; init; }
+
     public PoolConfig? FindPool(string name)
     {
         foreach (var p in Pools)

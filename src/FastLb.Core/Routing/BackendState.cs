@@ -1,6 +1,7 @@
 using System.Net;
 using FastLb.Core.Health;
 using FastLb.Core.Metrics;
+using FastLb.Core.Tls;
 
 namespace FastLb.Core.Routing;
 
@@ -33,6 +34,9 @@ internal sealed class BackendState(string service, string pool, string address, 
 
     /// <summary>The last minute of <see cref="Traffic"/> by second (filled by <see cref="TrafficStats.Tick"/>).</summary>
     public TrafficWindow Window { get; } = new();
+
+    /// <summary>TLS handshakes with this backend (services with <c>tls</c>).</summary>
+    public UpstreamTlsStats Tls { get; } = new();
 
     /// <summary>Upstream connections open to this backend (HTTP: pooled idle ones included).</summary>
     public int UpstreamOpen => Volatile.Read(ref _upstreamOpen);

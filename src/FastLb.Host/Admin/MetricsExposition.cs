@@ -298,6 +298,27 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         foreach (var ((service, pool), sum) in pools) w.Sample("fastlb_pool_drain_cut_total", ["service", service, "pool", pool], sum[TrafficField.DrainCuts]);
     }
 
+    /// <summary>TLS to backends: only the backends of services with tls get these series, so plain services add nothing to a scrape.</summary>
+    private static void WriteUpstreamTls(PrometheusTextWriter w, RoutingTable table, List<BackendState> backends, List<string[]> labels)
+    {
+        var tls = new List<int>();
+        for (var i = 0; i < backends.Count; i++)
+        {
+            if (table.FindService(backends[i].Service)?.Config.Tls is not null) tls.Add(i);
+        }
+        w.Family("fastlb_backend_tls_handshakes_total", "counter", "TLS handshakes FastLb completed with the backend (services with tls): one per new upstream connection, none for a pooled reuse.");
+        foreach (var i in tls) w.Sample("fastlb_backend_tls_handshakes_total", labels[i], backends[i].Tls.Handshakes);
+        w.Family("fastlb_backend_tls_failures_total", "counter", "TLS handshakes with the backend that failed, by reason (untrusted, name_mismatch, no_certificate, timeout, handshake); the connection is closed, never used in plain text.");
+        foreach (var i in tls)
+        {
+            for (var r = 0; r < UpstreamTlsFailures.Count; r++)
+            {
+                var reason = (UpstreamTlsFailure)r;
+                w.Sample("fastlb_backend_tls_failures_total", [.. labels[i], "reason", UpstreamTlsFailures.Name(reason)], backends[i].Tls.FailuresFor(reason));
+            }
+        }
+    }
+
     private void WriteBackends(PrometheusTextWriter w, RoutingTable table, List<BackendState> backends, long[][] totals)
     {
         var labels = backends.Select(b => new[] { "service", b.Service, "pool", b.Pool, "backend", b.Address }).ToList();
@@ -334,6 +355,7 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         for (var i = 0; i < backends.Count; i++) w.Sample("fastlb_backend_ejected", labels[i], health[i] == BackendHealthState.Ejected ? 1 : 0);
         w.Family("fastlb_backend_failures_total", "counter", "Failed attempts that count toward ejection (connect failures and timeouts, resets before a response, 5xx with eject_on_5xx).");
         for (var i = 0; i < backends.Count; i++) w.Sample("fastlb_backend_failures_total", labels[i], backends[i].Failures);
+        WriteUpstreamTls(w, table, backends, labels);
         w.Family("fastlb_backend_request_duration_seconds", "histogram", "Request duration: HTTP from the request head to the end of the response; TCP the connection's life.");
         for (var i = 0; i < backends.Count; i++) WriteHistogram(w, "fastlb_backend_request_duration_seconds", labels[i], totals[i], TrafficField.DurationBins, TrafficField.DurationSumMicros);
         w.Family("fastlb_backend_response_head_seconds", "histogram", "Time from sending the request to receiving the response head (HTTP).");

@@ -2,6 +2,7 @@ using System.Net;
 using FastLb.Core.ProxyProtocol;
 using FastLb.Core.Routing;
 using FastLb.Proxy.Tcp;
+using FastLb.Proxy.Tls;
 
 namespace FastLb.Proxy.Http;
 
@@ -24,12 +25,12 @@ internal sealed partial class HttpProxyConnection
     }
 
     /// <summary>send_proxy: an upstream connection that carried this client's PROXY header, to reuse for its next request to <paramref name="backend"/>.</summary>
-    private UpstreamConnection? TakeOwnUpstream(BackendState backend)
+    private UpstreamConnection? TakeOwnUpstream(BackendState backend, UpstreamTls? tls)
     {
         var own = _ownUpstream;
         if (own is null) return null;
         _ownUpstream = null;
-        if (ReferenceEquals(own.Backend, backend) && own.IsIdleUsable())
+        if (ReferenceEquals(own.Backend, backend) && UpstreamTls.SameSettings(own.Tls, tls) && own.IsIdleUsable())
         {
             own.Reused = true;
             return own;
@@ -38,13 +39,18 @@ internal sealed partial class HttpProxyConnection
         return null;
     }
 
-    /// <summary>Writes the PROXY header for this client ahead of the first request on a fresh upstream connection.</summary>
+    /// <summary>
+    /// Writes the PROXY header for this client ahead of anything else on a fresh upstream connection: into the socket's
+    /// own writer, so under TLS it goes out in plain text before the handshake (which flushes it).
+    /// </summary>
     private void WriteProxyHeader(UpstreamConnection upstream, int version)
     {
         var destination = _proxiedDestination;
         if (destination is null && _peer is not null) destination = _proxiedDestination = _socket.LocalEndPoint();
-        var span = upstream.Output.GetSpan(ProxyHeaderWriter.MaxLength);
-        upstream.Output.Advance(ProxyHeaderWriter.Write(span, version, _peer, destination));
+        var output = upstream.Connection.Output;
+        var span = output.GetSpan(ProxyHeaderWriter.MaxLength);
+        output.Advance(ProxyHeaderWriter.Write(span, version, _peer, destination));
+        upstream.ProxyHeaderSent = true;
     }
 
     /// <summary>The client-ip balancing hash of the request in flight (see <see cref="EffectiveClientAddress"/>).</summary>

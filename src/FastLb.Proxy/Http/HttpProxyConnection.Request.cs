@@ -5,7 +5,7 @@ using System.Runtime.CompilerServices;
 using FastLb.Core.Config;
 using FastLb.Core.Health;
 using FastLb.Core.Routing;
-
+using FastLb.Proxy.Tls;
 using FastLb.Proxy.Transport;
 
 namespace FastLb.Proxy.Http;
@@ -106,8 +106,10 @@ internal sealed partial class HttpProxyConnection
             else _current.TriedB = backend;
             _current.Picked = backend;
             // send_proxy: a connection that carried one client's PROXY header is never lent to another client.
-            var upstream = (_current.Service!.SendProxy != 0 ? TakeOwnUpstream(backend.State) : _proxy.Pool.TryRent(backend.State, _socket.Loop))
-                           ?? await ConnectAsync(backend, _current.Service!).ConfigureAwait(false);
+            // tls: only a connection opened with the service's TLS settings in force is reused.
+            var tls = _current.Service!.Tls is null ? null : UpstreamTls.For(_current.Service.Tls);
+            var upstream = (_current.Service.SendProxy != 0 ? TakeOwnUpstream(backend.State, tls) : _proxy.Pool.TryRent(backend.State, _socket.Loop, tls))
+                           ?? await ConnectAsync(backend, _current.Service).ConfigureAwait(false);
             if (upstream is not null) return upstream;
         }
         return null;
@@ -192,8 +194,13 @@ internal sealed partial class HttpProxyConnection
             }
             // Refused, unreachable or timed out: counts toward ejection.
             if (upstream is null && !IsAborted) backend.State.RecordFailure(deadline.IsCancellationRequested ? "connect timeout" : "connect failed");
-            if (upstream is not null) backend.State.Traffic.RecordConnect(Stopwatch.GetTimestamp() - started);
-            else if (!IsAborted) backend.State.RecordConnectFailure(timedOut: deadline.IsCancellationRequested);
+            if (upstream is null)
+            {
+                if (!IsAborted) backend.State.RecordConnectFailure(timedOut: deadline.IsCancellationRequested);
+                return null;
+            }
+            if (config.Tls is not null && !await StartTlsAsync(upstream, config, deadline.Token).ConfigureAwait(false)) return null;
+            backend.State.Traffic.RecordConnect(Stopwatch.GetTimestamp() - started);
             return upstream;
         }
         finally
@@ -201,6 +208,21 @@ internal sealed partial class HttpProxyConnection
             Volatile.Write(ref _connecting, null);
             deadline.Dispose();
         }
+    }
+
+    /// <summary>
+    /// tls: the handshake on a new upstream connection, within what is left of connect_timeout; send_proxy's header goes
+    /// first, in plain text. False (the connection closed, the failure counted and logged) when it failed: the request
+    /// moves to the next backend or is answered 502, never sent in plain text.
+    /// </summary>
+    private async ValueTask<bool> StartTlsAsync(UpstreamConnection upstream, ServiceConfig config, CancellationToken deadline)
+    {
+        if (config.SendProxy != 0) WriteProxyHeader(upstream, config.SendProxy);
+        var outcome = await upstream.StartTlsAsync(UpstreamTls.For(config.Tls)!, deadline).ConfigureAwait(false);
+        if (outcome.Stream is not null) return true;
+        upstream.Discard(graceful: false);
+        if (!IsAborted) UpstreamTls.Failed(upstream.Backend, outcome);
+        return false;
     }
 
     /// <summary>
@@ -219,7 +241,7 @@ internal sealed partial class HttpProxyConnection
         _current.MayRetry = !hasBody && IsIdempotent(_request.Method) && _current.Retries < MaxConnectAttempts;
         _current.RequestBodyDone = !hasBody;
         _current.RequestBodyInvalid = false;
-        if (_current.Service!.SendProxy != 0 && !upstream.Reused) WriteProxyHeader(upstream, _current.Service.SendProxy);
+        if (_current.Service!.SendProxy != 0 && !upstream.ProxyHeaderSent) WriteProxyHeader(upstream, _current.Service.SendProxy);
         HttpHeadWriter.WriteRequestHead(upstream.Output, _request, new RequestHeadOptions
         {
             ClientAddress = _clientAddress,

@@ -166,7 +166,7 @@ internal sealed partial class HttpProxyConnection
             try
             {
                 _input.CancelPendingRead();
-                upstream.Output.CancelPendingFlush();
+                upstream.CancelPendingFlush();
             }
             catch (Exception)
             {

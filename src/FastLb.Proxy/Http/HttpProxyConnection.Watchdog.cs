@@ -92,6 +92,12 @@ internal sealed partial class HttpProxyConnection
                 if (reader is not null) client.Input.CancelPendingRead();
                 if (writer is not null) client.Output.CancelPendingFlush();
             }
+            if (Volatile.Read(ref _upstream) is { Tls: not null } upstream)
+            {
+                // Upstream TLS: the same, below the backend's SslStream (see UpstreamConnection.CancelPendingRead).
+                if (ReferenceEquals(reader, upstream.Input)) upstream.CancelPendingRead();
+                if (ReferenceEquals(writer, upstream.Output)) upstream.CancelPendingFlush();
+            }
             if (_phase == RequestPhase.Tunnel)
             {
                 // An idle tunnel closes politely both ways, like an idle TCP relay.

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
+using FastLb.Proxy.Tls;
 
 namespace FastLb.Proxy.Http;
 
@@ -114,13 +115,29 @@ internal sealed class MirrorCopy : IBufferWriter<byte>
                 }
             }
             if (!connected) return;
+            Stream stream = new NetworkStream(socket, ownsSocket: false);
+            if (UpstreamTls.For(service.Tls) is { } tls)
+            {
+                // The copy goes as the service's requests go: over TLS, verified, or not at all.
+                using var handshake = new CancellationTokenSource(service.ConnectTimeout);
+                var outcome = await tls.HandshakeAsync(stream, backend.State, handshake.Token).ConfigureAwait(false);
+                if (outcome.Stream is null)
+                {
+                    UpstreamTls.Failed(backend.State, outcome);
+                    state.CountFailed();
+                    connected = false;
+                    return;
+                }
+                stream = outcome.Stream;
+            }
+            await using var connection = stream;
             backend.State.Traffic.RecordConnect(Stopwatch.GetTimestamp() - started);
             using var deadline = new CancellationTokenSource(service.ResponseHeadTimeout);
             try
             {
-                await socket.SendAsync(_buffer.AsMemory(0, _length), SocketFlags.None, deadline.Token).ConfigureAwait(false);
+                await stream.WriteAsync(_buffer.AsMemory(0, _length), deadline.Token).ConfigureAwait(false);
                 state.CountSent();
-                (status, received, headTicks) = await ReadResponseAsync(socket, response, Stopwatch.GetTimestamp(), deadline.Token).ConfigureAwait(false);
+                (status, received, headTicks) = await ReadResponseAsync(stream, response, Stopwatch.GetTimestamp(), deadline.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
             {
@@ -143,7 +160,7 @@ internal sealed class MirrorCopy : IBufferWriter<byte>
     }
 
     /// <summary>Reads the response: the status, then the body by Content-Length, or to the end of the connection; returns what it read.</summary>
-    private static async Task<(int Status, long Received, long HeadTicks)> ReadResponseAsync(Socket socket, byte[] buffer, long exchangeStart, CancellationToken ct)
+    private static async Task<(int Status, long Received, long HeadTicks)> ReadResponseAsync(Stream stream, byte[] buffer, long exchangeStart, CancellationToken ct)
     {
         var status = 0;
         long headTicks = -1;
@@ -152,7 +169,7 @@ internal sealed class MirrorCopy : IBufferWriter<byte>
         var filled = 0;     // head bytes gathered in buffer while the head is incomplete
         while (true)
         {
-            var n = await socket.ReceiveAsync(buffer.AsMemory(status == 0 ? filled : 0), SocketFlags.None, ct).ConfigureAwait(false);
+            var n = await stream.ReadAsync(buffer.AsMemory(status == 0 ? filled : 0), ct).ConfigureAwait(false);
             if (n == 0) return (status, received, headTicks);
             received += n;
             if (status != 0)

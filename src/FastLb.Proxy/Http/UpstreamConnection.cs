@@ -1,15 +1,24 @@
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using FastLb.Core.Diagnostics;
 using FastLb.Core.Routing;
+using FastLb.Proxy.Tls;
 using FastLb.Proxy.Transport;
 
 namespace FastLb.Proxy.Http;
 
 /// <summary>One connection to a backend: its socket with a reader and a writer on it (no pipes); pooled between requests when reusable.</summary>
+/// <remarks>
+/// With a service's tls, <see cref="Input"/> and <see cref="Output"/> read and write through an SslStream over the
+/// socket's reader and writer (see <see cref="StartTlsAsync"/>); the byte counts and closing stay on the socket.
+/// </remarks>
 internal sealed class UpstreamConnection
 {
+    /// <summary>How much the TLS pipes read or buffer at once: one TLS record's plaintext.</summary>
+    private const int TlsPipeBufferSize = 16 * 1024;
+
     private int _closed;
 
     public UpstreamConnection(BackendState backend, EpollSocket socket, TransportOptions options)
@@ -29,10 +38,19 @@ internal sealed class UpstreamConnection
     public SocketConnection Connection { get; }
 
     /// <summary>What the backend sent.</summary>
-    public PipeReader Input { get; }
+    public PipeReader Input { get; private set; }
 
     /// <summary>What to send to the backend.</summary>
-    public PipeWriter Output { get; }
+    public PipeWriter Output { get; private set; }
+
+    /// <summary>The TLS settings the connection was opened with; null for a plain connection. Only a service with the same settings reuses it.</summary>
+    public UpstreamTls? Tls { get; private set; }
+
+    private SslStream? _ssl;
+    private bool _tlsInterrupted; // a read or write under SslStream was canceled: its state is unknown, never reuse it
+
+    /// <summary>send_proxy: the PROXY header went out ahead of the TLS handshake, so the first request must not send it again.</summary>
+    public bool ProxyHeaderSent { get; set; }
 
     /// <summary>The backend address as bytes, the Host sent when the service rewrites Host.</summary>
     public byte[] HostBytes { get; }
@@ -62,12 +80,49 @@ internal sealed class UpstreamConnection
     }
 
     /// <summary>
+    /// Runs the TLS handshake of <paramref name="tls"/> until <paramref name="deadline"/>, then points <see cref="Input"/>
+    /// and <see cref="Output"/> at the decrypted stream. On failure the caller discards the connection.
+    /// </summary>
+    public async Task<UpstreamTlsOutcome> StartTlsAsync(UpstreamTls tls, CancellationToken deadline)
+    {
+        var outcome = await tls.HandshakeAsync(Connection, Backend, deadline).ConfigureAwait(false);
+        if (outcome.Stream is not { } ssl) return outcome;
+        _ssl = ssl;
+        Tls = tls;
+        Input = PipeReader.Create(ssl, new StreamPipeReaderOptions(bufferSize: TlsPipeBufferSize, leaveOpen: true));
+        Output = PipeWriter.Create(ssl, new StreamPipeWriterOptions(minimumBufferSize: TlsPipeBufferSize, leaveOpen: true));
+        return outcome;
+    }
+
+    /// <summary>
+    /// Cancels a pending read of <see cref="Input"/> (timeouts). Under TLS the wait is parked in the socket's own reader
+    /// below SslStream, which does not pass cancellation down, so that one is canceled too: the connection is not
+    /// reused after this.
+    /// </summary>
+    public void CancelPendingRead()
+    {
+        Input.CancelPendingRead();
+        if (_ssl is null) return;
+        _tlsInterrupted = true;
+        Connection.Input.CancelPendingRead();
+    }
+
+    /// <summary>Cancels a pending flush of <see cref="Output"/>, below SslStream too (see <see cref="CancelPendingRead"/>).</summary>
+    public void CancelPendingFlush()
+    {
+        Output.CancelPendingFlush();
+        if (_ssl is null) return;
+        _tlsInterrupted = true;
+        Connection.Output.CancelPendingFlush();
+    }
+
+    /// <summary>
     /// True when an idle connection can carry a request: the backend has not closed it and sent nothing unasked.
     /// Call only while owning the connection (popped from the pool, or about to be returned).
     /// </summary>
     public bool IsIdleUsable()
     {
-        if (Volatile.Read(ref _closed) != 0 || Connection.ReceiveEnd != ReceiveEnd.None) return false;
+        if (Volatile.Read(ref _closed) != 0 || Connection.ReceiveEnd != ReceiveEnd.None || _tlsInterrupted) return false;
         try
         {
             if (!Input.TryRead(out var result)) return true;
@@ -100,6 +155,13 @@ internal sealed class UpstreamConnection
             else Connection.Abort();
             await Output.CompleteAsync().ConfigureAwait(false);
             await Input.CompleteAsync().ConfigureAwait(false);
+            if (_ssl is { } ssl)
+            {
+                // TLS: the pipes above wrote through SslStream (left open); the socket's own pipes end here as on a plain connection.
+                await ssl.DisposeAsync().ConfigureAwait(false);
+                await Connection.Output.CompleteAsync().ConfigureAwait(false);
+                await Connection.Input.CompleteAsync().ConfigureAwait(false);
+            }
             Connection.Dispose();
         }
         catch (Exception e)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using FastLb.Core.Diagnostics;
 using FastLb.Core.Routing;
+using FastLb.Proxy.Tls;
 using FastLb.Proxy.Transport;
 
 namespace FastLb.Proxy.Http;
@@ -53,14 +54,18 @@ internal sealed class UpstreamPool : IDisposable
     /// <summary>Idle pooled connections to <paramref name="backend"/> (metrics).</summary>
     public int IdleCountOf(BackendState backend) => _idle.TryGetValue(backend, out var list) ? list.Count : 0;
 
-    /// <summary>The most recently returned usable idle connection to <paramref name="backend"/> on <paramref name="loop"/>, or null.</summary>
-    public UpstreamConnection? TryRent(BackendState backend, EpollLoop loop)
+    /// <summary>
+    /// The most recently returned usable idle connection to <paramref name="backend"/> on <paramref name="loop"/> that was
+    /// opened with the TLS settings <paramref name="tls"/> (null: plain), or null. One opened with other settings (the
+    /// service's tls changed by a reload) is closed, so new requests run on connections with the settings in force.
+    /// </summary>
+    public UpstreamConnection? TryRent(BackendState backend, EpollLoop loop, UpstreamTls? tls)
     {
         if (!_idle.TryGetValue(backend, out var list)) return null;
         var now = Environment.TickCount64;
         while (list.TryPop(loop, out var c))
         {
-            if (now - c!.IdleSinceMs < c.IdleTimeoutMs && c.IsIdleUsable())
+            if (now - c!.IdleSinceMs < c.IdleTimeoutMs && UpstreamTls.SameSettings(c.Tls, tls) && c.IsIdleUsable())
             {
                 c.Reused = true;
                 return c;

@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using FastLb.Core.Config;
 using System.Diagnostics;
@@ -129,12 +130,24 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
                 _client.Abort();
                 return;
             }
+            SslStream? ssl = null;
+            if (service.Config.Tls is not null && (ssl = await StartTlsAsync(backend, service.Config).ConfigureAwait(false)) is null)
+            {
+                // Never relayed in plain text instead: the client is reset as when no backend answers.
+                cause = TerminationCause.ConnectFailed;
+                _client.Abort();
+                return;
+            }
             Backend = backend;
             _idleTimeoutMs = (long)service.Config.IdleTimeout.TotalMilliseconds;
             backend.State.Acquire(this);
             acquired = backend.State;
 
-            if (_options.TcpRelay == TcpRelayMode.Splice)
+            if (ssl is not null)
+            {
+                await TlsRelayAsync(ssl, _backendConnection!).ConfigureAwait(false);
+            }
+            else if (_options.TcpRelay == TcpRelayMode.Splice)
             {
                 // Abort acts on the sockets directly here (no transports), so no publish step is needed.
                 await SpliceRelayAsync(_backendSocket!).ConfigureAwait(false);
@@ -173,7 +186,7 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
         else
         {
             bytesIn = Volatile.Read(ref _clientTransport)?.BytesReceived ?? 0;
-            bytesOut = Volatile.Read(ref _backendTransport)?.BytesReceived ?? 0;
+            bytesOut = Volatile.Read(ref _backendConnection) is null ? Volatile.Read(ref _backendTransport)?.BytesReceived ?? 0 : Volatile.Read(ref _tlsBytesDown);
         }
         _listener.Traffic.Traffic.RecordRequest(0, durationTicks, -1, bytesIn, bytesOut);
         var retries = Math.Max(0, _attempts - 1);
@@ -254,6 +267,7 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
         {
             if (clientTransport is not null) await clientTransport.DisposeAsync().ConfigureAwait(false);
             if (backendTransport is not null) await backendTransport.DisposeAsync().ConfigureAwait(false);
+            await TeardownTlsAsync().ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -302,9 +316,10 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
         else
         {
             var clientTransport = Volatile.Read(ref _clientTransport);
-            var backendTransport = Volatile.Read(ref _backendTransport);
-            if (clientTransport is null || backendTransport is null) return;
-            last = Math.Max(clientTransport.LastReceiveMs, backendTransport.LastReceiveMs);
+            if (clientTransport is null) return;
+            if (Volatile.Read(ref _backendTransport) is { } backendTransport) last = Math.Max(clientTransport.LastReceiveMs, backendTransport.LastReceiveMs);
+            else if (Volatile.Read(ref _backendSsl) is not null) last = Math.Max(clientTransport.LastReceiveMs, _backendConnection!.LastReceiveMs);
+            else return;
         }
         if (nowMs - last < idle) return;
         if (Interlocked.Exchange(ref _idleClosed, 1) != 0) return;
@@ -324,6 +339,7 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
         }
         Volatile.Read(ref _clientTransport)?.Close();
         Volatile.Read(ref _backendTransport)?.Close();
+        Volatile.Read(ref _backendConnection)?.Close();
     }
 
     private sealed class IdleClose(TcpProxyConnection connection) : IThreadPoolWorkItem

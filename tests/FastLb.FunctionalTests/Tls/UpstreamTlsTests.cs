@@ -1,0 +1,253 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using FastLb.Core.Config;
+using FastLb.Core.Routing;
+using FastLb.Core.Tls;
+using FastLb.FunctionalTests.Host;
+using FastLb.FunctionalTests.Http;
+using FastLb.Tests.Common;
+using Xunit;
+
+namespace FastLb.FunctionalTests.Tls;
+
+/// <summary>A service's tls: FastLb speaks verified TLS to its backends (HTTP, pooled; TCP, relayed), and a backend that does not verify gets nothing in plain text.</summary>
+public sealed class UpstreamTlsTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = L7Harness.Timeout;
+    private const string Get = "GET / HTTP/1.1\r\nHost: shop.test\r\n\r\n";
+    private readonly TempDir _dir = new();
+    private readonly X509Certificate2 _ca = TestCertificates.Authority("backend-ca");
+    private readonly List<IAsyncDisposable> _owned = [];
+    private string _caFile = null!;
+
+    public Task InitializeAsync()
+    {
+        _caFile = _dir.File("backend-ca.pem");
+        File.WriteAllText(_caFile, _ca.ExportCertificatePem());
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();
+        _ca.Dispose();
+        _dir.Dispose();
+    }
+
+    private T Own<T>(T item) where T : IAsyncDisposable
+    {
+        _owned.Add(item);
+        return item;
+    }
+
+    private TlsHttpBackend Backend(X509Certificate2 certificate, X509Certificate2? clientAuthority = null, bool echo = false) =>
+        Own(TlsHttpBackend.Start(certificate, clientAuthority, echo));
+
+    private static string Yaml(IPEndPoint backend, string tls, string protocol = "http") => $$"""
+        listeners:
+          - name: front
+            bind: 127.0.0.1:0
+            protocol: {{protocol}}
+        {{(protocol == "http" ? "    routes: [ { service: api } ]" : "    service: api")}}
+        services:
+          api:
+            tls: {{tls}}
+            pools: { main: [ {{backend}} ] }
+        """;
+
+    private async Task<L7Harness> StartAsync(IPEndPoint backend, string tls, string protocol = "http") =>
+        Own(await L7Harness.StartAsync(Yaml(backend, tls, protocol)));
+
+    private static BackendState State(L7Harness lb, IPEndPoint backend) => lb.Controller.Registry.Find("api", "main", backend.ToString())!;
+
+    [Fact]
+    public async Task Request_CertificateFromTrustedCa_VerifiedAndSniSent()
+    {
+        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"));
+        var lb = await StartAsync(backend.EndPoint, $"{{ enabled: true, sni: backend.internal, ca: {_caFile}, verify: true }}");
+
+        var response = await lb.SendOnceAsync(Get);
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal("sni=backend.internal;client=none", response.Text);
+        Assert.Equal(["backend.internal"], backend.ServerNames);
+        Assert.Equal(1, State(lb, backend.EndPoint).Tls.Handshakes);
+    }
+
+    [Fact]
+    public async Task Request_TwoOnOneClientConnection_OneUpstreamHandshake()
+    {
+        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"));
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}");
+        await using var client = await lb.ConnectAsync();
+
+        var first = await client.SendAsync(Get);
+        var second = await client.SendAsync(Get);
+
+        Assert.Equal((200, 200), (first.Status, second.Status));
+        Assert.Equal(1, backend.AcceptedConnections); // the second request reused the pooled TLS connection
+        Assert.Equal(1, backend.Handshakes);
+        Assert.Equal(1, State(lb, backend.EndPoint).Tls.Handshakes);
+    }
+
+    [Fact]
+    public async Task Request_CertificateFromAnotherCa_502AndNothingSentInPlain()
+    {
+        using var otherCa = TestCertificates.Authority("someone-else");
+        var backend = Backend(TestCertificates.IssuedServer(otherCa, "backend.internal"));
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}");
+
+        var response = await lb.SendOnceAsync(Get);
+
+        Assert.Equal(502, response.Status);
+        Assert.Equal(0, backend.Requests);
+        Assert.NotEmpty(backend.FirstBytes);
+        Assert.All(backend.FirstBytes, b => Assert.Equal(0x16, b)); // every connection began a TLS handshake: no request went in plain text
+        Assert.Equal(1, State(lb, backend.EndPoint).Tls.FailuresFor(UpstreamTlsFailure.Untrusted));
+    }
+
+    [Fact]
+    public async Task Request_CertificateForAnotherName_502NameMismatch()
+    {
+        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"));
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: other.internal, ca: {_caFile} }}");
+
+        var response = await lb.SendOnceAsync(Get);
+
+        Assert.Equal(502, response.Status);
+        Assert.Equal(0, backend.Requests);
+        Assert.Equal(1, State(lb, backend.EndPoint).Tls.FailuresFor(UpstreamTlsFailure.NameMismatch));
+        Assert.Equal(0, State(lb, backend.EndPoint).Tls.FailuresFor(UpstreamTlsFailure.Untrusted));
+    }
+
+    [Fact]
+    public async Task Request_NoSni_BackendAddressVerifiedAgainstItsIpName()
+    {
+        var backend = Backend(TestCertificates.IssuedServer(_ca, "127.0.0.1"));
+        var lb = await StartAsync(backend.EndPoint, $"{{ ca: {_caFile} }}");
+
+        var response = await lb.SendOnceAsync(Get);
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal([""], backend.ServerNames); // an IP address is verified, never sent as SNI
+    }
+
+    [Fact]
+    public async Task Request_VerifyFalse_SelfSignedAccepted()
+    {
+        var backend = Backend(TestCertificates.SelfSigned("anything.internal"));
+        var lb = await StartAsync(backend.EndPoint, "{ sni: backend.internal, verify: false }");
+
+        var response = await lb.SendOnceAsync(Get);
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal("sni=backend.internal;client=none", response.Text);
+    }
+
+    [Fact]
+    public async Task Request_BackendRequiresClientCertificate_ClientCertPresented()
+    {
+        using var clientCa = TestCertificates.Authority("clients-ca");
+        using var clientCertificate = TestCertificates.IssuedClient(clientCa, "fastlb-client");
+        var (cert, key) = TestCertificates.WritePem(clientCertificate, _dir.Path, "fastlb-client");
+        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"), clientAuthority: clientCa);
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile}, client_cert: {{ cert: {cert}, key: {key} }} }}");
+
+        var response = await lb.SendOnceAsync(Get);
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal("sni=backend.internal;client=CN=fastlb-client", response.Text);
+    }
+
+    [Fact]
+    public async Task Request_BackendRequiresClientCertificateNoneConfigured_502()
+    {
+        using var clientCa = TestCertificates.Authority("clients-ca");
+        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"), clientAuthority: clientCa);
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}");
+
+        var response = await lb.SendOnceAsync(Get);
+
+        Assert.Equal(502, response.Status);
+        Assert.Equal(0, backend.Requests);
+    }
+
+    [Fact]
+    public async Task Reload_ChangedSni_NextRequestOnNewConnectionWithIt()
+    {
+        var backend = Backend(TestCertificates.IssuedServer(_ca, "a.internal", "b.internal"));
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: a.internal, ca: {_caFile} }}");
+        await using var client = await lb.ConnectAsync();
+        Assert.Equal("sni=a.internal;client=none", (await client.SendAsync(Get)).Text);
+
+        var config = ConfigLoader.Parse(Yaml(backend.EndPoint, $"{{ sni: b.internal, ca: {_caFile} }}"), "<test>", _dir.Path);
+        lb.Controller.Load(config);
+        Assert.Empty(await lb.Server.ApplyAsync(config).WaitAsync(Timeout));
+
+        Assert.Equal("sni=b.internal;client=none", (await client.SendAsync(Get)).Text);
+        Assert.Equal(["a.internal", "b.internal"], backend.ServerNames); // the idle connection opened with the old settings was not reused
+    }
+
+    [Fact]
+    public async Task Reload_SameTlsBlock_PooledConnectionKept()
+    {
+        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"));
+        var tls = $"{{ sni: backend.internal, ca: {_caFile} }}";
+        var lb = await StartAsync(backend.EndPoint, tls);
+        await using var client = await lb.ConnectAsync();
+        Assert.Equal(200, (await client.SendAsync(Get)).Status);
+
+        var config = ConfigLoader.Parse(Yaml(backend.EndPoint, tls), "<test>", _dir.Path);
+        lb.Controller.Load(config);
+        Assert.Empty(await lb.Server.ApplyAsync(config).WaitAsync(Timeout));
+
+        Assert.Equal(200, (await client.SendAsync(Get)).Status);
+        Assert.Equal(1, backend.Handshakes);
+    }
+
+    [Fact]
+    public async Task TcpRelay_UpstreamTls_BytesBothWaysAndHalfClose()
+    {
+        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"), echo: true);
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}", protocol: "tcp");
+        await using var client = await TestClient.ConnectAsync(lb.EndPoint).WaitAsync(Timeout);
+        var payload = new byte[100_000];
+        new Random(7).NextBytes(payload);
+
+        await client.SendAsync(payload).WaitAsync(Timeout);
+        var echoed = await client.ReceiveExactlyAsync(payload.Length).WaitAsync(Timeout);
+        client.ShutdownSend(); // the backend sees the end of the stream, ends its side, and the client sees that end
+        var rest = await client.ReadToEndAsync().WaitAsync(Timeout);
+
+        Assert.Equal(payload, echoed);
+        Assert.Empty(rest);
+        Assert.Equal(payload, backend.Received.SelectMany(b => b).ToArray()); // decrypted by the backend: it came over TLS
+        Assert.All(backend.FirstBytes, b => Assert.Equal(0x16, b));
+        Assert.Equal(["backend.internal"], backend.ServerNames);
+    }
+
+    [Fact]
+    public async Task TcpRelay_UntrustedBackend_ClientResetNothingRelayed()
+    {
+        using var otherCa = TestCertificates.Authority("someone-else");
+        var backend = Backend(TestCertificates.IssuedServer(otherCa, "backend.internal"), echo: true);
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}", protocol: "tcp");
+        await using var client = await TestClient.ConnectAsync(lb.EndPoint).WaitAsync(Timeout);
+
+        byte[] relayed = [];
+        try
+        {
+            await client.SendAsync(Encoding.ASCII.GetBytes("secret")).WaitAsync(Timeout);
+            relayed = await client.ReadToEndAsync().WaitAsync(Timeout); // reset (throws) or closed: either way nothing comes back
+        }
+        catch (Exception e) when (e is not TimeoutException)
+        {
+        }
+
+        Assert.Empty(relayed);
+        Assert.Empty(backend.Received);
+        Assert.All(backend.FirstBytes, b => Assert.Equal(0x16, b));
+        await Poll.UntilAsync(() => State(lb, backend.EndPoint).Tls.FailuresFor(UpstreamTlsFailure.Untrusted) == 1, "the untrusted certificate is counted");
+    }
+}
