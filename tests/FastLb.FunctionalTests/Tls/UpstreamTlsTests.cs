@@ -1,10 +1,8 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using FastLb.Core.Config;
 using FastLb.Core.Routing;
 using FastLb.Core.Tls;
-using FastLb.FunctionalTests.Host;
 using FastLb.FunctionalTests.Http;
 using FastLb.Tests.Common;
 using Xunit;
@@ -14,7 +12,7 @@ namespace FastLb.FunctionalTests.Tls;
 /// <summary>A service's tls: FastLb speaks verified TLS to its backends (HTTP, pooled; TCP, relayed), and a backend that does not verify gets nothing in plain text.</summary>
 public sealed class UpstreamTlsTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Timeout = L7Harness.Timeout;
+    private static readonly TimeSpan Timeout = HttpLb.Timeout;
     private const string Get = "GET / HTTP/1.1\r\nHost: shop.test\r\n\r\n";
     private readonly TempDir _dir = new();
     private readonly X509Certificate2 _ca = TestCertificates.Authority("backend-ca");
@@ -56,10 +54,10 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
             pools: { main: [ {{backend}} ] }
         """;
 
-    private async Task<L7Harness> StartAsync(IPEndPoint backend, string tls, string protocol = "http") =>
-        Own(await L7Harness.StartAsync(Yaml(backend, tls, protocol)));
+    private async Task<HttpLb> StartAsync(IPEndPoint backend, string tls, string protocol = "http") =>
+        Own(await HttpLb.StartAsync(Yaml(backend, tls, protocol)));
 
-    private static BackendState State(L7Harness lb, IPEndPoint backend) => lb.Controller.Registry.Find("api", "main", backend.ToString())!;
+    private static BackendState State(HttpLb lb, IPEndPoint backend) => lb.Controller.Registry.Find("api", "main", backend.ToString())!;
 
     [Fact]
     public async Task Request_CertificateFromTrustedCa_VerifiedAndSniSent()
@@ -70,7 +68,7 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
         var response = await lb.SendOnceAsync(Get);
 
         Assert.Equal(200, response.Status);
-        Assert.Equal("sni=backend.internal;client=none", response.Text);
+        Assert.Equal("sni=backend.internal;client=none", response.BodyText);
         Assert.Equal(["backend.internal"], backend.ServerNames);
         Assert.Equal(1, State(lb, backend.EndPoint).Tls.Handshakes);
     }
@@ -82,8 +80,8 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
         var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}");
         await using var client = await lb.ConnectAsync();
 
-        var first = await client.SendAsync(Get);
-        var second = await client.SendAsync(Get);
+        var first = await client.RequestAsync(Get);
+        var second = await client.RequestAsync(Get);
 
         Assert.Equal((200, 200), (first.Status, second.Status));
         Assert.Equal(1, backend.AcceptedConnections); // the second request reused the pooled TLS connection
@@ -142,7 +140,7 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
         var response = await lb.SendOnceAsync(Get);
 
         Assert.Equal(200, response.Status);
-        Assert.Equal("sni=backend.internal;client=none", response.Text);
+        Assert.Equal("sni=backend.internal;client=none", response.BodyText);
     }
 
     [Fact]
@@ -157,7 +155,7 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
         var response = await lb.SendOnceAsync(Get);
 
         Assert.Equal(200, response.Status);
-        Assert.Equal("sni=backend.internal;client=CN=fastlb-client", response.Text);
+        Assert.Equal("sni=backend.internal;client=CN=fastlb-client", response.BodyText);
     }
 
     [Fact]
@@ -179,13 +177,12 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
         var backend = Backend(TestCertificates.IssuedServer(_ca, "a.internal", "b.internal"));
         var lb = await StartAsync(backend.EndPoint, $"{{ sni: a.internal, ca: {_caFile} }}");
         await using var client = await lb.ConnectAsync();
-        Assert.Equal("sni=a.internal;client=none", (await client.SendAsync(Get)).Text);
+        Assert.Equal("sni=a.internal;client=none", (await client.RequestAsync(Get)).BodyText);
 
-        var config = ConfigLoader.Parse(Yaml(backend.EndPoint, $"{{ sni: b.internal, ca: {_caFile} }}"), "<test>", _dir.Path);
-        lb.Controller.Load(config);
-        Assert.Empty(await lb.Server.ApplyAsync(config).WaitAsync(Timeout));
+        await lb.RewriteConfigAsync(Yaml(backend.EndPoint, $"{{ sni: b.internal, ca: {_caFile} }}"));
+        Assert.True((await lb.Runtime.ReloadAsync().WaitAsync(Timeout)).Ok);
 
-        Assert.Equal("sni=b.internal;client=none", (await client.SendAsync(Get)).Text);
+        Assert.Equal("sni=b.internal;client=none", (await client.RequestAsync(Get)).BodyText);
         Assert.Equal(["a.internal", "b.internal"], backend.ServerNames); // the idle connection opened with the old settings was not reused
     }
 
@@ -196,13 +193,12 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
         var tls = $"{{ sni: backend.internal, ca: {_caFile} }}";
         var lb = await StartAsync(backend.EndPoint, tls);
         await using var client = await lb.ConnectAsync();
-        Assert.Equal(200, (await client.SendAsync(Get)).Status);
+        Assert.Equal(200, (await client.RequestAsync(Get)).Status);
 
-        var config = ConfigLoader.Parse(Yaml(backend.EndPoint, tls), "<test>", _dir.Path);
-        lb.Controller.Load(config);
-        Assert.Empty(await lb.Server.ApplyAsync(config).WaitAsync(Timeout));
+        await lb.RewriteConfigAsync(Yaml(backend.EndPoint, tls));
+        Assert.True((await lb.Runtime.ReloadAsync().WaitAsync(Timeout)).Ok);
 
-        Assert.Equal(200, (await client.SendAsync(Get)).Status);
+        Assert.Equal(200, (await client.RequestAsync(Get)).Status);
         Assert.Equal(1, backend.Handshakes);
     }
 
