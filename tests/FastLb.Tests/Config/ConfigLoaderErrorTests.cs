@@ -48,7 +48,7 @@ public sealed class ConfigLoaderErrorTests
                 pools: { blue: [ 127.0.0.1:9001 ] }
             """, 7, 5, "unknown key 'colour' in service 'web'; expected one of: balance, hash_on, active, split, pools, " +
                        "rewrite_host, drain_timeout, connect_timeout, idle_timeout, response_head_timeout, upstream_idle_timeout, stream_idle_timeout, " +
-                       "health_check, initial_state, outlier, panic_threshold, slow_start, min_healthy_percent, send_proxy, rollout, sticky_split, fallback");
+                       "health_check, initial_state, outlier, panic_threshold, slow_start, min_healthy_percent, send_proxy, rollout, sticky_split, fallback, tls");
     }
 
     [Fact]
