@@ -18,12 +18,13 @@ internal static class TestTables
     }
 
     /// <summary>A service with one pool "main" holding <paramref name="backends"/> (weight 1 each) at share 100.</summary>
-    public static ServiceConfig Service(string name, IPEndPoint[] backends, TimeSpan? connectTimeout = null, TimeSpan? idleTimeout = null) =>
-        Service(name, [Pool("main", backends)], new Dictionary<string, int> { ["main"] = 100 }, connectTimeout, idleTimeout);
+    public static ServiceConfig Service(string name, IPEndPoint[] backends, TimeSpan? connectTimeout = null, TimeSpan? idleTimeout = null, TimeSpan? drainTimeout = null) =>
+        Service(name, [Pool("main", backends)], new Dictionary<string, int> { ["main"] = 100 }, connectTimeout, idleTimeout, drainTimeout: drainTimeout);
 
     public static ServiceConfig Service(string name, PoolConfig[] pools, IReadOnlyDictionary<string, int> shares,
-        TimeSpan? connectTimeout = null, TimeSpan? idleTimeout = null, BalanceKind balance = BalanceKind.RoundRobin) => new()
+        TimeSpan? connectTimeout = null, TimeSpan? idleTimeout = null, BalanceKind balance = BalanceKind.RoundRobin, TimeSpan? drainTimeout = null) => new()
     {
+        DrainTimeout = drainTimeout ?? TimeSpan.FromSeconds(30),
         Name = name,
         Pools = pools,
         Shares = shares,

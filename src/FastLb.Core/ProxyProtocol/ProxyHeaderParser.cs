@@ -129,27 +129,17 @@ internal static class ProxyHeaderParser
                 header.Command = ProxyCommand.Local;
                 addresses = 0;
                 break;
-            case 1: // AF_INET
+            case 1 or 2: // AF_INET, AF_INET6: source and destination address, then source and destination port
                 if (protocol != 1) return ProxyParseStatus.Invalid; // only STREAM relays to a TCP listener
-                if (block.Length < 12) return ProxyParseStatus.Invalid;
-                block[..4].CopyTo(header.Source);
-                block[4..8].CopyTo(header.Destination);
-                header.SourcePort = BinaryPrimitives.ReadUInt16BigEndian(block[8..]);
-                header.DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(block[10..]);
-                header.AddressLength = 4;
+                var size = family == 1 ? (byte)4 : (byte)16;
+                addresses = 2 * size + 4;
+                if (block.Length < addresses) return ProxyParseStatus.Invalid;
+                block[..size].CopyTo(header.Source);
+                block[size..(2 * size)].CopyTo(header.Destination);
+                header.SourcePort = BinaryPrimitives.ReadUInt16BigEndian(block[(2 * size)..]);
+                header.DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(block[(2 * size + 2)..]);
+                header.AddressLength = size;
                 header.Command = ProxyCommand.Proxy;
-                addresses = 12;
-                break;
-            case 2: // AF_INET6
-                if (protocol != 1) return ProxyParseStatus.Invalid;
-                if (block.Length < 36) return ProxyParseStatus.Invalid;
-                block[..16].CopyTo(header.Source);
-                block[16..32].CopyTo(header.Destination);
-                header.SourcePort = BinaryPrimitives.ReadUInt16BigEndian(block[32..]);
-                header.DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(block[34..]);
-                header.AddressLength = 16;
-                header.Command = ProxyCommand.Proxy;
-                addresses = 36;
                 break;
             case 3: // AF_UNIX: a path is no client address; the peer stays the client.
                 if (protocol is not (1 or 2)) return ProxyParseStatus.Invalid;

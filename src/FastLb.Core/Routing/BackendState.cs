@@ -92,25 +92,4 @@ internal sealed class BackendState(string service, string pool, string address, 
     /// <summary>Counts a connect that failed (refused, unreachable) or, with <paramref name="timedOut"/>, did not finish in time.</summary>
     public void RecordConnectFailure(bool timedOut) =>
         Traffic.Add(timedOut ? TrafficField.ConnectTimeouts : TrafficField.ConnectFailures);
-
-    /// <summary>
-    /// Aborts every connection of <paramref name="connections"/> that runs on this backend; returns how many were cut.
-    /// Cold path (drain deadline): it walks all open connections.
-    /// </summary>
-    /// <param name="includePinned">
-    /// False for a pool's drain: a route that pins the pool still takes traffic, so only work that came by share is
-    /// cut. True for a backend's own drain (`ctl drain`, weight 0, removal), which takes it out for every route.
-    /// </param>
-    public int AbortAll(IEnumerable<IDrainable> connections, bool includePinned = true)
-    {
-        var victims = new List<IDrainable>();
-        foreach (var c in connections)
-        {
-            if (ReferenceEquals(Volatile.Read(ref c.DrainLink.Owner), this) && (includePinned || !c.DrainLink.Pinned)) victims.Add(c);
-        }
-        // Cut after the walk: a cut may release the connection synchronously.
-        foreach (var c in victims) c.CutAtDrainDeadline();
-        if (victims.Count > 0) Traffic.Add(TrafficField.DrainCuts, victims.Count);
-        return victims.Count;
-    }
 }

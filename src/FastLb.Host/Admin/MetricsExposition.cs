@@ -64,31 +64,24 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
     private void WriteRollouts(PrometheusTextWriter w)
     {
         var rollouts = runtime.Controller.RolloutFigures();
-        w.Family("fastlb_rollout_active", "gauge", "1 while a rollout of the service to the pool runs (also paused or at a manual gate).");
-        foreach (var r in rollouts) w.Sample("fastlb_rollout_active", ["service", r.Service, "pool", r.Pool], r.Active ? 1 : 0);
-        w.Family("fastlb_rollout_share_percent", "gauge", "The share the current or last rollout gives its pool, percent.");
-        foreach (var r in rollouts) w.Sample("fastlb_rollout_share_percent", ["service", r.Service, "pool", r.Pool], r.Share);
-        w.Family("fastlb_rollout_step", "gauge", "The step of the current or last rollout (1 = first; 0 before the first step).");
-        foreach (var r in rollouts) w.Sample("fastlb_rollout_step", ["service", r.Service, "pool", r.Pool], r.Step);
-        w.Family("fastlb_rollout_started_total", "counter", "Rollouts started per service.");
-        foreach (var r in rollouts) w.Sample("fastlb_rollout_started_total", ["service", r.Service], r.Started);
-        w.Family("fastlb_rollout_completed_total", "counter", "Rollouts that passed every step per service.");
-        foreach (var r in rollouts) w.Sample("fastlb_rollout_completed_total", ["service", r.Service], r.Completed);
-        w.Family("fastlb_rollout_rollbacks_total", "counter", "Rollouts rolled back per service (a breached step, an inconclusive one, or abort).");
-        foreach (var r in rollouts) w.Sample("fastlb_rollout_rollbacks_total", ["service", r.Service], r.RolledBack);
+        static string[] ServicePool(RolloutFigures r) => ["service", r.Service, "pool", r.Pool];
+        static string[] Service(RolloutFigures r) => ["service", r.Service];
+        w.Family("fastlb_rollout_active", "gauge", "1 while a rollout of the service to the pool runs (also paused or at a manual gate).", rollouts, ServicePool, r => r.Active ? 1 : 0);
+        w.Family("fastlb_rollout_share_percent", "gauge", "The share the current or last rollout gives its pool, percent.", rollouts, ServicePool, r => r.Share);
+        w.Family("fastlb_rollout_step", "gauge", "The step of the current or last rollout (1 = first; 0 before the first step).", rollouts, ServicePool, r => r.Step);
+        w.Family("fastlb_rollout_started_total", "counter", "Rollouts started per service.", rollouts, Service, r => r.Started);
+        w.Family("fastlb_rollout_completed_total", "counter", "Rollouts that passed every step per service.", rollouts, Service, r => r.Completed);
+        w.Family("fastlb_rollout_rollbacks_total", "counter", "Rollouts rolled back per service (a breached step, an inconclusive one, or abort).", rollouts, Service, r => r.RolledBack);
     }
 
     private void WriteMirrors(PrometheusTextWriter w)
     {
         var mirrors = runtime.Controller.Registry.Mirrors();
-        w.Family("fastlb_mirror_in_flight", "gauge", "Copies of requests in flight to the mirror pool.");
-        foreach (var m in mirrors) w.Sample("fastlb_mirror_in_flight", ["service", m.Service, "pool", m.Pool], m.InFlight);
-        w.Family("fastlb_mirror_sent_total", "counter", "Copies of requests written whole to the mirror pool.");
-        foreach (var m in mirrors) w.Sample("fastlb_mirror_sent_total", ["service", m.Service, "pool", m.Pool], m.Sent);
-        w.Family("fastlb_mirror_failed_total", "counter", "Copies that found no backend, failed to connect or send, or got no response or a 5xx.");
-        foreach (var m in mirrors) w.Sample("fastlb_mirror_failed_total", ["service", m.Service, "pool", m.Pool], m.Failed);
-        w.Family("fastlb_mirror_dropped_total", "counter", "Requests chosen for a copy but not copied (max_in_flight, max_body, or the request ended first).");
-        foreach (var m in mirrors) w.Sample("fastlb_mirror_dropped_total", ["service", m.Service, "pool", m.Pool], m.Dropped);
+        static string[] ServicePool(MirrorState m) => ["service", m.Service, "pool", m.Pool];
+        w.Family("fastlb_mirror_in_flight", "gauge", "Copies of requests in flight to the mirror pool.", mirrors, ServicePool, m => m.InFlight);
+        w.Family("fastlb_mirror_sent_total", "counter", "Copies of requests written whole to the mirror pool.", mirrors, ServicePool, m => m.Sent);
+        w.Family("fastlb_mirror_failed_total", "counter", "Copies that found no backend, failed to connect or send, or got no response or a 5xx.", mirrors, ServicePool, m => m.Failed);
+        w.Family("fastlb_mirror_dropped_total", "counter", "Requests chosen for a copy but not copied (max_in_flight, max_body, or the request ended first).", mirrors, ServicePool, m => m.Dropped);
     }
 
     private void WriteFallbacks(PrometheusTextWriter w)
@@ -203,16 +196,14 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
             l.Traffic.CopyTotals(t);
             return t;
         }).ToList();
-        w.Family("fastlb_listener_connections_active", "gauge", "Open client connections per listener.");
-        foreach (var l in listeners) w.Sample("fastlb_listener_connections_active", ["listener", l.Name], l.ActiveConnections);
-        w.Family("fastlb_listener_connections_total", "counter", "Client connections accepted per listener.");
-        foreach (var l in listeners) w.Sample("fastlb_listener_connections_total", ["listener", l.Name], l.TotalConnections);
-        w.Family("fastlb_listener_proxy_header_rejected_total", "counter", "Connections closed for a missing, malformed or late PROXY protocol header.");
-        foreach (var l in listeners) w.Sample("fastlb_listener_proxy_header_rejected_total", ["listener", l.Name], l.RejectedProxyHeaders);
-        w.Family("fastlb_listener_connections_refused_total", "counter", "Client connections closed at once per listener: past a connection limit with on_limit: close, or out of descriptors.");
-        foreach (var l in listeners) w.Sample("fastlb_listener_connections_refused_total", ["listener", l.Name], l.RefusedConnections);
-        w.Family("fastlb_listener_tls_client_hello_rejected_total", "counter", "TLS passthrough connections closed for a malformed, oversized, truncated or late ClientHello or no matching sni route.");
-        foreach (var l in listeners) w.Sample("fastlb_listener_tls_client_hello_rejected_total", ["listener", l.Name], l.RejectedClientHellos);
+        static string[] Listener(ListenerTraffic l) => ["listener", l.Name];
+        w.Family("fastlb_listener_connections_active", "gauge", "Open client connections per listener.", listeners, Listener, l => l.ActiveConnections);
+        w.Family("fastlb_listener_connections_total", "counter", "Client connections accepted per listener.", listeners, Listener, l => l.TotalConnections);
+        w.Family("fastlb_listener_proxy_header_rejected_total", "counter", "Connections closed for a missing, malformed or late PROXY protocol header.", listeners, Listener, l => l.RejectedProxyHeaders);
+        w.Family("fastlb_listener_connections_refused_total", "counter", "Client connections closed at once per listener: past a connection limit with on_limit: close, or out of descriptors.",
+            listeners, Listener, l => l.RefusedConnections);
+        w.Family("fastlb_listener_tls_client_hello_rejected_total", "counter", "TLS passthrough connections closed for a malformed, oversized, truncated or late ClientHello or no matching sni route.",
+            listeners, Listener, l => l.RejectedClientHellos);
         WriteTls(w, listeners);
         w.Family("fastlb_listener_requests_total", "counter", "HTTP requests answered per listener by status class, FastLb's own answers included.");
         for (var i = 0; i < listeners.Count; i++)

@@ -37,6 +37,13 @@ internal sealed class PrometheusTextWriter
 
     public void Sample(string name, double value) => Sample(name, [], value);
 
+    /// <summary>A family with one sample per item: the name is written once, so the family and its samples cannot disagree.</summary>
+    public void Family<T>(string name, string type, string help, IReadOnlyList<T> items, Func<T, string[]> labels, Func<T, double> value)
+    {
+        Family(name, type, help);
+        for (var i = 0; i < items.Count; i++) Sample(name, labels(items[i]), value(items[i]));
+    }
+
     /// <summary>One sample; <paramref name="labels"/> alternate name, value.</summary>
     public void Sample(string name, string[] labels, double value) => Sample(name, labels, null, null, value);
 

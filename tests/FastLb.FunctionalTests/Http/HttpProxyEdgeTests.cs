@@ -1,4 +1,5 @@
 using System.Text;
+using FastLb.Core.Metrics;
 using FastLb.Tests.Common;
 using Xunit;
 
@@ -34,7 +35,7 @@ public sealed class HttpProxyEdgeTests
             await c.EchoUntilFinAsync(ct);
             return false;
         });
-        await using var lb = await HttpLb.StartAsync(Config(backend));
+        await using var lb = await HttpLb.StartAsync(Config(backend, "    drain_timeout: 0s"));
         await using var client = await lb.ConnectAsync();
 
         var response = await client.RequestAsync("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket, h2c\r\n\r\n");
@@ -48,9 +49,12 @@ public sealed class HttpProxyEdgeTests
         var echoed = Encoding.ASCII.GetString(await client.ReadExactlyAsync(6));
         Assert.Equal("ping-1", echoed);
 
-        // Drain deadline behaviour: AbortAll cuts the tunnel.
-        Assert.Equal(1, state.AbortAll(lb.Server.Connections));
+        // A drain whose deadline is already past: the runtime's next drain tick cuts the tunnel, both sides.
+        lb.Controller.Drain("web", "main", backend.EndPoint.ToString());
+        var (closed, _) = await client.WaitForCloseAsync(HttpLb.Timeout);
+        Assert.True(closed);
         await Poll.UntilAsync(() => state.Live == 0, "tunnel released");
+        Assert.Equal(1, state.Traffic.Total(TrafficField.DrainCuts));
     }
 
     [Fact]

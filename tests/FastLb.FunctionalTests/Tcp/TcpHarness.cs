@@ -1,27 +1,29 @@
 using System.Net;
 using FastLb.Core.Config;
 using FastLb.Core.Routing;
+using FastLb.Core.Traffic;
 using FastLb.Proxy;
 using FastLb.Tests.Common;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Tcp;
 
-/// <summary>A ProxyServer with one tcp listener "l" in front of one service, on loopback port 0.</summary>
+/// <summary>A ProxyServer with one tcp listener "l" in front of one service, on loopback port 0, and its traffic controller (ticked by the test).</summary>
 internal sealed class TcpHarness : IAsyncDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
-    private TcpHarness(FastLbConfig config, BackendStateRegistry registry, Router router, ProxyServer server)
+    private TcpHarness(FastLbConfig config, TrafficController controller, Router router, ProxyServer server)
     {
         Config = config;
-        Registry = registry;
+        Controller = controller;
         Router = router;
         Server = server;
     }
 
     public FastLbConfig Config { get; }
-    public BackendStateRegistry Registry { get; }
+    public TrafficController Controller { get; }
+    public BackendStateRegistry Registry => Controller.Registry;
     public Router Router { get; }
     public ProxyServer Server { get; }
     public IPEndPoint EndPoint => Server.Listeners[0].EndPoint;
@@ -32,12 +34,14 @@ internal sealed class TcpHarness : IAsyncDisposable
     {
         defaults ??= new DefaultsConfig { TcpRelay = relay == "pipes" ? TcpRelayMode.Pipes : TcpRelayMode.Splice };
         var config = TestTables.Config([listener ?? TestTables.TcpListener("l", service.Name)], [service], defaults);
-        var registry = new BackendStateRegistry();
-        var router = TestTables.Router(config, registry);
+        var router = new Router();
+        var controller = new TrafficController(router);
+        controller.Load(config);
         var server = new ProxyServer(router, httpHandlerFactory: null, heartbeatInterval: TimeSpan.FromMilliseconds(100), loops: TestLoops.Create());
+        controller.Connections = server;
         var errors = await server.ApplyAsync(config).WaitAsync(Timeout);
         Assert.Empty(errors);
-        return new TcpHarness(config, registry, router, server);
+        return new TcpHarness(config, controller, router, server);
     }
 
     /// <summary>The state of a backend of pool "main" of the harness's first service.</summary>

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
+using FastLb.Core.Metrics;
 using FastLb.Tests.Common;
 using Xunit;
 
@@ -192,10 +193,10 @@ public class TcpRelayTests
     [Theory]
     [InlineData("splice")]
     [InlineData("pipes")]
-    public async Task AbortAll_LiveConnection_CutsBothSides(string relay)
+    public async Task DrainDeadline_LiveConnection_CutsBothSides(string relay)
     {
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
-        await using var harness = await TcpHarness.StartAsync(TestTables.Service("drain", [backend.EndPoint]), relay: relay);
+        await using var harness = await TcpHarness.StartAsync(TestTables.Service("drain", [backend.EndPoint], drainTimeout: TimeSpan.Zero), relay: relay);
         await using var client = await harness.ConnectAsync();
         await client.SendAsync("ping").WaitAsync(Timeout);
         Assert.Equal("ping", await client.ReceiveStringAsync(4).WaitAsync(Timeout));
@@ -204,8 +205,10 @@ public class TcpRelayTests
         // Zero-byte receives: a connection with nothing in flight holds no buffer.
         await TcpHarness.WaitUntilAsync(() => harness.Server.Transport.RentedBlocks == 0, "the idle connection returned its buffers");
 
-        // What the drain tracker does when a pool's drain deadline passes.
-        Assert.Equal(1, state.AbortAll(harness.Server.Connections));
+        // A backend drained with a deadline already past: the next drain tick cuts what it still carries.
+        harness.Controller.Drain("drain", "main", TestTables.Address(backend.EndPoint).ToString());
+        harness.Controller.Tick();
+        Assert.Equal(1, state.Traffic.Total(TrafficField.DrainCuts));
 
         var e = await Assert.ThrowsAsync<SocketException>(() => client.ReadToEndAsync().WaitAsync(Timeout));
         Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);

@@ -1,3 +1,4 @@
+using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
 using FastLb.Core.Traffic;
 using Xunit;
@@ -61,6 +62,39 @@ public sealed class DrainTickTests
         Assert.Equal(1, onFirst.AbortCalls);
         Assert.Equal(1, onSecond.AbortCalls);
         Assert.Equal(2, _controller.Drains.Sum(d => d.Aborted)); // each connection counted by one drain only
+    }
+
+    [Fact]
+    public void Tick_BackendDrainPastDeadline_CutsOnlyConnectionsStillOnThatBackend()
+    {
+        var open = _connections.Open(Blue(0));
+        var closed = _connections.Open(Blue(0));
+        var elsewhere = _connections.Open(Blue(1));
+        closed.Release();
+        _controller.Drain("web", "blue", "10.0.0.1:80");
+        _time.Advance(TimeSpan.FromSeconds(31));
+
+        _controller.Tick();
+
+        Assert.Equal(1, open.AbortCalls);
+        Assert.Equal(0, closed.AbortCalls);
+        Assert.Equal(0, elsewhere.AbortCalls);
+        Assert.Equal(1, Blue(0).Traffic.Total(TrafficField.DrainCuts));
+        Assert.Equal(0, Blue(1).Traffic.Total(TrafficField.DrainCuts));
+    }
+
+    [Fact]
+    public void Tick_TunnelCountedTwice_CutOnceOnTheBackendItStartedOn()
+    {
+        var tunnel = _connections.Open(Blue(0));
+        Blue(0).Acquire(tunnel); // a tunnel after its upgrade request counts again, still marked on its first backend
+        _controller.Drain("web", "blue", "10.0.0.1:80");
+        _time.Advance(TimeSpan.FromSeconds(31));
+
+        _controller.Tick();
+
+        Assert.Equal(1, tunnel.AbortCalls);
+        Assert.Equal(1, Blue(0).Traffic.Total(TrafficField.DrainCuts));
     }
 
     [Fact]
