@@ -82,6 +82,7 @@ internal sealed partial class HttpProxyConnection
             {
                 var held = _replay!.Held;
                 if (rewrite.IsNone) output.Write(held.FirstSpan);
+                else if (_request.IsChunked) chunkedRewrite.Write(held, output); // the rewriter starts over with the body
                 else rewrite.Write(held, 0, output);
                 sent = held.Length;
                 Touch();

@@ -221,6 +221,87 @@ public sealed class FallbackTests
         Assert.Equal(Body(limited), Body(spare));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Fallback_AliasRewrittenBody_ReplayedRewrittenTheSame(bool chunked)
+    {
+        await using var v1 = FakeOpenAiBackend.Start("v1");
+        await using var v2 = FakeOpenAiBackend.Start("v2");
+        v2.Script(429);
+        await using var lb = await HttpLb.StartAsync($$"""
+            listeners:
+              - name: ai
+                bind: 127.0.0.1:0
+                protocol: http
+                models:
+                  public-model: { service: llm, model: upstream-model-v2 }
+                routes: [ { service: llm } ]
+            services:
+              llm:
+                active: v2
+                pools: { v1: [ {{v1.EndPoint}} ], v2: [ {{v2.EndPoint}} ] }
+                fallback: { on: [429], to: [v1] }
+            """);
+        const string json = """{"model":"public-model","messages":[{"role":"user","content":"hi"}]}""";
+        var body = chunked
+            ? Encoding.ASCII.GetBytes($"10\r\n{json[..16]}\r\n{json.Length - 16:x}\r\n{json[16..]}\r\n0\r\n\r\n")
+            : Encoding.ASCII.GetBytes(json);
+        var framing = chunked ? "Transfer-Encoding: chunked" : $"Content-Length: {body.Length}";
+
+        await using var client = await HttpClientConnection.ConnectAsync(lb.EndPoint).WaitAsync(Wait);
+        var response = await client.RequestAsync($"POST /v1/chat/completions HTTP/1.1\r\nHost: llm\r\nContent-Type: application/json\r\n{framing}\r\n\r\n", body).WaitAsync(Wait);
+
+        Assert.Equal((200, "v1"), (response.Status, response.Backend));
+        var expected = json.Replace("public-model", "upstream-model-v2", StringComparison.Ordinal);
+        Assert.Equal(expected, Encoding.UTF8.GetString(v2.Bodies.Single()));
+        Assert.Equal(expected, Encoding.UTF8.GetString(v1.Bodies.Single()));
+    }
+
+    [Fact]
+    public async Task Fallback_429BeforeTheBodyArrived_HeldPartThenTheRestReachTheNextTarget()
+    {
+        var answered = 0;
+        // Answers 429 as soon as the head arrived, before any body byte, then reads whatever comes until the close.
+        await using var early = LoopbackBackend.Start("early", async (socket, ct) =>
+        {
+            if (!await ReadHeadAsync(socket, ct)) return;
+            await socket.SendAsync("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n"u8.ToArray(), SocketFlags.None, ct);
+            Interlocked.Increment(ref answered);
+            var sink = new byte[4096];
+            while (await socket.ReceiveAsync(sink, SocketFlags.None, ct) > 0)
+            {
+            }
+        });
+        await using var spare = RawHttpBackend.Start("spare");
+        await using var lb = await HttpLb.StartAsync(Yaml($"v1: [ {early.EndPoint} ], v2: [ {spare.EndPoint} ]", "v1", "{ on: [429], to: [v2] }"));
+        var json = $$"""{"model":"m","messages":[{"role":"user","content":"{{new string('w', 3000)}}"}]}""";
+        var body = Encoding.ASCII.GetBytes(json);
+
+        await using var client = await HttpClientConnection.ConnectAsync(lb.EndPoint).WaitAsync(Wait);
+        await client.SendAsync($"POST /v1/chat/completions HTTP/1.1\r\nHost: llm\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n").WaitAsync(Wait);
+        await client.SendAsync(body.AsMemory(0, 1000)).WaitAsync(Wait);
+        await Poll.UntilAsync(() => Volatile.Read(ref answered) == 1 && spare.ReceivedText.Contains("POST", StringComparison.Ordinal), "the 429 and the replay to spare");
+        await client.SendAsync(body.AsMemory(1000)).WaitAsync(Wait);
+        var response = await client.ReadFinalResponseAsync().WaitAsync(Wait);
+
+        Assert.Equal((200, "spare"), (response.Status, response.Backend));
+        Assert.Equal(json, spare.Requests.Single().BodyText);
+    }
+
+    /// <summary>Reads a request head byte by byte, nothing past it; false on a close before it ended.</summary>
+    private static async Task<bool> ReadHeadAsync(Socket socket, CancellationToken ct)
+    {
+        var one = new byte[1];
+        var tail = 0u;
+        while (tail != 0x0d0a0d0a)
+        {
+            if (await socket.ReceiveAsync(one, SocketFlags.None, ct) == 0) return false;
+            tail = (tail << 8) | one[0];
+        }
+        return true;
+    }
+
     private static long Count(string metrics, string series)
     {
         var line = metrics.Split('\n').SingleOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
