@@ -26,6 +26,9 @@ internal sealed class BackendStateRegistry(TimeProvider time)
     /// <summary>Fallbacks of every service (`fallback:`), kept across swaps and reloads like the backend states.</summary>
     public FallbackCounters Fallbacks { get; } = new();
 
+    /// <summary>Per-model counters of model listeners (service, pool, model), kept across swaps and reloads like the backend states.</summary>
+    public Metrics.ModelTrafficRegistry Models { get; } = new();
+
     public BackendState GetOrAdd(string service, string pool, string address, IPEndPoint? endPoint)
     {
         var key = new BackendKey(service, pool, address);

@@ -17,6 +17,8 @@ internal sealed class CompiledRoute
     private readonly byte[]? _cookieValue;
     private readonly byte[][]? _models;       // UTF-8
     private readonly byte[][]? _modelPrefixes;
+    private readonly string[]? _modelLabels;  // per-model metrics labels, parallel to _models and _modelPrefixes
+    private readonly string[]? _prefixLabels;
 
     public CompiledRoute(RouteConfig config, ServiceSnapshot service, PoolSnapshot? pinnedPool, int number = 0)
     {
@@ -40,6 +42,8 @@ internal sealed class CompiledRoute
         _cookieValue = Bytes(m.Cookie?.Value);
         _models = Utf8(m.Models);
         _modelPrefixes = Utf8(m.ModelPrefixes);
+        _modelLabels = m.Models?.ToArray();
+        _prefixLabels = m.ModelPrefixes?.Select(Metrics.ModelLabels.OfPrefix).ToArray();
         if (config.ModelRewrite is { } rewrite) ModelRewrite = Json.JsonStringEscaper.Escape(rewrite);
     }
 
@@ -90,6 +94,30 @@ internal sealed class CompiledRoute
             if (_cookieValue is not null && !value.SequenceEqual(_cookieValue)) return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// The per-model metrics label of a request this route matched whose model is <paramref name="model"/> (empty =
+    /// none): the config's name or prefix it matched, else a folded value, so labels never come from clients.
+    /// </summary>
+    public string ModelLabel(ReadOnlySpan<byte> model)
+    {
+        if (model.IsEmpty) return Metrics.ModelLabels.None;
+        if (_models is { } models)
+        {
+            for (var i = 0; i < models.Length; i++)
+            {
+                if (model.SequenceEqual(models[i])) return _modelLabels![i];
+            }
+        }
+        if (_modelPrefixes is { } prefixes)
+        {
+            for (var i = 0; i < prefixes.Length; i++)
+            {
+                if (model.StartsWith(prefixes[i])) return _prefixLabels![i];
+            }
+        }
+        return Metrics.ModelLabels.Other;
     }
 
     private bool MatchesModel(ReadOnlySpan<byte> model)

@@ -11,6 +11,9 @@ internal sealed class ListenerRoutes(ListenerConfig config, CompiledRoute[] rout
     /// <summary>True when a route matches on the model: only then does the listener read request bodies before routing.</summary>
     public bool UsesModel { get; } = Array.Exists(routes, r => r.UsesModel);
 
+    /// <summary>Per-model counters, which the proxy adds to on listeners that route by model (<see cref="UsesModel"/>).</summary>
+    public Metrics.ModelTrafficRegistry? ModelTraffic { get; init; }
+
     /// <summary>The header that names the model and overrides the body (lower-case ASCII).</summary>
     public byte[] ModelHeader { get; } = System.Text.Encoding.ASCII.GetBytes(config.ModelHeader);
 

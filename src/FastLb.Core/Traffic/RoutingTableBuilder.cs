@@ -54,7 +54,7 @@ internal static class RoutingTableBuilder
                 var pinned = route.Pool is null ? null : service.FindPool(route.Pool);
                 routes.Add(new CompiledRoute(route, service, pinned, number: i + 1) { Mirror = MirrorOf(route, services, registry) });
             }
-            listeners[listener.Name] = new ListenerRoutes(listener, [.. routes]);
+            listeners[listener.Name] = new ListenerRoutes(listener, [.. routes]) { ModelTraffic = registry.Models };
         }
         return new RoutingTable(
             generation,

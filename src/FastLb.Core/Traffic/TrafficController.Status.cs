@@ -56,10 +56,53 @@ internal sealed partial class TrafficController
                 }
                 WriteRetiredPools(w, service.Name, snapshot);
                 w.WriteEndObject();
+                WriteModels(w, service.Name);
                 w.WriteEndObject();
             }
             w.WriteEndObject();
             WriteMirrors(w);
+        }
+    }
+
+    /// <summary>
+    /// The "models" member of a service: per model and pool since start (model listeners only; empty otherwise):
+    /// requests, 429s, tokens, time to first byte and stream duration percentiles.
+    /// </summary>
+    private void WriteModels(Utf8JsonWriter w, string service)
+    {
+        w.WriteStartArray("models");
+        var totals = new long[ModelField.Count];
+        foreach (var m in Registry.Models.All())
+        {
+            if (m.Service != service) continue;
+            m.CopyTotals(totals);
+            w.WriteStartObject();
+            w.WriteString("model", m.Model);
+            w.WriteString("pool", m.Pool);
+            w.WriteNumber("requests", totals[ModelField.Requests]);
+            w.WriteNumber("status_429", totals[ModelField.Status429]);
+            w.WriteNumber("prompt_tokens", totals[ModelField.PromptTokens]);
+            w.WriteNumber("completion_tokens", totals[ModelField.CompletionTokens]);
+            WriteQuantiles(w, "first_byte", totals.AsSpan(ModelField.FirstByteBins, LatencyBins.Count));
+            var streams = totals.AsSpan(ModelField.StreamBins, LatencyBins.Count);
+            long streamCount = 0;
+            foreach (var n in streams) streamCount += n;
+            w.WriteNumber("streams", streamCount);
+            WriteQuantiles(w, "stream", streams);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    /// <summary>PREFIX_p50_ms and PREFIX_p99_ms of a histogram, null when it is empty.</summary>
+    private static void WriteQuantiles(Utf8JsonWriter w, string prefix, ReadOnlySpan<long> bins)
+    {
+        long count = 0;
+        foreach (var n in bins) count += n;
+        foreach (var (q, name) in new[] { (0.5, "_p50_ms"), (0.99, "_p99_ms") })
+        {
+            if (count == 0) w.WriteNull(prefix + name);
+            else w.WriteNumber(prefix + name, Math.Round(LatencyBins.Quantile(bins, q) * 1000, 2));
         }
     }
 

@@ -6,7 +6,8 @@ namespace FastLb.Host.Admin;
 /// assignment <c>rollback</c> returns to, and per pool and backend requests/s, error rate, p50/p99 over the last 10 s,
 /// a sparkline of requests and errors per second over the last 5 minutes (read from <c>/history</c>: all of it when
 /// the page opens, then only the seconds since its last read), health, and a draining pool's live
-/// count with a countdown to its deadline. When FastLb stops answering, the page says "disconnected" and keeps the
+/// count with a countdown to its deadline. A service that model listeners route to also gets a table per model and
+/// pool: requests, tokens in and out, 429s, time to first token p50/p99 and streams, since start. When FastLb stops answering, the page says "disconnected" and keeps the
 /// last view.
 /// </remarks>
 internal static class AdminDashboard
@@ -130,7 +131,17 @@ internal static class AdminDashboard
                 + '<td class="muted">' + esc(b.state) + '</td>' + statCells(b.stats) + '<td>' + spark(key + '/' + b.address) + '</td><td>' + b.live + '</td><td class="h-' + esc(hs) + '">● ' + esc(hs) + ej + '</td><td>' + drainText(b.draining) + '</td></tr>';
             }
           });
-          return html + '</table></section>';
+          return html + '</table>' + modelTable(name, svc.models) + '</section>';
+        }
+        function modelTable(name, models) {
+          if (!models || !models.length) return '';
+          let html = '<table class="models" id="models-' + id(name) + '"><tr><th>model / pool</th><th>requests</th><th>tokens in</th><th>tokens out</th><th>429</th><th>TTFT p50 ms</th><th>TTFT p99 ms</th><th>streams</th><th>stream p50 s</th></tr>';
+          for (const m of models) {
+            html += '<tr class="model" id="model-' + id(name) + '-' + id(m.model) + '-' + id(m.pool) + '"><td><b>' + esc(m.model) + '</b> <span class="muted">' + esc(m.pool) + '</span></td><td class="requests">' + m.requests + '</td>'
+              + '<td class="tokens-in">' + m.prompt_tokens + '</td><td class="tokens-out">' + m.completion_tokens + '</td><td class="' + (m.status_429 > 0 ? 'warn' : '') + '">' + m.status_429 + '</td>'
+              + '<td class="ttft-p50">' + num(m.first_byte_p50_ms, 1) + '</td><td class="ttft-p99">' + num(m.first_byte_p99_ms, 1) + '</td><td>' + m.streams + '</td><td>' + num(m.stream_p50_ms === null ? null : m.stream_p50_ms / 1000, 2) + '</td></tr>';
+          }
+          return html + '</table>';
         }
         function renderEvents(events) {
           document.getElementById('events').innerHTML = events.slice().reverse().slice(0, 30).map(e =>

@@ -57,6 +57,7 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         WriteMirrors(w);
         WriteFallbacks(w);
         WriteTokenLimits(w, table.Config);
+        WriteModels(w);
         _lastLength = w.Length;
         return new MetricsText(this, w.Buffer, w.Length);
     }
@@ -118,6 +119,47 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
         foreach (var l in limiters)
         {
             foreach (var k in l.KeySeries()) w.Sample("fastlb_api_key_token_limit_rejected_total", ["listener", l.Listener, "key", k.Id], k.Rejected);
+        }
+    }
+
+    /// <summary>Stream durations run to minutes: their buckets reach past the request buckets' 10 s (every bound is a bin bound).</summary>
+    private static readonly double[] StreamBucketSeconds = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60];
+
+    /// <summary>Per model (a config name, a prefix with '*', or a folded value) and the pool that served it: model listeners only.</summary>
+    private void WriteModels(PrometheusTextWriter w)
+    {
+        var series = runtime.Controller.Registry.Models.All();
+        var labels = series.Select(m => new[] { "service", m.Service, "pool", m.Pool, "model", m.Model }).ToList();
+        var totals = series.Select(m =>
+        {
+            var t = new long[ModelField.Count];
+            m.CopyTotals(t);
+            return t;
+        }).ToArray();
+        Scalar(w, "fastlb_model_requests_total", "Requests per model that reached a backend of the pool and ended.", labels, totals, ModelField.Requests);
+        Scalar(w, "fastlb_model_rate_limited_total", "Requests per model answered 429 Too Many Requests.", labels, totals, ModelField.Status429);
+        Scalar(w, "fastlb_model_prompt_tokens_total", "Prompt tokens per model the responses reported in usage.", labels, totals, ModelField.PromptTokens);
+        Scalar(w, "fastlb_model_completion_tokens_total", "Completion tokens per model the responses reported in usage.", labels, totals, ModelField.CompletionTokens);
+        w.Family("fastlb_model_time_to_first_byte_seconds", "histogram", "Time from the request head to the first response body byte sent to the client (for a stream: the first event); to the head for a response without a body.");
+        for (var i = 0; i < series.Count; i++)
+        {
+            WriteHistogram(w, "fastlb_model_time_to_first_byte_seconds", labels[i], totals[i], ModelField.FirstByteBins, ModelField.FirstByteSumMicros);
+        }
+        w.Family("fastlb_model_stream_duration_seconds", "histogram", "Duration of requests answered with an event stream, from the request head to the stream's end.");
+        var lastBins = StreamBucketSeconds.Select(b => LatencyBins.Of((long)Math.Round(b * 1e6))).ToArray();
+        Span<long> cumulative = stackalloc long[StreamBucketSeconds.Length];
+        for (var i = 0; i < series.Count; i++)
+        {
+            var t = totals[i];
+            long running = 0;
+            var bin = 0;
+            for (var b = 0; b < lastBins.Length; b++)
+            {
+                for (; bin <= lastBins[b]; bin++) running += t[ModelField.StreamBins + bin];
+                cumulative[b] = running;
+            }
+            for (; bin < LatencyBins.Count; bin++) running += t[ModelField.StreamBins + bin];
+            w.Histogram("fastlb_model_stream_duration_seconds", labels[i], StreamBucketSeconds, cumulative, running, t[ModelField.StreamSumMicros] / 1e6);
         }
     }
 

@@ -192,8 +192,30 @@ internal static class ReplyFormatter
                     sb.AppendLine();
                 }
             }
+            if (s.TryGetProperty("models", out var models)) AppendModels(sb, models);
         }
         return sb.ToString().TrimEnd();
+    }
+
+    /// <summary>Under a model service: one line per model and pool since start (requests, 429s, tokens, first byte and stream percentiles).</summary>
+    private static void AppendModels(StringBuilder sb, JsonElement models)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        string Ms(JsonElement m, string name) => m.GetProperty(name).ValueKind == JsonValueKind.Number ? m.GetProperty(name).GetDouble().ToString("0.#", inv) : "-";
+        foreach (var m in models.EnumerateArray())
+        {
+            sb.Append("  model ").Append(m.GetProperty("model").GetString()).Append(" on ").Append(m.GetProperty("pool").GetString())
+              .Append("  requests ").Append(m.GetProperty("requests").GetInt64())
+              .Append("  429 ").Append(m.GetProperty("status_429").GetInt64())
+              .Append("  tokens ").Append(m.GetProperty("prompt_tokens").GetInt64()).Append(" in / ").Append(m.GetProperty("completion_tokens").GetInt64()).Append(" out")
+              .Append("  first byte p50 ").Append(Ms(m, "first_byte_p50_ms")).Append(" p99 ").Append(Ms(m, "first_byte_p99_ms")).Append(" ms");
+            if (m.GetProperty("streams").GetInt64() > 0)
+            {
+                sb.Append("  streams ").Append(m.GetProperty("streams").GetInt64())
+                  .Append(" p50 ").Append(Ms(m, "stream_p50_ms")).Append(" p99 ").Append(Ms(m, "stream_p99_ms")).Append(" ms");
+            }
+            sb.AppendLine();
+        }
     }
 
     /// <summary>"  rollout green from blue: running step 2 of 4 (25%)", the window so far, then one line per judged step.</summary>

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using FastLb.Core.Config;
 using FastLb.Core.Json;
+using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
 
 namespace FastLb.Proxy.Http;
@@ -23,7 +24,7 @@ internal sealed partial class HttpProxyConnection
         {
             _modelName ??= new byte[ConfigBinder.MaxModelNameBytes];
             if (header.TryCopyTo(_modelName)) _current.ModelLength = header.Length;
-            return routes.Match(_request, header);
+            return CountByModel(routes, routes.Match(_request, header), header);
         }
         int length = 0;
         if (IsJsonPost() && (_request.IsChunked || _request.ContentLength > 0))
@@ -32,14 +33,36 @@ internal sealed partial class HttpProxyConnection
         }
         _current.ModelMissing = length <= 0;
         _current.ModelLength = Math.Max(length, 0);
-        if (length <= 0) return routes.Match(_request);
-        var route = routes.Match(_request, _modelName.AsSpan(0, length));
+        if (length <= 0) return CountByModel(routes, routes.Match(_request), default);
+        var route = CountByModel(routes, routes.Match(_request, _modelName.AsSpan(0, length)), _modelName.AsSpan(0, length));
         // A Content-Length body gets the new length in its head; a chunked one is re-framed as it streams.
         if (route?.ModelRewrite is { } rewrite)
         {
             _current.ModelRewrite = new ModelRewrite(_current.ModelScan.ValueOffset, _current.ModelScan.ValueLength, rewrite);
         }
         return route;
+    }
+
+    /// <summary>Names the per-model series the request will be counted in (<see cref="CompiledRoute.ModelLabel"/>); returns <paramref name="route"/>.</summary>
+    private CompiledRoute? CountByModel(ListenerRoutes routes, CompiledRoute? route, ReadOnlySpan<byte> model)
+    {
+        if (route is null || routes.ModelTraffic is null) return route;
+        _current.ModelTraffic = routes.ModelTraffic;
+        _current.ModelLabel = route.ModelLabel(model);
+        return route;
+    }
+
+    /// <summary>Adds the request that ended to its model's counters on the pool that served it.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RecordByModel(BackendState backend, long durationTicks, TokenUsage usage)
+    {
+        // Time to the first body byte the client got (for a stream: the first event), else to the response head.
+        var firstByte = _current.FirstBodyTicks > 0 ? _current.FirstBodyTicks - _current.RequestStartTicks
+            : _current.ResponseHeadTicks >= 0 ? _current.ExchangeStartTicks + _current.ResponseHeadTicks - _current.RequestStartTicks
+            : -1;
+        var stream = _current.UsageSse ? durationTicks : -1;
+        _current.ModelTraffic!.Get(backend.Service, backend.Pool, _current.ModelLabel!)
+            .Record(_current.Status, firstByte, stream, usage.PromptTokens, usage.CompletionTokens);
     }
 
     private bool IsJsonPost()

@@ -69,6 +69,9 @@ internal sealed partial class HttpProxyConnection
         public ModelScanResult ModelScan; // where the body's model lies (Found only when it was read from the body)
         public ModelRewrite ModelRewrite; // a models: alias's rewrite of the forwarded body, or none
         public int ModelLength;           // bytes of the model in _modelName (header or body), for the access log
+        public ModelTrafficRegistry? ModelTraffic; // per-model counters (model listeners); ModelLabel names the series
+        public string? ModelLabel;        // the config's name for the request's model, or a folded value (never client bytes)
+        public long FirstBodyTicks;       // when the first response body byte went to the client (model listeners), or 0
 
         // ResponseBody on a model listener: token usage read from the body as it passes (JSON or server-sent events).
         public bool ScanUsage;

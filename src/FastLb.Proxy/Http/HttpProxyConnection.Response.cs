@@ -212,6 +212,7 @@ internal sealed partial class HttpProxyConnection
                     if (_current.Dechunk) _dechunker.Decode(body, output);
                     else foreach (var segment in body) output.Write(segment.Span);
                     if (_current.ScanUsage) FeedUsage(body);
+                    if (_current.ModelLabel is not null && _current.FirstBodyTicks == 0) _current.FirstBodyTicks = Stopwatch.GetTimestamp();
                 }
                 input.AdvanceTo(buffer.GetPosition(forward));
                 if (forward > 0 || status == BodyParseStatus.Done)

@@ -81,6 +81,7 @@ internal sealed partial class HttpProxyConnection
         {
             ReportError(retries);
         }
+        if (_current.ModelLabel is not null && _current.StatsBackend is { } modelBackend) RecordByModel(modelBackend, duration, usage);
         if (_current.StatsBackend is { } backend)
         {
             var traffic = backend.Traffic;

@@ -68,4 +68,22 @@ public sealed class ModelRouteMatchTests
         Assert.Same(rest, routes.Match(Post));
         Assert.False(new ListenerRoutes(listener, [rest]).UsesModel);
     }
+
+    [Theory]
+    [InlineData("exact", "exact")]
+    [InlineData("llama-3.1-70b", "llama-3*")]
+    [InlineData("模型-1", "模型*")]
+    public void ModelLabel_MatchedNameOrPrefix_FromTheConfig(string model, string label)
+    {
+        var route = Route(new RouteMatchConfig { Models = ["other", "exact"], ModelPrefixes = ["llama-3", "模型"] });
+        Assert.Equal(label, route.ModelLabel(Encoding.UTF8.GetBytes(model)));
+    }
+
+    [Fact]
+    public void ModelLabel_RouteWithoutModel_FoldsToOtherOrNone()
+    {
+        var rest = new CompiledRoute(new RouteConfig { Service = "llm" }, Service, null, 3);
+        Assert.Equal("_other", rest.ModelLabel("any-client-name"u8));
+        Assert.Equal("_none", rest.ModelLabel(default));
+    }
 }

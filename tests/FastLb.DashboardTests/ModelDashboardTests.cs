@@ -1,0 +1,87 @@
+using FastLb.Core.Config;
+using FastLb.Host;
+using FastLb.Tests.Common;
+using Microsoft.Playwright;
+using Xunit;
+using static Microsoft.Playwright.Assertions;
+
+namespace FastLb.DashboardTests;
+
+/// <summary>The dashboard's service view of a model service: requests, tokens and time to first token per model and pool.</summary>
+public sealed class ModelDashboardTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private readonly string _dir = Directory.CreateTempSubdirectory("fastlb-dash-").FullName;
+    private FakeOpenAiBackend? _backend;
+    private FastLbRuntime? _runtime;
+    private IPlaywright? _playwright;
+    private IBrowser? _browser;
+
+    public async Task InitializeAsync()
+    {
+        FastLb.Core.Diagnostics.Log.MinLevel = FastLb.Core.Diagnostics.LogLevel.Warn;
+        _backend = FakeOpenAiBackend.Start("v1");
+        _backend.TimeToFirstToken = TimeSpan.FromMilliseconds(100);
+        _backend.CompletionTokens = 4;
+        var yaml = $$"""
+            admin:
+              control_socket: {{Path.Combine(_dir, "fastlb.sock")}}
+              listen: 127.0.0.1:0
+            listeners:
+              - name: ai
+                bind: 127.0.0.1:0
+                models:
+                  gpt-4o-latest: llm
+                routes:
+                  - service: llm
+            services:
+              llm:
+                pools: { v1: [ {{_backend.EndPoint}} ] }
+            """;
+        var config = ConfigLoader.Parse(yaml, "dashboard-test.yaml", _dir);
+        _runtime = new FastLbRuntime(() => config);
+        Assert.True(await _runtime.StartAsync(config, handleSignals: false).WaitAsync(Timeout));
+        if (!File.Exists(ChromiumFactAttribute.Path)) return;
+        _playwright = await Playwright.CreateAsync().WaitAsync(Timeout);
+        _browser = await _playwright.Chromium.LaunchAsync(new() { ExecutablePath = ChromiumFactAttribute.Path, Args = ["--no-sandbox"], Headless = true })
+            .WaitAsync(Timeout);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_browser is not null) await _browser.DisposeAsync().AsTask().WaitAsync(Timeout);
+        _playwright?.Dispose();
+        if (_runtime is not null) await _runtime.DisposeAsync().AsTask().WaitAsync(Timeout);
+        if (_backend is not null) await _backend.DisposeAsync().AsTask().WaitAsync(Timeout);
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [ChromiumFact]
+    public async Task ModelService_ThePageShowsRequestsTokensAndTimeToFirstToken()
+    {
+        var page = await _browser!.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 720 } });
+        await page.GotoAsync($"http://{_runtime!.Admin!.EndPoint}/").WaitAsync(Timeout);
+        await Expect(page.Locator("#conn")).ToHaveTextAsync("live", new() { Timeout = 10_000 });
+        await Expect(page.Locator("#models-llm")).ToHaveCountAsync(0); // no model figures before the first request
+
+        var ai = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, _runtime.Proxy.Listeners[0].EndPoint.Port);
+        for (var i = 0; i < 3; i++)
+        {
+            await using var client = await SseTestClient.ConnectAsync(ai).WaitAsync(Timeout);
+            await client.PostAsync("""{"model":"gpt-4o-latest","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"a b"}]}""").WaitAsync(Timeout);
+            while (await client.ReadEventAsync().WaitAsync(Timeout) is not null)
+            {
+            }
+        }
+
+        var row = page.Locator("#model-llm-gpt-4o-latest-v1");
+        await Expect(row.Locator(".requests")).ToHaveTextAsync("3", new() { Timeout = 10_000 });
+        await Expect(row.Locator(".tokens-in")).ToHaveTextAsync("6");
+        await Expect(row.Locator(".tokens-out")).ToHaveTextAsync("12");
+        // Time to first token: at least the backend's 100 ms before its first event.
+        var p50 = double.Parse((await row.Locator(".ttft-p50").TextContentAsync())!, System.Globalization.CultureInfo.InvariantCulture);
+        var p99 = double.Parse((await row.Locator(".ttft-p99").TextContentAsync())!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(p50, 100, 10_000);
+        Assert.InRange(p99, p50, 10_000);
+    }
+}
