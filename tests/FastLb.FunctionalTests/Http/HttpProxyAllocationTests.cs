@@ -89,6 +89,70 @@ public class HttpProxyAllocationTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// A model listener: each POST's JSON body is peeked for its model, an alias rewrites it, the JSON response's usage
+    /// is read as it passes and the request is counted by model; none of that allocates per request either.
+    /// </summary>
+    [Fact]
+    public async Task ModelRouted_SteadyState_AllocatesUnder64BytesPerRequest()
+    {
+        await using var llm = FakeOpenAiBackend.Start("llm");
+        await File.WriteAllTextAsync(_dir.File("fastlb.yaml"), $$"""
+            admin:
+              control_socket: {{Socket}}
+            listeners:
+              - name: ai
+                bind: 127.0.0.1:0
+                protocol: http
+                models:
+                  gpt-4o-latest: { service: llm, model: llama-3.1-70b }
+                routes:
+                  - match: { model_prefix: llama- }
+                    service: llm
+            services:
+              llm:
+                pools: { v1: [ {{llm.EndPoint}} ] }
+            """);
+        await using var process = FastLbProcess.Start(_dir.Path, "run", "-c", _dir.File("fastlb.yaml"));
+        await process.WaitForLogAsync("bind control socket", Timeout);
+        var endPoint = IPEndPoint.Parse((await StatusAsync()).GetProperty("listeners")[0].GetProperty("bind").GetString()!);
+        var clients = new HttpClientConnection[Connections];
+        for (var i = 0; i < Connections; i++) clients[i] = await HttpClientConnection.ConnectAsync(endPoint);
+        try
+        {
+            const int Measured = 8_000;
+            await ModelLoadAsync(clients, WarmupRequests);
+            var before = AllocatedBytes(await StatusAsync());
+            await ModelLoadAsync(clients, Measured);
+            var after = AllocatedBytes(await StatusAsync());
+            var perRequest = (after - before) / (double)Measured;
+            output.WriteLine($"{perRequest:F2} B per model-routed request ({after - before} B over {Measured} requests)");
+            Assert.True(perRequest < MaxBytesPerRequest, $"{perRequest:F1} B per request ({after - before} B over {Measured} requests)");
+        }
+        finally
+        {
+            foreach (var c in clients) await c.DisposeAsync();
+        }
+
+        static async Task ModelLoadAsync(HttpClientConnection[] clients, int requests)
+        {
+            var running = new Task[clients.Length];
+            for (var i = 0; i < clients.Length; i++) running[i] = RunAsync(clients[i], requests / clients.Length, i % 2 == 0 ? "gpt-4o-latest" : "llama-3.1-8b");
+            await Task.WhenAll(running).WaitAsync(Timeout);
+        }
+
+        static async Task RunAsync(HttpClientConnection client, int count, string model)
+        {
+            var body = System.Text.Encoding.UTF8.GetBytes($$"""{"model":"{{model}}","messages":[{"role":"user","content":"one two three"}]}""");
+            var head = $"POST /v1/chat/completions HTTP/1.1\r\nHost: llm\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n";
+            for (var i = 0; i < count; i++)
+            {
+                var response = await client.RequestAsync(head, body);
+                Assert.Equal(200, response.Status);
+            }
+        }
+    }
+
     private static async Task LoadAsync(HttpClientConnection[] clients, int requests)
     {
         var perConnection = requests / clients.Length;
