@@ -23,8 +23,8 @@ namespace FastLb.Benchmarks;
 [MemoryDiagnoser]
 public class HttpRequestBenchmark
 {
-    private static readonly byte[] Request = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n"u8.ToArray();
-    private static readonly byte[] Response = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nhello, world\n"u8.ToArray();
+    internal static readonly byte[] Request = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n"u8.ToArray();
+    internal static readonly byte[] Response = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nhello, world\n"u8.ToArray();
 
     private readonly byte[] _clientBuffer = new byte[4096];
     private Socket _backend = null!;
@@ -108,7 +108,7 @@ public class HttpRequestBenchmark
         }
     }
 
-    private static int ContentLength(ReadOnlySpan<byte> head)
+    internal static int ContentLength(ReadOnlySpan<byte> head)
     {
         var at = head.IndexOf("\r\nContent-Length: "u8);
         if (at < 0) at = head.IndexOf("\r\ncontent-length: "u8);
@@ -147,7 +147,7 @@ public class HttpRequestBenchmark
         }
     }
 
-    private static void Serve(Socket connection)
+    internal static void Serve(Socket connection)
     {
         var buffer = new byte[4096];
         var filled = 0;
