@@ -99,6 +99,21 @@ internal sealed partial class HttpLb : IAsyncDisposable
         return reply;
     }
 
+    /// <summary>The <c>rollout</c> of <c>rollout-status SERVICE</c> (JSON null when none ever ran).</summary>
+    public async Task<JsonElement> RolloutAsync(string service = "web") => (await CtlOkAsync($"rollout-status {service}")).GetProperty("rollout");
+
+    /// <summary>Polls the rollout of <paramref name="service"/> until its state is <paramref name="state"/>; returns it then.</summary>
+    public async Task<JsonElement> WaitForRolloutAsync(string state, string service = "web", TimeSpan? timeout = null)
+    {
+        JsonElement last = default;
+        await WaitUntilAsync(async () =>
+        {
+            last = await RolloutAsync(service);
+            return last.ValueKind == JsonValueKind.Object && last.GetProperty("state").GetString() == state;
+        }, $"the rollout of {service} is {state}", timeout ?? TimeSpan.FromSeconds(20));
+        return last;
+    }
+
     /// <summary>Polls <paramref name="condition"/> until it holds; fails the test with <paramref name="what"/> after the timeout.</summary>
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
     {

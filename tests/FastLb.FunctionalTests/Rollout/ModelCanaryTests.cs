@@ -94,17 +94,6 @@ public sealed class ModelCanaryTests
         }
     }
 
-    private static async Task<JsonElement> WaitForStateAsync(HttpLb lb, string state)
-    {
-        JsonElement last = default;
-        await HttpLb.WaitUntilAsync(async () =>
-        {
-            last = (await lb.CtlOkAsync("rollout-status llm")).GetProperty("rollout");
-            return last.ValueKind == JsonValueKind.Object && last.GetProperty("state").GetString() == state;
-        }, $"the rollout is {state}", Wait);
-        return last;
-    }
-
     [Fact]
     public async Task Rollout_ModelV2AnswersOneInFive500_RolledBackToV1()
     {
@@ -116,7 +105,7 @@ public sealed class ModelCanaryTests
         await clients.WaitForAnswersAsync(40, Wait);
 
         await lb.CtlOkAsync("rollout llm v2 --steps 10,50,100 --interval 500ms --min-requests 20 --max-error-rate 5%");
-        var rollout = await WaitForStateAsync(lb, "rolled_back");
+        var rollout = await lb.WaitForRolloutAsync(service: "llm", state: "rolled_back");
         Assert.Contains("error rate", rollout.GetProperty("outcome").GetString(), StringComparison.Ordinal);
         Assert.True(v2.Requests > 0);
         Assert.All(v2.Models, m => Assert.Equal("llama-3.1-70b", m));
@@ -138,7 +127,7 @@ public sealed class ModelCanaryTests
         await clients.WaitForAnswersAsync(40, Wait);
 
         await lb.CtlOkAsync("rollout llm v2 --steps 10,50,100 --interval 300ms --min-requests 5");
-        await WaitForStateAsync(lb, "completed");
+        await lb.WaitForRolloutAsync(service: "llm", state: "completed");
         var done = clients.NowMs;
         await clients.WaitForAnswersAsync(40, Wait);
         Assert.All(clients.Answers.Where(a => a.AtMs > done + 50), a => Assert.Equal(("v2", 200), (a.Backend, a.Status)));

@@ -17,8 +17,6 @@ public sealed class RolloutHealthTests
         + "    health_check: { type: http, path: /healthz, interval: 200ms, timeout: 200ms, healthy_threshold: 1, unhealthy_threshold: 2 }\n"
         + $"    pools:\n      blue:\n        - {blue.Address}\n      green:\n        - {green1.Address}\n        - {green2.Address}\n";
 
-    private static async Task<JsonElement> RolloutAsync(HttpLb lb) => (await lb.CtlOkAsync("rollout-status web")).GetProperty("rollout");
-
     private static async Task WaitHealthyAsync(HttpLb lb)
     {
         await HttpLb.WaitUntilAsync(async () =>
@@ -40,11 +38,11 @@ public sealed class RolloutHealthTests
 
         // A step that would run for a minute: only the health change can end it.
         await lb.CtlOkAsync("rollout web green --steps 25,100 --interval 60s --min-requests 1000000");
-        Assert.Equal("running", (await RolloutAsync(lb)).GetProperty("state").GetString());
+        Assert.Equal("running", (await lb.RolloutAsync()).GetProperty("state").GetString());
         green2.HealthStatus = 503;
 
         JsonElement rollout = default;
-        await HttpLb.WaitUntilAsync(async () => (rollout = await RolloutAsync(lb)).GetProperty("state").GetString() == "rolled_back", "the rollout rolled back", Wait);
+        await HttpLb.WaitUntilAsync(async () => (rollout = await lb.RolloutAsync()).GetProperty("state").GetString() == "rolled_back", "the rollout rolled back", Wait);
         var verdict = Assert.Single(rollout.GetProperty("verdicts").EnumerateArray());
         Assert.Equal("failed", verdict.GetProperty("outcome").GetString());
         Assert.Contains($"green backend {green2.Address} unhealthy", verdict.GetProperty("reason").GetString());
@@ -70,7 +68,7 @@ public sealed class RolloutHealthTests
             "green-2 is unhealthy", Wait);
         await Task.Delay(500); // a few judging ticks (every 100 ms) with green-2 unhealthy
 
-        var rollout = await RolloutAsync(lb);
+        var rollout = await lb.RolloutAsync();
         Assert.Equal("running", rollout.GetProperty("state").GetString());
         Assert.Empty(rollout.GetProperty("verdicts").EnumerateArray());
         await lb.CtlOkAsync("abort web");

@@ -11,25 +11,7 @@ namespace FastLb.FunctionalTests.Rollout;
 /// <summary>Progressive rollouts through the control socket against real loopback backends: rollback on a breach, completion, commands, reloads.</summary>
 public sealed class RolloutTests
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
-
-    private static string Yaml(CanaryBackend blue, CanaryBackend green, string active = "blue", string rollout = "") =>
-        "defaults:\n  drain_timeout: 2s\n"
-        + "listeners:\n  - name: web\n    bind: 127.0.0.1:0\n    protocol: http\n    routes:\n      - service: web\n"
-        + $"services:\n  web:\n    active: {active}\n{rollout}    pools:\n      blue:\n        - {blue.EndPoint}\n      green:\n        - {green.EndPoint}\n";
-
-    private static JsonElement Rollout(JsonElement reply) => reply.GetProperty("rollout");
-
-    private static async Task<JsonElement> WaitForStateAsync(HttpLb lb, string state, TimeSpan? timeout = null)
-    {
-        JsonElement last = default;
-        await HttpLb.WaitUntilAsync(async () =>
-        {
-            last = Rollout(await lb.CtlOkAsync("rollout-status web"));
-            return last.ValueKind == JsonValueKind.Object && last.GetProperty("state").GetString() == state;
-        }, $"the rollout is {state}", timeout ?? Wait);
-        return last;
-    }
+    private static readonly TimeSpan Wait = BlueGreenRollout.Wait;
 
     private static int Share(JsonElement status, string pool) =>
         status.GetProperty("services").GetProperty("web").GetProperty("shares").GetProperty(pool).GetInt32();
@@ -37,16 +19,13 @@ public sealed class RolloutTests
     [Fact]
     public async Task Rollout_GreenFailsOneInFive_RolledBackInFirstStep_VerdictNamesErrorRate()
     {
-        await using var blue = CanaryBackend.Start("blue");
-        await using var green = CanaryBackend.Start("green", failEvery: 5);
-        await using var lb = await HttpLb.StartAsync(Yaml(blue, green));
-        await using var clients = new RolloutClients(lb.EndPoint, keepAlive: 4);
-        await clients.WaitForAnswersAsync(50, Wait);
+        await using var setup = await BlueGreenRollout.StartAsync(keepAlive: 4, answers: 50, greenFailEvery: 5);
+        var (lb, clients) = (setup.Lb, setup.Clients);
 
         var start = await lb.CtlOkAsync("rollout web green --steps 10,50,100 --interval 500ms --min-requests 20 --max-error-rate 5%");
         Assert.Contains("green at 10%", start.GetProperty("message").GetString());
 
-        var rollout = await WaitForStateAsync(lb, "rolled_back");
+        var rollout = await lb.WaitForRolloutAsync("rolled_back");
         var verdict = Assert.Single(rollout.GetProperty("verdicts").EnumerateArray());
         Assert.Equal(10, verdict.GetProperty("share").GetInt32());
         Assert.True(verdict.GetProperty("outcome").GetString() == "failed", rollout.ToString());
@@ -73,14 +52,11 @@ public sealed class RolloutTests
     [Fact]
     public async Task Rollout_HealthyGreen_PassesEveryStepAndEndsAsSwap()
     {
-        await using var blue = CanaryBackend.Start("blue");
-        await using var green = CanaryBackend.Start("green");
-        await using var lb = await HttpLb.StartAsync(Yaml(blue, green));
-        await using var clients = new RolloutClients(lb.EndPoint, keepAlive: 4);
-        await clients.WaitForAnswersAsync(50, Wait);
+        await using var setup = await BlueGreenRollout.StartAsync(keepAlive: 4, answers: 50);
+        var (lb, clients) = (setup.Lb, setup.Clients);
 
         await lb.CtlOkAsync("rollout web green --steps 10,50,100 --interval 300ms --min-requests 5");
-        var rollout = await WaitForStateAsync(lb, "completed");
+        var rollout = await lb.WaitForRolloutAsync("completed");
 
         Assert.Equal([10, 50, 100], rollout.GetProperty("verdicts").EnumerateArray().Select(v => v.GetProperty("share").GetInt32()));
         Assert.All(rollout.GetProperty("verdicts").EnumerateArray(), v => Assert.Equal("passed", v.GetProperty("outcome").GetString()));
@@ -102,14 +78,11 @@ public sealed class RolloutTests
     [Fact]
     public async Task Rollout_GreenP99FourTimesBlue_RolledBackByP99Ratio()
     {
-        await using var blue = CanaryBackend.Start("blue", delayMs: 10);
-        await using var green = CanaryBackend.Start("green", delayMs: 40);
-        await using var lb = await HttpLb.StartAsync(Yaml(blue, green));
-        await using var clients = new RolloutClients(lb.EndPoint, keepAlive: 8);
-        await clients.WaitForAnswersAsync(50, Wait);
+        await using var setup = await BlueGreenRollout.StartAsync(keepAlive: 8, answers: 50, blueDelayMs: 10, greenDelayMs: 40);
+        var (lb, clients) = (setup.Lb, setup.Clients);
 
         await lb.CtlOkAsync("rollout web green --steps 20,100 --interval 1s --min-requests 10 --max-p99-ratio 1.5");
-        var rollout = await WaitForStateAsync(lb, "rolled_back");
+        var rollout = await lb.WaitForRolloutAsync("rolled_back");
 
         var verdict = Assert.Single(rollout.GetProperty("verdicts").EnumerateArray());
         Assert.Contains("× blue's", verdict.GetProperty("reason").GetString());
@@ -120,27 +93,24 @@ public sealed class RolloutTests
     [Fact]
     public async Task Rollout_ManualGatePauseResumePromoteAbort()
     {
-        await using var blue = CanaryBackend.Start("blue");
-        await using var green = CanaryBackend.Start("green");
-        await using var lb = await HttpLb.StartAsync(Yaml(blue, green));
-        await using var clients = new RolloutClients(lb.EndPoint, keepAlive: 2);
-        await clients.WaitForAnswersAsync(20, Wait);
+        await using var setup = await BlueGreenRollout.StartAsync(keepAlive: 2, answers: 20);
+        var (lb, clients) = (setup.Lb, setup.Clients);
 
         await lb.CtlOkAsync("rollout web green --steps 10,50,100 --interval 300ms --min-requests 3 --manual-gate 50");
-        var gated = await WaitForStateAsync(lb, "awaiting_promote");
+        var gated = await lb.WaitForRolloutAsync("awaiting_promote");
         Assert.Equal(50, gated.GetProperty("waiting_gate").GetInt32());
         Assert.Equal(10, Share(await lb.CtlOkAsync("status"), "green")); // the passed step's share holds at the gate
 
         await lb.CtlOkAsync("pause web");
-        await WaitForStateAsync(lb, "paused");
+        await lb.WaitForRolloutAsync("paused");
         await lb.CtlOkAsync("resume web");
-        await WaitForStateAsync(lb, "awaiting_promote");
+        await lb.WaitForRolloutAsync("awaiting_promote");
 
         var promoted = await lb.CtlOkAsync("promote web");
         Assert.True(promoted.GetProperty("changed").GetBoolean());
         Assert.Equal(50, Share(await lb.CtlOkAsync("status"), "green"));
         await lb.CtlOkAsync("pause web");
-        Assert.Equal("paused", Rollout(await lb.CtlOkAsync("rollout-status web")).GetProperty("state").GetString());
+        Assert.Equal("paused", (await lb.RolloutAsync()).GetProperty("state").GetString());
 
         var abort = await lb.CtlOkAsync("abort web");
         Assert.Equal("rollout web green aborted at step 50%: aborted by the operator", abort.GetProperty("message").GetString());
@@ -155,18 +125,18 @@ public sealed class RolloutTests
     {
         await using var blue = CanaryBackend.Start("blue");
         await using var green = CanaryBackend.Start("green");
-        await using var lb = await HttpLb.StartAsync(Yaml(blue, green));
+        await using var lb = await HttpLb.StartAsync(BlueGreenRollout.Yaml(blue, green));
 
         var clock = Stopwatch.StartNew();
         await lb.CtlOkAsync("rollout web green --steps 10,100 --interval 200ms --min-requests 50");
-        var failed = await WaitForStateAsync(lb, "rolled_back");
+        var failed = await lb.WaitForRolloutAsync("rolled_back");
         Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(600), $"judged after {clock.ElapsedMilliseconds} ms, before 3 intervals");
         var verdict = Assert.Single(failed.GetProperty("verdicts").EnumerateArray());
         Assert.Equal("inconclusive", verdict.GetProperty("outcome").GetString());
         Assert.Contains("0 requests < min_requests 50", verdict.GetProperty("reason").GetString());
 
         await lb.CtlOkAsync("rollout web green --steps 10,100 --interval 200ms --min-requests 50 --on-inconclusive pause");
-        await WaitForStateAsync(lb, "paused");
+        await lb.WaitForRolloutAsync("paused");
         Assert.Equal(10, Share(await lb.CtlOkAsync("status"), "green"));
         await lb.CtlOkAsync("abort web");
     }
@@ -177,31 +147,31 @@ public sealed class RolloutTests
         await using var blue = CanaryBackend.Start("blue");
         await using var green = CanaryBackend.Start("green");
         const string block = "    rollout: { steps: [10, 50, 100], interval: 300ms, min_requests: 3, manual_gates: [50] }\n";
-        await using var lb = await HttpLb.StartAsync(Yaml(blue, green, rollout: block));
+        await using var lb = await HttpLb.StartAsync(BlueGreenRollout.Yaml(blue, green, rollout: block));
         await using var clients = new RolloutClients(lb.EndPoint, keepAlive: 2);
         await clients.WaitForAnswersAsync(20, Wait);
 
         // ctl rollout, then a reload of the unchanged file: the rollout carries on where it was.
         await lb.CtlOkAsync("rollout web green --steps 10,50,100 --interval 30s --min-requests 3");
-        var before = Rollout(await lb.CtlOkAsync("rollout-status web"));
+        var before = await lb.RolloutAsync();
         await lb.CtlOkAsync("reload");
-        var after = Rollout(await lb.CtlOkAsync("rollout-status web"));
+        var after = await lb.RolloutAsync();
         Assert.Equal("running", after.GetProperty("state").GetString());
         Assert.Equal(before.GetProperty("started_at").GetString(), after.GetProperty("started_at").GetString());
         Assert.Equal(10, Share(await lb.CtlOkAsync("status"), "green"));
         await lb.CtlOkAsync("abort web");
 
         // The file's active changes under its rollout block: the reload starts a rollout instead of a swap.
-        await lb.RewriteConfigAsync(Yaml(blue, green, active: "green", rollout: block));
+        await lb.RewriteConfigAsync(BlueGreenRollout.Yaml(blue, green, active: "green", rollout: block));
         var reload = await lb.CtlOkAsync("reload");
-        var fromFile = Rollout(await lb.CtlOkAsync("rollout-status web"));
+        var fromFile = await lb.RolloutAsync();
         Assert.Equal("file", fromFile.GetProperty("source").GetString());
         Assert.NotEqual(100, Share(await lb.CtlOkAsync("status"), "green"));
-        await WaitForStateAsync(lb, "awaiting_promote");
+        await lb.WaitForRolloutAsync("awaiting_promote");
         await lb.CtlOkAsync("reload"); // same file again: still waiting at the gate
-        Assert.Equal("awaiting_promote", Rollout(await lb.CtlOkAsync("rollout-status web")).GetProperty("state").GetString());
+        Assert.Equal("awaiting_promote", (await lb.RolloutAsync()).GetProperty("state").GetString());
         await lb.CtlOkAsync("promote web");
-        await WaitForStateAsync(lb, "completed");
+        await lb.WaitForRolloutAsync("completed");
         var status = await lb.CtlOkAsync("status");
         Assert.Equal(100, Share(status, "green"));
         Assert.Equal("file", status.GetProperty("services").GetProperty("web").GetProperty("source").GetString());
@@ -211,14 +181,11 @@ public sealed class RolloutTests
     [Fact]
     public async Task Rollout_UnderContinuousLoad_RollbackLosesNoRequest_OnlyGreensOwn500sAtTheStepShare()
     {
-        await using var blue = CanaryBackend.Start("blue");
-        await using var green = CanaryBackend.Start("green", failEvery: 5);
-        await using var lb = await HttpLb.StartAsync(Yaml(blue, green));
-        await using var clients = new RolloutClients(lb.EndPoint, keepAlive: 3, newConnection: 2);
-        await clients.WaitForAnswersAsync(50, Wait);
+        await using var setup = await BlueGreenRollout.StartAsync(keepAlive: 3, answers: 50, newConnection: 2, greenFailEvery: 5);
+        var (lb, clients) = (setup.Lb, setup.Clients);
 
         await lb.CtlOkAsync("rollout web green --steps 10,50,100 --interval 2s --min-requests 30 --max-error-rate 5%");
-        await WaitForStateAsync(lb, "rolled_back");
+        await lb.WaitForRolloutAsync("rolled_back");
         await clients.WaitForAnswersAsync(50, Wait);
         await clients.DisposeAsync();
 
@@ -233,17 +200,14 @@ public sealed class RolloutTests
     [Fact]
     public async Task Rollout_FaultInjectedMidStep_RollbackPublishedWithinIntervalPlusOneSecond()
     {
-        await using var blue = CanaryBackend.Start("blue");
-        await using var green = CanaryBackend.Start("green");
-        await using var lb = await HttpLb.StartAsync(Yaml(blue, green));
-        await using var clients = new RolloutClients(lb.EndPoint, keepAlive: 4);
-        await clients.WaitForAnswersAsync(50, Wait);
+        await using var setup = await BlueGreenRollout.StartAsync(keepAlive: 4, answers: 50);
+        var (lb, clients) = (setup.Lb, setup.Clients);
         await lb.CtlOkAsync("rollout web green --steps 20,100 --interval 2s --min-requests 30 --max-error-rate 5%");
         await Task.Delay(300);
 
         var fault = Stopwatch.StartNew();
-        green.FailEvery = 1;
-        await WaitForStateAsync(lb, "rolled_back", TimeSpan.FromSeconds(15));
+        setup.Green.FailEvery = 1;
+        await lb.WaitForRolloutAsync("rolled_back", timeout: TimeSpan.FromSeconds(15));
         var elapsed = fault.Elapsed;
 
         Assert.True(elapsed <= TimeSpan.FromSeconds(3), $"rollback published {elapsed.TotalMilliseconds:0} ms after the fault (interval 2 s)");
