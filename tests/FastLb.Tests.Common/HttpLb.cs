@@ -69,11 +69,15 @@ internal sealed partial class HttpLb : IAsyncDisposable
     private static string WithControlSocket(string yaml, string socket)
     {
         var line = $"  control_socket: {socket}\n";
+        yaml = ControlSocketLine().Replace(yaml, "");
         return AdminSection().IsMatch(yaml) ? AdminSection().Replace(yaml, $"admin:\n{line}", 1) : $"admin:\n{line}{yaml}";
     }
 
-    [GeneratedRegex(@"^admin:\n(  control_socket: .*\n)?", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^admin:\n", RegexOptions.Multiline)]
     private static partial Regex AdminSection();
+
+    [GeneratedRegex(@"^  control_socket: .*\n", RegexOptions.Multiline)]
+    private static partial Regex ControlSocketLine();
 
     public Task<HttpClientConnection> ConnectAsync() => HttpClientConnection.ConnectAsync(EndPoint).WaitAsync(Timeout);
 

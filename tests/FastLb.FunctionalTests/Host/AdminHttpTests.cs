@@ -11,28 +11,22 @@ namespace FastLb.FunctionalTests.Host;
 public class AdminHttpTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
-    private readonly TempDir _dir = new();
     private readonly DemoBackends _backends = new();
-    private FastLbRuntime _runtime = null!;
+    private HttpLb _lb = null!;
     private IPEndPoint _admin = null!;
     private IPEndPoint _web = null!;
 
     public async Task InitializeAsync()
     {
-        FastLb.Core.Diagnostics.Log.MinLevel = FastLb.Core.Diagnostics.LogLevel.Warn;
-        var yaml = _backends.TcpConfig(_dir.Path).Replace("admin:\n", "admin:\n  listen: 127.0.0.1:0\n");
-        var config = ConfigLoader.Parse(yaml, "admin-test.yaml", _dir.Path);
-        _runtime = new FastLbRuntime(() => config);
-        Assert.True(await _runtime.StartAsync(config, handleSignals: false).WaitAsync(Timeout));
-        _admin = _runtime.Admin!.EndPoint;
-        _web = _runtime.Proxy.Listeners[0].EndPoint;
+        _lb = await HttpLb.StartAsync("admin:\n  listen: 127.0.0.1:0\n" + _backends.TcpConfig());
+        _admin = _lb.Runtime.Admin!.EndPoint;
+        _web = _lb.EndPoint;
     }
 
     public async Task DisposeAsync()
     {
-        await _runtime.DisposeAsync().AsTask().WaitAsync(Timeout);
+        await _lb.DisposeAsync();
         await _backends.DisposeAsync().AsTask().WaitAsync(Timeout);
-        _dir.Dispose();
     }
 
     private async Task<(int Status, string Body)> RequestAsync(string method, string path)

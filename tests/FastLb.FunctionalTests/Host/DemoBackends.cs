@@ -1,4 +1,5 @@
 using FastLb.Host.Demo;
+using FastLb.Tests.Common;
 
 namespace FastLb.FunctionalTests.Host;
 
@@ -13,10 +14,15 @@ internal sealed class DemoBackends : IAsyncDisposable
 
     public DemoBackend[] All { get; }
 
-    /// <summary>A tcp listener on 127.0.0.1:0 in front of service web (blue active), control socket in <paramref name="dir"/>.</summary>
-    public string TcpConfig(string dir, string shares = "active: blue", string drainTimeout = "1s") => $"""
+    /// <summary>
+    /// A tcp listener on 127.0.0.1:0 in front of service web (blue active), control socket in <paramref name="dir"/>
+    /// (no admin section without it: <see cref="HttpLb"/> adds its own).
+    /// </summary>
+    public string TcpConfig(string? dir = null, string shares = "active: blue", string drainTimeout = "1s") => (dir is null ? "" : $"""
         admin:
           control_socket: {Path.Combine(dir, "fastlb.sock")}
+
+        """) + $"""
         defaults:
           connect_timeout: 1s
           drain_timeout: {drainTimeout}

@@ -13,30 +13,26 @@ namespace FastLb.FunctionalTests.Host;
 public class MetricsTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
-    private readonly TempDir _dir = new();
     private readonly DemoBackends _backends = new();
+    private HttpLb _lb = null!;
     private FastLbRuntime _runtime = null!;
     private IPEndPoint _admin = null!;
     private IPEndPoint _web = null!;
 
     public async Task InitializeAsync()
     {
-        FastLb.Core.Diagnostics.Log.MinLevel = FastLb.Core.Diagnostics.LogLevel.Warn;
-        var yaml = _backends.TcpConfig(_dir.Path, drainTimeout: "30s")
-            .Replace("admin:\n", "admin:\n  listen: 127.0.0.1:0\n")
+        var yaml = "admin:\n  listen: 127.0.0.1:0\n" + _backends.TcpConfig(drainTimeout: "30s")
             .Replace("    protocol: tcp\n    service: web\n", "    protocol: http\n    routes:\n      - match: { path_prefix: /status/ }\n        service: web\n      - match: { path: / }\n        service: web\n");
-        var config = ConfigLoader.Parse(yaml, "metrics-test.yaml", _dir.Path);
-        _runtime = new FastLbRuntime(() => config);
-        Assert.True(await _runtime.StartAsync(config, handleSignals: false).WaitAsync(Timeout));
+        _lb = await HttpLb.StartAsync(yaml);
+        _runtime = _lb.Runtime;
         _admin = _runtime.Admin!.EndPoint;
-        _web = _runtime.Proxy.Listeners[0].EndPoint;
+        _web = _lb.EndPoint;
     }
 
     public async Task DisposeAsync()
     {
-        await _runtime.DisposeAsync().AsTask().WaitAsync(Timeout);
+        await _lb.DisposeAsync();
         await _backends.DisposeAsync().AsTask().WaitAsync(Timeout);
-        _dir.Dispose();
     }
 
     [Fact]

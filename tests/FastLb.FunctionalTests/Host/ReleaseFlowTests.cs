@@ -13,34 +13,23 @@ namespace FastLb.FunctionalTests.Host;
 public class ReleaseFlowTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
-    private readonly TempDir _dir = new();
     private readonly DemoBackends _backends = new();
-    private FastLbRuntime _runtime = null!;
+    private HttpLb _lb = null!;
     private IPEndPoint _endPoint = null!;
-    private string ConfigPath => _dir.File("fastlb.yaml");
-    private string Socket => _dir.File("fastlb.sock");
 
     public async Task InitializeAsync()
     {
-        FastLb.Core.Diagnostics.Log.MinLevel = FastLb.Core.Diagnostics.LogLevel.Warn;
-        await File.WriteAllTextAsync(ConfigPath, _backends.TcpConfig(_dir.Path));
-        _runtime = new FastLbRuntime(() => ConfigLoader.LoadFile(ConfigPath));
-        Assert.True(await _runtime.StartAsync(ConfigLoader.LoadFile(ConfigPath), handleSignals: false).WaitAsync(Timeout));
-        _endPoint = new IPEndPoint(IPAddress.Loopback, _runtime.Proxy.Listeners[0].EndPoint.Port);
+        _lb = await HttpLb.StartAsync(_backends.TcpConfig());
+        _endPoint = _lb.EndPoint;
     }
 
     public async Task DisposeAsync()
     {
-        await _runtime.DisposeAsync().AsTask().WaitAsync(Timeout);
+        await _lb.DisposeAsync();
         await _backends.DisposeAsync().AsTask().WaitAsync(Timeout);
-        _dir.Dispose();
     }
 
-    private async Task<JsonElement> CtlAsync(string command)
-    {
-        var reply = await ControlClient.SendAsync(Socket, command, Timeout).WaitAsync(Timeout);
-        return JsonDocument.Parse(reply).RootElement.Clone();
-    }
+    private Task<JsonElement> CtlAsync(string command) => _lb.CtlAsync(command);
 
     [Fact]
     public async Task Swap_WhileConnectionsArriveContinuously_NoFailuresAndNoneToOldPoolAfterReply()
@@ -124,16 +113,16 @@ public class ReleaseFlowTests : IAsyncLifetime
     [Fact]
     public async Task Reload_GoodFileThenBadFile_AppliesFirstKeepsRunningConfigOnSecond()
     {
-        await File.WriteAllTextAsync(ConfigPath, _backends.TcpConfig(_dir.Path, shares: "split: { blue: 50, green: 50 }"));
+        await _lb.RewriteConfigAsync(_backends.TcpConfig(shares: "split: { blue: 50, green: 50 }"));
         var good = await CtlAsync("reload");
         Assert.True(good.GetProperty("ok").GetBoolean());
         var generation = good.GetProperty("generation").GetInt64();
 
-        await File.WriteAllTextAsync(ConfigPath, _backends.TcpConfig(_dir.Path, shares: "split: { blue: 50, gren: 50 }"));
+        await _lb.RewriteConfigAsync(_backends.TcpConfig(shares: "split: { blue: 50, gren: 50 }"));
         var bad = await CtlAsync("reload");
 
         Assert.False(bad.GetProperty("ok").GetBoolean());
-        Assert.Contains($"{ConfigPath}:", bad.GetProperty("error").GetString());
+        Assert.Contains($"{_lb.ConfigPath}:", bad.GetProperty("error").GetString());
         Assert.Contains("gren", bad.GetProperty("error").GetString());
         var status = await CtlAsync("status");
         Assert.Equal(generation, status.GetProperty("generation").GetInt64());
@@ -171,7 +160,7 @@ public class ReleaseFlowTests : IAsyncLifetime
     [Fact]
     public async Task ControlSocket_OverlongLine_RefusedWithError()
     {
-        var reply = await ControlClient.SendAsync(Socket, new string('x', ControlServer.MaxLineBytes + 10), Timeout).WaitAsync(Timeout);
+        var reply = await ControlClient.SendAsync(_lb.ControlSocket, new string('x', ControlServer.MaxLineBytes + 10), Timeout).WaitAsync(Timeout);
 
         Assert.Contains("longer than", reply);
     }
