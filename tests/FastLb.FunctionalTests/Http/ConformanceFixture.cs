@@ -17,22 +17,7 @@ public sealed class ConformanceFixture : IAsyncLifetime
             await connection.SendAsync(RawHttpBackend.Ok("conf-1", $"{request.Method} {request.Target} body={request.BodyText}"), ct);
             return true;
         });
-        Lb = await HttpLb.StartAsync($"""
-            defaults:
-              connect_timeout: 1s
-            listeners:
-              - name: web
-                bind: 127.0.0.1:0
-                protocol: http
-                routes:
-                  - service: web
-            services:
-              web:
-                active: main
-                pools:
-                  main:
-                    - {Backend.EndPoint}
-            """);
+        Lb = await HttpLb.StartAsync(OneServiceConfig.Yaml(Backend));
     }
 
     public async Task DisposeAsync()

@@ -37,20 +37,7 @@ public sealed class HttpClientConnectionTests : IAsyncLifetime
     [Fact]
     public async Task ContentLengthZeroResponse_ThroughFastLb_ForwardedWithoutWaitingForABody()
     {
-        await using var lb = await HttpLb.StartAsync($"""
-            listeners:
-              - name: web
-                bind: 127.0.0.1:0
-                protocol: http
-                routes:
-                  - service: web
-            services:
-              web:
-                active: main
-                pools:
-                  main:
-                    - {_backend.EndPoint}
-            """);
+        await using var lb = await HttpLb.StartAsync(OneServiceConfig.Yaml(_backend));
         await using var client = await lb.ConnectAsync();
 
         var first = await client.GetAsync("/a").WaitAsync(Timeout);

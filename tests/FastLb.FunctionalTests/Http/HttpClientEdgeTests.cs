@@ -16,24 +16,7 @@ public sealed class HttpClientEdgeTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _backend = RawHttpBackend.Start("edge-1");
-        _lb = await HttpLb.StartAsync($"""
-            defaults:
-              connect_timeout: 1s
-              request_head_timeout: 500ms
-              keepalive_timeout: 60s
-            listeners:
-              - name: web
-                bind: 127.0.0.1:0
-                protocol: http
-                routes:
-                  - service: web
-            services:
-              web:
-                active: main
-                pools:
-                  main:
-                    - {_backend.EndPoint}
-            """);
+        _lb = await HttpLb.StartAsync(OneServiceConfig.Yaml([("main", [_backend])], defaultsExtra: "  request_head_timeout: 500ms\n  keepalive_timeout: 60s"));
     }
 
     public async Task DisposeAsync()

@@ -7,24 +7,8 @@ namespace FastLb.FunctionalTests.Http;
 
 public sealed class HttpProxyEdgeTests
 {
-    private static string Config(RawHttpBackend backend, string serviceExtra = "", string defaultsExtra = "") => $"""
-        defaults:
-          connect_timeout: 1s
-        {defaultsExtra}
-        listeners:
-          - name: web
-            bind: 127.0.0.1:0
-            protocol: http
-            routes:
-              - service: web
-        services:
-          web:
-            active: main
-        {serviceExtra}
-            pools:
-              main:
-                - {backend.EndPoint}
-        """;
+    private static string Config(RawHttpBackend backend, string serviceExtra = "", string defaultsExtra = "", string drainTimeout = "5s") =>
+        OneServiceConfig.Yaml([("main", [backend])], serviceExtra: serviceExtra, drainTimeout: drainTimeout, defaultsExtra: defaultsExtra);
 
     [Fact]
     public async Task Upgrade_101_BecomesTunnel_EchoBothWays_CountedOnBackend()
@@ -35,7 +19,7 @@ public sealed class HttpProxyEdgeTests
             await c.EchoUntilFinAsync(ct);
             return false;
         });
-        await using var lb = await HttpLb.StartAsync(Config(backend, "    drain_timeout: 0s"));
+        await using var lb = await HttpLb.StartAsync(Config(backend, drainTimeout: "0s"));
         await using var client = await lb.ConnectAsync();
 
         var response = await client.RequestAsync("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket, h2c\r\n\r\n");
@@ -65,7 +49,7 @@ public sealed class HttpProxyEdgeTests
             await Task.Delay(Timeout.Infinite, ct);
             return false;
         });
-        await using var lb = await HttpLb.StartAsync(Config(backend, "    response_head_timeout: 300ms"));
+        await using var lb = await HttpLb.StartAsync(Config(backend, "response_head_timeout: 300ms"));
         await using var client = await lb.ConnectAsync();
 
         var response = await client.RequestAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -179,7 +163,7 @@ public sealed class HttpProxyEdgeTests
             await Task.Delay(Timeout.Infinite, ct);
             return false;
         });
-        await using var lb = await HttpLb.StartAsync(Config(backend, "    idle_timeout: 300ms"));
+        await using var lb = await HttpLb.StartAsync(Config(backend, "idle_timeout: 300ms"));
         await using var client = await lb.ConnectAsync();
 
         // The head and the first bytes go out; then the body makes no progress and the response is cut.

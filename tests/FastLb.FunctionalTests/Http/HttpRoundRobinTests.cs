@@ -15,21 +15,7 @@ public sealed class HttpRoundRobinTests
     {
         await using var a = RawHttpBackend.Start("a");
         await using var b = RawHttpBackend.Start("b");
-        await using var lb = await HttpLb.StartAsync($"""
-            listeners:
-              - name: web
-                bind: 127.0.0.1:0
-                protocol: http
-                routes:
-                  - service: web
-            services:
-              web:
-                balance: round_robin
-                pools:
-                  main:
-                    - {a.EndPoint}
-                    - {b.EndPoint}
-            """);
+        await using var lb = await HttpLb.StartAsync(OneServiceConfig.Yaml([("main", [a, b])], serviceExtra: "balance: round_robin"));
 
         var names = new List<string?>();
         for (var i = 0; i < 6; i++)

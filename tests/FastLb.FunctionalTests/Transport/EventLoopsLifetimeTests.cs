@@ -41,19 +41,7 @@ public sealed class EventLoopsLifetimeTests
 
     private static async Task ServeOneRequestAsync(RawHttpBackend backend)
     {
-        await using var lb = await HttpLb.StartAsync($"""
-            listeners:
-              - name: web
-                bind: 127.0.0.1:0
-                protocol: http
-                routes:
-                  - service: web
-            services:
-              web:
-                pools:
-                  main:
-                    - {backend.EndPoint}
-            """);
+        await using var lb = await HttpLb.StartAsync(OneServiceConfig.Yaml(backend));
         Assert.True(lb.Server.Loops.Count >= 2);
         var response = await lb.SendOnceAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         Assert.Equal(200, response.Status);
