@@ -15,8 +15,8 @@ namespace FastLb.Proxy.Tcp;
 /// </remarks>
 internal sealed partial class TcpProxyConnection
 {
-    /// <summary>A splice from the socket that moved at least this much is followed by another (see the relay loop).</summary>
-    private const int SpliceAgainThreshold = 16 * 1024;
+    /// <summary>The bytes of one pipe slot: a pipe of N bytes holds N / PipeSlotBytes buffers (skb fragments).</summary>
+    private static readonly int PipeSlotBytes = Environment.SystemPageSize;
 
     private long _lastUpstreamMs;
     private long _lastDownstreamMs;
@@ -102,12 +102,15 @@ internal sealed partial class TcpProxyConnection
                             throw new SocketException((int)SocketError.OperationAborted);
                         }
                     }
-                    // A small read means the socket is drained (a later arrival is a new edge): park instead of
-                    // spending a splice call to learn EAGAIN. A large one may have stopped at the pipe's slots (one
-                    // per skb fragment: 256 MTU-sized packets fill a 1 MiB pipe's slots at ~370 KB) with more queued
-                    // and no new edge coming, so go again until a short read or EAGAIN. Small packets never fill the
-                    // slots: the kernel coalesces them into shared buffers as they arrive.
-                    if (n < SpliceAgainThreshold)
+                    // splice(2) from a socket stops at the first of: the queue is empty, the length asked for, or the
+                    // pipe is out of slots (one per skb fragment, each holding at least one byte). Only the first is
+                    // "drained", and only that one may park: a later arrival is a new edge, but bytes already queued
+                    // raise none. A splice that moved fewer bytes than the pipe has slots cannot have run out of
+                    // slots (nor of length), so it emptied the queue; any larger one goes again until EAGAIN or such
+                    // a short read. Counting bytes against a fixed threshold instead is wrong for small pipes (a pipe
+                    // the kernel cut to two pages past fs.pipe-user-pages-soft holds two MTU-sized packets) and left
+                    // the rest of a burst parked until the peer sent again.
+                    if (n < pipe.Capacity / PipeSlotBytes)
                     {
                         n = -1;
                     }

@@ -12,12 +12,12 @@ namespace FastLb.FunctionalTests.Tcp;
 /// the client's reply: the client must get every byte without waiting for a new packet to wake the relay.
 /// </summary>
 /// <remarks>
-/// Over veth this does not reproduce the stall, measured with strace: every splice of the 16 KiB pipe moved exactly
-/// 16,384 bytes (5,118 of 5,146 calls, the rest the end of a burst), because a veth hands the sender's page
-/// fragments to the receiver without copying and TCP coalesces adjacent ranges of one page, so each pipe slot holds
-/// a full page, never one 1448-byte packet as a NIC's receive buffers do. The relay therefore does not rely on the
-/// slot count: any splice of 16 KiB or more is followed by another until a short read or EAGAIN, and this test
-/// guards the path end to end at a real MTU.
+/// Over veth the slots usually fill by bytes: a veth hands the sender's page fragments to the receiver without
+/// copying and TCP coalesces adjacent ranges of one page, so most slots hold a full page. Not always: with the 4-slot
+/// pipe a burst once ended short of a page boundary (a splice under 16 KiB with more queued), and a relay that took
+/// such a read for "drained" waited for an edge that never came. The relay now parks only after a splice that moved
+/// fewer bytes than the pipe has slots (which cannot have run out of slots), and this test guards that end to end.
+/// </remarks>
 /// </remarks>
 public sealed class SpliceRealMtuTests
 {
