@@ -114,7 +114,6 @@ internal sealed partial class ConfigBinder
             Fallback = f.TryGetValue("fallback", out var fallback) ? BindFallback(fallback, name, pools) : null,
             Tls = f.TryGetValue("tls", out var tls) ? BindUpstreamTls(tls, context) : null,
         };
-        if (service.Tls is not null) CheckUpstreamTlsHealth(tls!, context, service.HealthCheck, service.Pools);
         return _errors.Count > before ? null : service;
     }
 

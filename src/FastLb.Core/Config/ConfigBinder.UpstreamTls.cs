@@ -61,18 +61,4 @@ internal sealed partial class ConfigBinder
             ClientCertPath = client?.Path,
         };
     }
-
-    /// <summary>Active http checks are plain HTTP: against backends that expect TLS they could never pass, so that combination is refused.</summary>
-    private void CheckUpstreamTlsHealth(ConfigEntry tlsEntry, string context, HealthCheckConfig? serviceCheck, IReadOnlyList<PoolConfig> pools)
-    {
-        var http = serviceCheck is { Kind: HealthCheckKind.Http } ? "the service's health_check" : null;
-        foreach (var pool in pools)
-        {
-            if (http is null && pool.HealthCheck is { Kind: HealthCheckKind.Http }) http = $"pool '{pool.Name}''s health_check";
-        }
-        if (http is not null)
-        {
-            Error(tlsEntry.Key, $"{context} speaks TLS to its backends, but {http} is an http check, which is sent in plain text; use a tcp check (health_check: {{ type: tcp }}) with tls");
-        }
-    }
 }

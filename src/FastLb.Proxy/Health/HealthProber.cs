@@ -1,9 +1,12 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using FastLb.Core.Config;
 using FastLb.Core.Diagnostics;
 using FastLb.Core.Health;
 using FastLb.Core.Routing;
+using FastLb.Core.Tls;
+using FastLb.Proxy.Tls;
 using FastLb.Proxy.Transport;
 
 namespace FastLb.Proxy.Health;
@@ -12,7 +15,9 @@ namespace FastLb.Proxy.Health;
 /// Runs the active health checks of every backend of every pool (shared or not) on one thread with its own epoll:
 /// a non-blocking connect (tcp) or connect + one GET and its status line (http), cut at the timeout, then the next
 /// check at start + interval, so checks of one backend never overlap. Each backend's first check starts at a random
-/// offset within its interval, so checks of many backends never align.
+/// offset within its interval, so checks of many backends never align. An http check of a service with <c>tls</c>
+/// speaks the service's TLS: once connected, the socket goes to a <see cref="TlsCheck"/> (SslStream on the thread
+/// pool) and its result comes back here through a queue; the deadline stays here.
 /// </summary>
 /// <remarks>
 /// Cheap by construction: a check is a handful of syscalls on raw fds (socket, connect, epoll_ctl, send, recv, close)
@@ -39,6 +44,10 @@ internal sealed unsafe class HealthProber : IDisposable
     private readonly PriorityQueue<ProbeTarget, long> _due = new();
     private readonly PriorityQueue<ProbeTarget, long> _deadlines = new();
     private readonly Random _random;
+    private readonly ConcurrentQueue<TlsCheck> _tlsDone = new();
+    private readonly Action<TlsCheck> _onTlsDone;
+    private readonly Lock _wakeLock = new(); // a TLS check may finish after Dispose closed the eventfd
+    private bool _wakeClosed;
     private RoutingTable? _seen;
     private volatile bool _stopping;
     private long _checks;
@@ -55,6 +64,7 @@ internal sealed unsafe class HealthProber : IDisposable
         if (_wakeFd < 0) throw SocketSyscalls.ToException(-_wakeFd);
         SocketSyscalls.EpollAdd(_epfd, _wakeFd, SocketSyscalls.EPOLLIN | SocketSyscalls.EPOLLET, WakeToken);
         _thread = new Thread(Run) { IsBackground = true, Name = "fastlb-health" };
+        _onTlsDone = OnTlsDone;
     }
 
     /// <summary>Checks run since start (tests and the perf harness).</summary>
@@ -75,7 +85,13 @@ internal sealed unsafe class HealthProber : IDisposable
     public void Start() => _thread.UnsafeStart();
 
     /// <summary>Looks at the routing table at once (after a publish) instead of within <see cref="MaxWaitMs"/>.</summary>
-    public void Wake() => SocketSyscalls.SignalEventFd(_wakeFd);
+    public void Wake()
+    {
+        lock (_wakeLock)
+        {
+            if (!_wakeClosed) SocketSyscalls.SignalEventFd(_wakeFd);
+        }
+    }
 
     private static long NowMs => Environment.TickCount64;
 
@@ -107,6 +123,7 @@ internal sealed unsafe class HealthProber : IDisposable
                         if (target is null || target.Sequence != (uint)(token >> 32) || target.Phase == ProbePhase.Idle) continue;
                         OnReady(target, mask);
                     }
+                    while (_tlsDone.TryDequeue(out var check)) FinishTls(check);
                 }
                 catch (Exception e)
                 {
@@ -151,17 +168,19 @@ internal sealed unsafe class HealthProber : IDisposable
                     var poolConfig = service.Config.FindPool(pool.Name);
                     var check = poolConfig is null ? null : service.Config.CheckFor(poolConfig);
                     if (check is null) continue;
+                    var tls = UpstreamTls.For(service.Config.Tls);
                     foreach (var b in pool.Backends)
                     {
                         present.Add(b.State);
                         if (_targets.TryGetValue(b.State, out var target))
                         {
                             target.EndPoint = b.EndPoint;
+                            target.Tls = tls; // the next check speaks the reloaded settings
                             if (target.Update(check) && target.Phase == ProbePhase.Idle) Schedule(target, now + Offset(check));
                             continue;
                         }
                         var slot = _freeSlots.Count > 0 ? _freeSlots.Pop() : _slots.Count;
-                        target = new ProbeTarget(b.State, b.EndPoint, check, slot);
+                        target = new ProbeTarget(b.State, b.EndPoint, check, slot) { Tls = tls };
                         if (slot == _slots.Count) _slots.Add(target);
                         else _slots[slot] = target;
                         _targets[b.State] = target;
@@ -206,7 +225,13 @@ internal sealed unsafe class HealthProber : IDisposable
         {
             _deadlines.Dequeue();
             if (target.Removed || target.Phase == ProbePhase.Idle || target.DeadlineMs != deadline) continue;
-            Finish(target, passed: false, 0, target.Phase == ProbePhase.Connecting ? "connect timeout" : "timeout");
+            var reason = target.Phase switch
+            {
+                ProbePhase.Connecting => "connect timeout",
+                ProbePhase.Tls when target.TlsCheck is { HandshakeDone: false } => UpstreamTlsFailures.CheckError(UpstreamTlsFailure.Timeout),
+                _ => "timeout",
+            };
+            Finish(target, passed: false, 0, reason);
         }
     }
 
@@ -257,6 +282,7 @@ internal sealed unsafe class HealthProber : IDisposable
 
     private void OnReady(ProbeTarget target, uint mask)
     {
+        if (target.Phase == ProbePhase.Tls) return; // an event from before the socket went to its TLS check
         if (target.Phase == ProbePhase.Connecting)
         {
             if ((mask & (SocketSyscalls.EPOLLOUT | SocketSyscalls.EPOLLERR | SocketSyscalls.EPOLLHUP)) == 0) return;
@@ -286,6 +312,11 @@ internal sealed unsafe class HealthProber : IDisposable
             Finish(target, passed: true, 0, null);
             return;
         }
+        if (target.Tls is { } tls)
+        {
+            StartTls(target, tls);
+            return;
+        }
         var request = target.Request;
         long sent;
         fixed (byte* p = request) sent = SocketSyscalls.Send(target.Fd, p, request.Length);
@@ -297,6 +328,33 @@ internal sealed unsafe class HealthProber : IDisposable
         }
         target.Phase = ProbePhase.Reading;
         ReadStatus(target);
+    }
+
+    /// <summary>Hands the connected socket to a <see cref="TlsCheck"/>; its result comes back through <see cref="OnTlsDone"/>.</summary>
+    private void StartTls(ProbeTarget target, UpstreamTls tls)
+    {
+        SocketSyscalls.EpollDelete(_epfd, target.Fd); // the TLS check's socket waits on the runtime's own engine from here
+        var check = new TlsCheck(target, target.Fd);
+        target.Fd = -1;
+        target.TlsCheck = check;
+        target.Phase = ProbePhase.Tls;
+        _ = check.RunAsync(tls, target.Request, target.State.Address, _onTlsDone);
+    }
+
+    /// <summary>Any thread: a TLS check ended; the prober records it.</summary>
+    private void OnTlsDone(TlsCheck check)
+    {
+        _tlsDone.Enqueue(check);
+        Wake();
+    }
+
+    private void FinishTls(TlsCheck check)
+    {
+        var target = check.Target;
+        // Cut at its deadline, or its backend left: that check was already recorded or is gone.
+        if (target.Removed || target.Phase != ProbePhase.Tls || !ReferenceEquals(target.TlsCheck, check)) return;
+        if (check.Error is { } error) Finish(target, passed: false, 0, error, check.Detail);
+        else Finish(target, target.Config.Expect.Contains(check.Status), check.Status, null);
     }
 
     /// <summary>Reads up to the status code ("HTTP/1.1 200"); waits for the next edge on EAGAIN.</summary>
@@ -330,7 +388,7 @@ internal sealed unsafe class HealthProber : IDisposable
     }
 
     /// <summary>The status code of "HTTP/1.x DDD", or -1.</summary>
-    private static int ParseStatus(ReadOnlySpan<byte> line)
+    internal static int ParseStatus(ReadOnlySpan<byte> line)
     {
         if (!line.StartsWith("HTTP/1."u8) || line[8] != (byte)' ') return -1;
         var code = 0;
@@ -343,14 +401,15 @@ internal sealed unsafe class HealthProber : IDisposable
         return code is >= 100 and <= 599 ? code : -1;
     }
 
-    private void Finish(ProbeTarget target, bool passed, int status, string? error)
+    /// <param name="detail">What TLS said, added to the log line of a state change; null for other checks.</param>
+    private void Finish(ProbeTarget target, bool passed, int status, string? error, string? detail = null)
     {
         CloseCheck(target);
         var latency = Stopwatch.GetElapsedTime(target.StartedTimestamp);
         var transition = target.State.Health.RecordCheck(new CheckResult(passed, status, passed ? null : error, latency), target.Config);
         if (transition is { } t)
         {
-            var line = $"health {target.Label} {Name(t.From)} -> {Name(t.To)}: {t.Reason}";
+            var line = $"health {target.Label} {Name(t.From)} -> {Name(t.To)}: {t.Reason}{(detail is null ? "" : $"; {detail}")}";
             if (t.To == HealthStatus.Unhealthy) Log.Warn(line);
             else Log.Info(line);
         }
@@ -365,6 +424,11 @@ internal sealed unsafe class HealthProber : IDisposable
         {
             SocketSyscalls.Close(target.Fd); // also leaves the epoll set
             target.Fd = -1;
+        }
+        if (target.TlsCheck is { } check)
+        {
+            check.Dispose();
+            target.TlsCheck = null;
         }
         target.Phase = ProbePhase.Idle;
     }
@@ -396,6 +460,10 @@ internal sealed unsafe class HealthProber : IDisposable
         Wake();
         if (_thread.IsAlive) _thread.Join(TimeSpan.FromSeconds(2));
         SocketSyscalls.Close(_epfd);
-        SocketSyscalls.Close(_wakeFd);
+        lock (_wakeLock)
+        {
+            _wakeClosed = true;
+            SocketSyscalls.Close(_wakeFd);
+        }
     }
 }

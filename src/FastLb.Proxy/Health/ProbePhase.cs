@@ -11,4 +11,7 @@ internal enum ProbePhase : byte
 
     /// <summary>HTTP: the request went out; reading the status line.</summary>
     Reading,
+
+    /// <summary>HTTP over the service's TLS: a <see cref="TlsCheck"/> has the socket (handshake, request, status line).</summary>
+    Tls,
 }

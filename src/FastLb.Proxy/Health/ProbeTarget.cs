@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using FastLb.Core.Config;
 using FastLb.Core.Routing;
+using FastLb.Proxy.Tls;
 
 namespace FastLb.Proxy.Health;
 
@@ -21,6 +22,12 @@ internal sealed class ProbeTarget(BackendState state, IPEndPoint endPoint, Healt
 
     /// <summary>HTTP: the whole request, built when the settings change, sent as is by every check.</summary>
     public byte[] Request { get; private set; } = BuildRequest(config, state.Address);
+
+    /// <summary>The service's TLS to its backends: an http check speaks it too; null = plain (tcp checks always connect plain).</summary>
+    public UpstreamTls? Tls { get; set; }
+
+    /// <summary>The TLS check in flight (phase <see cref="ProbePhase.Tls"/>); it owns the socket then.</summary>
+    public TlsCheck? TlsCheck { get; set; }
 
     public ProbePhase Phase { get; set; }
     public int Fd { get; set; } = -1;

@@ -90,31 +90,39 @@ internal sealed class UpstreamTls
     /// <summary>The handshake over any stream that honours <paramref name="deadline"/> (see the overload above).</summary>
     public async Task<UpstreamTlsOutcome> HandshakeAsync(Stream transport, BackendState backend, CancellationToken deadline)
     {
+        var outcome = await AuthenticateAsync(transport, backend.Address, deadline).ConfigureAwait(false);
+        if (outcome.Stream is null) backend.Tls.Failed(outcome.Failure);
+        else backend.Tls.Completed();
+        return outcome;
+    }
+
+    /// <summary>
+    /// The handshake itself, counted nowhere (health checks use it: their handshakes are not the backend's traffic).
+    /// On failure <paramref name="transport"/> is disposed and the outcome says why.
+    /// </summary>
+    public async Task<UpstreamTlsOutcome> AuthenticateAsync(Stream transport, string address, CancellationToken deadline)
+    {
         var verdict = new Verdict(Config.Verify);
         var ssl = new SslStream(transport, leaveInnerStreamOpen: false);
         var options = new SslClientAuthenticationOptions
         {
-            TargetHost = TargetHostFor(backend.Address),
+            TargetHost = TargetHostFor(address),
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             CertificateChainPolicy = _chainPolicy,
             ClientCertificateContext = _clientCertificate,
             RemoteCertificateValidationCallback = verdict.Validate,
         };
-        UpstreamTlsOutcome outcome;
         try
         {
             await ssl.AuthenticateAsClientAsync(options, deadline).ConfigureAwait(false);
-            outcome = new UpstreamTlsOutcome(ssl, default, null);
+            return new UpstreamTlsOutcome(ssl, default, null);
         }
         catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException or ObjectDisposedException)
         {
             await ssl.DisposeAsync().ConfigureAwait(false);
             var reason = verdict.Failure ?? (deadline.IsCancellationRequested ? UpstreamTlsFailure.Timeout : UpstreamTlsFailure.Handshake);
-            outcome = new UpstreamTlsOutcome(null, reason, verdict.Detail ?? Innermost(e).Message);
+            return new UpstreamTlsOutcome(null, reason, verdict.Detail ?? Innermost(e).Message);
         }
-        if (outcome.Stream is null) backend.Tls.Failed(outcome.Failure);
-        else backend.Tls.Completed();
-        return outcome;
     }
 
     /// <summary>

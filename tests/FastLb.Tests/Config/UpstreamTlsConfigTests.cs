@@ -129,14 +129,15 @@ public sealed class UpstreamTlsConfigTests : IDisposable
     }
 
     [Fact]
-    public void Parse_HttpHealthCheckWithTls_ErrorAtTls()
+    public void Parse_HttpHealthCheckWithTls_AcceptedAndRunsOverTheServiceTls()
     {
-        var error = SingleError(Yaml($$"""
+        var config = ConfigLoader.Parse(Yaml($$"""
                   ca: {{_caFile}}
-            """, "    health_check: { type: http, path: /healthz }"));
+            """, "    health_check: { type: http, path: /healthz }"), "ok.yaml");
 
-        Assert.Equal((5, 5), (error.Line, error.Column));
-        Assert.Contains("http check, which is sent in plain text", error.Message, StringComparison.Ordinal);
+        var service = config.Services[0];
+        Assert.Equal(HealthCheckKind.Http, service.HealthCheck!.Kind);
+        Assert.NotNull(service.Tls);
     }
 
     [Fact]
