@@ -12,6 +12,9 @@ internal static class ModelLabels
     /// <summary>No model could be read from the request.</summary>
     public const string None = "_none";
 
+    /// <summary>The pool label of requests refused before a pool was chosen (by <c>token_limits</c>).</summary>
+    public const string NoPool = "_none";
+
     /// <summary>The label of a <c>model_prefix:</c> entry: the prefix and a '*'.</summary>
     public static string OfPrefix(string prefix) => prefix + "*";
 }

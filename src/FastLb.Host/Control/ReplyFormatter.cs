@@ -204,7 +204,8 @@ internal static class ReplyFormatter
         string Ms(JsonElement m, string name) => m.GetProperty(name).ValueKind == JsonValueKind.Number ? m.GetProperty(name).GetDouble().ToString("0.#", inv) : "-";
         foreach (var m in models.EnumerateArray())
         {
-            sb.Append("  model ").Append(m.GetProperty("model").GetString()).Append(" on ").Append(m.GetProperty("pool").GetString())
+            var pool = m.GetProperty("pool").GetString();
+            sb.Append("  model ").Append(m.GetProperty("model").GetString()).Append(pool == "_none" ? " refused by token limits" : " on " + pool)
               .Append("  requests ").Append(m.GetProperty("requests").GetInt64())
               .Append("  429 ").Append(m.GetProperty("status_429").GetInt64())
               .Append("  tokens ").Append(m.GetProperty("prompt_tokens").GetInt64()).Append(" in / ").Append(m.GetProperty("completion_tokens").GetInt64()).Append(" out")

@@ -65,6 +65,11 @@ internal sealed partial class HttpProxyConnection
             .Record(_current.Status, firstByte, stream, usage.PromptTokens, usage.CompletionTokens);
     }
 
+    /// <summary>A model request token_limits refused before a pool was chosen: counted on the pool label <see cref="ModelLabels.NoPool"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CountTokenLimitRefusal(string service) =>
+        _current.ModelTraffic?.Get(service, ModelLabels.NoPool, _current.ModelLabel!).Record(429, -1, -1, 0, 0);
+
     private bool IsJsonPost()
     {
         if (_request.Method != HttpMethodKind.Post || !_request.TryGetHeader("content-type"u8, out var type)) return false;

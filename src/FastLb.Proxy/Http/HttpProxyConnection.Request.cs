@@ -22,10 +22,6 @@ internal sealed partial class HttpProxyConnection
     {
         Enter(RequestPhase.Routing);
         if (_strictSni is not null && !HostMatchesSni()) return await AnswerAsync(421, bodyConsumed: !_request.HasBody).ConfigureAwait(false);
-        if (_owner.Config.TokenLimits is { } limits && !EnterTokenLimits(limits, out var retryAfter))
-        {
-            return await AnswerTokenLimitAsync(retryAfter, bodyConsumed: !_request.HasBody).ConfigureAwait(false);
-        }
         // One table per request: this request sees the old table or the new one, never a mix.
         var table = _proxy.Router.Current;
         var routes = table.FindListener(_listener.Name);
@@ -39,6 +35,12 @@ internal sealed partial class HttpProxyConnection
         }
         _current.Generation = table.Generation;
         if (route is null) return await AnswerAsync(404, bodyConsumed).ConfigureAwait(false);
+        // Checked once routed, so a refusal is counted under the model the request named (no pool was chosen yet).
+        if (_owner.Config.TokenLimits is { } limits && !EnterTokenLimits(limits, out var retryAfter))
+        {
+            CountTokenLimitRefusal(route.Service.Name);
+            return await AnswerTokenLimitAsync(retryAfter, bodyConsumed).ConfigureAwait(false);
+        }
 
         var service = route.Service;
         _current.RouteNumber = route.Number;

@@ -102,6 +102,57 @@ public sealed class ModelMetricsTests
     }
 
     [Fact]
+    public async Task TokenLimitRefusal_CountedUnderItsModelOnPoolNone()
+    {
+        await using var backend = FakeOpenAiBackend.Start("v1");
+        // 3 prompt + 5 completion tokens an answer: the first answer empties the 8-token bucket for about 4 minutes.
+        await using var lb = await HttpLb.StartAsync($$"""
+            listeners:
+              - name: ai
+                bind: 127.0.0.1:0
+                protocol: http
+                models:
+                  gpt-4o-latest: { service: llm, model: gpt-4o-2026 }
+                routes:
+                  - service: llm
+                token_limits: { tokens_per_minute: 2, burst: 8 }
+            services:
+              llm:
+                pools: { v1: [ {{backend.EndPoint}} ] }
+            """);
+        const string Body = """{"model":"gpt-4o-latest","messages":[{"role":"user","content":"one two three"}]}""";
+        await using (var first = await SseTestClient.ConnectAsync(lb.EndPoint).WaitAsync(Wait))
+        {
+            await first.PostAsync(Body).WaitAsync(Wait);
+            Assert.Equal(200, first.Status);
+        }
+        // The charge lands when the first request ends: send until the bucket has refused two.
+        var refused = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (refused < 2)
+        {
+            Assert.True(clock.Elapsed < Wait, "two requests refused by the token bucket");
+            await using var client = await SseTestClient.ConnectAsync(lb.EndPoint).WaitAsync(Wait);
+            await client.PostAsync(Body).WaitAsync(Wait);
+            if (client.Status == 429) refused++;
+        }
+
+        var metrics = new MetricsExposition(lb.Runtime).Render();
+        Assert.Empty(PrometheusExposition.Validate(metrics));
+        double Sum(string family, string pool) => PrometheusExposition.Sum(metrics, family, ("service", "llm"), ("pool", pool), ("model", "gpt-4o-latest"));
+        Assert.Equal((2, 2), (Sum("fastlb_model_requests_total", "_none"), Sum("fastlb_model_rate_limited_total", "_none")));
+        Assert.Equal(0, Sum("fastlb_model_rate_limited_total", "v1"));
+        Assert.Equal(0, PrometheusExposition.Sum(metrics, "fastlb_model_time_to_first_byte_seconds_count", ("pool", "_none")));
+        Assert.Equal(backend.Requests, (int)Sum("fastlb_model_requests_total", "v1")); // the refused never reached it
+
+        var status = await lb.CtlOkAsync("status");
+        var none = status.GetProperty("services").GetProperty("llm").GetProperty("models").EnumerateArray()
+            .Single(m => m.GetProperty("pool").GetString() == "_none");
+        Assert.Equal(("gpt-4o-latest", 2, 2), (none.GetProperty("model").GetString(), none.GetProperty("requests").GetInt64(), none.GetProperty("status_429").GetInt64()));
+        Assert.Contains("  model gpt-4o-latest refused by token limits  requests 2  429 2  ", ReplyFormatter.Format(status.GetRawText()), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ListenerWithoutModelRoutes_NoModelSeries()
     {
         await using var backend = FakeOpenAiBackend.Start("v1");
