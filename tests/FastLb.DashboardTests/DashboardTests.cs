@@ -14,7 +14,8 @@ namespace FastLb.DashboardTests;
 /// The dashboard in a real headless browser (Debian's chromium through Playwright) against a running FastLb with
 /// blue and green backends: what a user watching a release sees change.
 /// </summary>
-public sealed class DashboardTests : IAsyncLifetime
+[Collection(ChromiumCollection.Name)]
+public sealed class DashboardTests(ChromiumBrowser chromium) : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
@@ -24,8 +25,7 @@ public sealed class DashboardTests : IAsyncLifetime
     private readonly string _dir = Directory.CreateTempSubdirectory("fastlb-dash-").FullName;
     private readonly DemoBackend[] _backends = [new("blue-1"), new("blue-2"), new("green-1"), new("green-2")];
     private FastLbRuntime? _runtime;
-    private IPlaywright? _playwright;
-    private IBrowser? _browser;
+    private IBrowserContext? _context;
 
     private string Socket => Path.Combine(_dir, "fastlb.sock");
 
@@ -53,16 +53,12 @@ public sealed class DashboardTests : IAsyncLifetime
         var config = ConfigLoader.Parse(yaml, "dashboard-test.yaml", _dir);
         _runtime = new FastLbRuntime(() => config);
         Assert.True(await _runtime.StartAsync(config, handleSignals: false).WaitAsync(Timeout));
-        if (!File.Exists(ChromiumFactAttribute.Path)) return;
-        _playwright = await Playwright.CreateAsync().WaitAsync(Timeout);
-        _browser = await _playwright.Chromium.LaunchAsync(new() { ExecutablePath = ChromiumFactAttribute.Path, Args = ["--no-sandbox"], Headless = true })
-            .WaitAsync(Timeout);
+        if (chromium.Browser is not null) _context = await chromium.NewContextAsync().WaitAsync(Timeout);
     }
 
     public async Task DisposeAsync()
     {
-        if (_browser is not null) await _browser.DisposeAsync().AsTask().WaitAsync(Timeout);
-        _playwright?.Dispose();
+        if (_context is not null) await _context.DisposeAsync().AsTask().WaitAsync(Timeout);
         if (_runtime is not null) await _runtime.DisposeAsync().AsTask().WaitAsync(Timeout);
         foreach (var b in _backends) await b.DisposeAsync().AsTask().WaitAsync(Timeout);
         Directory.Delete(_dir, recursive: true);
@@ -71,7 +67,7 @@ public sealed class DashboardTests : IAsyncLifetime
     [ChromiumFact]
     public async Task Swap_ThePageShowsTheBarMoveBluesCountdownAndTheEvent()
     {
-        var page = await _browser!.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 720 } });
+        var page = await _context!.NewPageAsync();
         await page.GotoAsync($"http://{_runtime!.Admin!.EndPoint}/").WaitAsync(Timeout);
         await Expect(page.Locator("#bar-web [data-pool=blue]")).ToContainTextAsync("blue 100%", new() { Timeout = 10_000 });
         await Expect(page.Locator("#conn")).ToHaveTextAsync("live");
@@ -81,7 +77,7 @@ public sealed class DashboardTests : IAsyncLifetime
         var web = _runtime.Proxy.Listeners[0].EndPoint;
         for (var i = 0; i < 20; i++) await GetAsync(web);
         // A page opened after the traffic still draws it: FastLb keeps the 5-minute history, not the page.
-        var late = await _browser.NewPageAsync();
+        var late = await _context.NewPageAsync();
         await late.GotoAsync($"http://{_runtime.Admin.EndPoint}/").WaitAsync(Timeout);
         await Expect(late.Locator("#pool-web-blue svg.spark title")).ToContainTextAsync("20 requests, 0 errors", new() { Timeout = 10_000 });
         await Expect(late.Locator("#svc-web tr.backend svg.spark title").First).ToContainTextAsync("requests");
@@ -116,7 +112,7 @@ public sealed class DashboardTests : IAsyncLifetime
     [ChromiumFact]
     public async Task Rollout_ThePageShowsTheStepThenTheRollback()
     {
-        var page = await _browser!.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 720 } });
+        var page = await _context!.NewPageAsync();
         await page.GotoAsync($"http://{_runtime!.Admin!.EndPoint}/").WaitAsync(Timeout);
         await Expect(page.Locator("#bar-web [data-pool=blue]")).ToContainTextAsync("blue 100%", new() { Timeout = 10_000 });
 
@@ -133,7 +129,7 @@ public sealed class DashboardTests : IAsyncLifetime
     [ChromiumFact]
     public async Task FastLbStops_ThePageSaysDisconnectedAndKeepsTheLastView()
     {
-        var page = await _browser!.NewPageAsync();
+        var page = await _context!.NewPageAsync();
         await page.GotoAsync($"http://{_runtime!.Admin!.EndPoint}/").WaitAsync(Timeout);
         await Expect(page.Locator("#bar-web [data-pool=blue]")).ToContainTextAsync("blue 100%", new() { Timeout = 10_000 });
 

@@ -8,14 +8,14 @@ using static Microsoft.Playwright.Assertions;
 namespace FastLb.DashboardTests;
 
 /// <summary>The dashboard's service view of a model service: requests, tokens and time to first token per model and pool.</summary>
-public sealed class ModelDashboardTests : IAsyncLifetime
+[Collection(ChromiumCollection.Name)]
+public sealed class ModelDashboardTests(ChromiumBrowser chromium) : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
     private readonly string _dir = Directory.CreateTempSubdirectory("fastlb-dash-").FullName;
     private FakeOpenAiBackend? _backend;
     private FastLbRuntime? _runtime;
-    private IPlaywright? _playwright;
-    private IBrowser? _browser;
+    private IBrowserContext? _context;
 
     public async Task InitializeAsync()
     {
@@ -41,16 +41,12 @@ public sealed class ModelDashboardTests : IAsyncLifetime
         var config = ConfigLoader.Parse(yaml, "dashboard-test.yaml", _dir);
         _runtime = new FastLbRuntime(() => config);
         Assert.True(await _runtime.StartAsync(config, handleSignals: false).WaitAsync(Timeout));
-        if (!File.Exists(ChromiumFactAttribute.Path)) return;
-        _playwright = await Playwright.CreateAsync().WaitAsync(Timeout);
-        _browser = await _playwright.Chromium.LaunchAsync(new() { ExecutablePath = ChromiumFactAttribute.Path, Args = ["--no-sandbox"], Headless = true })
-            .WaitAsync(Timeout);
+        if (chromium.Browser is not null) _context = await chromium.NewContextAsync().WaitAsync(Timeout);
     }
 
     public async Task DisposeAsync()
     {
-        if (_browser is not null) await _browser.DisposeAsync().AsTask().WaitAsync(Timeout);
-        _playwright?.Dispose();
+        if (_context is not null) await _context.DisposeAsync().AsTask().WaitAsync(Timeout);
         if (_runtime is not null) await _runtime.DisposeAsync().AsTask().WaitAsync(Timeout);
         if (_backend is not null) await _backend.DisposeAsync().AsTask().WaitAsync(Timeout);
         Directory.Delete(_dir, recursive: true);
@@ -59,7 +55,7 @@ public sealed class ModelDashboardTests : IAsyncLifetime
     [ChromiumFact]
     public async Task ModelService_ThePageShowsRequestsTokensAndTimeToFirstToken()
     {
-        var page = await _browser!.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 720 } });
+        var page = await _context!.NewPageAsync();
         await page.GotoAsync($"http://{_runtime!.Admin!.EndPoint}/").WaitAsync(Timeout);
         await Expect(page.Locator("#conn")).ToHaveTextAsync("live", new() { Timeout = 10_000 });
         await Expect(page.Locator("#models-llm")).ToHaveCountAsync(0); // no model figures before the first request

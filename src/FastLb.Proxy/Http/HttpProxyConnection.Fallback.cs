@@ -111,6 +111,17 @@ internal sealed partial class HttpProxyConnection
                  $"({FallbackReasonNames.Name(reason)}) to '{to}', attempt {_current.FallbackStep + 1} of {_current.Fallback!.MaxAttempts}{more}");
     }
 
+    /// <summary>Why a target with nothing healthy falls back: 429 when a Retry-After ejected one of its backends, else connect_failure.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static FallbackReasons FallbackReasonWhenNothingHealthy(PoolSnapshot pool)
+    {
+        foreach (var b in pool.Backends)
+        {
+            if (b.State.Health.EjectionMarked && b.State.Health.LastFailure == BackendHealth.RetryAfterReason) return FallbackReasons.TooManyRequests;
+        }
+        return FallbackReasons.ConnectFailure;
+    }
+
     /// <summary>A 429 from a service with fallback: its Retry-After (delay-seconds or HTTP-date, at most 5 min) ejects the backend that long.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void EjectOnRetryAfter(BackendState backend)

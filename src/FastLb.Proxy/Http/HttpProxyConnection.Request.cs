@@ -86,7 +86,12 @@ internal sealed partial class HttpProxyConnection
             var backend = service.PickForAttempt(pinned, _current.Hash, attempt, _current.TriedA, _current.TriedB, out var pool);
             if (backend is null)
             {
-                if (attempt == 0 && pool is { NothingHealthy: true }) _current.Unavailable = pool;
+                if (attempt == 0 && pool is { NothingHealthy: true })
+                {
+                    _current.Unavailable = pool;
+                    // The table already knows every backend is out: fall back as below, where a pick still names an ejected one.
+                    if (_current.Fallback is not null) _current.FailReason = FallbackReasonWhenNothingHealthy(pool);
+                }
                 if (pool is not null && _current.LogPool is null) _current.LogPool = pool.Name;
                 return null;
             }

@@ -270,7 +270,7 @@ internal sealed partial class HttpProxyConnection
         return System.Text.Ascii.EqualsIgnoreCase(type.Trim((byte)' '), "text/event-stream"u8);
     }
 
-        private static async ValueTask<bool> FlushClientAsync(PipeWriter output)
+    private static async ValueTask<bool> FlushClientAsync(PipeWriter output)
     {
         var flush = await output.FlushAsync().ConfigureAwait(false);
         return !flush.IsCompleted && !flush.IsCanceled;

@@ -114,7 +114,20 @@ internal sealed class FastLbProcess : IAsyncDisposable
         var deadline = DateTime.UtcNow + timeout;
         while (!Log.Contains(text, StringComparison.Ordinal))
         {
-            if (_process.HasExited) throw new InvalidOperationException($"fastlb exited with {_process.ExitCode} before logging '{text}':\n{Log}");
+            if (_process.HasExited)
+            {
+                // Its last lines may still be in the pipe: read to the end before saying the text never came (briefly:
+                // a process it started may hold the pipe open).
+                try
+                {
+                    await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(5));
+                }
+                catch (TimeoutException)
+                {
+                }
+                if (Log.Contains(text, StringComparison.Ordinal)) return;
+                throw new InvalidOperationException($"fastlb exited with {_process.ExitCode} before logging '{text}':\n{Log}");
+            }
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"fastlb did not log '{text}' within {timeout}:\n{Log}");
             await Task.Delay(25);
         }

@@ -24,9 +24,9 @@ public class SystemdNotifyTests
         using var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
         notify.Bind(new UnixDomainSocketEndPoint(notifyPath));
 
-        await using var p = FastLbProcess.Start(dir.Path, new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notifyPath }, "run", "-c", config);
+        await using var p = await FastLbProcess.RunAsync(dir.Path, config, Timeout, new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notifyPath });
 
-        Assert.Contains("READY=1", await ReceiveAsync(notify));
+        Assert.Contains("READY=1", await ReceiveAsync(notify)); // sent before the ready line, so already waiting in the socket
         p.Signal(FastLbProcess.SIGHUP);
         Assert.Contains("RELOADING=1", await ReceiveAsync(notify));
         Assert.Contains("READY=1", await ReceiveAsync(notify));

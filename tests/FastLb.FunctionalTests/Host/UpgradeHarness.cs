@@ -27,7 +27,7 @@ internal sealed class UpgradeHarness : IAsyncDisposable
     public string Socket => Dir.File("fastlb.sock");
 
     /// <summary>The config: listeners http 'web' and tcp 'pg' (both port 0 unless given), admin HTTP, service web.</summary>
-    public string Config(string shares = "active: blue", string drainTimeout = "3s", string upgradeTimeout = "10s", string? extraListener = null, bool withTcp = true) => $"""
+    public string Config(string shares = "active: blue", string drainTimeout = "3s", string upgradeTimeout = "30s", string? extraListener = null, bool withTcp = true) => $"""
         workers: 2
         pin_workers: false
         admin:
@@ -65,16 +65,21 @@ internal sealed class UpgradeHarness : IAsyncDisposable
         return First;
     }
 
-    public async Task<JsonElement> CtlAsync(string command)
+    public async Task<JsonElement> CtlAsync(string command) => await CtlAsync(command, Timeout);
+
+    private async Task<JsonElement> CtlAsync(string command, TimeSpan timeout)
     {
-        var reply = await ControlClient.SendAsync(Socket, command, Timeout).WaitAsync(Timeout);
+        var reply = await ControlClient.SendAsync(Socket, command, timeout).WaitAsync(timeout);
         return JsonDocument.Parse(reply).RootElement.Clone();
     }
 
-    /// <summary>Runs `upgrade` on the control socket; the reply (its new_pid is tracked for cleanup).</summary>
+    /// <summary>
+    /// Runs `upgrade` on the control socket; the reply (its new_pid is tracked for cleanup). The reply comes once the
+    /// new process is ready, which on a loaded machine may take most of upgrade_timeout (30 s here by default).
+    /// </summary>
     public async Task<JsonElement> UpgradeAsync(string? binary = null)
     {
-        var reply = await CtlAsync(binary is null ? "upgrade" : $"upgrade --binary {binary}");
+        var reply = await CtlAsync(binary is null ? "upgrade" : $"upgrade --binary {binary}", Timeout * 2);
         if (reply.TryGetProperty("new_pid", out var pid) && pid.ValueKind == JsonValueKind.Number) _pids.Add(pid.GetInt32());
         return reply;
     }

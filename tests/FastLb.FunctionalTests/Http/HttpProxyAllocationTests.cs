@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json;
 using FastLb.FunctionalTests.Host;
 using FastLb.Host.Control;
@@ -113,9 +112,8 @@ public class HttpProxyAllocationTests(ITestOutputHelper output) : IAsyncLifetime
               llm:
                 pools: { v1: [ {{llm.EndPoint}} ] }
             """);
-        await using var process = FastLbProcess.Start(_dir.Path, "run", "-c", _dir.File("fastlb.yaml"));
-        await process.WaitForLogAsync("bind control socket", Timeout);
-        var endPoint = IPEndPoint.Parse((await StatusAsync()).GetProperty("listeners")[0].GetProperty("bind").GetString()!);
+        await using var process = await FastLbProcess.RunAsync(_dir.Path, _dir.File("fastlb.yaml"), Timeout);
+        var endPoint = await FastLbProcess.ListenerAsync(Socket, Timeout);
         var clients = new HttpClientConnection[Connections];
         for (var i = 0; i < Connections; i++) clients[i] = await HttpClientConnection.ConnectAsync(endPoint);
         try

@@ -22,7 +22,9 @@ public sealed class RolloutTests
         await using var setup = await BlueGreenRollout.StartAsync(keepAlive: 4, answers: 50, greenFailEvery: 5);
         var (lb, clients) = (setup.Lb, setup.Clients);
 
-        var start = await lb.CtlOkAsync("rollout web green --steps 10,50,100 --interval 500ms --min-requests 20 --max-error-rate 5%");
+        // The breach ends the step as soon as 20 requests reached green; the long interval only keeps a loaded machine,
+        // slow to send green its 10% of 200 requests, from judging the step inconclusive first.
+        var start = await lb.CtlOkAsync("rollout web green --steps 10,50,100 --interval 3s --min-requests 20 --max-error-rate 5%");
         Assert.Contains("green at 10%", start.GetProperty("message").GetString());
 
         var rollout = await lb.WaitForRolloutAsync("rolled_back");

@@ -33,11 +33,18 @@ public class HttpSteadyStateAllocationTests
             framer.Advance(chunked, false, out _);
         }
 
-        Once();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++) Once();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-
-        Assert.Equal(0, allocated);
+        // Past the first calls (lazy setup) and the call count that queues tier-1 code. A round of 100 runs that
+        // allocates nothing shows the steady state; a few rounds, because a loaded runtime may do one-off work on this
+        // thread mid-round (a method's tier-up). An allocation per run shows in every round.
+        for (int i = 0; i < 50; i++) Once();
+        var rounds = new long[5];
+        for (int round = 0; round < rounds.Length; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100; i++) Once();
+            rounds[round] = GC.GetAllocatedBytesForCurrentThread() - before;
+            if (rounds[round] == 0) return;
+        }
+        Assert.Fail($"every round of 100 runs allocated: {string.Join(", ", rounds)} B");
     }
 }
