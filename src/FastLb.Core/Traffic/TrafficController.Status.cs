@@ -1,6 +1,8 @@
 using System.Text.Json;
+using FastLb.Core.Config;
 using FastLb.Core.Metrics;
 using FastLb.Core.Routing;
+using FastLb.Core.Tls;
 
 namespace FastLb.Core.Traffic;
 
@@ -27,6 +29,7 @@ internal sealed partial class TrafficController
                 else w.WriteNull("previous");
                 w.WriteString("balance", BalanceName(service.Balance));
                 w.WriteNumber("drain_timeout_ms", (long)service.DrainTimeout.TotalMilliseconds);
+                WriteUpstreamTls(w, service.Tls, snapshot);
                 WriteRollout(w, service.Name);
                 var percent = Shares.Percent(t.Current);
                 w.WriteStartObject("pools");
@@ -50,7 +53,7 @@ internal sealed partial class TrafficController
                     w.WriteEndObject();
                     WriteDrain(w, _drains.GetValueOrDefault(new DrainKey(service.Name, pool.Name, null)));
                     w.WriteStartArray("backends");
-                    foreach (var b in pool.Backends) WriteBackend(w, service.Name, pool, b);
+                    foreach (var b in pool.Backends) WriteBackend(w, service.Name, pool, b, service.Tls is not null);
                     w.WriteEndArray();
                     w.WriteEndObject();
                 }
@@ -124,7 +127,45 @@ internal sealed partial class TrafficController
         w.WriteEndArray();
     }
 
-    private void WriteBackend(Utf8JsonWriter w, string service, PoolSnapshot pool, BackendSnapshot b)
+    /// <summary>
+    /// The "tls" member of a service: null when it speaks plain to its backends, else its settings and the handshakes
+    /// of its backends' connections since start (the counters behind fastlb_backend_tls_*), summed over its pools.
+    /// </summary>
+    private static void WriteUpstreamTls(Utf8JsonWriter w, UpstreamTlsConfig? tls, ServiceSnapshot snapshot)
+    {
+        if (tls is null)
+        {
+            w.WriteNull("tls");
+            return;
+        }
+        long handshakes = 0;
+        var failures = new long[UpstreamTlsFailures.Count];
+        foreach (var pool in snapshot.Pools)
+        {
+            foreach (var b in pool.Backends)
+            {
+                handshakes += b.State.Tls.Handshakes;
+                for (var r = 0; r < failures.Length; r++) failures[r] += b.State.Tls.FailuresFor((UpstreamTlsFailure)r);
+            }
+        }
+        w.WriteStartObject("tls");
+        w.WriteBoolean("enabled", true);
+        if (tls.Sni is null) w.WriteNull("sni");
+        else w.WriteString("sni", tls.Sni);
+        w.WriteBoolean("verify", tls.Verify);
+        if (tls.CaPath is null) w.WriteNull("ca");
+        else w.WriteString("ca", tls.CaPath);
+        if (tls.ClientCertPath is null) w.WriteNull("client_cert");
+        else w.WriteString("client_cert", tls.ClientCertPath);
+        w.WriteNumber("handshakes", handshakes);
+        w.WriteNumber("failures", failures.Sum());
+        w.WriteStartObject("handshake_failures");
+        for (var r = 0; r < failures.Length; r++) w.WriteNumber(UpstreamTlsFailures.Name((UpstreamTlsFailure)r), failures[r]);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    private void WriteBackend(Utf8JsonWriter w, string service, PoolSnapshot pool, BackendSnapshot b, bool tls)
     {
         var live = b.State.Live;
         var drain = _drains.GetValueOrDefault(new DrainKey(service, pool.Name, b.Address));
@@ -144,6 +185,15 @@ internal sealed partial class TrafficController
         w.WriteNumber("total", b.State.TotalConnections);
         w.WriteNumber("failures", b.State.Failures);
         TrafficSummaryJson.WriteBrief(w, "stats", Stats.Backend(b.State));
+        if (tls)
+        {
+            w.WriteStartObject("tls");
+            w.WriteNumber("handshakes", b.State.Tls.Handshakes);
+            long failed = 0;
+            for (var r = 0; r < UpstreamTlsFailures.Count; r++) failed += b.State.Tls.FailuresFor((UpstreamTlsFailure)r);
+            w.WriteNumber("failures", failed);
+            w.WriteEndObject();
+        }
         if (_overrides.TryGetValue(new BackendKey(service, pool.Name, b.Address), out var o))
         {
             w.WriteString("source", "runtime");

@@ -163,6 +163,7 @@ internal static class ReplyFormatter
               .Append("  (").Append(s.GetProperty("source").GetString()).Append(')');
             if (s.GetProperty("previous").ValueKind == JsonValueKind.Object) sb.Append("  previous ").Append(Shares(s.GetProperty("previous")));
             sb.AppendLine();
+            if (s.TryGetProperty("tls", out var tls) && tls.ValueKind == JsonValueKind.Object) AppendUpstreamTls(sb, tls);
             if (s.TryGetProperty("rollout", out var rollout) && rollout.ValueKind == JsonValueKind.Object) AppendRollout(sb, rollout);
             foreach (var pool in s.GetProperty("pools").EnumerateObject())
             {
@@ -188,6 +189,10 @@ internal static class ReplyFormatter
                       .Append("  live ").Append(b.GetProperty("live").GetInt32().ToString().PadLeft(4))
                       .Append("  ").Append(b.GetProperty("state").GetString());
                     AppendHealth(sb, b);
+                    if (b.TryGetProperty("tls", out var backendTls) && backendTls.GetProperty("failures").GetInt64() > 0)
+                    {
+                        sb.Append("  tls failed ").Append(backendTls.GetProperty("failures").GetInt64());
+                    }
                     AppendDrain(sb, b);
                     sb.AppendLine();
                 }
@@ -219,7 +224,6 @@ internal static class ReplyFormatter
         }
     }
 
-    /// <summary>"  rollout green from blue: running step 2 of 4 (25%)", the window so far, then one line per judged step.</summary>
     /// <summary>Under a TLS listener: each certificate with its names and expiry, then handshakes and failures by reason.</summary>
     private static void AppendListenerTls(StringBuilder sb, JsonElement tls)
     {
@@ -236,6 +240,19 @@ internal static class ReplyFormatter
         sb.Append("  failed ").Append(failures.Count == 0 ? "0" : string.Join(", ", failures.Select(f => $"{f.Name} {f.Value.GetInt64()}"))).AppendLine();
     }
 
+    /// <summary>Under a service with tls: "  upstream tls  sni api.internal  verify on  ca ...  handshakes 12  failed untrusted 1".</summary>
+    private static void AppendUpstreamTls(StringBuilder sb, JsonElement tls)
+    {
+        sb.Append("  upstream tls  sni ").Append(tls.GetProperty("sni").GetString() ?? "(backend address)")
+          .Append("  verify ").Append(tls.GetProperty("verify").GetBoolean() ? "on" : "OFF");
+        if (tls.GetProperty("ca").GetString() is { } ca) sb.Append("  ca ").Append(ca);
+        if (tls.GetProperty("client_cert").GetString() is { } client) sb.Append("  client_cert ").Append(client);
+        sb.Append("  handshakes ").Append(tls.GetProperty("handshakes").GetInt64());
+        var failures = tls.GetProperty("handshake_failures").EnumerateObject().Where(f => f.Value.GetInt64() > 0).ToList();
+        sb.Append("  failed ").Append(failures.Count == 0 ? "0" : string.Join(", ", failures.Select(f => $"{f.Name} {f.Value.GetInt64()}"))).AppendLine();
+    }
+
+    /// <summary>"  rollout green from blue: running step 2 of 4 (25%)", the window so far, then one line per judged step.</summary>
     private static void AppendRollout(StringBuilder sb, JsonElement r)
     {
         var inv = System.Globalization.CultureInfo.InvariantCulture;

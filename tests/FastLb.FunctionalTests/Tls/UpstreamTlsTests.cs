@@ -1,9 +1,11 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using System.Text.Json;
 using FastLb.Core.Routing;
 using FastLb.Core.Tls;
 using FastLb.FunctionalTests.Http;
+using FastLb.Host.Control;
 using FastLb.Tests.Common;
 using Xunit;
 
@@ -245,5 +247,45 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
         Assert.Empty(backend.Received);
         Assert.All(backend.FirstBytes, b => Assert.Equal(0x16, b));
         await Poll.UntilAsync(() => State(lb, backend.EndPoint).Tls.FailuresFor(UpstreamTlsFailure.Untrusted) == 1, "the untrusted certificate is counted");
+    }
+
+    [Fact]
+    public async Task Status_TrustedBackend_ShowsSettingsAndHandshakes()
+    {
+        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"));
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}");
+        Assert.Equal(200, (await lb.SendOnceAsync(Get)).Status);
+
+        var status = await lb.CtlOkAsync("status");
+
+        var tls = status.GetProperty("services").GetProperty("api").GetProperty("tls");
+        Assert.True(tls.GetProperty("enabled").GetBoolean());
+        Assert.Equal("backend.internal", tls.GetProperty("sni").GetString());
+        Assert.True(tls.GetProperty("verify").GetBoolean());
+        Assert.Equal(_caFile, tls.GetProperty("ca").GetString());
+        Assert.Equal(JsonValueKind.Null, tls.GetProperty("client_cert").ValueKind);
+        Assert.Equal((1, 0), (tls.GetProperty("handshakes").GetInt64(), tls.GetProperty("failures").GetInt64()));
+        var backendTls = status.GetProperty("services").GetProperty("api").GetProperty("pools").GetProperty("main").GetProperty("backends")[0].GetProperty("tls");
+        Assert.Equal(1, backendTls.GetProperty("handshakes").GetInt64());
+        Assert.Contains($"upstream tls  sni backend.internal  verify on  ca {_caFile}  handshakes 1  failed 0", ReplyFormatter.Format(status.GetRawText()), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Status_UntrustedBackend_ShowsFailureByReason()
+    {
+        using var otherCa = TestCertificates.Authority("someone-else");
+        var backend = Backend(TestCertificates.IssuedServer(otherCa, "backend.internal"));
+        var lb = await StartAsync(backend.EndPoint, "{ sni: backend.internal }");
+        Assert.Equal(502, (await lb.SendOnceAsync(Get)).Status);
+
+        var status = await lb.CtlOkAsync("status");
+
+        var tls = status.GetProperty("services").GetProperty("api").GetProperty("tls");
+        Assert.Equal(JsonValueKind.Null, tls.GetProperty("ca").ValueKind); // the system's roots
+        Assert.Equal((0, 1), (tls.GetProperty("handshakes").GetInt64(), tls.GetProperty("failures").GetInt64()));
+        Assert.Equal(1, tls.GetProperty("handshake_failures").GetProperty("untrusted").GetInt64());
+        var text = ReplyFormatter.Format(status.GetRawText());
+        Assert.Contains("upstream tls  sni backend.internal  verify on  handshakes 0  failed untrusted 1", text, StringComparison.Ordinal);
+        Assert.Contains("tls failed 1", text, StringComparison.Ordinal);
     }
 }
