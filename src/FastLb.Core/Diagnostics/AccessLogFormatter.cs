@@ -102,6 +102,24 @@ internal static class AccessLogFormatter
             w.Byte((byte)'/');
             TextCount(ref w, r.CompletionTokens);
         }
+        if (r.FallbackSteps > 0)
+        {
+            // Only requests that fell back: the first target, then each step's reason and target.
+            w.Raw(" fallback="u8);
+            w.Ascii(r.FallbackFromService ?? "-");
+            w.Byte((byte)'/');
+            w.Ascii(r.FallbackFromPool ?? "-");
+            var to = r.Fallback!.To;
+            for (var i = 0; i < r.FallbackSteps && i < to.Count; i++)
+            {
+                w.Byte((byte)':');
+                w.Ascii(FallbackReasonNames.Name(FallbackTrail.At(r.FallbackTrail, i)));
+                w.Byte((byte)'>');
+                w.Ascii(to[i].Name);
+            }
+            w.Raw(" attempts="u8);
+            w.Long(r.FallbackSteps + 1);
+        }
     }
 
     private static void TextCount(ref LineWriter w, long count)
@@ -205,7 +223,34 @@ internal static class AccessLogFormatter
             JsonCount(ref w, ",\"prompt_tokens\":"u8, r.PromptTokens);
             JsonCount(ref w, ",\"completion_tokens\":"u8, r.CompletionTokens);
         }
+        if (r.Fallback is { } fallback) JsonFallback(ref w, r, fallback);
         w.Byte((byte)'}');
+    }
+
+    /// <summary>Services with <c>fallback:</c> only: null, or where the request went first and each step it took.</summary>
+    private static void JsonFallback(ref LineWriter w, in AccessLogRecord r, FallbackConfig fallback)
+    {
+        w.Raw(",\"fallback\":"u8);
+        if (r.FallbackSteps <= 0)
+        {
+            w.Raw("null"u8);
+            return;
+        }
+        JsonName(ref w, "{\"service\":"u8, r.FallbackFromService);
+        JsonName(ref w, ",\"pool\":"u8, r.FallbackFromPool);
+        w.Raw(",\"attempts\":"u8);
+        w.Long(r.FallbackSteps + 1);
+        w.Raw(",\"steps\":["u8);
+        for (var i = 0; i < r.FallbackSteps && i < fallback.To.Count; i++)
+        {
+            if (i > 0) w.Byte((byte)',');
+            w.Raw("{\"reason\":\""u8);
+            w.Ascii(FallbackReasonNames.Name(FallbackTrail.At(r.FallbackTrail, i)));
+            w.Raw("\",\"to\":\""u8);
+            w.Ascii(fallback.To[i].Name);
+            w.Raw("\"}"u8);
+        }
+        w.Raw("]}"u8);
     }
 
     private static void JsonName(ref LineWriter w, ReadOnlySpan<byte> key, string? name)

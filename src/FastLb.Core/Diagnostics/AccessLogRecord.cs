@@ -53,4 +53,17 @@ internal ref struct AccessLogRecord
     /// <summary>The prompt and completion token counts the response reported in <c>usage</c>, or -1.</summary>
     public long PromptTokens;
     public long CompletionTokens;
+
+    /// <summary>The <c>fallback:</c> of the service the request was routed to, or null (and no fallback fields are written).</summary>
+    public Config.FallbackConfig? Fallback;
+
+    /// <summary>Entries of <c>fallback.to</c> the request moved to, in order; 0 when it did not fall back.</summary>
+    public int FallbackSteps;
+
+    /// <summary>Why each step was taken (<see cref="Config.FallbackTrail"/>).</summary>
+    public ulong FallbackTrail;
+
+    /// <summary>The service and pool the request went to before its first fallback (the pool null when none was picked).</summary>
+    public string? FallbackFromService;
+    public string? FallbackFromPool;
 }

@@ -80,6 +80,7 @@ internal sealed partial class HttpProxyConnection
     {
         var fallback = _current.Fallback!;
         var origin = _current.FallbackOrigin!;
+        _current.FallbackTrail = FallbackTrail.With(_current.FallbackTrail, _current.FallbackStep, reason);
         var target = fallback.To[_current.FallbackStep++];
         CountFallback(origin, target.Name, reason);
         var service = target.IsPool ? origin : _current.FallbackTable!.FindService(target.Name);
@@ -104,6 +105,11 @@ internal sealed partial class HttpProxyConnection
     {
         var fromService = _current.LogService ?? origin.Name;
         var fromPool = _current.LogPool ?? "-";
+        if (_current.FallbackStep == 1)
+        {
+            _current.FallbackFromService = fromService;
+            _current.FallbackFromPool = _current.LogPool;
+        }
         origin.Fallbacks?.Add(origin.Name, fromService, fromPool, to, reason);
         if (!FallbackLog.TryAcquire(out var suppressed)) return;
         var more = suppressed > 0 ? $" ({suppressed} similar line(s) suppressed)" : "";

@@ -95,6 +95,9 @@ internal sealed partial class HttpProxyConnection
         public ServiceSnapshot? FallbackOrigin;
         public RoutingTable? FallbackTable;
         public int FallbackStep;          // entries of fallback.to moved to so far
+        public ulong FallbackTrail;       // for the access log: why each step was taken, 4 bits a step (see FallbackTrail)
+        public string? FallbackFromService; // where the request went before its first fallback
+        public string? FallbackFromPool;
         public FallbackReasons FailReason; // why ConnectNextAsync found no backend: connect_failure, or 429 for one a Retry-After ejected
         public volatile bool Replayable;  // every body byte read from the client is held (or the body is empty); the pump clears it
         public bool Exchanged;            // a head went to a backend: a fallback from here on must replay

@@ -140,6 +140,11 @@ internal sealed partial class HttpProxyConnection
             Model = _modelName.AsSpan(0, _current.ModelLength),
             PromptTokens = usage.PromptTokens,
             CompletionTokens = usage.CompletionTokens,
+            Fallback = _current.Fallback,
+            FallbackSteps = _current.FallbackStep,
+            FallbackTrail = _current.FallbackTrail,
+            FallbackFromService = _current.FallbackFromService,
+            FallbackFromPool = _current.FallbackFromPool,
         };
         log.Write(record, options);
     }

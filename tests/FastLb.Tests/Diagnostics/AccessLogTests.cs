@@ -124,6 +124,33 @@ public sealed class AccessLogTests
     }
 
     [Fact]
+    public void Fallback_FirstTargetHadNoPool_TrailWithDashAndNullPool()
+    {
+        var fallback = new FallbackConfig { On = FallbackReasons.ConnectFailure | FallbackReasons.Timeout, To = [new("backup", IsPool: false), new("v3", IsPool: true)], MaxAttempts = 3 };
+        var trail = FallbackTrail.With(FallbackTrail.With(0, 0, FallbackReasons.ConnectFailure), 1, FallbackReasons.Timeout);
+        var record = new AccessLogRecord
+        {
+            Time = Time,
+            Listener = "ai",
+            Service = "backup",
+            Http = true,
+            Status = 200,
+            Cause = TerminationCause.Ok,
+            Fallback = fallback,
+            FallbackSteps = 2,
+            FallbackTrail = trail,
+            FallbackFromService = "llm",
+        };
+        var buffer = new byte[AccessLogFormatter.MaxLineBytes];
+        Assert.True(AccessLogFormatter.TryFormat(record, AccessLogFormat.Text, buffer, out var n));
+        Assert.EndsWith(" ok fallback=llm/-:connect_failure>backup:timeout>v3 attempts=3", Encoding.UTF8.GetString(buffer, 0, n - 1), StringComparison.Ordinal);
+        Assert.True(AccessLogFormatter.TryFormat(record, AccessLogFormat.Json, buffer, out n));
+        var f = JsonDocument.Parse(buffer.AsMemory(0, n)).RootElement.GetProperty("fallback");
+        Assert.Equal(("llm", JsonValueKind.Null, 3), (f.GetProperty("service").GetString(), f.GetProperty("pool").ValueKind, f.GetProperty("attempts").GetInt32()));
+        Assert.Equal(["connect_failure", "timeout"], f.GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("reason").GetString()));
+    }
+
+    [Fact]
     public void Path_QuotesBackslashesAndNonAscii_EscapedSoTheLineStaysParseable()
     {
         var path = "/a\"b\\c\u00e9d e";
