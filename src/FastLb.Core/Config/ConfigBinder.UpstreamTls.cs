@@ -1,14 +1,15 @@
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 
 namespace FastLb.Core.Config;
 
 internal sealed partial class ConfigBinder
 {
-    private static readonly string[] UpstreamTlsKeys = ["enabled", "sni", "ca", "verify", "client_cert"];
+    private static readonly string[] UpstreamTlsKeys = ["enabled", "sni", "ca", "verify", "client_cert", "min_version"];
     private static readonly string[] UpstreamClientCertKeys = ["cert", "key"];
 
     /// <summary>
-    /// A service's tls: { enabled, sni, ca, verify, client_cert: { cert, key } }: TLS to its backends. The ca file and
+    /// A service's tls: { enabled, sni, ca, verify, client_cert: { cert, key }, min_version }: TLS to its backends. The ca file and
     /// the client certificate are loaded here, so a bad file is a config error with its line. Null with
     /// <c>enabled: false</c> or when wrong (errors reported).
     /// </summary>
@@ -20,6 +21,8 @@ internal sealed partial class ConfigBinder
         var before = _errors.Count;
         var enabled = !f.TryGetValue("enabled", out var enabledEntry) || Bool(enabledEntry) != false;
         var verify = !f.TryGetValue("verify", out var verifyEntry) || Bool(verifyEntry) != false;
+        var protocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+        if (f.TryGetValue("min_version", out var versionEntry) && Choice(versionEntry, TlsVersions) == "tls1.3") protocols = SslProtocols.Tls13;
         string? sni = null;
         if (f.TryGetValue("sni", out var sniEntry) && Text(sniEntry, "a server name") is { } name)
         {
@@ -54,6 +57,7 @@ internal sealed partial class ConfigBinder
         {
             Sni = sni,
             Verify = verify,
+            Protocols = protocols,
             Authorities = ca?.Authorities,
             CaPath = ca?.Path,
             ClientCertificate = client?.Certificate,

@@ -1,3 +1,4 @@
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 
 namespace FastLb.Core.Config;
@@ -10,6 +11,12 @@ internal sealed class UpstreamTlsConfig
 
     /// <summary>False: any certificate is accepted (encryption without authentication).</summary>
     public bool Verify { get; init; } = true;
+
+    /// <summary>The protocol versions offered (<c>min_version</c>): a backend that speaks only older ones fails the handshake.</summary>
+    public SslProtocols Protocols { get; init; } = SslProtocols.Tls12 | SslProtocols.Tls13;
+
+    /// <summary>The oldest version offered, as written in the config (tls1.2 or tls1.3).</summary>
+    public string MinVersion => (Protocols & SslProtocols.Tls12) != 0 ? "tls1.2" : "tls1.3";
 
     /// <summary>The only roots trusted for backend certificates (the <c>ca</c> file); null = the system's roots.</summary>
     public X509Certificate2Collection? Authorities { get; init; }
@@ -31,5 +38,5 @@ internal sealed class UpstreamTlsConfig
     /// reload that did not change the block keeps the pooled ones.
     /// </summary>
     public string Fingerprint =>
-        field ??= $"sni={Sni}|verify={Verify}|ca={string.Join(",", Authorities?.Select(a => a.Thumbprint) ?? [])}|client={ClientCertificate?.Thumbprint}";
+        field ??= $"sni={Sni}|verify={Verify}|min={MinVersion}|ca={string.Join(",", Authorities?.Select(a => a.Thumbprint) ?? [])}|client={ClientCertificate?.Thumbprint}";
 }

@@ -153,6 +153,7 @@ internal sealed partial class TrafficController
         if (tls.Sni is null) w.WriteNull("sni");
         else w.WriteString("sni", tls.Sni);
         w.WriteBoolean("verify", tls.Verify);
+        w.WriteString("min_version", tls.MinVersion);
         if (tls.CaPath is null) w.WriteNull("ca");
         else w.WriteString("ca", tls.CaPath);
         if (tls.ClientCertPath is null) w.WriteNull("client_cert");

@@ -240,11 +240,12 @@ internal static class ReplyFormatter
         sb.Append("  failed ").Append(failures.Count == 0 ? "0" : string.Join(", ", failures.Select(f => $"{f.Name} {f.Value.GetInt64()}"))).AppendLine();
     }
 
-    /// <summary>Under a service with tls: "  upstream tls  sni api.internal  verify on  ca ...  handshakes 12  failed untrusted 1".</summary>
+    /// <summary>Under a service with tls: "  upstream tls  sni api.internal  verify on  min tls1.2  ca ...  handshakes 12  failed untrusted 1".</summary>
     private static void AppendUpstreamTls(StringBuilder sb, JsonElement tls)
     {
         sb.Append("  upstream tls  sni ").Append(tls.GetProperty("sni").GetString() ?? "(backend address)")
-          .Append("  verify ").Append(tls.GetProperty("verify").GetBoolean() ? "on" : "OFF");
+          .Append("  verify ").Append(tls.GetProperty("verify").GetBoolean() ? "on" : "OFF")
+          .Append("  min ").Append(tls.GetProperty("min_version").GetString());
         if (tls.GetProperty("ca").GetString() is { } ca) sb.Append("  ca ").Append(ca);
         if (tls.GetProperty("client_cert").GetString() is { } client) sb.Append("  client_cert ").Append(client);
         sb.Append("  handshakes ").Append(tls.GetProperty("handshakes").GetInt64());

@@ -107,6 +107,7 @@ internal sealed class UpstreamTls
         var options = new SslClientAuthenticationOptions
         {
             TargetHost = TargetHostFor(address),
+            EnabledSslProtocols = Config.Protocols,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             CertificateChainPolicy = _chainPolicy,
             ClientCertificateContext = _clientCertificate,

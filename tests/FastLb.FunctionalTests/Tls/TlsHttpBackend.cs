@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using FastLb.Tests.Common;
@@ -19,11 +20,13 @@ internal sealed class TlsHttpBackend : IAsyncDisposable
     private readonly LoopbackBackend _server;
     private readonly X509Certificate2? _clientAuthority;
     private readonly bool _echo;
+    private readonly SslProtocols _protocols;
     private int _handshakes;
     private int _requests;
 
-    private TlsHttpBackend(X509Certificate2 certificate, X509Certificate2? clientAuthority, bool echo)
+    private TlsHttpBackend(X509Certificate2 certificate, X509Certificate2? clientAuthority, bool echo, SslProtocols protocols)
     {
+        _protocols = protocols;
         Certificate = certificate;
         _clientAuthority = clientAuthority;
         _echo = echo;
@@ -48,8 +51,9 @@ internal sealed class TlsHttpBackend : IAsyncDisposable
     public ConcurrentQueue<byte[]> Received { get; } = new();
 
     /// <param name="clientAuthority">When set, a client certificate issued by it is required.</param>
-    public static TlsHttpBackend Start(X509Certificate2 certificate, X509Certificate2? clientAuthority = null, bool echo = false) =>
-        new(certificate, clientAuthority, echo);
+    /// <param name="protocols">The versions it accepts (default: what the system allows).</param>
+    public static TlsHttpBackend Start(X509Certificate2 certificate, X509Certificate2? clientAuthority = null, bool echo = false, SslProtocols protocols = SslProtocols.None) =>
+        new(certificate, clientAuthority, echo, protocols);
 
     private async Task ServeAsync(Socket socket, CancellationToken ct)
     {
@@ -69,6 +73,7 @@ internal sealed class TlsHttpBackend : IAsyncDisposable
             await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
             {
                 ServerCertificate = Certificate,
+                EnabledSslProtocols = _protocols,
                 ClientCertificateRequired = _clientAuthority is not null,
                 RemoteCertificateValidationCallback = _clientAuthority is null ? null : (_, c, _, _) => IssuedByClientAuthority(c),
             }, ct);

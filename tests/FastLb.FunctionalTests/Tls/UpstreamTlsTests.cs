@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
@@ -41,8 +42,8 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
         return item;
     }
 
-    private TlsHttpBackend Backend(X509Certificate2 certificate, X509Certificate2? clientAuthority = null, bool echo = false) =>
-        Own(TlsHttpBackend.Start(certificate, clientAuthority, echo));
+    private TlsHttpBackend Backend(X509Certificate2 certificate, X509Certificate2? clientAuthority = null, bool echo = false, SslProtocols protocols = SslProtocols.None) =>
+        Own(TlsHttpBackend.Start(certificate, clientAuthority, echo, protocols));
 
     private static string Yaml(IPEndPoint backend, string tls, string protocol = "http") => $$"""
         listeners:
@@ -250,6 +251,33 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Request_MinVersionTls13BackendOnlyTls12_502AndHandshakeFailureCounted()
+    {
+        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"), protocols: SslProtocols.Tls12);
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile}, min_version: tls1.3 }}");
+
+        var response = await lb.SendOnceAsync(Get);
+
+        Assert.Equal(502, response.Status);
+        Assert.Equal(0, backend.Requests);
+        Assert.Equal(0, backend.Handshakes);
+        Assert.Equal(1, State(lb, backend.EndPoint).Tls.FailuresFor(UpstreamTlsFailure.Handshake));
+        Assert.Equal(0, State(lb, backend.EndPoint).Tls.Handshakes);
+    }
+
+    [Fact]
+    public async Task Request_MinVersionTls12BackendOnlyTls12_Served()
+    {
+        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"), protocols: SslProtocols.Tls12);
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile}, min_version: tls1.2 }}");
+
+        var response = await lb.SendOnceAsync(Get);
+
+        Assert.Equal(200, response.Status);
+        Assert.Equal(1, State(lb, backend.EndPoint).Tls.Handshakes);
+    }
+
+    [Fact]
     public async Task Status_TrustedBackend_ShowsSettingsAndHandshakes()
     {
         var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"));
@@ -262,12 +290,13 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
         Assert.True(tls.GetProperty("enabled").GetBoolean());
         Assert.Equal("backend.internal", tls.GetProperty("sni").GetString());
         Assert.True(tls.GetProperty("verify").GetBoolean());
+        Assert.Equal("tls1.2", tls.GetProperty("min_version").GetString());
         Assert.Equal(_caFile, tls.GetProperty("ca").GetString());
         Assert.Equal(JsonValueKind.Null, tls.GetProperty("client_cert").ValueKind);
         Assert.Equal((1, 0), (tls.GetProperty("handshakes").GetInt64(), tls.GetProperty("failures").GetInt64()));
         var backendTls = status.GetProperty("services").GetProperty("api").GetProperty("pools").GetProperty("main").GetProperty("backends")[0].GetProperty("tls");
         Assert.Equal(1, backendTls.GetProperty("handshakes").GetInt64());
-        Assert.Contains($"upstream tls  sni backend.internal  verify on  ca {_caFile}  handshakes 1  failed 0", ReplyFormatter.Format(status.GetRawText()), StringComparison.Ordinal);
+        Assert.Contains($"upstream tls  sni backend.internal  verify on  min tls1.2  ca {_caFile}  handshakes 1  failed 0", ReplyFormatter.Format(status.GetRawText()), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -285,7 +314,7 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
         Assert.Equal((0, 1), (tls.GetProperty("handshakes").GetInt64(), tls.GetProperty("failures").GetInt64()));
         Assert.Equal(1, tls.GetProperty("handshake_failures").GetProperty("untrusted").GetInt64());
         var text = ReplyFormatter.Format(status.GetRawText());
-        Assert.Contains("upstream tls  sni backend.internal  verify on  handshakes 0  failed untrusted 1", text, StringComparison.Ordinal);
+        Assert.Contains("upstream tls  sni backend.internal  verify on  min tls1.2  handshakes 0  failed untrusted 1", text, StringComparison.Ordinal);
         Assert.Contains("tls failed 1", text, StringComparison.Ordinal);
     }
 }

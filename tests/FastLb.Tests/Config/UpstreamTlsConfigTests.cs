@@ -1,3 +1,4 @@
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using FastLb.Core.Config;
 using FastLb.Tests.Common;
@@ -115,6 +116,34 @@ public sealed class UpstreamTlsConfigTests : IDisposable
             """));
 
         Assert.Contains("readable by group or others", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_MinVersion_DefaultOffersTls12And13_Tls13OffersOnlyIt()
+    {
+        var byDefault = ConfigLoader.Parse(Yaml("""
+                  sni: backend.internal
+            """), "ok.yaml").Services[0].Tls!;
+        var tls13 = ConfigLoader.Parse(Yaml("""
+                  min_version: tls1.3
+            """), "ok.yaml").Services[0].Tls!;
+
+        Assert.Equal(SslProtocols.Tls12 | SslProtocols.Tls13, byDefault.Protocols);
+        Assert.Equal(SslProtocols.Tls13, tls13.Protocols);
+        Assert.NotEqual(byDefault.Fingerprint, tls13.Fingerprint); // pooled connections of the old version are not reused after a reload
+    }
+
+    [Fact]
+    public void Parse_MinVersionUnknown_ErrorAtItsLineNamesTheChoices()
+    {
+        var error = SingleError(Yaml("""
+                  min_version: tls1.1
+            """));
+
+        Assert.Equal(6, error.Line);
+        Assert.Contains("tls1.1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("tls1.2", error.Message, StringComparison.Ordinal);
+        Assert.Contains("tls1.3", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
