@@ -1,9 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using FastLb.Core.Config;
-using FastLb.Host;
-using FastLb.Host.Control;
 using FastLb.Host.Demo;
+using FastLb.Tests.Common;
 using Microsoft.Playwright;
 using Xunit;
 using static Microsoft.Playwright.Assertions;
@@ -22,20 +20,15 @@ public sealed class DashboardTests(ChromiumBrowser chromium) : IAsyncLifetime
     /// <summary>The issue's bar: a change shows on the page within 2 s (the page polls once a second).</summary>
     private static readonly LocatorAssertionsToContainTextOptions WithinTwoSeconds = new() { Timeout = 2000 };
 
-    private readonly string _dir = Directory.CreateTempSubdirectory("fastlb-dash-").FullName;
     private readonly DemoBackend[] _backends = [new("blue-1"), new("blue-2"), new("green-1"), new("green-2")];
-    private FastLbRuntime? _runtime;
+    private HttpLb? _lb;
     private IBrowserContext? _context;
-
-    private string Socket => Path.Combine(_dir, "fastlb.sock");
 
     public async Task InitializeAsync()
     {
-        FastLb.Core.Diagnostics.Log.MinLevel = FastLb.Core.Diagnostics.LogLevel.Warn;
         foreach (var b in _backends) b.Start();
-        var yaml = $"""
+        _lb = await HttpLb.StartAsync($"""
             admin:
-              control_socket: {Socket}
               listen: 127.0.0.1:0
             listeners:
               - name: web
@@ -49,36 +42,34 @@ public sealed class DashboardTests(ChromiumBrowser chromium) : IAsyncLifetime
                 pools:
                   blue: [ {_backends[0].EndPoint}, {_backends[1].EndPoint} ]
                   green: [ {_backends[2].EndPoint}, {_backends[3].EndPoint} ]
-            """;
-        var config = ConfigLoader.Parse(yaml, "dashboard-test.yaml", _dir);
-        _runtime = new FastLbRuntime(() => config);
-        Assert.True(await _runtime.StartAsync(config, handleSignals: false).WaitAsync(Timeout));
+            """);
         if (chromium.Browser is not null) _context = await chromium.NewContextAsync().WaitAsync(Timeout);
     }
 
     public async Task DisposeAsync()
     {
         if (_context is not null) await _context.DisposeAsync().AsTask().WaitAsync(Timeout);
-        if (_runtime is not null) await _runtime.DisposeAsync().AsTask().WaitAsync(Timeout);
+        if (_lb is not null) await _lb.DisposeAsync();
         foreach (var b in _backends) await b.DisposeAsync().AsTask().WaitAsync(Timeout);
-        Directory.Delete(_dir, recursive: true);
     }
+
+    private string Dashboard => $"http://{_lb!.Runtime.Admin!.EndPoint}/";
 
     [ChromiumFact]
     public async Task Swap_ThePageShowsTheBarMoveBluesCountdownAndTheEvent()
     {
         var page = await _context!.NewPageAsync();
-        await page.GotoAsync($"http://{_runtime!.Admin!.EndPoint}/").WaitAsync(Timeout);
+        await page.GotoAsync(Dashboard).WaitAsync(Timeout);
         await Expect(page.Locator("#bar-web [data-pool=blue]")).ToContainTextAsync("blue 100%", new() { Timeout = 10_000 });
         await Expect(page.Locator("#conn")).ToHaveTextAsync("live");
         await Expect(page.Locator("#pool-web-green .share")).ToHaveTextAsync("0%");
 
         // Traffic on blue, and one request still in flight there (its body is yet to come), so blue drains after the swap.
-        var web = _runtime.Proxy.Listeners[0].EndPoint;
+        var web = _lb!.EndPoint;
         for (var i = 0; i < 20; i++) await GetAsync(web);
         // A page opened after the traffic still draws it: FastLb keeps the 5-minute history, not the page.
         var late = await _context.NewPageAsync();
-        await late.GotoAsync($"http://{_runtime.Admin.EndPoint}/").WaitAsync(Timeout);
+        await late.GotoAsync(Dashboard).WaitAsync(Timeout);
         await Expect(late.Locator("#pool-web-blue svg.spark title")).ToContainTextAsync("20 requests, 0 errors", new() { Timeout = 10_000 });
         await Expect(late.Locator("#svc-web tr.backend svg.spark title").First).ToContainTextAsync("requests");
         await late.CloseAsync().WaitAsync(Timeout);
@@ -87,8 +78,7 @@ public sealed class DashboardTests(ChromiumBrowser chromium) : IAsyncLifetime
         await slow.SendAsync("POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\n"u8.ToArray(), SocketFlags.None).WaitAsync(Timeout);
         await Expect(page.Locator("#pool-web-blue .live")).ToHaveTextAsync("1", new() { Timeout = 10_000 });
 
-        var reply = await ControlClient.SendAsync(Socket, "swap web green", Timeout).WaitAsync(Timeout);
-        Assert.Contains("\"ok\":true", reply, StringComparison.Ordinal);
+        await _lb.CtlOkAsync("swap web green");
 
         await Expect(page.Locator("#bar-web [data-pool=green]")).ToContainTextAsync("green 100%", WithinTwoSeconds);
         await Expect(page.Locator("#bar-web [data-pool=blue]")).ToHaveCountAsync(0);
@@ -113,15 +103,14 @@ public sealed class DashboardTests(ChromiumBrowser chromium) : IAsyncLifetime
     public async Task Rollout_ThePageShowsTheStepThenTheRollback()
     {
         var page = await _context!.NewPageAsync();
-        await page.GotoAsync($"http://{_runtime!.Admin!.EndPoint}/").WaitAsync(Timeout);
+        await page.GotoAsync(Dashboard).WaitAsync(Timeout);
         await Expect(page.Locator("#bar-web [data-pool=blue]")).ToContainTextAsync("blue 100%", new() { Timeout = 10_000 });
 
-        var start = await ControlClient.SendAsync(Socket, "rollout web green --steps 10,100 --interval 30s", Timeout).WaitAsync(Timeout);
-        Assert.Contains("\"ok\":true", start, StringComparison.Ordinal);
+        await _lb!.CtlOkAsync("rollout web green --steps 10,100 --interval 30s");
         await Expect(page.Locator("#rollout-web")).ToContainTextAsync("rollout green from blue: running step 1 of 2 (10%)", WithinTwoSeconds);
         await Expect(page.Locator("#bar-web [data-pool=green]")).ToContainTextAsync("green 10%", WithinTwoSeconds);
 
-        await ControlClient.SendAsync(Socket, "abort web", Timeout).WaitAsync(Timeout);
+        await _lb.CtlOkAsync("abort web");
         await Expect(page.Locator("#rollout-web")).ToContainTextAsync("rollout web green aborted at step 10%: aborted by the operator", WithinTwoSeconds);
         await Expect(page.Locator("#bar-web [data-pool=green]")).ToHaveCountAsync(0);
     }
@@ -130,12 +119,12 @@ public sealed class DashboardTests(ChromiumBrowser chromium) : IAsyncLifetime
     public async Task FastLbStops_ThePageSaysDisconnectedAndKeepsTheLastView()
     {
         var page = await _context!.NewPageAsync();
-        await page.GotoAsync($"http://{_runtime!.Admin!.EndPoint}/").WaitAsync(Timeout);
+        await page.GotoAsync(Dashboard).WaitAsync(Timeout);
         await Expect(page.Locator("#bar-web [data-pool=blue]")).ToContainTextAsync("blue 100%", new() { Timeout = 10_000 });
 
-        var admin = _runtime.Admin!.EndPoint;
-        await _runtime.DisposeAsync().AsTask().WaitAsync(Timeout);
-        _runtime = null;
+        var admin = _lb!.Runtime.Admin!.EndPoint;
+        await _lb.DisposeAsync();
+        _lb = null;
         using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
         {
             await Assert.ThrowsAsync<SocketException>(() => probe.ConnectAsync(admin).WaitAsync(Timeout)); // nothing answers any more

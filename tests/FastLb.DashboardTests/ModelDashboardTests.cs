@@ -1,5 +1,3 @@
-using FastLb.Core.Config;
-using FastLb.Host;
 using FastLb.Tests.Common;
 using Microsoft.Playwright;
 using Xunit;
@@ -12,20 +10,16 @@ namespace FastLb.DashboardTests;
 public sealed class ModelDashboardTests(ChromiumBrowser chromium) : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
-    private readonly string _dir = Directory.CreateTempSubdirectory("fastlb-dash-").FullName;
-    private FakeOpenAiBackend? _backend;
-    private FastLbRuntime? _runtime;
+    private readonly FakeOpenAiBackend _backend = FakeOpenAiBackend.Start("v1");
+    private HttpLb? _lb;
     private IBrowserContext? _context;
 
     public async Task InitializeAsync()
     {
-        FastLb.Core.Diagnostics.Log.MinLevel = FastLb.Core.Diagnostics.LogLevel.Warn;
-        _backend = FakeOpenAiBackend.Start("v1");
         _backend.TimeToFirstToken = TimeSpan.FromMilliseconds(100);
         _backend.CompletionTokens = 4;
-        var yaml = $$"""
+        _lb = await HttpLb.StartAsync($$"""
             admin:
-              control_socket: {{Path.Combine(_dir, "fastlb.sock")}}
               listen: 127.0.0.1:0
             listeners:
               - name: ai
@@ -37,30 +31,26 @@ public sealed class ModelDashboardTests(ChromiumBrowser chromium) : IAsyncLifeti
             services:
               llm:
                 pools: { v1: [ {{_backend.EndPoint}} ] }
-            """;
-        var config = ConfigLoader.Parse(yaml, "dashboard-test.yaml", _dir);
-        _runtime = new FastLbRuntime(() => config);
-        Assert.True(await _runtime.StartAsync(config, handleSignals: false).WaitAsync(Timeout));
+            """);
         if (chromium.Browser is not null) _context = await chromium.NewContextAsync().WaitAsync(Timeout);
     }
 
     public async Task DisposeAsync()
     {
         if (_context is not null) await _context.DisposeAsync().AsTask().WaitAsync(Timeout);
-        if (_runtime is not null) await _runtime.DisposeAsync().AsTask().WaitAsync(Timeout);
-        if (_backend is not null) await _backend.DisposeAsync().AsTask().WaitAsync(Timeout);
-        Directory.Delete(_dir, recursive: true);
+        if (_lb is not null) await _lb.DisposeAsync();
+        await _backend.DisposeAsync().AsTask().WaitAsync(Timeout);
     }
 
     [ChromiumFact]
     public async Task ModelService_ThePageShowsRequestsTokensAndTimeToFirstToken()
     {
         var page = await _context!.NewPageAsync();
-        await page.GotoAsync($"http://{_runtime!.Admin!.EndPoint}/").WaitAsync(Timeout);
+        await page.GotoAsync($"http://{_lb!.Runtime.Admin!.EndPoint}/").WaitAsync(Timeout);
         await Expect(page.Locator("#conn")).ToHaveTextAsync("live", new() { Timeout = 10_000 });
         await Expect(page.Locator("#models-llm")).ToHaveCountAsync(0); // no model figures before the first request
 
-        var ai = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, _runtime.Proxy.Listeners[0].EndPoint.Port);
+        var ai = _lb.EndPoint;
         for (var i = 0; i < 3; i++)
         {
             await using var client = await SseTestClient.ConnectAsync(ai).WaitAsync(Timeout);
