@@ -8,7 +8,8 @@ namespace FastLb.FunctionalTests.Bench;
 /// <summary>CI never runs the load harness; this checks that bench/load/run starts and that the configs it writes are valid.</summary>
 public class LoadHarnessSmokeTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    // Each run starts a process (the harness script, or dotnet for fastlb check): seconds on a loaded 2-core machine.
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task Run_Help_PrintsUsageAndExitsZero()
