@@ -15,7 +15,7 @@ namespace FastLb.Proxy.Transport;
 /// ends with ENOBUFS, its bytes stay queued in the socket, and it is armed again on the next submission.
 /// </para>
 /// <para>
-/// Readiness (sends that must wait, connects, accepts, splice) comes from one multishot IORING_OP_POLL_ADD per socket,
+/// Readiness (a send off the loop's thread that must wait, connects, accepts, splice) comes from one multishot IORING_OP_POLL_ADD per socket,
 /// armed on the socket's first such wait (edge-triggered, like the epoll registration it
 /// replaces, and armed against the socket's current state, so an edge that came before the arm is reported by it).
 /// Arms and cancels are queued (any thread) and written as SQEs by the loop right before it enters the kernel, so a
@@ -29,7 +29,7 @@ namespace FastLb.Proxy.Transport;
 /// again; the CQ overflowing by IORING_FEAT_NODROP (the kernel keeps the completions and hands them over on the next
 /// entry, which then answers EBUSY until the loop reaped). Tokens carry a sequence, so a completion for a socket that
 /// closed (its poll cancelled or not) never reaches the socket that reused its slot; the top two bits of user_data say
-/// which of the socket's operations completed. An arm holds a reference to the socket's descriptor until the kernel took
+/// which of the socket's operations completed (sends are routed by slot instead: EpollLoop.RingSend.cs). An arm holds a reference to the socket's descriptor until the kernel took
 /// the SQE, so a close racing the arm can never leave the operation on a reused descriptor number.
 /// </para>
 /// </remarks>
@@ -153,6 +153,7 @@ internal sealed unsafe partial class EpollLoop
         finally
         {
             RunPosted(); // work posted before the stop (a close, a timeout) still runs, on this thread
+            DrainSends(ring!); // no block goes back to the pool while the kernel may still read it
             t_current = null;
             // Unregistering the buffer group first means no receive still armed can pick a buffer from here on; then
             // the ring's close cancels every poll and receive and drops their file references.
@@ -189,6 +190,8 @@ internal sealed unsafe partial class EpollLoop
 
     private void SubmitRequests(IoUring ring, ConcurrentQueue<RingRequest> requests)
     {
+        // Sends first: a close queued after a send was flushed cancels it only after the kernel took what fits.
+        SubmitSends(ring);
         for (var n = _rearm.Count; n > 0 && _rearm.TryDequeue(out var userData); n--)
         {
             var token = userData & ~KindMask;
@@ -212,8 +215,12 @@ internal sealed unsafe partial class EpollLoop
                 case RingOp.CancelReceive:
                     Cancel(ring, request.Token | ReceiveKind);
                     break;
+                case RingOp.CancelSend:
+                    Cancel(ring, request.Token);
+                    break;
             }
         }
+        SubmitSends(ring); // queued by completions reaped while the SQ was full
     }
 
     private EpollSocket? LiveSocket(ulong token)
@@ -327,8 +334,18 @@ internal sealed unsafe partial class EpollLoop
             return;
         }
         if (userData == CancelTag) return; // a cancel's own completion (0, or ENOENT when the operation had ended), or a NOP
-        if ((userData & KindMask) == ReceiveKind) DispatchReceive(cqe, userData & ~KindMask);
-        else DispatchPoll(cqe, userData);
+        switch (userData & KindMask)
+        {
+            case ReceiveKind:
+                DispatchReceive(cqe, userData & ~KindMask);
+                break;
+            case SendKind:
+                DispatchSend(cqe);
+                break;
+            default:
+                DispatchPoll(cqe, userData);
+                break;
+        }
     }
 
     private void DispatchPoll(in IoUringCqe cqe, ulong token)

@@ -17,9 +17,18 @@ internal sealed partial class EpollSocket
     private ReceiveSegment? _pending;     // Receive(Span)'s partly copied-out segment, oldest first (consumer only)
     private int _pendingStart;
     private int _pollArmed;               // 1 once a ring loop was asked to arm this socket's poll
+    private ulong _sendInFlight;          // user_data of the ring send queued or in the kernel, or 0
+    private int _deferredShutdown;        // 1 when a FIN waits for the ring's sends to drain
 
     /// <summary>True once received bytes come from the loop's multishot receive rather than from recv calls.</summary>
     public bool ReceivesThroughRing => Volatile.Read(ref _ringPool) is not null;
+
+    /// <summary>
+    /// Loop thread: records the ring send queued for this socket (0: none). A full fence before the caller looks at
+    /// <see cref="IsClosed"/>, as Teardown sets the flag before it reads this: either the close sees the send and
+    /// cancels it, or the send sees the close and is not queued.
+    /// </summary>
+    internal void SetSendInFlight(ulong userData) => Interlocked.Exchange(ref _sendInFlight, userData);
 
     /// <summary>True when a ring loop was asked to arm this socket's readiness poll (so closing must cancel it).</summary>
     internal bool PollArmed => Volatile.Read(ref _pollArmed) != 0;

@@ -378,6 +378,26 @@ internal sealed partial class EpollSocket : IDisposable
 
     private void ShutdownCore(int how)
     {
+        if (Interlocked.Read(ref _sendInFlight) != 0)
+        {
+            // A ring send is in flight: a FIN now would overtake it. Stop receiving now, send FIN after the last
+            // send completed (RunDeferredShutdown); re-checked after recording, so a drain in between is not missed.
+            if (how == SocketSyscalls.SHUT_RDWR) ShutdownNow(SocketSyscalls.SHUT_RD);
+            Interlocked.Exchange(ref _deferredShutdown, 1);
+            if (Interlocked.Read(ref _sendInFlight) != 0 || Interlocked.Exchange(ref _deferredShutdown, 0) == 0) return;
+            how = SocketSyscalls.SHUT_WR;
+        }
+        ShutdownNow(how);
+    }
+
+    /// <summary>Loop thread, once the ring's sends drained (<see cref="SetSendInFlight"/>(0) first): sends a FIN a shutdown deferred.</summary>
+    internal void RunDeferredShutdown()
+    {
+        if (Volatile.Read(ref _deferredShutdown) != 0 && Interlocked.Exchange(ref _deferredShutdown, 0) != 0) ShutdownNow(SocketSyscalls.SHUT_WR);
+    }
+
+    private void ShutdownNow(int how)
+    {
         var added = false;
         try
         {
@@ -423,6 +443,10 @@ internal sealed partial class EpollSocket : IDisposable
     private void Teardown()
     {
         if (Volatile.Read(ref _registered) != 0) Loop.Unregister(this);
+        // A ring send holds the file until it completes: cancel it, as close() drops the unsent bytes on epoll. It
+        // was queued before this close, so its SQE goes in ahead of the cancel and the kernel takes what fits.
+        var send = Interlocked.Read(ref _sendInFlight);
+        if (send != 0) Loop.CancelSend(send);
         _handle.Dispose();
         Close(ref _readState, _readWaiter);
         Close(ref _writeState, _writeWaiter);

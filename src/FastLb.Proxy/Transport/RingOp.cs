@@ -14,4 +14,7 @@ internal enum RingOp : byte
 
     /// <summary>Cancel the socket's receive (it closed).</summary>
     CancelReceive,
+
+    /// <summary>Cancel the send whose user_data is the request's token (its socket closed).</summary>
+    CancelSend,
 }

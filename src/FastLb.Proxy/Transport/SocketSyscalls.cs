@@ -31,11 +31,13 @@ internal static unsafe partial class SocketSyscalls
     public const int SOCK_CLOEXEC = 0x80000;
     public const int MSG_NOSIGNAL = 0x4000;
     public const int MSG_PEEK = 0x2;
+    public const int MSG_WAITALL = 0x100;
     public const int SOL_SOCKET = 1;
     public const int SO_ERROR = 4;
     public const int SO_LINGER = 13;
     public const int IPPROTO_TCP = 6;
     public const int TCP_NODELAY = 1;
+    public const int SHUT_RD = 0;
     public const int SHUT_WR = 1;
     public const int SHUT_RDWR = 2;
 

@@ -12,8 +12,11 @@ namespace FastLb.Proxy.Transport;
 /// and completes when everything is sent, which is the backpressure a pipe would give. Sent blocks go back to the
 /// pool at once. A failed send makes the flush report <see cref="FlushResult.IsCompleted"/> (the peer is gone).
 /// Completing cleanly sends what is left and then FIN; completing with an exception resets the connection.
+/// On a ring loop a flush made on the loop's thread hands its blocks to the ring instead (SocketWriter.Ring.cs): the
+/// send is submitted with the loop's next io_uring_enter and the flush completes at once, unless more than
+/// <see cref="RingSendBound"/> bytes are still waiting for the kernel.
 /// </remarks>
-internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
+internal sealed partial class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>, IValueTaskSource
 {
     private enum Send : byte { Done, Failed, Canceled, Parked }
 
@@ -32,12 +35,13 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     {
         _socket = socket;
         _pool = pool;
+        _ring = socket.Loop.UsesRing;
     }
 
     public long BytesSent => Volatile.Read(ref _bytesSent);
 
     /// <summary>True once a send failed: the peer reset or the socket was closed.</summary>
-    public bool Failed => _failed;
+    public bool Failed => Volatile.Read(ref _failed);
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
@@ -65,7 +69,14 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
         if (_completed) ThrowCompleted();
-        if (_failed) return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: true));
+        if (Volatile.Read(ref _failed)) return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: true));
+        if (_ring) return FlushThroughRing();
+        return FlushDirect();
+    }
+
+    /// <summary>The epoll path (and a ring writer's flush off its loop with nothing in flight): send on this thread.</summary>
+    private ValueTask<FlushResult> FlushDirect()
+    {
         _core.Reset();
         Interlocked.Exchange(ref _parked, 1);
         var send = SendBuffered(resumed: false);
@@ -78,11 +89,13 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     {
         Interlocked.Exchange(ref _cancelRequested, 1);
         if (Volatile.Read(ref _parked) != 0) _socket.WakeWriter();
+        if (_ring) CancelRingWait();
     }
 
     public override void Complete(Exception? exception = null)
     {
         if (_completed) return;
+        if (_ring && CompleteThroughRing(exception)) return;
         if (exception is null && !_failed && _head is not null && SendBuffered(resumed: false, mayPark: false) != Send.Done)
         {
             // The kernel cannot take the rest right now: finish in the background, then FIN.
@@ -92,7 +105,14 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
         Finish(exception);
     }
 
-    public override async ValueTask CompleteAsync(Exception? exception = null)
+    public override ValueTask CompleteAsync(Exception? exception = null)
+    {
+        if (_completed) return default;
+        if (_ring && CompleteAsyncThroughRing(exception) is { } waiting) return waiting;
+        return CompleteDirectAsync(exception);
+    }
+
+    private async ValueTask CompleteDirectAsync(Exception? exception)
     {
         if (_completed) return;
         if (exception is null && !_failed && _head is not null)
@@ -137,7 +157,7 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
-                _failed = true;
+                Volatile.Write(ref _failed, true);
                 ReleaseAll();
                 return Send.Failed;
             }
@@ -218,5 +238,13 @@ internal sealed class SocketWriter : PipeWriter, IValueTaskSource<FlushResult>
     ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => _core.GetStatus(token);
 
     void IValueTaskSource<FlushResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+
+    // CompleteAsync's wait for the ring's sends shares the flush's core: the two never overlap.
+    void IValueTaskSource.GetResult(short token) => _core.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _core.OnCompleted(continuation, state, token, flags);
 }

@@ -88,8 +88,8 @@ public sealed class UringLoopTests
             {
                 for (var i = 0; i < PerRound; i++) clients[i] = await ConnectAsync(server.EndPoint);
                 await UntilAsync(() => server.Parked >= (long)(round + 1) * PerRound, $"{PerRound} connections parked in reads and sends (round {round})");
-                // Abort from thread-pool threads while the clients keep sending: every socket has a read parked on its
-                // poll and a send parked on writability when its abort lands.
+                // Abort from thread-pool threads while the clients keep sending: every socket has a read parked on the
+                // ring and sends in the ring that wait for room (a flush waiting past the bound) when its abort lands.
                 var sending = Task.WhenAll(clients.Select(c => c.SendAsync(new byte[512].AsMemory(), SocketFlags.None).AsTask().ContinueWith(static _ => { }, TaskScheduler.Default)));
                 await Task.WhenAll(server.Accepted.Take(PerRound).Select(s => Task.Run(s.Abort)));
                 server.ClearAccepted();
@@ -254,7 +254,8 @@ public sealed class UringLoopTests
                         continue;
                     }
                     lock (_accepted) _accepted.Add(socket);
-                    _ = _echo ? EchoAsync(socket) : HoldAsync(socket);
+                    // Started on the socket's own loop, as the proxies run: its flushes then send through the ring.
+                    _ = LoopCall<Task>.RunAsync(socket.Loop, () => _echo ? EchoAsync(socket) : HoldAsync(socket));
                 }
             }
             catch (ObjectDisposedException)
@@ -301,7 +302,7 @@ public sealed class UringLoopTests
             var connection = new SocketConnection(socket, _pool);
             try
             {
-                // A send that fills the peer's receive window and parks on writability, and a read parked on the poll.
+                // Sends that fill the peer's receive window and wait in the ring, and a read parked on the ring.
                 var chunk = new byte[64 * 1024];
                 var sending = SendForeverAsync(connection, chunk);
                 var reading = ReadForeverAsync(connection);
