@@ -28,6 +28,7 @@ public sealed class ModelDashboardTests(ChromiumBrowser chromium) : IAsyncLifeti
                   gpt-4o-latest: llm
                 routes:
                   - service: llm
+                token_limits: { per_key: { tokens_per_minute: 1, burst: 1 } }
             services:
               llm:
                 pools: { v1: [ {{_backend.EndPoint}} ] }
@@ -60,10 +61,29 @@ public sealed class ModelDashboardTests(ChromiumBrowser chromium) : IAsyncLifeti
             }
         }
 
+        // A key over its token budget: its first request is let in and charged when it ends, then FastLb refuses it.
+        var answered = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            Assert.True(clock.Elapsed < Timeout, "the key's bucket never refused");
+            await using var client = await SseTestClient.ConnectAsync(ai).WaitAsync(Timeout);
+            await client.PostAsync("""{"model":"gpt-4o-latest","messages":[{"role":"user","content":"a b"}]}""", "x-api-key: sk-dashboard\r\n").WaitAsync(Timeout);
+            if (client.Status == 429) break;
+            answered++;
+        }
+
         var row = page.Locator("#model-llm-gpt-4o-latest-v1");
-        await Expect(row.Locator(".requests")).ToHaveTextAsync("3", new() { Timeout = 10_000 });
-        await Expect(row.Locator(".tokens-in")).ToHaveTextAsync("6");
-        await Expect(row.Locator(".tokens-out")).ToHaveTextAsync("12");
+        await Expect(row.Locator(".requests")).ToHaveTextAsync($"{3 + answered}", new() { Timeout = 10_000 });
+        await Expect(row.Locator(".tokens-in")).ToHaveTextAsync($"{6 + 2 * answered}");
+        await Expect(row.Locator(".tokens-out")).ToHaveTextAsync($"{12 + 4 * answered}");
+        var refused = page.Locator("#model-llm-gpt-4o-latest-_none");
+        await Expect(refused).ToContainTextAsync("refused by token limits");
+        await Expect(refused.Locator(".requests")).ToHaveTextAsync("1");
+        await Expect(refused.Locator(".recent-429")).ToHaveTextAsync("1", new() { Timeout = 10_000 });
+        // The last minute: once a second closed over them, the 4 answered requests show as a rate and a time to first token.
+        await Expect(row.Locator(".ttft-p50")).Not.ToHaveTextAsync("–", new() { Timeout = 10_000 });
+        Assert.True(double.Parse((await row.Locator(".recent-rps").TextContentAsync())!, System.Globalization.CultureInfo.InvariantCulture) > 0);
         // Time to first token: at least the backend's 100 ms before its first event.
         var p50 = double.Parse((await row.Locator(".ttft-p50").TextContentAsync())!, System.Globalization.CultureInfo.InvariantCulture);
         var p99 = double.Parse((await row.Locator(".ttft-p99").TextContentAsync())!, System.Globalization.CultureInfo.InvariantCulture);

@@ -18,6 +18,9 @@ internal sealed class ModelCounters(string service, string pool, string model)
     /// <summary>The model label: a name from the config, a prefix ending in '*', or one of <see cref="ModelLabels"/>' folded values.</summary>
     public string Model { get; } = model;
 
+    /// <summary>The last minute of the series, second by second (control plane: <see cref="TrafficStats.Tick"/> fills it).</summary>
+    public ModelWindow Window { get; } = new();
+
     /// <summary>Counts one request that ended.</summary>
     /// <param name="firstByteTicks">Stopwatch ticks from the request head to the first response byte, or negative when none came.</param>
     /// <param name="streamTicks">The whole request's ticks when the response was an event stream, else negative.</param>

@@ -18,6 +18,7 @@ internal sealed class TrafficStats(BackendStateRegistry registry, TimeProvider t
 
     private readonly Lock _lock = new();
     private readonly long[] _totals = new long[TrafficField.Count];
+    private readonly long[] _modelTotals = new long[ModelField.Count];
     private long _firstSecond = -1;
     private long _lastSecond = -1;
 
@@ -36,6 +37,11 @@ internal sealed class TrafficStats(BackendStateRegistry registry, TimeProvider t
                 var state = all[i];
                 state.Traffic.CopyTotals(_totals);
                 state.Window.Advance(_totals, second);
+            }
+            foreach (var model in Registry.Models.All())
+            {
+                model.CopyTotals(_modelTotals);
+                model.Window.Advance(_modelTotals, second);
             }
             if (_firstSecond < 0) _firstSecond = second;
             _lastSecond = second;
@@ -102,6 +108,22 @@ internal sealed class TrafficStats(BackendStateRegistry registry, TimeProvider t
             for (var i = 0; i < sum.Length; i++) sum[i] += one[i];
         }
         return TrafficTotals.From(sum);
+    }
+
+    /// <summary>
+    /// One model series over the last <paramref name="seconds"/> (at most 60) into <paramref name="sum"/> (length
+    /// <see cref="ModelField.Count"/>, overwritten); returns the seconds covered (fewer right after start), 0 before the first tick.
+    /// </summary>
+    public int Model(ModelCounters model, int seconds, Span<long> sum)
+    {
+        seconds = Math.Clamp(seconds, 1, ModelWindow.Seconds);
+        sum.Clear();
+        lock (_lock)
+        {
+            if (_lastSecond < 0) return 0;
+            model.Window.AddTo(sum, _lastSecond, seconds);
+            return (int)Math.Min(seconds, Math.Max(1, _lastSecond - _firstSecond));
+        }
     }
 
     public TrafficSummary Summarize(IEnumerable<BackendState> states, int seconds)

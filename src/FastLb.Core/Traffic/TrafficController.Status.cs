@@ -92,9 +92,26 @@ internal sealed partial class TrafficController
             foreach (var n in streams) streamCount += n;
             w.WriteNumber("streams", streamCount);
             WriteQuantiles(w, "stream", streams);
+            WriteRecentModel(w, m, totals);
             w.WriteEndObject();
         }
         w.WriteEndArray();
+    }
+
+    /// <summary>The "recent" member of a model entry: the last minute (what a release changes now, which totals since start hide).</summary>
+    private void WriteRecentModel(Utf8JsonWriter w, ModelCounters m, long[] sum)
+    {
+        var seconds = Stats.Model(m, ModelWindow.Seconds, sum);
+        var per = Math.Max(1, seconds);
+        w.WriteStartObject("recent");
+        w.WriteNumber("window_seconds", seconds);
+        w.WriteNumber("requests", sum[ModelField.Requests]);
+        w.WriteNumber("requests_per_second", Math.Round((double)sum[ModelField.Requests] / per, 2));
+        w.WriteNumber("status_429", sum[ModelField.Status429]);
+        w.WriteNumber("prompt_tokens_per_second", Math.Round((double)sum[ModelField.PromptTokens] / per, 2));
+        w.WriteNumber("completion_tokens_per_second", Math.Round((double)sum[ModelField.CompletionTokens] / per, 2));
+        WriteQuantiles(w, "first_byte", sum.AsSpan(ModelField.FirstByteBins, LatencyBins.Count));
+        w.WriteEndObject();
     }
 
     /// <summary>PREFIX_p50_ms and PREFIX_p99_ms of a histogram, null when it is empty.</summary>

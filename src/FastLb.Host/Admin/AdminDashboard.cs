@@ -135,11 +135,16 @@ internal static class AdminDashboard
         }
         function modelTable(name, models) {
           if (!models || !models.length) return '';
-          let html = '<table class="models" id="models-' + id(name) + '"><tr><th>model / pool</th><th>requests</th><th>tokens in</th><th>tokens out</th><th>429</th><th>TTFT p50 ms</th><th>TTFT p99 ms</th><th>streams</th><th>stream p50 s</th></tr>';
+          let html = '<table class="models" id="models-' + id(name) + '"><tr><th>model / pool</th><th title="last 60 s">req/s</th><th title="last 60 s">429 / 60 s</th><th title="last 60 s">tokens/s in</th><th title="last 60 s">tokens/s out</th><th title="last 60 s">TTFT p50 ms</th><th title="last 60 s">TTFT p99 ms</th>'
+            + '<th title="since start">requests</th><th title="since start">tokens in</th><th title="since start">tokens out</th><th title="since start">429</th><th>streams</th><th>stream p50 s</th></tr>';
           for (const m of models) {
-            html += '<tr class="model" id="model-' + id(name) + '-' + id(m.model) + '-' + id(m.pool) + '"><td><b>' + esc(m.model) + '</b> <span class="muted">' + (m.pool === '_none' ? 'refused by token limits' : esc(m.pool)) + '</span></td><td class="requests">' + m.requests + '</td>'
-              + '<td class="tokens-in">' + m.prompt_tokens + '</td><td class="tokens-out">' + m.completion_tokens + '</td><td class="' + (m.status_429 > 0 ? 'warn' : '') + '">' + m.status_429 + '</td>'
-              + '<td class="ttft-p50">' + num(m.first_byte_p50_ms, 1) + '</td><td class="ttft-p99">' + num(m.first_byte_p99_ms, 1) + '</td><td>' + m.streams + '</td><td>' + num(m.stream_p50_ms === null ? null : m.stream_p50_ms / 1000, 2) + '</td></tr>';
+            html += '<tr class="model" id="model-' + id(name) + '-' + id(m.model) + '-' + id(m.pool) + '"><td><b>' + esc(m.model) + '</b> <span class="muted">' + (m.pool === '_none' ? 'refused by token limits' : esc(m.pool)) + '</span></td>';
+            const r = m.recent || {};
+            html += '<td class="recent-rps">' + num(r.requests_per_second, 2) + '</td><td class="recent-429 ' + (r.status_429 > 0 ? 'warn' : '') + '">' + (r.status_429 ?? '') + '</td>'
+              + '<td class="recent-tokens-in">' + num(r.prompt_tokens_per_second, 1) + '</td><td class="recent-tokens-out">' + num(r.completion_tokens_per_second, 1) + '</td>'
+              + '<td class="ttft-p50">' + num(r.first_byte_p50_ms, 1) + '</td><td class="ttft-p99">' + num(r.first_byte_p99_ms, 1) + '</td>'
+              + '<td class="requests">' + m.requests + '</td><td class="tokens-in">' + m.prompt_tokens + '</td><td class="tokens-out">' + m.completion_tokens + '</td><td class="' + (m.status_429 > 0 ? 'warn' : '') + '">' + m.status_429 + '</td>'
+              + '<td>' + m.streams + '</td><td>' + num(m.stream_p50_ms === null ? null : m.stream_p50_ms / 1000, 2) + '</td></tr>';
           }
           return html + '</table>';
         }

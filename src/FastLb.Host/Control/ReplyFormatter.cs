@@ -221,6 +221,15 @@ internal static class ReplyFormatter
                   .Append(" p50 ").Append(Ms(m, "stream_p50_ms")).Append(" p99 ").Append(Ms(m, "stream_p99_ms")).Append(" ms");
             }
             sb.AppendLine();
+            if (m.TryGetProperty("recent", out var r) && r.GetProperty("requests").GetInt64() > 0)
+            {
+                string Rate(string name) => r.GetProperty(name).GetDouble().ToString("0.##", inv);
+                sb.Append("    last ").Append(r.GetProperty("window_seconds").GetInt32()).Append(" s  ").Append(Rate("requests_per_second")).Append(" req/s")
+                  .Append("  429 ").Append(r.GetProperty("status_429").GetInt64())
+                  .Append("  tokens/s ").Append(Rate("prompt_tokens_per_second")).Append(" in / ").Append(Rate("completion_tokens_per_second")).Append(" out")
+                  .Append("  first byte p50 ").Append(Ms(r, "first_byte_p50_ms")).Append(" p99 ").Append(Ms(r, "first_byte_p99_ms")).Append(" ms")
+                  .AppendLine();
+            }
         }
     }
 

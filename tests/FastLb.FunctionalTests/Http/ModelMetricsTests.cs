@@ -96,8 +96,22 @@ public sealed class ModelMetricsTests
         Assert.InRange(alias.GetProperty("stream_p99_ms").GetDouble(), 100, 10_000);
         Assert.Equal(1, models.Single(m => m.GetProperty("model").GetString() == "gpt-4o").GetProperty("status_429").GetInt64());
 
+        // The last minute next to the totals: once a tick closed the second they ended in.
+        JsonElement recent = default;
+        await HttpLb.WaitUntilAsync(async () =>
+        {
+            status = await lb.CtlOkAsync("status");
+            recent = status.GetProperty("services").GetProperty("llm").GetProperty("models").EnumerateArray()
+                .Single(m => m.GetProperty("model").GetString() == "llama-*").GetProperty("recent");
+            return recent.GetProperty("requests").GetInt64() == 2;
+        }, "llama-*'s two requests in the last minute", Wait);
+        Assert.InRange(recent.GetProperty("window_seconds").GetInt32(), 1, 60);
+        Assert.True(recent.GetProperty("requests_per_second").GetDouble() > 0);
+        Assert.True(recent.GetProperty("completion_tokens_per_second").GetDouble() > 0);
+        Assert.InRange(recent.GetProperty("first_byte_p50_ms").GetDouble(), 100, 10_000);
         var text = ReplyFormatter.Format(status.GetRawText());
         Assert.Contains("  model llama-* on v1  requests 2  429 0  tokens 6 in / 8 out  first byte p50 ", text, StringComparison.Ordinal);
+        Assert.Contains("\n    last ", text, StringComparison.Ordinal);
         Assert.Contains("  model gpt-4o-latest on v1  requests 1  429 0  tokens 3 in / 4 out  first byte p50 ", text, StringComparison.Ordinal);
     }
 

@@ -111,4 +111,29 @@ public class TrafficStatsTests
 
         Assert.Equal(50_000, counters.Total(TrafficField.Requests));
     }
+
+    [Fact]
+    public void Model_LastMinute_CountsItsSecondsThenForgetsThem()
+    {
+        var model = _registry.Models.Get("llm", "v2", "gpt-4o");
+        model.Record(200, 150 * Ms, -1, 10, 40);
+        model.Record(429, 2 * Ms, -1, -1, -1);
+        NextSecond();
+        model.Record(200, 250 * Ms, -1, 10, 40);
+        NextSecond();
+
+        var sum = new long[ModelField.Count];
+        Assert.Equal(2, _stats.Model(model, 60, sum));
+        Assert.Equal((3, 1, 20, 80), (sum[ModelField.Requests], sum[ModelField.Status429], sum[ModelField.PromptTokens], sum[ModelField.CompletionTokens]));
+        Assert.Equal(1, _stats.Model(model, 1, sum));
+        Assert.Equal(1, sum[ModelField.Requests]); // the last second only
+        Assert.InRange(LatencyBins.Quantile(sum.AsSpan(ModelField.FirstByteBins, LatencyBins.Count), 0.5), 0.2, 0.3);
+
+        for (var s = 0; s < 60; s++) NextSecond();
+        _stats.Model(model, 60, sum);
+        Assert.Equal(0, sum[ModelField.Requests]);
+        long total = 0;
+        foreach (var n in sum) total += n;
+        Assert.Equal(0, total);
+    }
 }
