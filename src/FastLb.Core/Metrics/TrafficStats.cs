@@ -38,7 +38,7 @@ internal sealed class TrafficStats(BackendStateRegistry registry, TimeProvider t
                 state.Traffic.CopyTotals(_totals);
                 state.Window.Advance(_totals, second);
             }
-            foreach (var model in Registry.Models.All())
+            foreach (var model in Registry.Models.Series)
             {
                 model.CopyTotals(_modelTotals);
                 model.Window.Advance(_modelTotals, second);
