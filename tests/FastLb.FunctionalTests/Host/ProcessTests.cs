@@ -138,7 +138,7 @@ public class ProcessTests : IAsyncLifetime
     [Fact]
     public async Task Run_StartLogAndStatus_SayWhichTransportRunsAndWhy()
     {
-        // This suite runs once per transport: FASTLB_IO=io_uring in FastLb.FunctionalTests.Uring, unset (auto: epoll) here.
+        // This suite runs once per transport: FASTLB_IO=io_uring in FastLb.FunctionalTests.Uring, epoll here (EpollTransport.cs).
         var expected = Environment.GetEnvironmentVariable("FASTLB_IO") == "io_uring" ? "io_uring" : "epoll";
 
         await using var p = await StartAsync();
