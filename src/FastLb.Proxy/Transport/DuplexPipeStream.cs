@@ -6,7 +6,8 @@ namespace FastLb.Proxy.Transport;
 
 /// <summary>
 /// A <see cref="Stream"/> over a connection's reader and writer, for a layer that needs a stream (SslStream on a TLS
-/// listener). Neither pipe is completed when the stream is disposed: the connection tears them down itself.
+/// listener, and to a backend with upstream TLS). Neither pipe is completed when the stream is disposed: the
+/// connection tears them down itself.
 /// </summary>
 /// <remarks>
 /// The reader and writer ignore cancellation tokens; a canceled read or flush (<see cref="PipeReader.CancelPendingRead"/>,
@@ -14,6 +15,9 @@ namespace FastLb.Proxy.Transport;
 /// </remarks>
 internal sealed class DuplexPipeStream(PipeReader input, PipeWriter output) : Stream
 {
+    // Over a socket's own writer, writes go to the kernel straight from the caller's buffer (see WriteAsync).
+    private readonly SocketWriter? _socket = output as SocketWriter;
+
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => true;
@@ -49,6 +53,15 @@ internal sealed class DuplexPipeStream(PipeReader input, PipeWriter output) : St
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (_socket is not null)
+        {
+            // SslStream hands over whole encrypted records in its own buffer: sent from there, they skip a copy into
+            // the writer's blocks and the flush's bookkeeping; only what the kernel did not take goes the usual way.
+            var sent = _socket.SendDirect(buffer.Span);
+            if (sent < 0) throw new IOException("the connection is closed");
+            if (sent == buffer.Length) return;
+            buffer = buffer[sent..];
+        }
         output.Write(buffer.Span);
         var result = await output.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (result.IsCanceled) throw new OperationCanceledException("the flush was canceled");
