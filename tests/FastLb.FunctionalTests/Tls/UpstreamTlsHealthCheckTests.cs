@@ -12,7 +12,8 @@ namespace FastLb.FunctionalTests.Tls;
 /// <summary>An http health check of a service with tls speaks the service's TLS (sni, ca, verify, client_cert); a failed handshake or verification is a failed check that says so.</summary>
 public sealed class UpstreamTlsHealthCheckTests : IAsyncLifetime
 {
-    private const string Check = "{ path: /healthz, interval: 1s, timeout: 1s, healthy_threshold: 1, unhealthy_threshold: 1 }";
+    // A handshake with verification can take over a second on a loaded 2-core box: a check cut at its timeout says "tls handshake timeout".
+    private const string Check = "{ path: /healthz, interval: 2s, timeout: 2s, healthy_threshold: 1, unhealthy_threshold: 1 }";
     private readonly TempDir _dir = new();
     private readonly X509Certificate2 _ca = TestCertificates.Authority("backend-ca");
     private readonly List<IAsyncDisposable> _owned = [];
@@ -57,15 +58,17 @@ public sealed class UpstreamTlsHealthCheckTests : IAsyncLifetime
         return backends.EnumerateArray().First(b => b.GetProperty("address").GetString() == backend.ToString());
     }
 
-    /// <summary>Waits until status shows <paramref name="backend"/> as <paramref name="health"/> and returns its status then.</summary>
-    private static async Task<JsonElement> WaitHealthAsync(HttpLb lb, IPEndPoint backend, string health)
+    /// <summary>Waits until status shows <paramref name="backend"/> as <paramref name="health"/> (and, when given, its last check failed with <paramref name="error"/>) and returns its status then.</summary>
+    private static async Task<JsonElement> WaitHealthAsync(HttpLb lb, IPEndPoint backend, string health, string? error = null)
     {
         var last = default(JsonElement);
         await HttpLb.WaitUntilAsync(async () =>
         {
             last = await BackendStatusAsync(lb, backend);
-            return last.GetProperty("health").GetString() == health && last.TryGetProperty("last_check", out _);
-        }, $"{backend} is {health}");
+            return last.GetProperty("health").GetString() == health
+                   && last.GetProperty("last_check") is { ValueKind: JsonValueKind.Object } check
+                   && (error is null || (check.TryGetProperty("error", out var e) && e.GetString() == error));
+        }, $"{backend} is {health}{(error is null ? "" : $" ({error})")}", TimeSpan.FromSeconds(30));
         return last;
     }
 
@@ -105,7 +108,7 @@ public sealed class UpstreamTlsHealthCheckTests : IAsyncLifetime
         var backend = Own(TlsHttpBackend.Start(TestCertificates.IssuedServer(otherCa, "backend.internal")));
         var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}");
 
-        var status = await WaitHealthAsync(lb, backend.EndPoint, "unhealthy");
+        var status = await WaitHealthAsync(lb, backend.EndPoint, "unhealthy", "tls: certificate not trusted");
 
         var check = status.GetProperty("last_check");
         Assert.False(check.GetProperty("passed").GetBoolean());
