@@ -89,12 +89,14 @@ internal sealed partial class SocketWriter : PipeWriter, IValueTaskSource<FlushR
     /// Sends <paramref name="data"/> straight from the caller's memory when no written bytes wait before it, so a
     /// layer that already holds its bytes in a buffer of its own (SslStream's records) skips the copy into a block:
     /// the bytes the kernel took now (the caller writes the rest and flushes), 0 when all must go the usual way
-    /// (bytes buffered, a cancel pending, the send buffer full), -1 once the connection failed.
+    /// (bytes buffered, a cancel pending, the send buffer full, or sends through the ring), -1 once the connection failed.
     /// </summary>
     public int SendDirect(ReadOnlySpan<byte> data)
     {
         if (_completed) ThrowCompleted();
-        if (_failed) return -1;
+        if (Volatile.Read(ref _failed)) return -1;
+        // A ring writer's blocks may be in the kernel's send queue after they left _head: a send from here could pass them.
+        if (_ring) return 0;
         if (_head is not null || Volatile.Read(ref _cancelRequested) != 0) return 0; // the flush takes the cancel
         int n;
         try
@@ -103,7 +105,7 @@ internal sealed partial class SocketWriter : PipeWriter, IValueTaskSource<FlushR
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            _failed = true;
+            Volatile.Write(ref _failed, true);
             return -1;
         }
         if (n <= 0) return 0; // full: the flush parks on writability
