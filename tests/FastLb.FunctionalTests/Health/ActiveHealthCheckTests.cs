@@ -35,6 +35,11 @@ public sealed class ActiveHealthCheckTests
         await HttpLb.WaitUntilAsync(async () => await HealthAsync(lb, pool, b) == health, $"{b.Name} is {health}", within);
     }
 
+    /// <summary>Waits until the published table (status shows its effective weight) routes to <paramref name="b"/>, or no longer does.</summary>
+    private static Task WaitRoutedAsync(HttpLb lb, string pool, HealthBackend b, bool routed) =>
+        HttpLb.WaitUntilAsync(async () => Backend(await lb.CtlOkAsync("status"), pool, b.Address).GetProperty("effective_weight").GetDouble() > 0 == routed,
+            $"the table {(routed ? "routes to" : "leaves out")} {b.Name}");
+
     private static async Task<Dictionary<string, int>> SpreadAsync(HttpLb lb, int requests)
     {
         var counts = new Dictionary<string, int>();
@@ -62,7 +67,7 @@ public sealed class ActiveHealthCheckTests
         await WaitHealthAsync(lb, "main", b, "unhealthy");
         // unhealthy_threshold × interval + one interval, plus slack for a loaded 2-core machine.
         Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(2 * 200 + 200 + 1500), $"taken out after {clock.Elapsed}");
-        await Task.Delay(250); // the next tick publishes the table without b
+        await WaitRoutedAsync(lb, "main", b, routed: false); // the next tick publishes the table without b
         var served = b.Served;
         var spread = await SpreadAsync(lb, 30);
         Assert.Equal(30, spread.GetValueOrDefault("a"));
@@ -74,7 +79,7 @@ public sealed class ActiveHealthCheckTests
         b.HealthStatus = 200;
         await WaitHealthAsync(lb, "main", b, "healthy");
         Assert.True(Backend(await lb.CtlOkAsync("status"), "main", b.Address).GetProperty("checks_passed_in_row").GetInt32() >= 2);
-        await Task.Delay(250);
+        await WaitRoutedAsync(lb, "main", b, routed: true);
         Assert.True((await SpreadAsync(lb, 30)).GetValueOrDefault("b") > 0);
     }
 
@@ -86,7 +91,7 @@ public sealed class ActiveHealthCheckTests
         b.HealthStatus = 500;
         await using var lb = await HttpLb.StartAsync(Yaml(FastCheck, ("main", [a, b])));
         await WaitHealthAsync(lb, "main", a, "healthy");
-        await Task.Delay(250);
+        await WaitRoutedAsync(lb, "main", a, routed: true);
 
         var spread = await SpreadAsync(lb, 20);
 
