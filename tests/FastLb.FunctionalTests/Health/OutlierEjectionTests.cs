@@ -26,17 +26,21 @@ public sealed class OutlierEjectionTests
     {
         await using var good = RawHttpBackend.Start("good");
         var refusing = LoopbackBackend.ClosedPort();
-        // base_ejection outlasts the 30 requests even on a loaded machine: the status read after them still sees the ejection.
-        await using var lb = await HttpLb.StartAsync(Yaml("{ consecutive_failures: 3, base_ejection: 3s, max_ejected_percent: 50 }", "1s", good.EndPoint, refusing));
+        await using var lb = await HttpLb.StartAsync(Yaml("{ consecutive_failures: 3, base_ejection: 2s, max_ejected_percent: 50 }", "1s", good.EndPoint, refusing));
 
+        // Status is read after each request until the ejection shows, so it is read while the ejection is in force
+        // however slowly a loaded machine runs the 30 requests.
         await using var client = await lb.ConnectAsync();
+        JsonElement? ejected = null;
         for (var i = 0; i < 30; i++)
         {
             var response = await client.GetAsync("/");
             Assert.Equal(200, response.Status); // a refused connect moves on to the next backend
+            if (ejected is null && Backend(await lb.CtlOkAsync("status"), refusing.ToString()) is var b && b.GetProperty("ejections").GetInt64() > 0) ejected = b;
         }
 
-        var status = Backend(await lb.CtlOkAsync("status"), refusing.ToString());
+        Assert.True(ejected is not null, "the refusing backend was not ejected within 30 requests");
+        var status = ejected.Value;
         Assert.Equal("ejected", status.GetProperty("health").GetString());
         Assert.Equal(1, status.GetProperty("ejections").GetInt64());
         Assert.InRange(status.GetProperty("failures").GetInt64(), 3, 4); // the third failure ejects; a pick racing the next tick may add one
@@ -80,7 +84,8 @@ public sealed class OutlierEjectionTests
         await Task.Delay(200);
         try
         {
-            await using var lb = await HttpLb.StartAsync(Yaml("{ consecutive_failures: 2, base_ejection: 1m }", "300ms", good.EndPoint, (IPEndPoint)hole.LocalEndPoint!));
+            // connect_timeout 1 s: shorter, a loaded machine's stalled loop could time out the connect to the good backend too.
+            await using var lb = await HttpLb.StartAsync(Yaml("{ consecutive_failures: 2, base_ejection: 1m }", "1s", good.EndPoint, (IPEndPoint)hole.LocalEndPoint!));
 
             var latencies = new List<TimeSpan>();
             await using var client = await lb.ConnectAsync();
@@ -98,10 +103,11 @@ public sealed class OutlierEjectionTests
             var status = Backend(await lb.CtlOkAsync("status"), hole.LocalEndPoint!.ToString()!);
             Assert.Equal("ejected", status.GetProperty("health").GetString());
             Assert.Equal(2, status.GetProperty("failures").GetInt64());
-            Assert.True(latencies.Any(l => l >= TimeSpan.FromMilliseconds(290)), $"no request waited for the connect timeout: {text} ms");
-            // After the ejection the typical request is fast (a loaded machine may still stall one now and then).
+            Assert.True(latencies.Any(l => l >= TimeSpan.FromMilliseconds(990)), $"no request waited for the connect timeout: {text} ms");
+            // After the ejection no request waits for the connect timeout: the typical one takes a fraction of it (a
+            // loaded machine may still stall one now and then).
             var after = latencies.Skip(4).OrderBy(l => l).ToList();
-            Assert.True(after[after.Count / 2] < TimeSpan.FromMilliseconds(100) && after.Count(l => l >= TimeSpan.FromMilliseconds(290)) <= 1,
+            Assert.True(after[after.Count / 2] < TimeSpan.FromMilliseconds(300) && after.Count(l => l >= TimeSpan.FromMilliseconds(990)) <= 1,
                 $"requests kept waiting after the ejection: {text} ms");
         }
         finally
