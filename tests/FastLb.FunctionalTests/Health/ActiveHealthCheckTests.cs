@@ -95,6 +95,7 @@ public sealed class ActiveHealthCheckTests
         await using var lb = await HttpLb.StartAsync(Yaml(FastCheck, ("main", [a, b])));
         await WaitHealthAsync(lb, "main", a, "healthy");
         await WaitRoutedAsync(lb, "main", a, routed: true);
+        await WaitHealthAsync(lb, "main", b, "unhealthy"); // its first checks came and failed
 
         var spread = await SpreadAsync(lb, 20);
 
