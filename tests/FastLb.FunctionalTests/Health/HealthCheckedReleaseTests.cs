@@ -47,7 +47,7 @@ public sealed class HealthCheckedReleaseTests : IAsyncLifetime
         services:
           web:
             active: blue
-            health_check: {"{"} type: http, path: /healthz, interval: 250ms, timeout: 250ms, healthy_threshold: 2, unhealthy_threshold: 2 {"}"}
+            health_check: {"{"} type: http, path: /healthz, interval: 500ms, timeout: 500ms, healthy_threshold: 2, unhealthy_threshold: 2 {"}"}
             outlier: {"{"} consecutive_failures: 2, base_ejection: 30s {"}"}
             pools:
               blue:
