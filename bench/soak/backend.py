@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Soak backend: an HTTP/1.1 keep-alive server on 127.0.0.1:PORT that answers every request 200 with its name.
+"""Soak backend: an HTTP/1.1 keep-alive server on 127.0.0.1:PORT (0: any free port; prints `ready PORT`) that answers every request 200 with its name.
 
 On SIGTERM it stops accepting, finishes the requests in flight, closes idle keep-alive connections and exits: a
 graceful stop, so the soak can kill and restart it without breaking requests on purpose.
@@ -47,10 +47,19 @@ async def serve(reader, writer):
 async def main():
     global stopping
     stopping = asyncio.Event()
-    server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]), backlog=1024, reuse_address=True)
+    # Port 0 on the first start; a restart asks for its old port again, which another process on the box may hold
+    # for a moment (an outgoing connection's local port), so it retries for a while before giving up.
+    for attempt in range(100):
+        try:
+            server = await asyncio.start_server(serve, "127.0.0.1", int(sys.argv[1]), backlog=1024, reuse_address=True)
+            break
+        except OSError:
+            if attempt == 99:
+                raise
+            await asyncio.sleep(0.1)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
-    print("ready", flush=True)
+    print("ready", server.sockets[0].getsockname()[1], flush=True)
     await stopping.wait()
     server.close()
     for w in list(idle):
