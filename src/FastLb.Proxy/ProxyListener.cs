@@ -240,6 +240,20 @@ internal sealed class ProxyListener
         }
     }
 
+    /// <summary>
+    /// Puts <paramref name="successor"/> in the place of <paramref name="connection"/>, which stays counted as one open
+    /// connection: an idle HTTP connection parks in a smaller object and resumes in a full one (ParkedHttpConnection).
+    /// The successor is added before the other is removed, so a walk over the connections meanwhile (close, abort,
+    /// heartbeat) finds at least one of them; each forwards what it is asked once the other took over.
+    /// </summary>
+    public void Replace(IProxyConnection connection, IProxyConnection successor)
+    {
+        _connections.TryAdd(successor, 0);
+        _connections.TryRemove(connection, out _);
+        if (successor is Http.ParkedHttpConnection) _server.IdleMemory.ConnectionParked();
+        else if (connection is Http.ParkedHttpConnection) _server.IdleMemory.ConnectionResumed();
+    }
+
     /// <summary>The open connections, as of now; one opened or ended meanwhile may or may not be seen.</summary>
     public IEnumerable<IProxyConnection> Connections
     {

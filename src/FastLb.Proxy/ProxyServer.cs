@@ -81,6 +81,12 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
     /// <summary>Client connections open on all listeners, draining ones included.</summary>
     public int LiveConnections => Volatile.Read(ref _live);
 
+    /// <summary>Idle HTTP connections parked (and the heap trim once all of them are).</summary>
+    internal IdleMemoryTrim IdleMemory { get; } = new();
+
+    /// <summary>Client connections parked idle (each holds its socket and little else).</summary>
+    public int ParkedConnections => IdleMemory.Parked;
+
     /// <summary>The max_connections a config without one gets (the host derives it from the descriptor limit); unbounded by default.</summary>
     public int AutoMaxConnections { get; set; } = int.MaxValue;
 
@@ -384,6 +390,7 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
         {
             var now = Environment.TickCount64;
             foreach (var l in Volatile.Read(ref _all)) l.Heartbeat(now);
+            IdleMemory.OnHeartbeat(now, LiveConnections);
         }
         catch (Exception e)
         {

@@ -210,6 +210,8 @@ internal sealed class MetricsExposition(FastLbRuntime runtime)
             w.Family("fastlb_connections_max", "gauge", "max_connections in force (from the config, else derived from the descriptor limit).");
             w.Sample("fastlb_connections_max", proxy.MaxConnections);
         }
+        w.Family("fastlb_connections_parked", "gauge", "Idle keep-alive client connections parked: holding their socket and little else until their next request.");
+        w.Sample("fastlb_connections_parked", proxy.ParkedConnections);
         w.Family("fastlb_connections_refused_total", "counter", "Client connections closed at once: past a connection limit with on_limit: close, or out of descriptors.");
         w.Sample("fastlb_connections_refused_total", proxy.RefusedConnections);
         var budget = DescriptorBudget.Process;

@@ -204,6 +204,7 @@ internal sealed class ControlCommandHandler(FastLbRuntime runtime)
         if (proxy.MaxConnections == int.MaxValue) w.WriteNull("limit");
         else w.WriteNumber("limit", proxy.MaxConnections);
         w.WriteNumber("refused", proxy.RefusedConnections);
+        w.WriteNumber("parked", proxy.ParkedConnections);
         w.WriteEndObject();
         var budget = FastLb.Proxy.Transport.DescriptorBudget.Process;
         w.WriteStartObject("descriptors");

@@ -116,6 +116,7 @@ internal static class ReplyFormatter
         {
             if (limits.GetProperty("limit").ValueKind == JsonValueKind.Number) sb.Append(" of ").Append(limits.GetProperty("limit").GetInt32());
             sb.Append("  refused ").Append(limits.GetProperty("refused").GetInt64());
+            if (limits.TryGetProperty("parked", out var parked)) sb.Append("  parked idle ").Append(parked.GetInt32());
         }
         sb.AppendLine();
         if (root.TryGetProperty("process", out var process) && process.TryGetProperty("generation", out var processGeneration))

@@ -128,7 +128,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     /// </remarks>
     private async Task RunAsync()
     {
-        if (_listener.AcceptProxy is { } acceptProxy && _peer is { } peer && acceptProxy.Expects(peer.Address))
+        if (!Resumed && _listener.AcceptProxy is { } acceptProxy && _peer is { } peer && acceptProxy.Expects(peer.Address))
         {
             var header = await ProxyHeaderReader.ReadAsync(_socket, acceptProxy).ConfigureAwait(false);
             if (header is not { } h)
@@ -144,6 +144,7 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
             if (h.SourceEndPoint() is { } source)
             {
                 SetPeer(source);
+                _peerFromHeader = true;
                 _proxiedDestination = h.DestinationEndPoint();
             }
         }
@@ -161,14 +162,26 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
                 goto Done;
             }
             var input = _input;
-            var served = false;
+            var served = Resumed;
             while (true)
             {
                 if (_stopping) { graceful = true; goto Done; }
                 // Between requests: the keep-alive timeout runs until the first byte of the next head. A new connection
                 // gets request_head_timeout for its first byte, so holding it idle costs a client as much as a slowloris.
+                // A keep-alive wait first runs for IdleParkAfter only: past it the connection parks (TryPark) and this
+                // loop ends; a resumed one waits out what is left of the deadline its parked form kept.
                 var defaults = _proxy.Router.Current.Config.Defaults;
-                Watch(input, null, served ? defaults.KeepAliveTimeout : defaults.RequestHeadTimeout);
+                var timeoutMs = (long)(served ? defaults.KeepAliveTimeout : defaults.RequestHeadTimeout).TotalMilliseconds;
+                var now = Environment.TickCount64;
+                if (Resumed)
+                {
+                    timeoutMs = Math.Max(1, _resumeDeadlineMs - now);
+                    _resumeDeadlineMs = 0;
+                }
+                var idleDeadline = now + timeoutMs;
+                var parkAfterMs = (long)IdleParkAfter.TotalMilliseconds;
+                var mayPark = served && timeoutMs > 2 * parkAfterMs && MayPark;
+                Watch(input, null, TimeSpan.FromMilliseconds(mayPark ? parkAfterMs : timeoutMs));
                 served = true;
                 bool arrived;
                 while (true)
@@ -176,7 +189,12 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
                     var result = await input.ReadAsync().ConfigureAwait(false);
                     arrived = !result.Buffer.IsEmpty;
                     input.AdvanceTo(result.Buffer.Start); // left for ReadRequestHeadAsync; an empty buffer is examined whole
-                    if (arrived || result.IsCompleted || Expired || _stopping) break;
+                    if (arrived || result.IsCompleted || _stopping) break;
+                    if (!Expired) continue;
+                    if (!mayPark) break;
+                    mayPark = false;
+                    if (TryPark(client, idleDeadline)) return; // the parked form owns the socket and the registration now
+                    Watch(input, null, TimeSpan.FromMilliseconds(Math.Max(1, idleDeadline - Environment.TickCount64)));
                 }
                 Unwatch();
                 if (!arrived) { graceful = true; goto Done; } // FIN, idle past the keep-alive timeout, or the listener stops: close quietly
@@ -316,7 +334,12 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     /// connection is not closed under a client that may be sending its next request right now; it ends with that
     /// request, at the keep-alive timeout, or at the drain timeout.
     /// </summary>
-    public void RequestCloseAfterResponse() => _closeAfterResponse = true;
+    public void RequestCloseAfterResponse()
+    {
+        _closeAfterResponse = true;
+        Interlocked.MemoryBarrier(); // against TryPark, which publishes _parkedAs and then reads the flag
+        Volatile.Read(ref _parkedAs)?.RequestCloseAfterResponse();
+    }
 
     /// <summary>
     /// The listener stops (any thread): finish the request in flight, start no new one. The flag is seen at once; the
@@ -325,7 +348,9 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     public void RequestClose()
     {
         _stopping = true;
-        PostToLoop(StopWork);
+        Interlocked.MemoryBarrier(); // against TryPark, which publishes _parkedAs and then reads the flag
+        if (Volatile.Read(ref _parkedAs) is { } parked) parked.RequestClose();
+        else PostToLoop(StopWork);
     }
 
     /// <summary>On the connection's loop: wakes an idle keep-alive wait so it sees <see cref="_stopping"/> and closes.</summary>
@@ -379,6 +404,11 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
     public void Abort()
     {
         if (Interlocked.Exchange(ref _aborted, 1) != 0) return;
+        if (Volatile.Read(ref _parkedAs) is { } parked)
+        {
+            parked.Abort();
+            return;
+        }
         try
         {
             Volatile.Read(ref _connecting)?.Cancel(); // an upstream connect in flight ends at once

@@ -29,12 +29,13 @@ internal sealed partial class EpollSocket : IDisposable
     private readonly SafeHandle _handle;
     private readonly int _fd;
     private readonly ReadinessWaiter _readWaiter = new();
-    private readonly ReadinessWaiter _writeWaiter = new();
+    private ReadinessWaiter? _writeWaiter; // made by the first write wait: most connections never wait to send
     private int _readState;
     private int _writeState;
     private volatile bool _peerClosed;
     private int _closed;
     private int _registered;
+    private readonly PeerAddress _remote;
 
     private EpollSocket(SafeHandle handle, int fd, EpollLoop loop, bool readable, bool writable, IPEndPoint? remote)
     {
@@ -43,14 +44,17 @@ internal sealed partial class EpollSocket : IDisposable
         Loop = loop;
         _readState = readable ? Ready : NotReady;
         _writeState = writable ? Ready : NotReady;
-        RemoteEndPoint = remote;
+        _remote = PeerAddress.From(remote);
     }
 
     /// <summary>The loop that delivers this socket's readiness.</summary>
     public EpollLoop Loop { get; }
 
-    /// <summary>The peer: the client of an accepted socket, the backend of a connected one.</summary>
-    public IPEndPoint? RemoteEndPoint { get; }
+    /// <summary>
+    /// The peer: the client of an accepted socket, the backend of a connected one. A new object on each call (the
+    /// socket keeps the address inline): callers ask once and keep it for as long as they need it.
+    /// </summary>
+    public IPEndPoint? RemoteEndPoint => _remote.ToEndPoint();
 
     /// <summary>The raw descriptor, for a ring loop arming this socket's poll (it checks the token is live first).</summary>
     internal int Fd => _fd;
@@ -251,7 +255,7 @@ internal sealed partial class EpollSocket : IDisposable
     }
 
     /// <summary>Completes true when the send buffer may have room (or the socket failed); false once closed.</summary>
-    public ValueTask<bool> WaitWritableAsync() => Wait(ref _writeState, _writeWaiter);
+    public ValueTask<bool> WaitWritableAsync() => Wait(ref _writeState, WriteWaiter);
 
     /// <summary>True once the peer closed or the connection failed (RDHUP, HUP or ERR seen).</summary>
     public bool PeerClosed => _peerClosed;
@@ -265,7 +269,7 @@ internal sealed partial class EpollSocket : IDisposable
     public void WakeReader() => Signal(ref _readState, _readWaiter);
 
     /// <summary>Resumes a parked write wait as if room had freed up; any thread.</summary>
-    public void WakeWriter() => Signal(ref _writeState, _writeWaiter);
+    public void WakeWriter() => SignalWrite();
 
     /// <summary>
     /// Callback form of <see cref="WaitReadableAsync"/> for readers that are value-task sources themselves: true when
@@ -281,10 +285,22 @@ internal sealed partial class EpollSocket : IDisposable
     public bool EndReadWait() => _readWaiter.GetResult(_readWaiter.Version);
 
     /// <summary>Callback form of <see cref="WaitWritableAsync"/>; see <see cref="TryWaitReadable"/>.</summary>
-    public bool TryWaitWritable(Action<object?> callback, object state) => !Arm(ref _writeState, _writeWaiter, callback, state);
+    public bool TryWaitWritable(Action<object?> callback, object state) => !Arm(ref _writeState, WriteWaiter, callback, state);
 
     /// <summary>The outcome of the wait armed by <see cref="TryWaitWritable"/>.</summary>
-    public bool EndWriteWait() => _writeWaiter.GetResult(_writeWaiter.Version);
+    public bool EndWriteWait() => WriteWaiter.GetResult(WriteWaiter.Version);
+
+    /// <summary>
+    /// The write direction's waiter, made on first use by the one writer. It is published before the state can become
+    /// Waiting (TryArm's compare-exchange is a full fence), so whoever completes a wait finds it.
+    /// </summary>
+    private ReadinessWaiter WriteWaiter => Volatile.Read(ref _writeWaiter) ?? CreateWriteWaiter();
+
+    private ReadinessWaiter CreateWriteWaiter()
+    {
+        var waiter = new ReadinessWaiter();
+        return Interlocked.CompareExchange(ref _writeWaiter, waiter, null) ?? waiter;
+    }
 
     /// <summary>Arms <paramref name="waiter"/> for the next edge through the callback form: true when armed.</summary>
     private bool Arm(ref int state, ReadinessWaiter waiter, Action<object?> callback, object callbackState, bool poll = true)
@@ -339,7 +355,7 @@ internal sealed partial class EpollSocket : IDisposable
         if (ReceivesThroughRing)
         {
             // The receive's own completions carry the read side, end of stream included, in order with the bytes.
-            if ((events & (SocketSyscalls.EPOLLOUT | SocketSyscalls.EPOLLHUP | SocketSyscalls.EPOLLERR)) != 0) Signal(ref _writeState, _writeWaiter);
+            if ((events & (SocketSyscalls.EPOLLOUT | SocketSyscalls.EPOLLHUP | SocketSyscalls.EPOLLERR)) != 0) SignalWrite();
             return;
         }
         if ((events & (SocketSyscalls.EPOLLRDHUP | SocketSyscalls.EPOLLHUP | SocketSyscalls.EPOLLERR)) != 0) _peerClosed = true;
@@ -349,19 +365,29 @@ internal sealed partial class EpollSocket : IDisposable
         }
         if ((events & (SocketSyscalls.EPOLLOUT | SocketSyscalls.EPOLLHUP | SocketSyscalls.EPOLLERR)) != 0)
         {
-            Signal(ref _writeState, _writeWaiter);
+            SignalWrite();
         }
     }
 
     private static void Signal(ref int state, ReadinessWaiter waiter)
     {
+        if (MarkReady(ref state)) waiter.Complete(true);
+    }
+
+    /// <summary>The write side's <see cref="Signal"/>: its waiter is read only once a wait is known to exist.</summary>
+    private void SignalWrite()
+    {
+        if (MarkReady(ref _writeState)) Volatile.Read(ref _writeWaiter)!.Complete(true);
+    }
+
+    /// <summary>Moves one direction to Ready: true when a wait was parked on it (the caller completes it).</summary>
+    private static bool MarkReady(ref int state)
+    {
         while (true)
         {
             var current = Volatile.Read(ref state);
-            if (current is Ready or Closed) return;
-            if (Interlocked.CompareExchange(ref state, Ready, current) != current) continue;
-            if (current == Waiting) waiter.Complete(true);
-            return;
+            if (current is Ready or Closed) return false;
+            if (Interlocked.CompareExchange(ref state, Ready, current) == current) return current == Waiting;
         }
     }
 
@@ -449,7 +475,7 @@ internal sealed partial class EpollSocket : IDisposable
         if (send != 0) Loop.CancelSend(send);
         _handle.Dispose();
         Close(ref _readState, _readWaiter);
-        Close(ref _writeState, _writeWaiter);
+        if (Interlocked.Exchange(ref _writeState, Closed) == Waiting) Volatile.Read(ref _writeWaiter)!.Complete(false);
         DiscardRingBytes();
     }
 }

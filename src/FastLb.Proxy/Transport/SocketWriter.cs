@@ -43,6 +43,12 @@ internal sealed partial class SocketWriter : PipeWriter, IValueTaskSource<FlushR
     /// <summary>True once a send failed: the peer reset or the socket was closed.</summary>
     public bool Failed => Volatile.Read(ref _failed);
 
+    /// <summary>
+    /// True when nothing is written and unsent: no block waits for a flush and (on a ring loop) no send is queued or in
+    /// the kernel. Call on the socket's loop thread, which owns the ring's send chain.
+    /// </summary>
+    internal bool IsIdle => _head is null && (!_ring || (!_sending && Volatile.Read(ref _queued) == 0));
+
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
         if (_completed) ThrowCompleted();
