@@ -11,7 +11,8 @@ namespace FastLb.Proxy.Tcp;
 /// send buffer is full (EAGAIN) the direction parks until it is writable, then splices the rest of the pipe. The
 /// pipe is rented from a shared pool only while bytes are in flight. Same semantics as the pipelines relay:
 /// FIN → shutdown(SHUT_WR) on the other side while the reverse direction runs on; RST or any failure → RST both
-/// sides; idle → FIN both ways.
+/// sides; idle → FIN both ways. On io_uring loops the relay keeps these syscalls: io_uring runs every IORING_OP_SPLICE
+/// on an io-wq worker, which cost 1.3× the CPU per request (perf-results/2026-12-03-io-uring-ring-splice.md).
 /// </remarks>
 internal sealed partial class TcpProxyConnection
 {
