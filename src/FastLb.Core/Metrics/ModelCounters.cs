@@ -19,7 +19,7 @@ internal sealed class ModelCounters(string service, string pool, string model)
     public string Model { get; } = model;
 
     /// <summary>The last minute of the series, second by second (control plane: <see cref="TrafficStats.Tick"/> fills it).</summary>
-    public ModelWindow Window { get; } = new();
+    public SecondBuckets Window { get; } = new(ModelField.Count, ModelField.Count);
 
     /// <summary>Counts one request that ended.</summary>
     /// <param name="firstByteTicks">Stopwatch ticks from the request head to the first response byte, or negative when none came.</param>

@@ -116,7 +116,7 @@ internal sealed class TrafficStats(BackendStateRegistry registry, TimeProvider t
     /// </summary>
     public int Model(ModelCounters model, int seconds, Span<long> sum)
     {
-        seconds = Math.Clamp(seconds, 1, ModelWindow.Seconds);
+        seconds = Math.Clamp(seconds, 1, SecondBuckets.Seconds);
         sum.Clear();
         lock (_lock)
         {

@@ -11,15 +11,13 @@ namespace FastLb.Core.Metrics;
 /// </remarks>
 internal sealed class TrafficWindow
 {
-    public const int Seconds = 60;
+    public const int Seconds = SecondBuckets.Seconds;
     public const int HistorySeconds = 300;
 
     /// <summary>Slots a bucket keeps: the first slots of the counters (scalars, duration and head bins; not the connect bins).</summary>
     public static readonly int BucketLength = TrafficField.ScalarCount + 2 * LatencyBins.Count;
 
-    private readonly long[] _previous = new long[TrafficField.Count];
-    private readonly long[]?[] _buckets = new long[]?[Seconds];
-    private readonly long[] _bucketSecond = new long[Seconds];
+    private readonly SecondBuckets _buckets = new(TrafficField.Count, BucketLength);
     private readonly int[] _historyRequests = new int[HistorySeconds];
     private readonly int[] _historyErrors = new int[HistorySeconds];
     private readonly long[] _historySecond = new long[HistorySeconds];
@@ -28,36 +26,15 @@ internal sealed class TrafficWindow
     /// <remarks>The first call takes everything since the counters were created (they start at 0 with their backend).</remarks>
     public void Advance(ReadOnlySpan<long> totals, long second)
     {
-        var slot = (int)(second % Seconds);
-        var any = false;
-        for (var i = 0; i < BucketLength; i++)
-        {
-            if (totals[i] != _previous[i]) { any = true; break; }
-        }
-        if (any)
-        {
-            var bucket = _buckets[slot] ??= new long[BucketLength];
-            for (var i = 0; i < BucketLength; i++) bucket[i] = totals[i] - _previous[i];
-            _bucketSecond[slot] = second;
-            var h = (int)(second % HistorySeconds);
-            _historyRequests[h] = (int)Math.Min(int.MaxValue, bucket[TrafficField.Requests]);
-            _historyErrors[h] = (int)Math.Min(int.MaxValue, ErrorsOf(bucket));
-            _historySecond[h] = second;
-        }
-        totals.CopyTo(_previous);
+        if (_buckets.Advance(totals, second) is not { } bucket) return;
+        var h = (int)(second % HistorySeconds);
+        _historyRequests[h] = (int)Math.Min(int.MaxValue, bucket[TrafficField.Requests]);
+        _historyErrors[h] = (int)Math.Min(int.MaxValue, ErrorsOf(bucket));
+        _historySecond[h] = second;
     }
 
     /// <summary>Adds the buckets of the <paramref name="seconds"/> seconds up to and including <paramref name="now"/> into <paramref name="sum"/>.</summary>
-    public void AddTo(Span<long> sum, long now, int seconds)
-    {
-        for (var slot = 0; slot < Seconds; slot++)
-        {
-            var bucket = _buckets[slot];
-            var age = now - _bucketSecond[slot];
-            if (bucket is null || age < 0 || age >= seconds) continue;
-            for (var i = 0; i < BucketLength; i++) sum[i] += bucket[i];
-        }
-    }
+    public void AddTo(Span<long> sum, long now, int seconds) => _buckets.AddTo(sum, now, seconds);
 
     /// <summary>Adds requests and errors per second of the <paramref name="requests"/>.Length seconds ending at <paramref name="now"/> (oldest first).</summary>
     public void AddHistory(Span<long> requests, Span<long> errors, long now)

@@ -101,7 +101,7 @@ internal sealed partial class TrafficController
     /// <summary>The "recent" member of a model entry: the last minute (what a release changes now, which totals since start hide).</summary>
     private void WriteRecentModel(Utf8JsonWriter w, ModelCounters m, long[] sum)
     {
-        var seconds = Stats.Model(m, ModelWindow.Seconds, sum);
+        var seconds = Stats.Model(m, SecondBuckets.Seconds, sum);
         var per = Math.Max(1, seconds);
         w.WriteStartObject("recent");
         w.WriteNumber("window_seconds", seconds);
