@@ -127,12 +127,19 @@ public sealed class ChunkedModelScannerTests
         Span<byte> name = stackalloc byte[64];
         var scan = ChunkedModelScanner.Scan(chunked, Peek);
         ChunkedModelScanner.TryDecodeValue(chunked, scan, name, out _);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++)
+        // The fewest bytes over a few rounds: a round can catch the runtime's own one-off work on this thread (a
+        // method moving to its optimized code), while an allocation of the scan shows in every round.
+        long fewest = long.MaxValue;
+        for (int round = 0; round < 5 && fewest != 0; round++)
         {
-            scan = ChunkedModelScanner.Scan(chunked, Peek);
-            ChunkedModelScanner.TryDecodeValue(chunked, scan, name, out _);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100; i++)
+            {
+                scan = ChunkedModelScanner.Scan(chunked, Peek);
+                ChunkedModelScanner.TryDecodeValue(chunked, scan, name, out _);
+            }
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
         }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, fewest);
     }
 }

@@ -246,12 +246,19 @@ public sealed class JsonModelScannerTests
         Span<byte> name = stackalloc byte[64];
         var scan = JsonModelScanner.Scan(body, Peek, bodyComplete: true);
         JsonModelScanner.TryDecodeValue(body, scan, name, out _);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++)
+        // The fewest bytes over a few rounds: a round can catch the runtime's own one-off work on this thread (a
+        // method moving to its optimized code), while an allocation of the scan shows in every round.
+        long fewest = long.MaxValue;
+        for (int round = 0; round < 5 && fewest != 0; round++)
         {
-            scan = JsonModelScanner.Scan(body, Peek, bodyComplete: true);
-            JsonModelScanner.TryDecodeValue(body, scan, name, out _);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100; i++)
+            {
+                scan = JsonModelScanner.Scan(body, Peek, bodyComplete: true);
+                JsonModelScanner.TryDecodeValue(body, scan, name, out _);
+            }
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
         }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, fewest);
     }
 }
