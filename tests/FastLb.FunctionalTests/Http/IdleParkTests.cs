@@ -63,6 +63,33 @@ public class IdleParkTests
     }
 
     [Fact]
+    public async Task ParkedConnection_ClientNamedByProxyHeader_StillTheClientAfterResuming()
+    {
+        await using var backend = RawHttpBackend.Start("park-1");
+        await using var lb = await HttpLb.StartAsync($$"""
+            listeners:
+              - name: web
+                bind: 127.0.0.1:0
+                protocol: http
+                accept_proxy: { versions: [v1], trusted: [127.0.0.1] }
+                routes:
+                  - service: web
+            services:
+              web:
+                pools:
+                  main: [ {{backend.EndPoint}} ]
+            """);
+        await using var client = await lb.ConnectAsync();
+        var first = await client.RequestAsync("PROXY TCP4 203.0.113.9 10.0.0.1 56324 443\r\nGET /one HTTP/1.1\r\nHost: test\r\n\r\n").WaitAsync(Timeout);
+        Assert.Equal(200, first.Status);
+        await WaitParkedAsync(lb, 1);
+
+        Assert.Equal(200, (await client.GetAsync("/two").WaitAsync(Timeout)).Status);
+
+        Assert.All(backend.Requests, r => Assert.Equal(["203.0.113.9"], r.Head.All("x-forwarded-for")));
+    }
+
+    [Fact]
     public async Task ParkedConnection_KeepAliveTimeoutStillCountsFromTheLastResponse()
     {
         await using var backend = RawHttpBackend.Start("park-1");
