@@ -20,6 +20,9 @@ internal sealed class ProxyListener
     /// <summary>How long an accept loop out of descriptors waits before it tries again.</summary>
     private const int ExhaustedBackoffMs = 50;
 
+    /// <summary>How long stopping waits for a ring listener's cancelled accepts to end before it closes the socket anyway.</summary>
+    private static readonly TimeSpan RingStopTimeout = TimeSpan.FromSeconds(5);
+
     private readonly Socket _listenSocket;
     private EpollSocket? _acceptor;
     private readonly ProxyServer _server;
@@ -134,6 +137,9 @@ internal sealed class ProxyListener
         return new ProxyListener(config, socket, server, httpHandler);
     }
 
+    /// <summary>The socket the accept loop takes connections from (null before <see cref="Start"/>).</summary>
+    internal EpollSocket? Acceptor => _acceptor;
+
     /// <summary>The listening socket's descriptor, to hand over to the process replacing this one.</summary>
     public System.Runtime.InteropServices.SafeHandle ListenHandle => _listenSocket.SafeHandle;
 
@@ -151,9 +157,9 @@ internal sealed class ProxyListener
         {
             Log.Warn($"listener '{Name}': no service to relay to; connections will be reset");
         }
-        _acceptor = EpollSocket.ForListener(_listenSocket, _server.Loops.Next());
+        _acceptor = EpollSocket.ForRingListener(_listenSocket, _server.Loops.Next());
         Log.Info($"listener '{Name}' accepting on {EndPoint} ({(target.Config.Protocol == ListenerProtocol.Tcp ? "tcp" : "http")})");
-        _acceptLoop = AcceptLoopAsync(_acceptor);
+        _acceptLoop = _acceptor.AcceptsThroughRing ? RingAcceptLoopAsync(_acceptor) : AcceptLoopAsync(_acceptor);
     }
 
     /// <summary>
@@ -196,11 +202,23 @@ internal sealed class ProxyListener
     private async Task StopAcceptingCoreAsync()
     {
         await Task.Yield(); // leave the caller's lock
+        if (_acceptor is { AcceptsThroughRing: true } ringAcceptor)
+        {
+            // Step 1: no more arms, and the armed accepts are cancelled; the accept loop serves what the kernel
+            // accepted before the cancels ran (the socket may live on in another process: nothing it took is lost)
+            // and ends when none is left in the kernel. Step 2 closes the socket, which no accept holds open any more.
+            ringAcceptor.StopRingAccepts();
+            await Task.WhenAny(_acceptLoop, Task.Delay(RingStopTimeout)).ConfigureAwait(false);
+        }
         if (_acceptor is { } acceptor) acceptor.CloseListener(); // the accept loop wakes and ends
         _listenSocket.Dispose();
         try
         {
-            await _acceptLoop.ConfigureAwait(false);
+            // Bounded for the ring's loop: one whose loop stopped under it never resumes (nothing it holds is lost).
+            var ended = _acceptor is { AcceptsThroughRing: true }
+                ? await Task.WhenAny(_acceptLoop, Task.Delay(RingStopTimeout)).ConfigureAwait(false)
+                : _acceptLoop;
+            await ended.ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -382,6 +400,145 @@ internal sealed class ProxyListener
         }
     }
 
+    /// <summary>
+    /// The io_uring form of <see cref="AcceptLoopAsync"/>: the ring keeps up to <see cref="RingAcceptor.Slots"/>
+    /// single-shot accepts armed (EpollLoop.RingAccept.cs says why not multishot), armed again with the loop's next
+    /// submission, so a new connection costs no syscall of its own. Runs on the listener's loop thread only.
+    /// </summary>
+    /// <remarks>
+    /// Limits hold as on epoll, with one difference the kernel imposes: an armed accept takes a connection before
+    /// it is admitted. So no more accepts are armed than there is room for (under max_connections, the server's
+    /// limit and the descriptor budget), and in queue mode none at all at a limit: the armed ones are cancelled and
+    /// new connections wait in the kernel backlog; the few accepted just before (another listener took the room
+    /// meanwhile) wait here, unread, until there is room. In close mode at a limit the accepts stay armed and each
+    /// connection they take is closed (refused), as accept-and-close does on epoll. A completion out of descriptors
+    /// (EMFILE, ENFILE, ENOBUFS, ENOMEM) backs off <see cref="ExhaustedBackoffMs"/>, with nothing armed until then; so
+    /// does a connection the descriptor budget has no room for, which waits here meanwhile (its descriptor is counted
+    /// in the budget when it is taken).
+    /// </remarks>
+    private async Task RingAcceptLoopAsync(EpollSocket acceptor)
+    {
+        var loop = acceptor.Loop;
+        var budget = DescriptorBudget.Process;
+        while (!acceptor.IsClosed)
+        {
+            if (!loop.IsCurrent)
+            {
+                // Its state is the loop thread's own: the first pass, or a back-off that resumed elsewhere.
+                if (loop.IsStopping) break;
+                await new LoopResume(loop);
+                continue;
+            }
+            var config = Config;
+            acceptor.ConsumeReadReadiness(); // a completion from now on wakes the wait below
+            if (!acceptor.HasRingAccepted)
+            {
+                if (acceptor.RingAcceptsStopped)
+                {
+                    if (acceptor.RingAcceptsArmed == 0) break; // everything the kernel accepted was served
+                }
+                else
+                {
+                    var room = config.OnLimit == OnLimit.Close ? RingAcceptor.Slots : ConnectionRoom(config);
+                    if (budget.Capacity - budget.Held <= 0)
+                    {
+                        acceptor.CancelRingAccepts();
+                        Exhaustion.Accept.Record($"listener '{Name}': descriptor budget spent, {budget.Held} descriptor(s) held by connections");
+                        if (config.OnLimit == OnLimit.Close) DropOne(acceptor);
+                        await loop.DelayAsync(ExhaustedBackoffMs).ConfigureAwait(false);
+                        continue;
+                    }
+                    if (room <= 0)
+                    {
+                        acceptor.CancelRingAccepts(); // nothing stays armed: new connections wait in the backlog
+                        RecordQueueing();
+                        await loop.DelayAsync(LimitPollMs).ConfigureAwait(false);
+                        continue;
+                    }
+                    acceptor.ArmRingAccepts(Math.Min(room, budget.Capacity - budget.Held));
+                }
+                if (!await acceptor.WaitReadableAsync().ConfigureAwait(false)) break;
+                continue;
+            }
+            if (!Admit(config))
+            {
+                if (config.OnLimit == OnLimit.Queue && !acceptor.RingAcceptsStopped)
+                {
+                    acceptor.CancelRingAccepts();
+                    RecordQueueing();
+                    await loop.DelayAsync(LimitPollMs).ConfigureAwait(false);
+                    continue;
+                }
+                if (acceptor.DropRingAccepted())
+                {
+                    CountRefused();
+                    _limitLog.Record($"{Live} open here, {_server.LiveConnections} of {_server.MaxConnections} in all; new connections closed");
+                }
+                continue;
+            }
+            _atLimit = false;
+            EpollSocket? client;
+            int errno;
+            try
+            {
+                // As in AcceptLoopAsync: an HTTP connection for another loop is started there by Post, a TCP relay here.
+                client = acceptor.TakeRingAccepted(out errno, registerOnOtherLoop: !ServesHttp);
+            }
+            catch (Exception e)
+            {
+                _server.ReleaseAdmission();
+                WarnRateLimited($"listener '{Name}': could not start a connection: {e.Message}");
+                continue;
+            }
+            if (client is null)
+            {
+                _server.ReleaseAdmission();
+                if (errno == 0) continue;
+                if (DescriptorsExhaustedException.IsExhaustion(errno))
+                {
+                    Exhaustion.Accept.Record($"listener '{Name}': {SocketSyscalls.ToSocketError(errno)}, {budget.Held} descriptor(s) held by connections");
+                    acceptor.CancelRingAccepts(); // none completes meanwhile: no spinning through the back-off
+                    if (config.OnLimit == OnLimit.Close)
+                    {
+                        if (acceptor.DropRingAccepted()) CountRefused();
+                        else DropOne(acceptor);
+                    }
+                }
+                else
+                {
+                    // Transient (a client gave up in the backlog): keep accepting, but back off so a repeating error does not spin.
+                    WarnRateLimited($"listener '{Name}': accept failed: {SocketSyscalls.ToSocketError(errno)}");
+                }
+                await loop.DelayAsync(ExhaustedBackoffMs).ConfigureAwait(false);
+                continue;
+            }
+            try
+            {
+                Dispatch(client);
+            }
+            catch (Exception e)
+            {
+                WarnRateLimited($"listener '{Name}': could not start a connection: {e.Message}");
+                client.Abort();
+            }
+        }
+    }
+
+    /// <summary>How many more connections fit under this listener's max_connections and the server's.</summary>
+    private int ConnectionRoom(ListenerConfig config)
+    {
+        var room = _server.MaxConnections - _server.LiveConnections;
+        if (config.MaxConnections is { } max) room = Math.Min(room, max - Live);
+        return room;
+    }
+
+    private void RecordQueueing()
+    {
+        if (_atLimit) return;
+        _atLimit = true;
+        _limitLog.Record($"{Live} open here, {_server.LiveConnections} of {_server.MaxConnections} in all; new connections wait in the backlog");
+    }
+
     /// <summary>Counts one more connection against this listener's max_connections and the server's; false at either limit.</summary>
     private bool Admit(ListenerConfig config)
     {
@@ -402,12 +559,14 @@ internal sealed class ProxyListener
         {
             return false;
         }
-        if (dropped)
-        {
-            Traffic.Refuse();
-            _server.CountRefused();
-        }
+        if (dropped) CountRefused();
         return dropped;
+    }
+
+    private void CountRefused()
+    {
+        Traffic.Refuse();
+        _server.CountRefused();
     }
 
     private bool ServesHttp => _httpHandler is not null && Config.Protocol == ListenerProtocol.Http;

@@ -66,6 +66,12 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
     /// <summary>Memory pool and pipe settings shared by every connection of this server.</summary>
     public TransportOptions Transport { get; }
 
+    /// <summary>The accepting listener named <paramref name="name"/>, or null.</summary>
+    internal ProxyListener? ActiveListener(string name)
+    {
+        lock (_stateLock) return _active.GetValueOrDefault(name);
+    }
+
     /// <summary>Listeners that are accepting, with the address they actually bound.</summary>
     public IReadOnlyList<ListenerInfo> Listeners => Volatile.Read(ref _listeners);
 

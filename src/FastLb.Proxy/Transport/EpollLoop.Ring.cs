@@ -29,7 +29,8 @@ namespace FastLb.Proxy.Transport;
 /// again; the CQ overflowing by IORING_FEAT_NODROP (the kernel keeps the completions and hands them over on the next
 /// entry, which then answers EBUSY until the loop reaped). Tokens carry a sequence, so a completion for a socket that
 /// closed (its poll cancelled or not) never reaches the socket that reused its slot; the top two bits of user_data say
-/// which of the socket's operations completed (sends are routed by slot instead: EpollLoop.RingSend.cs). An arm holds a reference to the socket's descriptor until the kernel took
+/// which of the socket's operations completed (sends are routed by slot instead: EpollLoop.RingSend.cs; accepts by
+/// listener and slot: EpollLoop.RingAccept.cs). An arm holds a reference to the socket's descriptor until the kernel took
 /// the SQE, so a close racing the arm can never leave the operation on a reused descriptor number.
 /// </para>
 /// </remarks>
@@ -153,6 +154,7 @@ internal sealed unsafe partial class EpollLoop
         finally
         {
             RunPosted(); // work posted before the stop (a close, a timeout) still runs, on this thread
+            DrainAccepts(ring!); // what the kernel accepted is closed, and no accept writes an address buffer once freed
             DrainSends(ring!); // no block goes back to the pool while the kernel may still read it
             t_current = null;
             // Unregistering the buffer group first means no receive still armed can pick a buffer from here on; then
@@ -217,6 +219,12 @@ internal sealed unsafe partial class EpollLoop
                     break;
                 case RingOp.CancelSend:
                     Cancel(ring, request.Token);
+                    break;
+                case RingOp.ArmAccept:
+                    SubmitAccept(ring, request.Socket!, (int)request.Token);
+                    break;
+                case RingOp.CancelAccepts:
+                    CancelAccepts(ring, request.Socket!);
                     break;
             }
         }
@@ -341,6 +349,9 @@ internal sealed unsafe partial class EpollLoop
                 break;
             case SendKind:
                 DispatchSend(cqe);
+                break;
+            case AcceptKind:
+                DispatchAccept(cqe);
                 break;
             default:
                 DispatchPoll(cqe, userData);

@@ -23,6 +23,17 @@ internal sealed partial class EpollSocket
     /// </summary>
     public void CloseListener()
     {
+        if (_ringAcceptor is { } acceptor)
+        {
+            // No more arms; then the close, and the cancels of the accepts in the kernel, which hold the socket's
+            // file: once FlushRing returned they ran, and the socket no longer listens. What they accepted meanwhile
+            // is closed as it completes.
+            acceptor.Stop();
+            Dispose();
+            Loop.CancelAccepts(this);
+            Loop.FlushRing();
+            return;
+        }
         var added = false;
         try
         {
@@ -106,17 +117,6 @@ internal sealed partial class EpollSocket
             throw SocketSyscalls.ToException(-fd);
         }
         var remote = SocketAddressCodec.Read(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddressCodec.MaxLength)));
-        var handle = new SocketFdHandle(fd, budget);
-        loop ??= Loop.Group.Next();
-        if (ReferenceEquals(loop, Loop) || !registerOnOtherLoop)
-        {
-            // Served by the accepting loop: readable at once. A client's request usually arrived with the handshake,
-            // so the first receive is tried before anything is registered (see EnsureRegistered); a connection that
-            // has to wait registers then, and one served and closed without waiting costs no epoll_ctl.
-            return new EpollSocket(handle, fd, loop, readable: true, writable: true, remote);
-        }
-        // Served by another loop: register there now and let its first edge start the connection on that loop's
-        // thread, so even the first request runs where the rest will.
-        return Register(fd, handle, loop, readable: false, writable: true, remote);
+        return Accepted(fd, remote, budget, loop, registerOnOtherLoop);
     }
 }

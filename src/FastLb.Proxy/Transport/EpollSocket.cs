@@ -246,6 +246,7 @@ internal sealed partial class EpollSocket : IDisposable
     /// </remarks>
     public ValueTask<bool> WaitReadableAsync()
     {
+        if (_ringAcceptor is not null) return Wait(ref _readState, _readWaiter, poll: false); // woken by accept completions
         if (ReceivesThroughRing)
         {
             // The end arrives as a completion after the last bytes, never ahead of them: no peer-close shortcut.

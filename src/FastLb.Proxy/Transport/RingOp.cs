@@ -17,4 +17,10 @@ internal enum RingOp : byte
 
     /// <summary>Cancel the send whose user_data is the request's token (its socket closed).</summary>
     CancelSend,
+
+    /// <summary>Arm the listener's single-shot accept in the slot the request's token names.</summary>
+    ArmAccept,
+
+    /// <summary>Cancel the listener's accepts in the kernel (it stops accepting, or is at a limit).</summary>
+    CancelAccepts,
 }
