@@ -15,7 +15,7 @@ namespace FastLb.Proxy.Transport;
 /// ends with ENOBUFS, its bytes stay queued in the socket, and it is armed again on the next submission.
 /// </para>
 /// <para>
-/// Readiness (a send off the loop's thread that must wait, connects, accepts, splice) comes from one multishot IORING_OP_POLL_ADD per socket,
+/// Readiness (a send off the loop's thread that must wait, connects, splice) comes from one multishot IORING_OP_POLL_ADD per socket,
 /// armed on the socket's first such wait (edge-triggered, like the epoll registration it
 /// replaces, and armed against the socket's current state, so an edge that came before the arm is reported by it).
 /// Arms and cancels are queued (any thread) and written as SQEs by the loop right before it enters the kernel, so a

@@ -84,7 +84,7 @@ internal sealed unsafe partial class EpollLoop
         var listener = index < _nextAcceptIndex ? _acceptListeners[index] : null;
         var acceptor = listener?.RingAcceptor;
         var open = listener is not null && !listener.IsClosed && !_stopping;
-        if (acceptor is null || !acceptor.Completed(slot, cqe.Res, keep: open))
+        if (acceptor is null || !acceptor.Completed(slot, cqe.Res, cqe.Flags, keep: open))
         {
             if (cqe.Res >= 0) SocketSyscalls.Close(cqe.Res); // belongs to no armed accept: never leak it
             return;

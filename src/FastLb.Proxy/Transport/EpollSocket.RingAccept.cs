@@ -32,11 +32,16 @@ internal sealed partial class EpollSocket
         };
     }
 
-    /// <summary>Loop thread: arms accepts until <paramref name="count"/> (at most <see cref="RingAcceptor.Slots"/>) are armed or waiting to be taken.</summary>
+    /// <summary>
+    /// Loop thread: arms accepts until <paramref name="count"/> (at most <see cref="RingAcceptor.Slots"/>) are armed or
+    /// waiting to be taken; only one while the kernel last reported the backlog empty.
+    /// </summary>
     public void ArmRingAccepts(int count)
     {
         var acceptor = _ringAcceptor!;
         if (acceptor.Stopping || IsClosed) return;
+        // An empty backlog needs one accept: every armed accept polls the socket, and each connection would wake them all.
+        if (!acceptor.BacklogMayHoldMore) count = Math.Min(count, 1);
         var wanted = count - acceptor.Armed - acceptor.DoneCount;
         if (wanted <= 0) return;
         Span<int> slots = stackalloc int[RingAcceptor.Slots];

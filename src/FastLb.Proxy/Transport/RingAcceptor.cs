@@ -19,6 +19,9 @@ internal sealed unsafe class RingAcceptor
     public const int Slots = 8;
 
     private const int SlotBytes = 32; // sockaddr (SocketAddressCodec.MaxLength) then socklen_t, 8-aligned
+    // Linux 6.10 added IORING_CQE_F_SOCK_NONEMPTY to accept completions; before it, a missing flag says nothing.
+    private static readonly bool s_reportsBacklog = Environment.OSVersion.Version >= new Version(6, 10);
+
     private const byte Free = 0;
     private const byte Queued = 1;
     private const byte InKernel = 2;
@@ -51,6 +54,13 @@ internal sealed unsafe class RingAcceptor
 
     /// <summary>Results waiting to be taken.</summary>
     public int DoneCount => _doneCount;
+
+    /// <summary>
+    /// False once the kernel said the backlog was empty after the last connection it accepted (IORING_CQE_F_SOCK_NONEMPTY
+    /// not set): then one accept armed is enough, where several would all wake for each connection and all but one
+    /// find nothing. True until the first connection, and always on kernels before 6.10, which do not report it.
+    /// </summary>
+    public bool BacklogMayHoldMore { get; private set; } = true;
 
     /// <summary>True once the address buffers were freed (the acceptor is finished).</summary>
     public bool Released => _addresses == null;
@@ -101,7 +111,7 @@ internal sealed unsafe class RingAcceptor
     /// <paramref name="keep"/> is false (the listener closed) closes an accepted descriptor at once. False for a
     /// completion that does not belong to an armed slot.
     /// </summary>
-    public bool Completed(int slot, int res, bool keep)
+    public bool Completed(int slot, int res, uint flags, bool keep)
     {
         if ((uint)slot >= Slots || _state[slot] != InKernel) return false;
         _inKernel--;
@@ -114,6 +124,7 @@ internal sealed unsafe class RingAcceptor
         }
         if (res >= 0)
         {
+            if (s_reportsBacklog) BacklogMayHoldMore = (flags & Uring.UringConstants.CqeFSockNonEmpty) != 0;
             var p = _addresses + (slot * SlotBytes);
             var length = *(int*)(p + SocketAddressCodec.MaxLength);
             _remotes[slot] = SocketAddressCodec.Read(new ReadOnlySpan<byte>(p, Math.Min(length, SocketAddressCodec.MaxLength)));
