@@ -10,34 +10,10 @@ using Xunit;
 namespace FastLb.FunctionalTests.Tls;
 
 /// <summary>An http health check of a service with tls speaks the service's TLS (sni, ca, verify, client_cert); a failed handshake or verification is a failed check that says so.</summary>
-public sealed class UpstreamTlsHealthCheckTests : IAsyncLifetime
+public sealed class UpstreamTlsHealthCheckTests : UpstreamTlsTestBase
 {
     // A handshake with verification can take over a second on a loaded 2-core box: a check cut at its timeout says "tls handshake timeout".
     private const string Check = "{ path: /healthz, interval: 2s, timeout: 2s, healthy_threshold: 1, unhealthy_threshold: 1 }";
-    private readonly TempDir _dir = new();
-    private readonly X509Certificate2 _ca = TestCertificates.Authority("backend-ca");
-    private readonly List<IAsyncDisposable> _owned = [];
-    private string _caFile = null!;
-
-    public Task InitializeAsync()
-    {
-        _caFile = _dir.File("backend-ca.pem");
-        File.WriteAllText(_caFile, _ca.ExportCertificatePem());
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();
-        _ca.Dispose();
-        _dir.Dispose();
-    }
-
-    private T Own<T>(T item) where T : IAsyncDisposable
-    {
-        _owned.Add(item);
-        return item;
-    }
 
     private async Task<HttpLb> StartAsync(IPEndPoint backend, string tls) => Own(await HttpLb.StartAsync($$"""
         listeners:
@@ -75,8 +51,8 @@ public sealed class UpstreamTlsHealthCheckTests : IAsyncLifetime
     [Fact]
     public async Task HttpCheck_TrustedTlsBackend_HealthyOverTheServiceSni()
     {
-        var backend = Own(TlsHttpBackend.Start(TestCertificates.IssuedServer(_ca, "backend.internal")));
-        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}");
+        var backend = Own(TlsHttpBackend.Start(TestCertificates.IssuedServer(Ca, "backend.internal")));
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {CaFile} }}");
 
         var status = await WaitHealthAsync(lb, backend.EndPoint, "healthy");
 
@@ -92,9 +68,9 @@ public sealed class UpstreamTlsHealthCheckTests : IAsyncLifetime
     {
         using var clientCa = TestCertificates.Authority("clients-ca");
         using var clientCertificate = TestCertificates.IssuedClient(clientCa, "fastlb-client");
-        var (cert, key) = TestCertificates.WritePem(clientCertificate, _dir.Path, "fastlb-client");
-        var backend = Own(TlsHttpBackend.Start(TestCertificates.IssuedServer(_ca, "backend.internal"), clientAuthority: clientCa));
-        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile}, client_cert: {{ cert: {cert}, key: {key} }} }}");
+        var (cert, key) = TestCertificates.WritePem(clientCertificate, Dir.Path, "fastlb-client");
+        var backend = Own(TlsHttpBackend.Start(TestCertificates.IssuedServer(Ca, "backend.internal"), clientAuthority: clientCa));
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {CaFile}, client_cert: {{ cert: {cert}, key: {key} }} }}");
 
         var status = await WaitHealthAsync(lb, backend.EndPoint, "healthy");
 
@@ -106,7 +82,7 @@ public sealed class UpstreamTlsHealthCheckTests : IAsyncLifetime
     {
         using var otherCa = TestCertificates.Authority("someone-else");
         var backend = Own(TlsHttpBackend.Start(TestCertificates.IssuedServer(otherCa, "backend.internal")));
-        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}");
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {CaFile} }}");
 
         var status = await WaitHealthAsync(lb, backend.EndPoint, "unhealthy", "tls: certificate not trusted");
 

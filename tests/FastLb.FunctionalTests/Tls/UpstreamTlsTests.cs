@@ -13,34 +13,10 @@ using Xunit;
 namespace FastLb.FunctionalTests.Tls;
 
 /// <summary>A service's tls: FastLb speaks verified TLS to its backends (HTTP, pooled; TCP, relayed), and a backend that does not verify gets nothing in plain text.</summary>
-public sealed class UpstreamTlsTests : IAsyncLifetime
+public sealed class UpstreamTlsTests : UpstreamTlsTestBase
 {
     private static readonly TimeSpan Timeout = HttpLb.Timeout;
     private const string Get = "GET / HTTP/1.1\r\nHost: shop.test\r\n\r\n";
-    private readonly TempDir _dir = new();
-    private readonly X509Certificate2 _ca = TestCertificates.Authority("backend-ca");
-    private readonly List<IAsyncDisposable> _owned = [];
-    private string _caFile = null!;
-
-    public Task InitializeAsync()
-    {
-        _caFile = _dir.File("backend-ca.pem");
-        File.WriteAllText(_caFile, _ca.ExportCertificatePem());
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();
-        _ca.Dispose();
-        _dir.Dispose();
-    }
-
-    private T Own<T>(T item) where T : IAsyncDisposable
-    {
-        _owned.Add(item);
-        return item;
-    }
 
     private TlsHttpBackend Backend(X509Certificate2 certificate, X509Certificate2? clientAuthority = null, bool echo = false, SslProtocols protocols = SslProtocols.None) =>
         Own(TlsHttpBackend.Start(certificate, clientAuthority, echo, protocols));
@@ -65,8 +41,8 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     [Fact]
     public async Task Request_CertificateFromTrustedCa_VerifiedAndSniSent()
     {
-        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"));
-        var lb = await StartAsync(backend.EndPoint, $"{{ enabled: true, sni: backend.internal, ca: {_caFile}, verify: true }}");
+        var backend = Backend(TestCertificates.IssuedServer(Ca, "backend.internal"));
+        var lb = await StartAsync(backend.EndPoint, $"{{ enabled: true, sni: backend.internal, ca: {CaFile}, verify: true }}");
 
         var response = await lb.SendOnceAsync(Get);
 
@@ -79,8 +55,8 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     [Fact]
     public async Task Request_TwoOnOneClientConnection_OneUpstreamHandshake()
     {
-        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"));
-        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}");
+        var backend = Backend(TestCertificates.IssuedServer(Ca, "backend.internal"));
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {CaFile} }}");
         await using var client = await lb.ConnectAsync();
 
         var first = await client.RequestAsync(Get);
@@ -97,7 +73,7 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     {
         using var otherCa = TestCertificates.Authority("someone-else");
         var backend = Backend(TestCertificates.IssuedServer(otherCa, "backend.internal"));
-        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}");
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {CaFile} }}");
 
         var response = await lb.SendOnceAsync(Get);
 
@@ -111,8 +87,8 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     [Fact]
     public async Task Request_CertificateForAnotherName_502NameMismatch()
     {
-        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"));
-        var lb = await StartAsync(backend.EndPoint, $"{{ sni: other.internal, ca: {_caFile} }}");
+        var backend = Backend(TestCertificates.IssuedServer(Ca, "backend.internal"));
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: other.internal, ca: {CaFile} }}");
 
         var response = await lb.SendOnceAsync(Get);
 
@@ -125,8 +101,8 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     [Fact]
     public async Task Request_NoSni_BackendAddressVerifiedAgainstItsIpName()
     {
-        var backend = Backend(TestCertificates.IssuedServer(_ca, "127.0.0.1"));
-        var lb = await StartAsync(backend.EndPoint, $"{{ ca: {_caFile} }}");
+        var backend = Backend(TestCertificates.IssuedServer(Ca, "127.0.0.1"));
+        var lb = await StartAsync(backend.EndPoint, $"{{ ca: {CaFile} }}");
 
         var response = await lb.SendOnceAsync(Get);
 
@@ -151,9 +127,9 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     {
         using var clientCa = TestCertificates.Authority("clients-ca");
         using var clientCertificate = TestCertificates.IssuedClient(clientCa, "fastlb-client");
-        var (cert, key) = TestCertificates.WritePem(clientCertificate, _dir.Path, "fastlb-client");
-        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"), clientAuthority: clientCa);
-        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile}, client_cert: {{ cert: {cert}, key: {key} }} }}");
+        var (cert, key) = TestCertificates.WritePem(clientCertificate, Dir.Path, "fastlb-client");
+        var backend = Backend(TestCertificates.IssuedServer(Ca, "backend.internal"), clientAuthority: clientCa);
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {CaFile}, client_cert: {{ cert: {cert}, key: {key} }} }}");
 
         var response = await lb.SendOnceAsync(Get);
 
@@ -165,8 +141,8 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     public async Task Request_BackendRequiresClientCertificateNoneConfigured_502()
     {
         using var clientCa = TestCertificates.Authority("clients-ca");
-        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"), clientAuthority: clientCa);
-        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}");
+        var backend = Backend(TestCertificates.IssuedServer(Ca, "backend.internal"), clientAuthority: clientCa);
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {CaFile} }}");
 
         var response = await lb.SendOnceAsync(Get);
 
@@ -177,12 +153,12 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     [Fact]
     public async Task Reload_ChangedSni_NextRequestOnNewConnectionWithIt()
     {
-        var backend = Backend(TestCertificates.IssuedServer(_ca, "a.internal", "b.internal"));
-        var lb = await StartAsync(backend.EndPoint, $"{{ sni: a.internal, ca: {_caFile} }}");
+        var backend = Backend(TestCertificates.IssuedServer(Ca, "a.internal", "b.internal"));
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: a.internal, ca: {CaFile} }}");
         await using var client = await lb.ConnectAsync();
         Assert.Equal("sni=a.internal;client=none", (await client.RequestAsync(Get)).BodyText);
 
-        await lb.RewriteConfigAsync(Yaml(backend.EndPoint, $"{{ sni: b.internal, ca: {_caFile} }}"));
+        await lb.RewriteConfigAsync(Yaml(backend.EndPoint, $"{{ sni: b.internal, ca: {CaFile} }}"));
         Assert.True((await lb.Runtime.ReloadAsync().WaitAsync(Timeout)).Ok);
 
         Assert.Equal("sni=b.internal;client=none", (await client.RequestAsync(Get)).BodyText);
@@ -192,8 +168,8 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     [Fact]
     public async Task Reload_SameTlsBlock_PooledConnectionKept()
     {
-        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"));
-        var tls = $"{{ sni: backend.internal, ca: {_caFile} }}";
+        var backend = Backend(TestCertificates.IssuedServer(Ca, "backend.internal"));
+        var tls = $"{{ sni: backend.internal, ca: {CaFile} }}";
         var lb = await StartAsync(backend.EndPoint, tls);
         await using var client = await lb.ConnectAsync();
         Assert.Equal(200, (await client.RequestAsync(Get)).Status);
@@ -208,8 +184,8 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     [Fact]
     public async Task TcpRelay_UpstreamTls_BytesBothWaysAndHalfClose()
     {
-        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"), echo: true);
-        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}", protocol: "tcp");
+        var backend = Backend(TestCertificates.IssuedServer(Ca, "backend.internal"), echo: true);
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {CaFile} }}", protocol: "tcp");
         await using var client = await TestClient.ConnectAsync(lb.EndPoint).WaitAsync(Timeout);
         var payload = new byte[100_000];
         new Random(7).NextBytes(payload);
@@ -231,7 +207,7 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     {
         using var otherCa = TestCertificates.Authority("someone-else");
         var backend = Backend(TestCertificates.IssuedServer(otherCa, "backend.internal"), echo: true);
-        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}", protocol: "tcp");
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {CaFile} }}", protocol: "tcp");
         await using var client = await TestClient.ConnectAsync(lb.EndPoint).WaitAsync(Timeout);
 
         byte[] relayed = [];
@@ -253,8 +229,8 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     [Fact]
     public async Task Request_MinVersionTls13BackendOnlyTls12_502AndHandshakeFailureCounted()
     {
-        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"), protocols: SslProtocols.Tls12);
-        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile}, min_version: tls1.3 }}");
+        var backend = Backend(TestCertificates.IssuedServer(Ca, "backend.internal"), protocols: SslProtocols.Tls12);
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {CaFile}, min_version: tls1.3 }}");
 
         var response = await lb.SendOnceAsync(Get);
 
@@ -268,8 +244,8 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     [Fact]
     public async Task Request_MinVersionTls12BackendOnlyTls12_Served()
     {
-        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"), protocols: SslProtocols.Tls12);
-        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile}, min_version: tls1.2 }}");
+        var backend = Backend(TestCertificates.IssuedServer(Ca, "backend.internal"), protocols: SslProtocols.Tls12);
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {CaFile}, min_version: tls1.2 }}");
 
         var response = await lb.SendOnceAsync(Get);
 
@@ -280,8 +256,8 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
     [Fact]
     public async Task Status_TrustedBackend_ShowsSettingsAndHandshakes()
     {
-        var backend = Backend(TestCertificates.IssuedServer(_ca, "backend.internal"));
-        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {_caFile} }}");
+        var backend = Backend(TestCertificates.IssuedServer(Ca, "backend.internal"));
+        var lb = await StartAsync(backend.EndPoint, $"{{ sni: backend.internal, ca: {CaFile} }}");
         Assert.Equal(200, (await lb.SendOnceAsync(Get)).Status);
 
         var status = await lb.CtlOkAsync("status");
@@ -291,12 +267,12 @@ public sealed class UpstreamTlsTests : IAsyncLifetime
         Assert.Equal("backend.internal", tls.GetProperty("sni").GetString());
         Assert.True(tls.GetProperty("verify").GetBoolean());
         Assert.Equal("tls1.2", tls.GetProperty("min_version").GetString());
-        Assert.Equal(_caFile, tls.GetProperty("ca").GetString());
+        Assert.Equal(CaFile, tls.GetProperty("ca").GetString());
         Assert.Equal(JsonValueKind.Null, tls.GetProperty("client_cert").ValueKind);
         Assert.Equal((1, 0), (tls.GetProperty("handshakes").GetInt64(), tls.GetProperty("failures").GetInt64()));
         var backendTls = status.GetProperty("services").GetProperty("api").GetProperty("pools").GetProperty("main").GetProperty("backends")[0].GetProperty("tls");
         Assert.Equal(1, backendTls.GetProperty("handshakes").GetInt64());
-        Assert.Contains($"upstream tls  sni backend.internal  verify on  min tls1.2  ca {_caFile}  handshakes 1  failed 0", ReplyFormatter.Format(status.GetRawText()), StringComparison.Ordinal);
+        Assert.Contains($"upstream tls  sni backend.internal  verify on  min tls1.2  ca {CaFile}  handshakes 1  failed 0", ReplyFormatter.Format(status.GetRawText()), StringComparison.Ordinal);
     }
 
     [Fact]
