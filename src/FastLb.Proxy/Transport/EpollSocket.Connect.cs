@@ -35,7 +35,7 @@ internal sealed partial class EpollSocket
             throw SocketSyscalls.ToException(-rc);
         }
         // Registered only now: a socket registered before connect() reports HUP at once, which would read as "done".
-        var socket = Register(fd, handle, loop, readable: false, writable: rc == 0, endPoint);
+        var socket = Register(fd, handle, loop, readable: false, writable: rc == 0, PeerAddress.From(endPoint));
         if (rc == 0) return socket;
         bool writable;
         using (ct.UnsafeRegister(static s => ((EpollSocket)s!).Abort(), socket))

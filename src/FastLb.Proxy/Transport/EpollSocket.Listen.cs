@@ -14,7 +14,7 @@ internal sealed partial class EpollSocket
         // Linux copies TCP_NODELAY from the listening socket to every accepted one: set once here, not per connection.
         listening.NoDelay = true;
         var handle = listening.SafeHandle;
-        return Register((int)handle.DangerousGetHandle(), handle, loop, readable: true, writable: false, remote: null);
+        return Register((int)handle.DangerousGetHandle(), handle, loop, readable: true, writable: false, remote: default);
     }
 
     /// <summary>
@@ -116,7 +116,7 @@ internal sealed partial class EpollSocket
             if (DescriptorsExhaustedException.IsExhaustion(-fd)) throw new DescriptorsExhaustedException(SocketSyscalls.ToSocketError(-fd));
             throw SocketSyscalls.ToException(-fd);
         }
-        var remote = SocketAddressCodec.Read(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddressCodec.MaxLength)));
+        var remote = SocketAddressCodec.ReadPeer(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddressCodec.MaxLength)));
         return Accepted(fd, remote, budget, loop, registerOnOtherLoop);
     }
 }

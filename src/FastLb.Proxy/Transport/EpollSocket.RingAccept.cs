@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 
 namespace FastLb.Proxy.Transport;
@@ -26,7 +25,7 @@ internal sealed partial class EpollSocket
         listening.NoDelay = true; // copied by Linux to every accepted socket, as in ForListener
         var handle = listening.SafeHandle;
         // Not registered with the loop: its completions are routed by the loop's acceptor table, not by a token.
-        return new EpollSocket(handle, (int)handle.DangerousGetHandle(), loop, readable: false, writable: false, remote: null)
+        return new EpollSocket(handle, (int)handle.DangerousGetHandle(), loop, readable: false, writable: false, remote: default)
         {
             _ringAcceptor = new RingAcceptor(),
         };
@@ -115,7 +114,7 @@ internal sealed partial class EpollSocket
     internal void OnRingAcceptCompleted() => Signal(ref _readState, _readWaiter);
 
     /// <summary>Wraps an accepted descriptor (budget taken) as <see cref="Accept"/> does.</summary>
-    private EpollSocket Accepted(int fd, IPEndPoint? remote, DescriptorBudget budget, EpollLoop? loop, bool registerOnOtherLoop)
+    private EpollSocket Accepted(int fd, PeerAddress remote, DescriptorBudget budget, EpollLoop? loop, bool registerOnOtherLoop)
     {
         var handle = new SocketFdHandle(fd, budget);
         loop ??= Loop.Group.Next();

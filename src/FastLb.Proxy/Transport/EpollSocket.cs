@@ -37,14 +37,14 @@ internal sealed partial class EpollSocket : IDisposable
     private int _registered;
     private readonly PeerAddress _remote;
 
-    private EpollSocket(SafeHandle handle, int fd, EpollLoop loop, bool readable, bool writable, IPEndPoint? remote)
+    private EpollSocket(SafeHandle handle, int fd, EpollLoop loop, bool readable, bool writable, PeerAddress remote)
     {
         _handle = handle;
         _fd = fd;
         Loop = loop;
         _readState = readable ? Ready : NotReady;
         _writeState = writable ? Ready : NotReady;
-        _remote = PeerAddress.From(remote);
+        _remote = remote;
     }
 
     /// <summary>The loop that delivers this socket's readiness.</summary>
@@ -75,7 +75,7 @@ internal sealed partial class EpollSocket : IDisposable
     internal bool IsWatched => Volatile.Read(ref _registered) != 0;
 
     /// <summary>Wraps <paramref name="fd"/> (non-blocking) and registers it now; throws and closes the fd on failure.</summary>
-    private static EpollSocket Register(int fd, SafeHandle handle, EpollLoop loop, bool readable, bool writable, IPEndPoint? remote)
+    private static EpollSocket Register(int fd, SafeHandle handle, EpollLoop loop, bool readable, bool writable, PeerAddress remote)
     {
         var socket = new EpollSocket(handle, fd, loop, readable, writable, remote);
         socket._registered = 1;

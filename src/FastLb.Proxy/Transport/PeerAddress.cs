@@ -34,9 +34,17 @@ internal readonly struct PeerAddress
         if (!address.TryWriteBytes(bytes, out var written)) return default;
         var port = (ushort)endPoint.Port;
         return address.AddressFamily == AddressFamily.InterNetwork && written == 4
-            ? new PeerAddress(0, BinaryPrimitives.ReadUInt32BigEndian(bytes), 0, port, 4)
-            : new PeerAddress(BinaryPrimitives.ReadUInt64BigEndian(bytes), BinaryPrimitives.ReadUInt64BigEndian(bytes[8..]), (uint)address.ScopeId, port, 6);
+            ? IPv4(bytes[..4], port)
+            : IPv6(bytes, (uint)address.ScopeId, port);
     }
+
+    /// <summary>An IPv4 address from its 4 bytes in network order.</summary>
+    public static PeerAddress IPv4(ReadOnlySpan<byte> address, ushort port) =>
+        new(0, BinaryPrimitives.ReadUInt32BigEndian(address), 0, port, 4);
+
+    /// <summary>An IPv6 address from its 16 bytes in network order.</summary>
+    public static PeerAddress IPv6(ReadOnlySpan<byte> address, uint scopeId, ushort port) =>
+        new(BinaryPrimitives.ReadUInt64BigEndian(address), BinaryPrimitives.ReadUInt64BigEndian(address[8..]), scopeId, port, 6);
 
     /// <summary>A new <see cref="IPEndPoint"/> for the address, or null when there is none.</summary>
     public IPEndPoint? ToEndPoint()

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Runtime.InteropServices;
 
 namespace FastLb.Proxy.Transport;
@@ -29,7 +28,7 @@ internal sealed unsafe class RingAcceptor
 
     private readonly byte[] _state = new byte[Slots];
     private readonly int[] _results = new int[Slots];
-    private readonly IPEndPoint?[] _remotes = new IPEndPoint?[Slots];
+    private readonly PeerAddress[] _remotes = new PeerAddress[Slots];
     private readonly int[] _done = new int[Slots]; // slots in the order they completed
     private byte* _addresses;
     private int _doneHead;
@@ -127,7 +126,7 @@ internal sealed unsafe class RingAcceptor
             if (s_reportsBacklog) BacklogMayHoldMore = (flags & Uring.UringConstants.CqeFSockNonEmpty) != 0;
             var p = _addresses + (slot * SlotBytes);
             var length = *(int*)(p + SocketAddressCodec.MaxLength);
-            _remotes[slot] = SocketAddressCodec.Read(new ReadOnlySpan<byte>(p, Math.Min(length, SocketAddressCodec.MaxLength)));
+            _remotes[slot] = SocketAddressCodec.ReadPeer(new ReadOnlySpan<byte>(p, Math.Min(length, SocketAddressCodec.MaxLength)));
         }
         _results[slot] = res;
         _state[slot] = Done;
@@ -140,12 +139,12 @@ internal sealed unsafe class RingAcceptor
     public int PeekResult() => _results[_done[_doneHead]];
 
     /// <summary>Takes the oldest result: an accepted descriptor (≥ 0) with its peer, or -errno; false when none waits.</summary>
-    public bool TryTake(out int result, out IPEndPoint? remote)
+    public bool TryTake(out int result, out PeerAddress remote)
     {
         if (_doneCount == 0)
         {
             result = 0;
-            remote = null;
+            remote = default;
             return false;
         }
         var slot = _done[_doneHead];
@@ -153,7 +152,7 @@ internal sealed unsafe class RingAcceptor
         _doneCount--;
         result = _results[slot];
         remote = _remotes[slot];
-        _remotes[slot] = null;
+        _remotes[slot] = default;
         _state[slot] = Free;
         return true;
     }

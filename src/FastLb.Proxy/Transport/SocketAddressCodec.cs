@@ -31,16 +31,16 @@ internal static class SocketAddressCodec
     }
 
     /// <summary>The endpoint a kernel-filled sockaddr names, or null for another family.</summary>
-    public static IPEndPoint? Read(ReadOnlySpan<byte> buffer)
+    public static IPEndPoint? Read(ReadOnlySpan<byte> buffer) => ReadPeer(buffer).ToEndPoint();
+
+    /// <summary>The address a kernel-filled sockaddr names, kept inline (no objects); none for another family.</summary>
+    public static PeerAddress ReadPeer(ReadOnlySpan<byte> buffer)
     {
-        if (buffer.Length < 16) return null;
+        if (buffer.Length < 16) return default;
         var family = BitConverter.ToUInt16(buffer);
         var port = BinaryPrimitives.ReadUInt16BigEndian(buffer[2..]);
-        if (family == AF_INET) return new IPEndPoint(new IPAddress(buffer[4..8]), port);
-        if (family == AF_INET6 && buffer.Length >= 28)
-        {
-            return new IPEndPoint(new IPAddress(buffer[8..24], BitConverter.ToUInt32(buffer[24..])), port);
-        }
-        return null;
+        if (family == AF_INET) return PeerAddress.IPv4(buffer[4..8], port);
+        if (family == AF_INET6 && buffer.Length >= 28) return PeerAddress.IPv6(buffer[8..24], BitConverter.ToUInt32(buffer[24..]), port);
+        return default;
     }
 }
