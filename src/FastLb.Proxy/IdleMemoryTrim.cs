@@ -24,13 +24,9 @@ internal sealed class IdleMemoryTrim
     private int _parked;
     private int _parkedSinceTrim;
     private long _lastTrimMs = long.MinValue / 2;
-    private long _trims;
 
     /// <summary>Connections parked now.</summary>
     public int Parked => Volatile.Read(ref _parked);
-
-    /// <summary>Trims run so far.</summary>
-    public long Trims => Interlocked.Read(ref _trims);
 
     public void ConnectionParked()
     {
@@ -49,7 +45,6 @@ internal sealed class IdleMemoryTrim
         if (parked == 0 || liveConnections > parked) return;
         _lastTrimMs = nowMs;
         Volatile.Write(ref _parkedSinceTrim, 0);
-        Interlocked.Increment(ref _trims);
         var before = GC.GetTotalMemory(forceFullCollection: false);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);

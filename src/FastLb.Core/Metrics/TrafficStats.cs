@@ -122,7 +122,7 @@ internal sealed class TrafficStats(BackendStateRegistry registry, TimeProvider t
         {
             if (_lastSecond < 0) return 0;
             model.Window.AddTo(sum, _lastSecond, seconds);
-            return (int)Math.Min(seconds, Math.Max(1, _lastSecond - _firstSecond));
+            return Covered(seconds);
         }
     }
 
@@ -134,11 +134,15 @@ internal sealed class TrafficStats(BackendStateRegistry registry, TimeProvider t
         {
             if (_lastSecond < 0) return new TrafficSummary(sum, seconds);
             foreach (var state in states) state.Window.AddTo(sum, _lastSecond, seconds);
-            // Just started: rate over the seconds actually covered (the first tick only takes the baseline).
-            var covered = (int)Math.Min(seconds, Math.Max(1, _lastSecond - _firstSecond));
-            return new TrafficSummary(sum, covered);
+            return new TrafficSummary(sum, Covered(seconds));
         }
     }
+
+    /// <summary>
+    /// The seconds a window of <paramref name="seconds"/> really covers: fewer just after start, since the first tick
+    /// only takes the baseline. Under <see cref="_lock"/>, after the first tick.
+    /// </summary>
+    private int Covered(int seconds) => (int)Math.Min(seconds, Math.Max(1, _lastSecond - _firstSecond));
 
     private List<BackendState> StatesOf(string service, string? pool)
     {
