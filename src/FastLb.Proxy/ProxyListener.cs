@@ -258,18 +258,29 @@ internal sealed class ProxyListener
         }
     }
 
+    /// <summary>An idle HTTP connection parks in a smaller object (ParkedHttpConnection), which takes its place.</summary>
+    public void Park(IProxyConnection active, IProxyConnection parked)
+    {
+        Swap(active, parked);
+        _server.IdleMemory.ConnectionParked();
+    }
+
+    /// <summary>A parked HTTP connection resumes in a full one, which takes its place.</summary>
+    public void Resume(IProxyConnection parked, IProxyConnection active)
+    {
+        Swap(parked, active);
+        _server.IdleMemory.ConnectionResumed();
+    }
+
     /// <summary>
     /// Puts <paramref name="successor"/> in the place of <paramref name="connection"/>, which stays counted as one open
-    /// connection: an idle HTTP connection parks in a smaller object and resumes in a full one (ParkedHttpConnection).
-    /// The successor is added before the other is removed, so a walk over the connections meanwhile (close, abort,
-    /// heartbeat) finds at least one of them; each forwards what it is asked once the other took over.
+    /// connection. The successor is added before the other is removed, so a walk over the connections meanwhile (close,
+    /// abort, heartbeat) finds at least one of them; each forwards what it is asked once the other took over.
     /// </summary>
-    public void Replace(IProxyConnection connection, IProxyConnection successor)
+    private void Swap(IProxyConnection connection, IProxyConnection successor)
     {
         _connections.TryAdd(successor, 0);
         _connections.TryRemove(connection, out _);
-        if (successor is Http.ParkedHttpConnection) _server.IdleMemory.ConnectionParked();
-        else if (connection is Http.ParkedHttpConnection) _server.IdleMemory.ConnectionResumed();
     }
 
     /// <summary>The open connections, as of now; one opened or ended meanwhile may or may not be seen.</summary>

@@ -1,12 +1,5 @@
 namespace FastLb.Core.Config;
 
-internal enum HashSource
-{
-    ClientIp,
-    Header,
-    Cookie,
-}
-
 /// <summary>What a hash balancer hashes: the client IP, or a named header or cookie.</summary>
 internal sealed record HashOn(HashSource Source, string? Name)
 {

@@ -57,7 +57,7 @@ internal sealed partial class HttpProxyConnection
 
         Unwatch();
         var parked = new ParkedHttpConnection(_proxy, _socket, _listener, _owner, _peerFromHeader ? _peer : null, _proxiedDestination, deadlineMs);
-        _owner.Replace(this, parked);
+        _owner.Park(this, parked);
         Interlocked.Exchange(ref _parkedAs, parked);
         // Asked of this connection before the parked one was published: handed over here (see RequestClose, Abort).
         if (_closeAfterResponse) parked.RequestCloseAfterResponse();

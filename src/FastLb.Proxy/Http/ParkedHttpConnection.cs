@@ -134,7 +134,7 @@ internal sealed class ParkedHttpConnection : IProxyConnection
         }
         if ((Interlocked.Or(ref _flags, ResumedFlag) & ResumedFlag) != 0) return;
         var active = new HttpProxyConnection(this);
-        Owner.Replace(this, active);
+        Owner.Resume(this, active);
         Interlocked.Exchange(ref _successor, active);
         // What was asked of this object before the successor was published is handed over here; what comes after,
         // the methods above forward. Asking twice is harmless.

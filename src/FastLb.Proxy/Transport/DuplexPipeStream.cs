@@ -15,8 +15,8 @@ namespace FastLb.Proxy.Transport;
 /// </remarks>
 internal sealed class DuplexPipeStream(PipeReader input, PipeWriter output) : Stream
 {
-    // Over a socket's own writer, writes go to the kernel straight from the caller's buffer (see WriteAsync).
-    private readonly SocketWriter? _socket = output as SocketWriter;
+    // Set when the output is a socket's own writer: writes then go to the kernel straight from the caller's buffer.
+    private readonly SocketWriter? _socketWriter = output as SocketWriter;
 
     public override bool CanRead => true;
     public override bool CanSeek => false;
@@ -53,11 +53,11 @@ internal sealed class DuplexPipeStream(PipeReader input, PipeWriter output) : St
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (_socket is not null)
+        if (_socketWriter is not null)
         {
             // SslStream hands over whole encrypted records in its own buffer: sent from there, they skip a copy into
             // the writer's blocks and the flush's bookkeeping; only what the kernel did not take goes the usual way.
-            var sent = _socket.SendDirect(buffer.Span);
+            var sent = _socketWriter.SendDirect(buffer.Span);
             if (sent < 0) throw new IOException("the connection is closed");
             if (sent == buffer.Length) return;
             buffer = buffer[sent..];
