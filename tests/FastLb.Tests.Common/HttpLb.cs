@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using FastLb.Core.Config;
 using FastLb.Core.Traffic;
 using FastLb.Host;
+using FastLb.Host.Admin;
 using FastLb.Host.Control;
 using FastLb.Proxy;
 using FastLb.Proxy.Http;
@@ -78,6 +79,9 @@ internal sealed partial class HttpLb : IAsyncDisposable
 
     [GeneratedRegex(@"^  control_socket: .*\n", RegexOptions.Multiline)]
     private static partial Regex ControlSocketLine();
+
+    /// <summary>What /metrics would answer now.</summary>
+    public string Metrics() => new MetricsExposition(_runtime).Render();
 
     public Task<HttpClientConnection> ConnectAsync() => HttpClientConnection.ConnectAsync(EndPoint).WaitAsync(Timeout);
 

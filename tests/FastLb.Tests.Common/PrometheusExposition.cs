@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Xunit;
 
 namespace FastLb.Tests.Common;
 
@@ -140,6 +141,17 @@ public static partial class PrometheusExposition
     /// <summary>The sum of the samples named <paramref name="name"/> whose labels include every pair of <paramref name="labels"/>.</summary>
     public static double Sum(string text, string name, params (string Name, string Value)[] labels) =>
         Samples(text).Where(s => s.Name == name && labels.All(l => s.Label(l.Name) == l.Value)).Sum(s => s.Value);
+
+    /// <summary>
+    /// The value of the one sample named <paramref name="name"/> whose labels include every pair of
+    /// <paramref name="labels"/>; fails the test when there is none or more than one.
+    /// </summary>
+    public static double Value(string text, string name, params (string Name, string Value)[] labels)
+    {
+        var matching = Samples(text).Where(s => s.Name == name && labels.All(l => s.Label(l.Name) == l.Value)).ToList();
+        Assert.True(matching.Count == 1, $"{matching.Count} samples of {name}{{{string.Join(",", labels.Select(l => $"{l.Name}=\"{l.Value}\""))}}} in the metrics, not one");
+        return matching[0].Value;
+    }
 
     private static string? FamilyOf(string sampleName, Dictionary<string, string> types)
     {

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using FastLb.Host.Admin;
 using FastLb.Tests.Common;
 using Xunit;
 
@@ -40,10 +39,11 @@ public sealed class FallbackTests
         return await client.RequestAsync($"POST /v1/chat/completions HTTP/1.1\r\nHost: llm\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n", body).WaitAsync(Wait);
     }
 
-    private static string Metrics(HttpLb lb) => new MetricsExposition(lb.Runtime).Render();
-
     private static string FallbackSeries(string from, string to, string reason) =>
         $"fastlb_fallbacks_total{{service=\"llm\",from=\"{from}\",to=\"{to}\",reason=\"{reason}\"}}";
+
+    private static double Fallbacks(HttpLb lb, string from, string to, string reason) =>
+        PrometheusExposition.Value(lb.Metrics(), "fastlb_fallbacks_total", ("service", "llm"), ("from", from), ("to", to), ("reason", reason));
 
     [Fact]
     public async Task Fallback_429WithRetryAfter_NextPoolAnswersAndBackendEjectedUntilItPasses()
@@ -80,7 +80,7 @@ public sealed class FallbackTests
         await Poll.UntilAsync(() => v2.Served == 1, "v2 counted its answer as served");
         Assert.Equal(2, v2.Requests);
         // The 429 itself and every request that found v2 ejected went on to v1.
-        Assert.Equal(v1.Requests, Count(Metrics(lb), FallbackSeries("llm/v2", "v1", "429")));
+        Assert.Equal(v1.Requests, Fallbacks(lb, "llm/v2", "v1", "429"));
     }
 
     [Fact]
@@ -100,7 +100,7 @@ public sealed class FallbackTests
         Assert.Equal((200, "backup"), (client.Status, client.Headers["x-backend"]));
         Assert.Equal("[DONE]", events[^1]);
         Assert.Equal((1, 0, 1), (main.Requests, main.Served, backup.Served));
-        Assert.Contains(FallbackSeries("llm/v1", "backup", "503") + " 1", Metrics(lb), StringComparison.Ordinal);
+        Assert.Contains(FallbackSeries("llm/v1", "backup", "503") + " 1", lb.Metrics(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -113,7 +113,7 @@ public sealed class FallbackTests
         var response = await PostAsync(lb.EndPoint);
 
         Assert.Equal((200, "v1"), (response.Status, response.Backend));
-        Assert.Contains(FallbackSeries("llm/dead", "v1", "connect_failure") + " 1", Metrics(lb), StringComparison.Ordinal);
+        Assert.Contains(FallbackSeries("llm/dead", "v1", "connect_failure") + " 1", lb.Metrics(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -131,7 +131,7 @@ public sealed class FallbackTests
         Assert.Equal((200, "v1"), (response.Status, response.Backend));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed.TotalSeconds:0.0} s");
         Assert.Equal(1, slow.Requests);
-        Assert.Contains(FallbackSeries("llm/slow", "v1", "timeout") + " 1", Metrics(lb), StringComparison.Ordinal);
+        Assert.Contains(FallbackSeries("llm/slow", "v1", "timeout") + " 1", lb.Metrics(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -161,7 +161,7 @@ public sealed class FallbackTests
 
         Assert.False(done);
         Assert.Equal(0, v1.Requests);
-        Assert.DoesNotContain("fastlb_fallbacks_total{", Metrics(lb), StringComparison.Ordinal);
+        Assert.DoesNotContain("fastlb_fallbacks_total{", lb.Metrics(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -305,13 +305,6 @@ public sealed class FallbackTests
             tail = (tail << 8) | one[0];
         }
         return true;
-    }
-
-    private static long Count(string metrics, string series)
-    {
-        var line = metrics.Split('\n').SingleOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
-        Assert.True(line is not null, $"no {series} in /metrics");
-        return long.Parse(line![(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static IPEndPoint ClosedPort()

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using FastLb.Host.Admin;
 using FastLb.Host.Control;
 using FastLb.Tests.Common;
 using Xunit;
@@ -60,7 +59,7 @@ public sealed class ModelMetricsTests
         string metrics = "";
         await Poll.UntilAsync(() =>
         {
-            metrics = new MetricsExposition(lb.Runtime).Render();
+            metrics = lb.Metrics();
             return PrometheusExposition.Sum(metrics, "fastlb_model_requests_total") >= 7;
         }, "7 requests counted by model");
         Assert.Empty(PrometheusExposition.Validate(metrics));
@@ -151,7 +150,7 @@ public sealed class ModelMetricsTests
             if (client.Status == 429) refused++;
         }
 
-        var metrics = new MetricsExposition(lb.Runtime).Render();
+        var metrics = lb.Metrics();
         Assert.Empty(PrometheusExposition.Validate(metrics));
         double Sum(string family, string pool) => PrometheusExposition.Sum(metrics, family, ("service", "llm"), ("pool", pool), ("model", "gpt-4o-latest"));
         Assert.Equal((2, 2), (Sum("fastlb_model_requests_total", "_none"), Sum("fastlb_model_rate_limited_total", "_none")));
@@ -181,8 +180,8 @@ public sealed class ModelMetricsTests
                 pools: { v1: [ {{backend.EndPoint}} ] }
             """);
         await CompleteAsync(lb, """{"model":"gpt-4o","messages":[]}""");
-        await Poll.UntilAsync(() => PrometheusExposition.Sum(new MetricsExposition(lb.Runtime).Render(), "fastlb_backend_requests_total") >= 1, "the request counted");
-        Assert.Equal(0, PrometheusExposition.Samples(new MetricsExposition(lb.Runtime).Render()).Count(s => s.Name.StartsWith("fastlb_model_", StringComparison.Ordinal)));
+        await Poll.UntilAsync(() => PrometheusExposition.Sum(lb.Metrics(), "fastlb_backend_requests_total") >= 1, "the request counted");
+        Assert.Equal(0, PrometheusExposition.Samples(lb.Metrics()).Count(s => s.Name.StartsWith("fastlb_model_", StringComparison.Ordinal)));
         var status = await lb.CtlOkAsync("status");
         Assert.Empty(status.GetProperty("services").GetProperty("llm").GetProperty("models").EnumerateArray());
     }

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using FastLb.FunctionalTests.Host;
-using FastLb.Host.Admin;
 using FastLb.Tests.Common;
 using Xunit;
 
@@ -61,7 +60,7 @@ public sealed class ModelUsageTests : IDisposable
         string metrics = "";
         await Poll.UntilAsync(() =>
         {
-            metrics = new MetricsExposition(lb.Runtime).Render();
+            metrics = lb.Metrics();
             return metrics.Contains($"fastlb_backend_completion_tokens_total{{service=\"llm\",pool=\"v1\",backend=\"{backend.EndPoint}\"}} 8", StringComparison.Ordinal);
         }, "completion tokens counted");
         Assert.Contains($"fastlb_backend_prompt_tokens_total{{service=\"llm\",pool=\"v1\",backend=\"{backend.EndPoint}\"}} 8", metrics, StringComparison.Ordinal);

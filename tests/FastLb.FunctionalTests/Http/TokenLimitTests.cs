@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using FastLb.Host.Admin;
 using FastLb.Tests.Common;
 using Xunit;
 
@@ -70,7 +69,7 @@ public sealed class TokenLimitTests
         Assert.Equal(200, status);
         Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(retryAfter - 1.5), $"refilled after {clock.Elapsed.TotalSeconds:0.0} s, Retry-After said {retryAfter}");
 
-        var metrics = new MetricsExposition(lb.Runtime).Render();
+        var metrics = lb.Metrics();
         Assert.Contains($"fastlb_api_key_tokens_total{{listener=\"ai\",key=\"{KeyId("sk-test-aaaa")}\"}} 24", metrics, StringComparison.Ordinal);
         Assert.Contains($"fastlb_api_key_tokens_total{{listener=\"ai\",key=\"{KeyId("sk-test-bbbb")}\"}} 8", metrics, StringComparison.Ordinal);
         Assert.Contains("fastlb_token_limit_rejected_total{listener=\"ai\",bucket=\"key\"}", metrics, StringComparison.Ordinal);

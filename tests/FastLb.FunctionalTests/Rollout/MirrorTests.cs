@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using FastLb.FunctionalTests.Http;
-using FastLb.Host.Admin;
 using FastLb.Tests.Common;
 using Xunit;
 
@@ -61,7 +60,7 @@ public sealed class MirrorTests
         Assert.Equal(12, mirror.GetProperty("sent").GetInt64());
         Assert.Equal(0, mirror.GetProperty("failed").GetInt64());
         Assert.Equal(0, mirror.GetProperty("dropped").GetInt64());
-        var metrics = new MetricsExposition(lb.Runtime).Render();
+        var metrics = lb.Metrics();
         Assert.Contains("fastlb_mirror_sent_total{service=\"web\",pool=\"green\"} 12", metrics);
         // The copies' exchanges count in green's own statistics: a release can be judged before it takes traffic.
         await HttpLb.WaitUntilAsync(async () =>

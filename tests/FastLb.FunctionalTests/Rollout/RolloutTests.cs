@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using FastLb.FunctionalTests.Http;
-using FastLb.Host.Admin;
 using FastLb.Tests.Common;
 using Xunit;
 
@@ -46,7 +45,7 @@ public sealed class RolloutTests
         await clients.WaitForAnswersAsync(40, Wait);
         Assert.All(clients.Answers.Where(a => a.AtMs > after + 50), a => Assert.Equal("blue", a.Backend));
         Assert.Empty(clients.Failures);
-        var metrics = new MetricsExposition(lb.Runtime).Render();
+        var metrics = lb.Metrics();
         Assert.Contains("fastlb_rollout_rollbacks_total{service=\"web\"} 1", metrics);
         Assert.Contains("fastlb_rollout_active{service=\"web\",pool=\"green\"} 0", metrics);
     }
@@ -74,7 +73,7 @@ public sealed class RolloutTests
         // The whole rollout is one step back for rollback.
         await lb.CtlOkAsync("rollback web");
         Assert.Equal(100, Share(await lb.CtlOkAsync("status"), "blue"));
-        Assert.Contains("fastlb_rollout_completed_total{service=\"web\"} 1", new MetricsExposition(lb.Runtime).Render());
+        Assert.Contains("fastlb_rollout_completed_total{service=\"web\"} 1", lb.Metrics());
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using FastLb.FunctionalTests.Http;
 using FastLb.Proxy.Transport;
 using FastLb.Tests.Common;
 using Xunit;
@@ -12,15 +13,19 @@ namespace FastLb.FunctionalTests.Transport;
 /// <summary>
 /// An <see cref="EpollSocket"/> accepted through <see cref="EpollSocket.ForListener"/> on 127.0.0.1:0, with a plain
 /// .NET <see cref="Socket"/> as its peer, and a <see cref="SocketConnection"/> (reader and writer) over it that
-/// draws from a pool of its own (so <see cref="PinnedBlockMemoryPool.Rented"/> counts only this connection).
+/// draws from a pool of its own (so <see cref="PinnedBlockMemoryPool.Rented"/> counts only this connection). It runs on
+/// the test assembly's shared loops, or on loops of its own that it then owns (an io_uring set, a tiny ring).
 /// </summary>
 internal sealed class EpollPair : IDisposable
 {
     /// <summary>The bound on every await: a hang fails the test instead of stalling the run.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
-    private EpollPair(Socket peer, EpollSocket local, PinnedBlockMemoryPool pool)
+    private readonly EventLoops? _ownLoops;
+
+    private EpollPair(Socket peer, EpollSocket local, PinnedBlockMemoryPool pool, EventLoops? ownLoops)
     {
+        _ownLoops = ownLoops;
         Peer = peer;
         Local = local;
         Pool = pool;
@@ -34,6 +39,9 @@ internal sealed class EpollPair : IDisposable
     public EpollSocket Local { get; }
 
     public PinnedBlockMemoryPool Pool { get; }
+
+    /// <summary>The loops given to <see cref="StartAsync"/> for this pair alone, if any.</summary>
+    public EventLoops? OwnLoops => _ownLoops;
 
     /// <summary>The reader and writer over <see cref="Local"/>, drawing from <see cref="Pool"/>.</summary>
     public SocketConnection Connection { get; }
@@ -49,29 +57,49 @@ internal sealed class EpollPair : IDisposable
     /// first wait. By default it goes to another loop and is registered at accept, so the loop watches it from the
     /// start (the test assembly runs at least two loops, see <see cref="TestLoops"/>).
     /// </param>
+    /// <param name="ownLoops">
+    /// Loops (at least two) for this pair alone instead of the shared ones; the pair owns them and stops them on
+    /// <see cref="Dispose"/>, after its sockets.
+    /// </param>
     public static async Task<EpollPair> StartAsync(
-        Action<Socket>? configurePeer = null, Func<Socket, Task>? beforeAccept = null, bool onAcceptingLoop = false)
+        Action<Socket>? configurePeer = null, Func<Socket, Task>? beforeAccept = null, bool onAcceptingLoop = false,
+        EventLoops? ownLoops = null)
     {
-        using var listening = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listening.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listening.Listen(16);
-        var endPoint = (IPEndPoint)listening.LocalEndPoint!;
-        var loops = TestLoops.Shared.All.ToArray();
-        var acceptingLoop = loops[0];
-        var loop = onAcceptingLoop ? acceptingLoop : loops[1];
-        using var listener = EpollSocket.ForListener(listening, acceptingLoop);
+        var eventLoops = ownLoops ?? TestLoops.Shared;
         var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
+            using var listening = ListenOnLoopback(backlog: 16);
+            var acceptingLoop = eventLoops[0];
+            var loop = onAcceptingLoop ? acceptingLoop : eventLoops[1];
+            using var listener = EpollSocket.ForListener(listening, acceptingLoop);
             configurePeer?.Invoke(peer);
-            await peer.ConnectAsync(endPoint).WaitAsync(Timeout);
+            await peer.ConnectAsync((IPEndPoint)listening.LocalEndPoint!).WaitAsync(Timeout);
             if (beforeAccept is not null) await beforeAccept(peer).WaitAsync(Timeout);
             var local = await AcceptAsync(listener, loop);
-            return new EpollPair(peer, local, new PinnedBlockMemoryPool(loops: TestLoops.Shared));
+            return new EpollPair(peer, local, new PinnedBlockMemoryPool(loops: eventLoops), ownLoops);
         }
         catch
         {
             peer.Dispose();
+            ownLoops?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A plain listening socket on 127.0.0.1 and a port the kernel picks.</summary>
+    public static Socket ListenOnLoopback(int backlog)
+    {
+        var listening = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            listening.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listening.Listen(backlog);
+            return listening;
+        }
+        catch
+        {
+            listening.Dispose();
             throw;
         }
     }
@@ -124,13 +152,16 @@ internal sealed class EpollPair : IDisposable
     }
 
     /// <summary>Reads exactly <paramref name="count"/> bytes at the peer.</summary>
-    public async Task<byte[]> ReceiveAtPeerAsync(int count)
+    public Task<byte[]> ReceiveAtPeerAsync(int count) => ReceiveExactlyAsync(Peer, count, Timeout);
+
+    /// <summary>Reads exactly <paramref name="count"/> bytes from <paramref name="socket"/>, each receive bounded by <paramref name="timeout"/>.</summary>
+    public static async Task<byte[]> ReceiveExactlyAsync(Socket socket, int count, TimeSpan timeout)
     {
         var buffer = new byte[count];
         var read = 0;
         while (read < count)
         {
-            var n = await Peer.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None).AsTask().WaitAsync(Timeout);
+            var n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None).AsTask().WaitAsync(timeout);
             if (n == 0) throw new EndOfStreamException($"end of stream after {read} of {count} bytes");
             read += n;
         }
@@ -148,25 +179,21 @@ internal sealed class EpollPair : IDisposable
         Peer.Close();
     }
 
+    /// <summary>Runs <paramref name="function"/> on <see cref="Local"/>'s event loop thread (posted, as the proxies' timers do).</summary>
+    public Task<T> OnLoopAsync<T>(Func<T> function) => LoopCall<T>.RunAsync(Local.Loop, function);
+
     public void Dispose()
     {
         Local.Dispose();
         Peer.Dispose();
+        _ownLoops?.Dispose();
         Pool.Dispose();
     }
 
     public static string Text(in ReadOnlySequence<byte> buffer) => Encoding.ASCII.GetString(buffer.ToArray());
 
     /// <summary>Polls <paramref name="condition"/> until it holds; fails the test after <see cref="Timeout"/>.</summary>
-    public static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting until {what}");
-            await Task.Delay(5);
-        }
-    }
+    public static Task WaitUntilAsync(Func<bool> condition, string what) => Poll.UntilAsync(condition, what, Timeout);
 
     /// <summary>Deterministic pseudo-random bytes, so a dropped, duplicated or reordered block changes the content.</summary>
     public static byte[] Pattern(int length, int seed)

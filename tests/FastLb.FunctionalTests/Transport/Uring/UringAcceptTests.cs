@@ -100,9 +100,7 @@ public sealed class UringAcceptTests
         public static async Task<RingListener> StartAsync()
         {
             var loops = new EventLoops(1, io: IoMode.IoUring);
-            var listening = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            listening.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            listening.Listen(1024);
+            var listening = EpollPair.ListenOnLoopback(backlog: 1024);
             var socket = EpollSocket.ForRingListener(listening, loops[0]);
             Assert.True(socket.AcceptsThroughRing);
             var listener = new RingListener(loops, listening, socket);

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using FastLb.Core.Config;
+using FastLb.FunctionalTests.Http;
 using FastLb.Proxy.Transport;
 using Xunit;
 
@@ -139,15 +140,7 @@ public sealed class UringLoopTests
         }
     }
 
-    private static async Task UntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting until {what}");
-            await Task.Delay(20);
-        }
-    }
+    private static Task UntilAsync(Func<bool> condition, string what) => Poll.UntilAsync(condition, what, Timeout);
 
     private static async Task<Socket> ConnectAsync(IPEndPoint endPoint)
     {
@@ -156,18 +149,7 @@ public sealed class UringLoopTests
         return socket;
     }
 
-    private static async Task<byte[]> ReceiveAsync(Socket socket, int count)
-    {
-        var buffer = new byte[count];
-        var read = 0;
-        while (read < count)
-        {
-            var n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None).AsTask().WaitAsync(Timeout);
-            if (n == 0) throw new EndOfStreamException($"end of stream after {read} of {count} bytes");
-            read += n;
-        }
-        return buffer;
-    }
+    private static Task<byte[]> ReceiveAsync(Socket socket, int count) => EpollPair.ReceiveExactlyAsync(socket, count, Timeout);
 
     private static async Task AssertResetOrClosedAsync(Socket socket)
     {
@@ -208,9 +190,7 @@ public sealed class UringLoopTests
             _loops = loops;
             _pool = pool;
             _echo = echo;
-            _listening = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            _listening.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            _listening.Listen(1024);
+            _listening = EpollPair.ListenOnLoopback(backlog: 1024);
             EndPoint = (IPEndPoint)_listening.LocalEndPoint!;
             _listener = EpollSocket.ForListener(_listening, loops[0]);
             _accepting = AcceptLoopAsync();

@@ -1,6 +1,6 @@
 using FastLb.Proxy.Transport;
 
-namespace FastLb.FunctionalTests.Transport.Uring;
+namespace FastLb.FunctionalTests.Transport;
 
 /// <summary>Runs a function on an event loop's thread (posted, as the proxies' timers do) and hands its result back.</summary>
 internal sealed class LoopCall<T>(Func<T> function) : IThreadPoolWorkItem
