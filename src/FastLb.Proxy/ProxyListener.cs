@@ -48,7 +48,7 @@ internal sealed class ProxyListener
         _target = new ListenerTarget(config);
         Name = config.Name;
         EndPoint = (IPEndPoint)listenSocket.LocalEndPoint!;
-        Info = new ListenerInfo(Name, EndPoint, config.Protocol);
+        Bound = new BoundListener(Name, EndPoint, config.Protocol);
         Traffic = server.ListenerTraffic.GetOrAdd(Name);
         TokenLimiter = server.TokenLimiters.GetOrAdd(Name);
         _limitLog = new ExhaustionLog($"listener '{Name}': at a connection limit");
@@ -56,7 +56,7 @@ internal sealed class ProxyListener
 
     public string Name { get; }
     public IPEndPoint EndPoint { get; }
-    public ListenerInfo Info { get; }
+    public BoundListener Bound { get; }
     public ListenerTarget Target => Volatile.Read(ref _target);
     public ListenerConfig Config => Target.Config;
     public int Live => Volatile.Read(ref _live);

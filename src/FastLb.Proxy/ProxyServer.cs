@@ -27,7 +27,7 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
     private Dictionary<string, ProxyListener> _active = new(StringComparer.Ordinal);
     private readonly List<ProxyListener> _draining = [];
     private ProxyListener[] _all = [];           // active + draining, for the heartbeat
-    private ListenerInfo[] _listeners = [];
+    private BoundListener[] _listeners = [];
     private int _live;           // admitted client connections (see TryAdmit)
     private int _maxConnections = int.MaxValue;
     private long _refused;
@@ -73,7 +73,7 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
     }
 
     /// <summary>Listeners that are accepting, with the address they actually bound.</summary>
-    public IReadOnlyList<ListenerInfo> Listeners => Volatile.Read(ref _listeners);
+    public IReadOnlyList<BoundListener> Listeners => Volatile.Read(ref _listeners);
 
     /// <summary>Per-listener connection and request counters, by listener name.</summary>
     public ListenerTrafficRegistry ListenerTraffic { get; } = new();
@@ -376,16 +376,16 @@ internal sealed class ProxyServer : IAsyncDisposable, IConnectionDirectory
     private void PublishLocked()
     {
         var all = new ProxyListener[_active.Count + _draining.Count];
-        var infos = new ListenerInfo[_active.Count];
+        var bound = new BoundListener[_active.Count];
         var i = 0;
         foreach (var l in _active.Values)
         {
-            infos[i] = l.Info;
+            bound[i] = l.Bound;
             all[i++] = l;
         }
         foreach (var l in _draining) all[i++] = l;
         Volatile.Write(ref _all, all);
-        Volatile.Write(ref _listeners, infos);
+        Volatile.Write(ref _listeners, bound);
     }
 
     private void OnHeartbeat()

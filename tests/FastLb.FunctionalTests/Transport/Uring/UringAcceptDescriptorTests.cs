@@ -17,7 +17,7 @@ public sealed class UringAcceptDescriptorTests
     [UringFact]
     public async Task ManyConnectionsAcceptedAndClosed_ProcessDescriptorCountReturnsToWhereItWas()
     {
-        await using var listener = await UringAcceptTests.RingListener.StartAsync();
+        await using var listener = await RingListener.StartAsync();
         await AcceptAndCloseAsync(listener, 8); // warms up what the process creates once
         var before = DescriptorBudget.CountOpenDescriptors();
 
@@ -29,7 +29,7 @@ public sealed class UringAcceptDescriptorTests
     [UringFact]
     public async Task CloseListener_AcceptsArmedAndOneAcceptedNotTaken_StopsListening_NothingLeaks()
     {
-        var listener = await UringAcceptTests.RingListener.StartAsync();
+        var listener = await RingListener.StartAsync();
         try
         {
             using var waiting = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -52,7 +52,7 @@ public sealed class UringAcceptDescriptorTests
         }
     }
 
-    private static async Task AcceptAndCloseAsync(UringAcceptTests.RingListener listener, int count)
+    private static async Task AcceptAndCloseAsync(RingListener listener, int count)
     {
         var clients = new List<Socket>();
         try
