@@ -55,6 +55,22 @@ class Report:
         self.meta, self.data, self.rounds = meta, data, rounds
         self.threads = [int(t) for t in meta.get("threads", "1").split()]
         self.out = []
+        self.derive_busy()
+
+    def derive_busy(self):
+        """Cores the proxy kept busy in each run: req/s × CPU per request. Pinned to one core, 1.00 means the proxy
+        was the bottleneck; below that, the other core (wrk and the backends) set the rate, and a req/s ratio then
+        measures how the proxy's way of answering loads that core, not the proxy's own capacity."""
+        for load_kind in ("ka", "close"):
+            for (metric, target, threads), by_round in list(self.rounds.items()):
+                if metric != f"{load_kind}_rps":
+                    continue
+                cpu = self.rounds.get((f"{load_kind}_cpu_us", target, threads), {})
+                for r, rps in by_round.items():
+                    if r in cpu:
+                        busy = rps * cpu[r] / 1e6
+                        self.rounds[(f"{load_kind}_busy", target, threads)][r] = busy
+                        self.data[(f"{load_kind}_busy", target, threads)].append(busy)
 
     def median(self, metric, target, threads):
         values = self.data.get((metric, target, 0 if target == "direct" else threads))
@@ -176,6 +192,11 @@ class Report:
             better="utime+stime of the proxy's processes over the run / requests; lower is better",
         )
         self.table(
+            "Proxy CPU busy, keep-alive", "ka_busy", L7 + L4, "cores", 2, direct_ratio=False,
+            better="req/s × CPU time per request, per run: the share of a core the proxy used. Pinned to one core, "
+                   "below 1.00 the proxy had time to spare and the other core (wrk and the backends) set the rate",
+        )
+        self.table(
             "Proxy user CPU per request, keep-alive", "ka_user_us", L7 + L4, "µs", 2, direct_ratio=False,
             better="utime from /proc/PID/stat; lower is better",
         )
@@ -205,6 +226,10 @@ class Report:
         self.table(
             "Proxy CPU time per request, `Connection: close`", "close_cpu_us", L7 + L4, "µs", 2,
             direct_ratio=False, better="Lower is better",
+        )
+        self.table(
+            "Proxy CPU busy, `Connection: close`", "close_busy", L7 + L4, "cores", 2, direct_ratio=False,
+            better="New connections/s × CPU time per connection, as for keep-alive",
         )
         self.table("RSS idle", "rss_idle_kib", L7, "MiB", 1, 1 / 1024, direct_ratio=False,
                    better="VmRSS summed over the proxy's processes before any load; lower is better")
