@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using FastLb.FunctionalTests.Http;
 using FastLb.Host.Control;
 using FastLb.Tests.Common;
 using Xunit;
@@ -101,9 +102,9 @@ public class DescriptorExhaustionTests : IAsyncLifetime
         var web = await ListenerAsync();
         _backend.Hold();
         var held = Enumerable.Range(0, Clients).Select(_ => GetAsync(web)).ToList();
-        await UntilAsync(() => _backend.Waiting >= 20, Timeout, "20 requests held at the backend");
+        await Poll.UntilAsync(() => _backend.Waiting >= 20, "20 requests held at the backend", Timeout);
         // Everything past the 20 held ones was closed at once, without an answer (0), while those 20 still wait.
-        await UntilAsync(() => held.Count(t => t.IsCompleted) >= Clients - 20, Timeout, "the connections past the limit closed");
+        await Poll.UntilAsync(() => held.Count(t => t.IsCompleted) >= Clients - 20, "the connections past the limit closed", Timeout);
         Assert.All(held.Where(t => t.IsCompleted), t => Assert.Equal(0, t.Result));
 
         var status = await StatusAsync();
@@ -129,7 +130,7 @@ public class DescriptorExhaustionTests : IAsyncLifetime
         var web = await ListenerAsync();
         _backend.Hold();
         var held = Enumerable.Range(0, Clients).Select(_ => GetAsync(web)).ToList();
-        await UntilAsync(() => held.Any(t => t.IsCompleted && t.Result == 503), Timeout, "a 503 for a request without an upstream descriptor");
+        await Poll.UntilAsync(() => held.Any(t => t.IsCompleted && t.Result == 503), "a 503 for a request without an upstream descriptor", Timeout);
         Assert.False(p.HasExited, p.Log);
         _backend.Release();
         var statuses = await Task.WhenAll(held).WaitAsync(Timeout);
@@ -145,7 +146,7 @@ public class DescriptorExhaustionTests : IAsyncLifetime
         var web = await ListenerAsync();
         _backend.Hold();
         var held = Enumerable.Range(0, Clients).Select(_ => GetAsync(web)).ToList();
-        await UntilAsync(() => held.Any(t => t.IsCompleted) || _backend.Waiting >= 40, Timeout, "the descriptors spent");
+        await Poll.UntilAsync(() => held.Any(t => t.IsCompleted) || _backend.Waiting >= 40, "the descriptors spent", Timeout);
 
         await File.WriteAllTextAsync(ConfigPath, Config(top: "max_connections: 5000",
             extraListener: "  - name: api\n    bind: 127.0.0.1:0\n    routes: [ { service: web } ]"));
@@ -162,26 +163,13 @@ public class DescriptorExhaustionTests : IAsyncLifetime
     private static async Task AssertServesNormallyAsync(FastLbProcess p, IPEndPoint web, string when)
     {
         // The flood's connections may still be closing: poll until a request is served, then require 20 in a row.
-        await UntilAsync(async () => await GetAsync(web) == 200, Timeout, $"{when}: a normal request served");
+        await Poll.UntilAsync(async () => await GetAsync(web) == 200, $"{when}: a normal request served", Timeout);
         for (var i = 0; i < 20; i++)
         {
             var status = await GetAsync(web);
             Assert.True(status == 200, $"{when}: normal request {i} got {status}\n{p.Log}");
         }
         Assert.False(p.HasExited, $"{when}: fastlb died:\n{p.Log}");
-    }
-
-    private static Task UntilAsync(Func<bool> condition, TimeSpan timeout, string what) =>
-        UntilAsync(() => Task.FromResult(condition()), timeout, what);
-
-    private static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting for {what}");
-            await Task.Delay(20);
-        }
     }
 
     /// <summary>One GET with Connection: close; its status, or 0 when the connection closed without an answer.</summary>

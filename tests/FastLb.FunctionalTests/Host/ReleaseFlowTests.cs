@@ -4,6 +4,7 @@ using System.Text.Json;
 using FastLb.Core.Config;
 using FastLb.Host;
 using FastLb.Host.Control;
+using FastLb.FunctionalTests.Http;
 using FastLb.Tests.Common;
 using Xunit;
 
@@ -102,12 +103,12 @@ public class ReleaseFlowTests : IAsyncLifetime
         var (closed, extra) = await client.WaitForCloseAsync(TimeSpan.FromSeconds(5));
         Assert.True(closed);
         Assert.Empty(extra);
-        await WaitUntilAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             var s = await CtlAsync("status");
             var d = s.GetProperty("services").GetProperty("web").GetProperty("pools").GetProperty("blue").GetProperty("draining");
             return d.GetProperty("drained_at").ValueKind == JsonValueKind.String;
-        });
+        }, "status records when blue drained", Timeout);
     }
 
     [Fact]
@@ -163,15 +164,5 @@ public class ReleaseFlowTests : IAsyncLifetime
         var reply = await ControlClient.SendAsync(_lb.ControlSocket, new string('x', ControlServer.MaxLineBytes + 10), Timeout).WaitAsync(Timeout);
 
         Assert.Contains("longer than", reply);
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
-            await Task.Delay(50);
-        }
     }
 }

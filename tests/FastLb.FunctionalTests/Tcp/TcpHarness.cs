@@ -4,6 +4,7 @@ using FastLb.Core.Routing;
 using FastLb.Core.Traffic;
 using FastLb.Proxy;
 using FastLb.Tests.Common;
+using FastLb.FunctionalTests.Http;
 using Xunit;
 
 namespace FastLb.FunctionalTests.Tcp;
@@ -54,13 +55,6 @@ internal sealed class TcpHarness : IAsyncDisposable
     public ValueTask DisposeAsync() => new(Server.StopAsync(TimeSpan.Zero).WaitAsync(Timeout));
 
     /// <summary>Polls <paramref name="condition"/> until it holds; fails the test after <paramref name="timeout"/>.</summary>
-    public static async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? Timeout);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting until {what}");
-            await Task.Delay(20);
-        }
-    }
+    public static Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(condition, what, timeout ?? Timeout);
 }
