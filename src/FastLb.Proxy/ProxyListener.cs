@@ -202,21 +202,24 @@ internal sealed class ProxyListener
     private async Task StopAcceptingCoreAsync()
     {
         await Task.Yield(); // leave the caller's lock
+        // One bound for the whole stop on a ring loop (both waits below share it): one whose loop stopped under it
+        // never resumes, and the stop must not take twice the bound because it waits twice.
+        var ringDeadline = _acceptor is { AcceptsThroughRing: true } ? Task.Delay(RingStopTimeout) : null;
         if (_acceptor is { AcceptsThroughRing: true } ringAcceptor)
         {
             // Step 1: no more arms, and the armed accepts are cancelled; the accept loop serves what the kernel
             // accepted before the cancels ran (the socket may live on in another process: nothing it took is lost)
             // and ends when none is left in the kernel. Step 2 closes the socket, which no accept holds open any more.
             ringAcceptor.StopRingAccepts();
-            await Task.WhenAny(_acceptLoop, Task.Delay(RingStopTimeout)).ConfigureAwait(false);
+            await Task.WhenAny(_acceptLoop, ringDeadline!).ConfigureAwait(false);
         }
         if (_acceptor is { } acceptor) acceptor.CloseListener(); // the accept loop wakes and ends
         _listenSocket.Dispose();
         try
         {
-            // Bounded for the ring's loop: one whose loop stopped under it never resumes (nothing it holds is lost).
-            var ended = _acceptor is { AcceptsThroughRing: true }
-                ? await Task.WhenAny(_acceptLoop, Task.Delay(RingStopTimeout)).ConfigureAwait(false)
+            // Bounded for the ring's loop by what is left of the one deadline (nothing the accept loop holds is lost).
+            var ended = ringDeadline is not null
+                ? await Task.WhenAny(_acceptLoop, ringDeadline).ConfigureAwait(false)
                 : _acceptLoop;
             await ended.ConfigureAwait(false);
         }
