@@ -374,6 +374,9 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
         {
             if (!graceful || IsAborted) client.Abort();
             var unread = _lingerOnClose || client.Input.HasBuffered || client.Socket.MaybeReadable;
+            // Nothing to linger for: the close below follows at once and sends the FIN itself (after the response),
+            // so on a ring loop the writer skips its shutdown() and the connection ends with one IORING_OP_CLOSE.
+            if (graceful && !IsAborted && !unread) client.Socket.LeaveFinToClose();
             await _output.CompleteAsync().ConfigureAwait(false);
             await _input.CompleteAsync().ConfigureAwait(false);
             if (_ssl is { } ssl)

@@ -61,6 +61,8 @@ internal sealed unsafe partial class EpollLoop
     private ProvidedBufferRing? _buffers;
     private string? _ringError;
     private long _receiveExhausted;
+    private long _ringCloses;
+    private volatile bool _closesDirect; // the ring is gone: descriptors queued for closing are closed with close()
 
     /// <summary>True when this loop waits on an io_uring rather than epoll.</summary>
     public bool UsesRing => _ringEntries != 0;
@@ -70,6 +72,34 @@ internal sealed unsafe partial class EpollLoop
 
     /// <summary>How many times a multishot receive ended because every provided buffer was out (each was armed again).</summary>
     internal long ReceiveBuffersExhausted => Volatile.Read(ref _receiveExhausted);
+
+    /// <summary>Descriptors this loop closed with IORING_OP_CLOSE rather than close().</summary>
+    internal long RingCloses => Interlocked.Read(ref _ringCloses);
+
+    /// <summary>
+    /// Any thread, for a socket descriptor whose last reference is gone: queues an IORING_OP_CLOSE for the loop's next
+    /// submission, so closing costs no syscall of its own (a socket has no ->flush, so io_uring closes it inline at
+    /// submission, never on an io-wq worker). The FIN (or the RST close() decides on) goes out with that entry: the
+    /// loop is woken when it sleeps. False when the ring is gone or going (the caller closes it itself).
+    /// </summary>
+    internal bool TryCloseThroughRing(int fd)
+    {
+        if (_ringRequests is null || _closesDirect) return false;
+        RequestRing(new RingRequest(RingOp.Close, null, (ulong)(uint)fd));
+        // The loop closes what is queued with close() once its ring is gone (RunRing): set before it drains, so
+        // either its drain sees this request or this sees the flag and drains itself. Each fd is dequeued once.
+        if (_closesDirect) CloseQueuedDirectly();
+        return true;
+    }
+
+    /// <summary>After the ring is gone: closes the descriptors still queued for IORING_OP_CLOSE, drops every other request.</summary>
+    private void CloseQueuedDirectly()
+    {
+        while (_ringRequests!.TryDequeue(out var request))
+        {
+            if (request.Op == RingOp.Close) SocketSyscalls.Close((int)request.Token);
+        }
+    }
 
     private void AwaitRingSetup()
     {
@@ -163,6 +193,8 @@ internal sealed unsafe partial class EpollLoop
             ring!.Dispose();
             foreach (var handle in _heldForSubmit) handle.DangerousRelease();
             _heldForSubmit.Clear();
+            _closesDirect = true;
+            CloseQueuedDirectly(); // closes queued since the last submission, and the handles released just above
             _wakeHandle.Dispose();
         }
     }
@@ -225,6 +257,9 @@ internal sealed unsafe partial class EpollLoop
                     break;
                 case RingOp.CancelAccepts:
                     CancelAccepts(ring, request.Socket!);
+                    break;
+                case RingOp.Close:
+                    SubmitClose(ring, (int)request.Token);
                     break;
             }
         }
@@ -304,6 +339,16 @@ internal sealed unsafe partial class EpollLoop
         if (_heldForSubmit.Count == 0 || ring.Unsubmitted != 0) return;
         foreach (var handle in _heldForSubmit) handle.DangerousRelease();
         _heldForSubmit.Clear();
+    }
+
+    private void SubmitClose(IoUring ring, int fd)
+    {
+        var sqe = NextSqe(ring);
+        sqe->Opcode = UringConstants.OpClose;
+        sqe->Fd = fd;
+        sqe->Flags = UringConstants.SqeCqeSkipSuccess; // nothing to do after a close that worked
+        sqe->UserData = CancelTag;
+        _ringCloses++;
     }
 
     private void Cancel(IoUring ring, ulong userData)

@@ -35,6 +35,7 @@ internal sealed partial class EpollSocket : IDisposable
     private volatile bool _peerClosed;
     private int _closed;
     private int _registered;
+    private volatile bool _finAtClose; // LeaveFinToClose: a clean ShutdownSend is left to the close that follows
     private readonly PeerAddress _remote;
 
     private EpollSocket(SafeHandle handle, int fd, EpollLoop loop, bool readable, bool writable, PeerAddress remote)
@@ -45,6 +46,8 @@ internal sealed partial class EpollSocket : IDisposable
         _readState = readable ? Ready : NotReady;
         _writeState = writable ? Ready : NotReady;
         _remote = remote;
+        // A ring loop closes its sockets with its next submission (no close() syscall); a listener's .NET handle is not ours to close that way.
+        if (loop.UsesRing && handle is SocketFdHandle fdHandle) fdHandle.CloseThroughRing(loop);
     }
 
     /// <summary>The loop that delivers this socket's readiness.</summary>
@@ -403,8 +406,20 @@ internal sealed partial class EpollSocket : IDisposable
     /// <summary>Sends FIN and ends receiving: a parked receive wakes to end of stream.</summary>
     public void ShutdownBoth() => ShutdownCore(SocketSyscalls.SHUT_RDWR);
 
+    /// <summary>
+    /// On a ring loop, for a connection about to be closed with nothing of the peer's left unread: its writer's FIN is
+    /// left to the close, which sends it after the queued bytes as shutdown(SHUT_WR) would, and which the ring submits
+    /// with the loop's next entry where shutdown() would be a syscall of its own (the ring's shutdown runs on an io-wq
+    /// worker). The caller must close right after the writer completed: until then no FIN goes out. No-op on epoll.
+    /// </summary>
+    public void LeaveFinToClose()
+    {
+        if (Loop.UsesRing) _finAtClose = true;
+    }
+
     private void ShutdownCore(int how)
     {
+        if (how == SocketSyscalls.SHUT_WR && _finAtClose) return; // the close that follows sends it
         if (Interlocked.Read(ref _sendInFlight) != 0)
         {
             // A ring send is in flight: a FIN now would overtake it. Stop receiving now, send FIN after the last

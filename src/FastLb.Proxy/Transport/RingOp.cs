@@ -23,4 +23,7 @@ internal enum RingOp : byte
 
     /// <summary>Cancel the listener's accepts in the kernel (it stops accepting, or is at a limit).</summary>
     CancelAccepts,
+
+    /// <summary>Close the descriptor the request's token holds (IORING_OP_CLOSE): its socket's last reference is gone.</summary>
+    Close,
 }

@@ -6,6 +6,7 @@ namespace FastLb.Proxy.Transport;
 internal sealed class SocketFdHandle : SafeHandle
 {
     private readonly DescriptorBudget? _budget;
+    private EpollLoop? _ringCloser;
 
     public SocketFdHandle(int fd) : base(-1, ownsHandle: true) => SetHandle(fd);
 
@@ -14,9 +15,20 @@ internal sealed class SocketFdHandle : SafeHandle
 
     public override bool IsInvalid => handle == -1;
 
+    /// <summary>
+    /// Closes the fd with an IORING_OP_CLOSE in <paramref name="loop"/>'s next submission instead of a close() of its
+    /// own (a ring loop's socket; set before anything else can release the handle).
+    /// </summary>
+    internal void CloseThroughRing(EpollLoop loop) => _ringCloser = loop;
+
     protected override bool ReleaseHandle()
     {
-        var closed = SocketSyscalls.Close((int)handle) == 0;
+        // The last reference is gone: no syscall or SQE refers to the number any more (arms hold a reference until
+        // the kernel took their SQE), so the ring may close it whenever its next entry comes.
+        var closed = _ringCloser is { } loop && loop.TryCloseThroughRing((int)handle)
+            || SocketSyscalls.Close((int)handle) == 0;
+        // Given back as the close is queued: the descriptor is closed by the loop's next entry, within the reserve
+        // the budget keeps below the descriptor limit.
         _budget?.Give();
         return closed;
     }

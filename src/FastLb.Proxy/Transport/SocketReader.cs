@@ -180,10 +180,11 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             {
                 if (!mayPark && !_socket.MaybeReadable) return Pump.NotReady;
                 ReleaseEmptyTail(); // park without holding a block
-                // On a ring loop, the first wait moves the connection onto the ring's multishot receive: from then on
-                // bytes arrive as completions and no receive costs a syscall. (The first receive was tried directly:
-                // a client's request usually comes with the handshake.)
-                if (mayPark && !_socket.MaybeReadable && _socket.TryStartRingReceive(_pool)) return ReceiveFromRing(mayPark);
+                // On a ring loop, the first read moves the connection onto the ring's multishot receive: from then on
+                // bytes arrive as completions and no receive costs a syscall, not even the first: a request that came
+                // with the handshake is taken by the receive's first pass when the loop's next entry submits it.
+                // (A PROXY header or ClientHello was peeked before this reader existed.)
+                if (mayPark && _socket.TryStartRingReceive(_pool)) return ReceiveFromRing(mayPark);
                 if (!_socket.TryWaitReadable(OnReadable, this)) return Pump.Parked;
                 if (_socket.IsClosed) return Fail(ReceiveEnd.Local, new ConnectionAbortedException("connection aborted"));
             }
