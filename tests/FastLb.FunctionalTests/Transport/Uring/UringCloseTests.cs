@@ -20,7 +20,7 @@ public sealed class UringCloseTests
     public async Task Dispose_OffTheLoop_ClosedThroughTheRing_PeerSeesEndOfStreamPromptly()
     {
         // The loop sleeps in io_uring_enter: the queued close must wake it, not wait for the next event.
-        await using var listener = await UringAcceptTests.RingListener.StartAsync();
+        await using var listener = await RingListener.StartAsync();
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(listener.EndPoint).WaitAsync(Timeout);
         var accepted = Assert.Single(await listener.TakeAsync(1));
@@ -35,7 +35,7 @@ public sealed class UringCloseTests
     [UringFact]
     public async Task Dispose_OnTheLoop_AfterAResponse_PeerReadsItThenEndOfStream()
     {
-        await using var listener = await UringAcceptTests.RingListener.StartAsync();
+        await using var listener = await RingListener.StartAsync();
         using var pool = new PinnedBlockMemoryPool();
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(listener.EndPoint).WaitAsync(Timeout);
@@ -61,7 +61,7 @@ public sealed class UringCloseTests
         // Each connection is accepted, read, answered and closed through the ring, so the kernel hands the number just
         // closed to the next connection within an iteration or two: an operation or close aimed at the old socket
         // would land on the new one and show up as a wrong or missing answer.
-        await using var listener = await UringAcceptTests.RingListener.StartAsync();
+        await using var listener = await RingListener.StartAsync();
         using var pool = new PinnedBlockMemoryPool();
         using var stop = new CancellationTokenSource();
         var served = 0;
