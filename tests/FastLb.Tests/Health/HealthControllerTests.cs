@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Text;
 using System.Text.Json;
 using FastLb.Core.Config;
 using FastLb.Core.Health;
@@ -258,17 +256,7 @@ public class HealthControllerTests
         return counts;
     }
 
-    private string StatusJson()
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            _controller.WriteStatus(w);
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
+    private string StatusJson() => ControllerJson.Status(_controller);
 
     [Fact]
     public void Status_ShowsHealthFieldsPerBackendAndPool()

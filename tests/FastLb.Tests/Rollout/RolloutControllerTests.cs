@@ -152,14 +152,7 @@ public sealed class RolloutControllerTests
         Serve("green", 3);
         _time.Advance(TimeSpan.FromSeconds(5));
 
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            _controller.WriteStatus(w);
-            w.WriteEndObject();
-        }
-        var rollout = JsonDocument.Parse(Encoding.UTF8.GetString(buffer.WrittenSpan)).RootElement.GetProperty("services").GetProperty("web").GetProperty("rollout");
+        var rollout = JsonDocument.Parse(ControllerJson.Status(_controller)).RootElement.GetProperty("services").GetProperty("web").GetProperty("rollout");
 
         Assert.Equal("running", rollout.GetProperty("state").GetString());
         Assert.Equal(10, rollout.GetProperty("share").GetInt32());
