@@ -54,15 +54,7 @@ public sealed class HttpConnectionTests
     [Fact]
     public async Task Retry_ReusedConnectionClosedBeforeAnyResponseByte_GetRetriedOnFreshConnection()
     {
-        // Each upstream connection answers its first request and silently closes on the second: exactly the
-        // "idle connection closed under us" case, made deterministic.
-        var perConnection = new ConcurrentDictionary<int, int>();
-        await using var backend = RawHttpBackend.Start("once-1", async (request, connection, ct) =>
-        {
-            if (perConnection.AddOrUpdate(connection.Index, 1, (_, n) => n + 1) > 1) return false;
-            await connection.SendAsync(RawHttpBackend.Ok("once-1", request.Target), ct);
-            return true;
-        });
+        await using var backend = StartOneRequestPerConnectionBackend();
         await using var lb = await HttpLb.StartAsync(OneServiceConfig.Yaml(backend));
         await using var client = await lb.ConnectAsync();
 
@@ -76,13 +68,7 @@ public sealed class HttpConnectionTests
     [Fact]
     public async Task Retry_ReusedConnectionClosedOnPostWithBody_NotRetried502()
     {
-        var perConnection = new ConcurrentDictionary<int, int>();
-        await using var backend = RawHttpBackend.Start("once-1", async (request, connection, ct) =>
-        {
-            if (perConnection.AddOrUpdate(connection.Index, 1, (_, n) => n + 1) > 1) return false;
-            await connection.SendAsync(RawHttpBackend.Ok("once-1", request.Target), ct);
-            return true;
-        });
+        await using var backend = StartOneRequestPerConnectionBackend();
         await using var lb = await HttpLb.StartAsync(OneServiceConfig.Yaml(backend));
         await using var client = await lb.ConnectAsync();
         Assert.Equal(200, (await client.GetAsync("/warm").WaitAsync(Timeout)).Status);
@@ -229,5 +215,20 @@ public sealed class HttpConnectionTests
         var data = new byte[length];
         new Random(seed).NextBytes(data);
         return data;
+    }
+
+    /// <summary>
+    /// A backend whose every connection answers its first request and silently closes on the second: exactly the
+    /// "idle connection closed under us" case, made deterministic.
+    /// </summary>
+    private static RawHttpBackend StartOneRequestPerConnectionBackend()
+    {
+        var perConnection = new ConcurrentDictionary<int, int>();
+        return RawHttpBackend.Start("once-1", async (request, connection, ct) =>
+        {
+            if (perConnection.AddOrUpdate(connection.Index, 1, (_, n) => n + 1) > 1) return false;
+            await connection.SendAsync(RawHttpBackend.Ok("once-1", request.Target), ct);
+            return true;
+        });
     }
 }
