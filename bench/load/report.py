@@ -197,6 +197,12 @@ class Report:
                    "below 1.00 the proxy had time to spare and the other core (wrk and the backends) set the rate",
         )
         self.table(
+            "Load CPU busy, keep-alive (pinned runs)", "ka_load_busy", ["direct"] + L7 + L4, "share", 2,
+            direct_ratio=False,
+            better="The other CPU's busy share from /proc/stat over each run (wrk and the backends pinned there): "
+                   "near 1.00, that CPU set the rate",
+        )
+        self.table(
             "Proxy user CPU per request, keep-alive", "ka_user_us", L7 + L4, "µs", 2, direct_ratio=False,
             better="utime from /proc/PID/stat; lower is better",
         )
@@ -230,6 +236,10 @@ class Report:
         self.table(
             "Proxy CPU busy, `Connection: close`", "close_busy", L7 + L4, "cores", 2, direct_ratio=False,
             better="New connections/s × CPU time per connection, as for keep-alive",
+        )
+        self.table(
+            "Load CPU busy, `Connection: close` (pinned runs)", "close_load_busy", ["direct"] + L7 + L4, "share", 2,
+            direct_ratio=False, better="As for keep-alive",
         )
         self.table("RSS idle", "rss_idle_kib", L7, "MiB", 1, 1 / 1024, direct_ratio=False,
                    better="VmRSS summed over the proxy's processes before any load; lower is better")
