@@ -395,11 +395,15 @@ internal sealed partial class HttpProxyConnection : IProxyConnection, IDisposabl
                 // a request we refused) are read and discarded, up to a bound.
                 await client.LingerAsync(LingerTimeout, LingerMaxBytes).ConfigureAwait(false);
             }
-            client.Dispose();
         }
         catch (Exception e)
         {
             Log.Debug($"listener '{_listener.Name}': http connection teardown failed: {e.Message}");
+            client.Abort(); // what was left to send may not have gone out: do not let the close look like a clean end
+        }
+        finally
+        {
+            client.Dispose(); // whatever failed above, the socket closes: a teardown error must not leak it
         }
     }
 
