@@ -115,6 +115,8 @@ public class ProcessTests : IAsyncLifetime
         await File.WriteAllTextAsync(ConfigPath, "listeners:\n  - name: web\n    bnd: 127.0.0.1:0\n");
         p.Signal(FastLbProcess.SIGHUP);
         await p.WaitForLogAsync("reload failed", Timeout);
+        // The error lines follow the "reload failed" line: wait for them rather than read the log at once.
+        await p.WaitForLogAsync($"{ConfigPath}:3:5:", Timeout);
 
         Assert.Contains($"{ConfigPath}:3:5:", p.Log);
         Assert.StartsWith("blue-", await HttpClientConnection.GetBackendOnceAsync(endPoint, Timeout));
