@@ -402,15 +402,7 @@ internal sealed class ProxyListener
                 if (!await acceptor.WaitReadableAsync().ConfigureAwait(false)) break;
                 continue;
             }
-            try
-            {
-                Dispatch(client);
-            }
-            catch (Exception e)
-            {
-                WarnRateLimited($"listener '{Name}': could not start a connection: {e.Message}");
-                client.Abort();
-            }
+            Dispatch(client);
         }
     }
 
@@ -526,15 +518,7 @@ internal sealed class ProxyListener
                 await loop.DelayAsync(ExhaustedBackoffMs).ConfigureAwait(false);
                 continue;
             }
-            try
-            {
-                Dispatch(client);
-            }
-            catch (Exception e)
-            {
-                WarnRateLimited($"listener '{Name}': could not start a connection: {e.Message}");
-                client.Abort();
-            }
+            Dispatch(client);
         }
     }
 
@@ -585,7 +569,21 @@ internal sealed class ProxyListener
 
     private bool ServesHttp => _httpHandler is not null && Config.Protocol == ListenerProtocol.Http;
 
+    /// <summary>Starts an admitted connection; one that cannot start is reset, with a rate-limited warning.</summary>
     private void Dispatch(EpollSocket client)
+    {
+        try
+        {
+            StartConnection(client);
+        }
+        catch (Exception e)
+        {
+            WarnRateLimited($"listener '{Name}': could not start a connection: {e.Message}");
+            client.Abort();
+        }
+    }
+
+    private void StartConnection(EpollSocket client)
     {
         var target = Target;
         if (ServesHttp)
