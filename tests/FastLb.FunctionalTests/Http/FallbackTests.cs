@@ -99,6 +99,8 @@ public sealed class FallbackTests
 
         Assert.Equal((200, "backup"), (client.Status, client.Headers["x-backend"]));
         Assert.Equal("[DONE]", events[^1]);
+        // The backend counts an answer as served after its last write, which the client may read first.
+        await Poll.UntilAsync(() => backup.Served == 1, "the backup counted its answer", Wait);
         Assert.Equal((1, 0, 1), (main.Requests, main.Served, backup.Served));
         Assert.Contains(FallbackSeries("llm/v1", "backup", "503") + " 1", lb.Metrics(), StringComparison.Ordinal);
     }
