@@ -24,7 +24,7 @@ internal sealed class ProxyListener
     private static readonly TimeSpan RingStopTimeout = TimeSpan.FromSeconds(5);
 
     private readonly Socket _listenSocket;
-    private EpollSocket? _acceptor;
+    private EpollSocket[] _acceptors = []; // one per ring loop, or the one epoll loop that accepts (set by Start)
     private readonly ProxyServer _server;
     private readonly IConnectionHandler? _httpHandler;
     private readonly ConcurrentDictionary<IProxyConnection, byte> _connections = new(ReferenceEqualityComparer.Instance);
@@ -33,11 +33,11 @@ internal sealed class ProxyListener
     private ListenerTarget _target;
     private Task _acceptLoop = Task.CompletedTask;
     private Task? _stopAccepting;
-    private int _live;
+    private int _live;      // registered connections (under _stateLock)
+    private int _admitted;  // admitted connections, from before accept to Unregister (atomic: every ring loop admits)
     private bool _stopped;
     private long _lastWarnMs = long.MinValue;
     private AccessLog? _accessLog;
-    private bool _atLimit; // the accept loop's own: queue mode is holding connections in the backlog
     private readonly ExhaustionLog _limitLog;
 
     private ProxyListener(ListenerConfig config, Socket listenSocket, ProxyServer server, IConnectionHandler? httpHandler)
@@ -137,8 +137,11 @@ internal sealed class ProxyListener
         return new ProxyListener(config, socket, server, httpHandler);
     }
 
-    /// <summary>The socket the accept loop takes connections from (null before <see cref="Start"/>).</summary>
-    internal EpollSocket? Acceptor => _acceptor;
+    /// <summary>
+    /// The sockets the accept loops take connections from, one per loop that accepts (empty before
+    /// <see cref="Start"/>): every loop on io_uring, one on epoll. All wrap the one listening socket.
+    /// </summary>
+    internal IReadOnlyList<EpollSocket> Acceptors => _acceptors;
 
     /// <summary>The listening socket's descriptor, to hand over to the process replacing this one.</summary>
     public System.Runtime.InteropServices.SafeHandle ListenHandle => _listenSocket.SafeHandle;
@@ -157,9 +160,32 @@ internal sealed class ProxyListener
         {
             Log.Warn($"listener '{Name}': no service to relay to; connections will be reset");
         }
-        _acceptor = EpollSocket.ForRingListener(_listenSocket, _server.Loops.Next());
+        _acceptors = CreateAcceptors();
         Log.Info($"listener '{Name}' accepting on {EndPoint} ({(target.Config.Protocol == ListenerProtocol.Tcp ? "tcp" : "http")})");
-        _acceptLoop = _acceptor.AcceptsThroughRing ? RingAcceptLoopAsync(_acceptor) : AcceptLoopAsync(_acceptor);
+        var acceptLoops = new Task[_acceptors.Length];
+        for (var i = 0; i < _acceptors.Length; i++)
+        {
+            var acceptor = _acceptors[i];
+            acceptLoops[i] = acceptor.AcceptsThroughRing ? RingAcceptLoopAsync(acceptor) : AcceptLoopAsync(acceptor);
+        }
+        _acceptLoop = acceptLoops.Length == 1 ? acceptLoops[0] : Task.WhenAll(acceptLoops);
+    }
+
+    /// <summary>
+    /// On io_uring every loop accepts on the socket and serves what it accepted: the kernel wakes one armed accept
+    /// per connection (accepts poll exclusively), so a loop that sleeps takes the next one and a busy one takes what
+    /// waits when it submits, with no hand-off between loops. One accepting loop that posted every other connection
+    /// to the other loop cost a wake-up per connection there: at 2 workers, 1.2 context switches and twice the CPU per
+    /// new connection of 1 worker (perf-results/2026-12-03-load-1-2workers.md). On epoll one loop accepts and spreads
+    /// connections round-robin: epoll sets sharing a listening socket would all wake for each connection.
+    /// </summary>
+    private EpollSocket[] CreateAcceptors()
+    {
+        var loops = _server.Loops;
+        if (!loops.Io.UsesUring) return [EpollSocket.ForListener(_listenSocket, loops.Next())];
+        var acceptors = new EpollSocket[loops.Count];
+        for (var i = 0; i < acceptors.Length; i++) acceptors[i] = EpollSocket.ForRingListener(_listenSocket, loops[i]);
+        return acceptors;
     }
 
     /// <summary>
@@ -202,18 +228,19 @@ internal sealed class ProxyListener
     private async Task StopAcceptingCoreAsync()
     {
         await Task.Yield(); // leave the caller's lock
-        // One bound for the whole stop on a ring loop (both waits below share it): one whose loop stopped under it
+        // One bound for the whole stop on ring loops (both waits below share it): one whose loop stopped under it
         // never resumes, and the stop must not take twice the bound because it waits twice.
-        var ringDeadline = _acceptor is { AcceptsThroughRing: true } ? Task.Delay(RingStopTimeout) : null;
-        if (_acceptor is { AcceptsThroughRing: true } ringAcceptor)
+        var throughRing = _acceptors.Length > 0 && _acceptors[0].AcceptsThroughRing;
+        var ringDeadline = throughRing ? Task.Delay(RingStopTimeout) : null;
+        if (throughRing)
         {
-            // Step 1: no more arms, and the armed accepts are cancelled; the accept loop serves what the kernel
+            // Step 1: no more arms, and the armed accepts are cancelled; each accept loop serves what the kernel
             // accepted before the cancels ran (the socket may live on in another process: nothing it took is lost)
             // and ends when none is left in the kernel. Step 2 closes the socket, which no accept holds open any more.
-            ringAcceptor.StopRingAccepts();
+            foreach (var acceptor in _acceptors) acceptor.StopRingAccepts();
             await Task.WhenAny(_acceptLoop, ringDeadline!).ConfigureAwait(false);
         }
-        if (_acceptor is { } acceptor) acceptor.CloseListener(); // the accept loop wakes and ends
+        foreach (var acceptor in _acceptors) acceptor.CloseListener(); // the accept loops wake and end
         _listenSocket.Dispose();
         try
         {
@@ -243,7 +270,7 @@ internal sealed class ProxyListener
             if (_stopped) return false;
             _live++;
         }
-        _connections.TryAdd(connection, 0); // the accept loop counted it on the server already (TryAdmit)
+        _connections.TryAdd(connection, 0); // the accept loop admitted it already (Admit)
         Traffic.Opened();
         return true;
     }
@@ -252,7 +279,7 @@ internal sealed class ProxyListener
     public void Unregister(IProxyConnection connection)
     {
         _connections.TryRemove(connection, out _);
-        _server.ReleaseAdmission();
+        ReleaseAdmission();
         Traffic.Closed();
         lock (_stateLock)
         {
@@ -342,6 +369,7 @@ internal sealed class ProxyListener
     private async Task AcceptLoopAsync(EpollSocket acceptor)
     {
         var loop = acceptor.Loop;
+        var atLimit = false; // queue mode is holding connections in the backlog
         while (!acceptor.IsClosed)
         {
             var config = Config;
@@ -349,10 +377,10 @@ internal sealed class ProxyListener
             {
                 if (config.OnLimit == OnLimit.Queue)
                 {
-                    if (!_atLimit)
+                    if (!atLimit)
                     {
-                        _atLimit = true;
-                        _limitLog.Record($"{Live} open here, {_server.LiveConnections} of {_server.MaxConnections} in all; new connections wait in the backlog");
+                        atLimit = true;
+                        RecordQueueing();
                     }
                     await loop.DelayAsync(LimitPollMs).ConfigureAwait(false);
                     continue;
@@ -365,7 +393,7 @@ internal sealed class ProxyListener
                 if (!await acceptor.WaitReadableAsync().ConfigureAwait(false)) break;
                 continue;
             }
-            _atLimit = false;
+            atLimit = false;
             EpollSocket? client;
             try
             {
@@ -375,12 +403,12 @@ internal sealed class ProxyListener
             }
             catch (ObjectDisposedException)
             {
-                _server.ReleaseAdmission();
+                ReleaseAdmission();
                 break; // StopAcceptingAsync closed the socket.
             }
             catch (DescriptorsExhaustedException e)
             {
-                _server.ReleaseAdmission();
+                ReleaseAdmission();
                 if (acceptor.IsClosed) break;
                 Exhaustion.Accept.Record($"listener '{Name}': {e.SocketErrorCode}, {DescriptorBudget.Process.Held} descriptor(s) held by connections");
                 if (config.OnLimit == OnLimit.Close) DropOne(acceptor);
@@ -389,7 +417,7 @@ internal sealed class ProxyListener
             }
             catch (Exception e)
             {
-                _server.ReleaseAdmission();
+                ReleaseAdmission();
                 if (acceptor.IsClosed) break;
                 // Transient (a client gave up in the backlog): keep accepting, but back off so a repeating error does not spin.
                 WarnRateLimited($"listener '{Name}': accept failed: {e.Message}");
@@ -398,7 +426,7 @@ internal sealed class ProxyListener
             }
             if (client is null)
             {
-                _server.ReleaseAdmission();
+                ReleaseAdmission();
                 if (!await acceptor.WaitReadableAsync().ConfigureAwait(false)) break;
                 continue;
             }
@@ -409,14 +437,15 @@ internal sealed class ProxyListener
     /// <summary>
     /// The io_uring form of <see cref="AcceptLoopAsync"/>: the ring keeps up to <see cref="RingAcceptor.Slots"/>
     /// single-shot accepts armed (EpollLoop.RingAccept.cs says why not multishot), armed again with the loop's next
-    /// submission, so a new connection costs no syscall of its own. Runs on the listener's loop thread only.
+    /// submission, so a new connection costs no syscall of its own. Every ring loop runs one for the listener, on its
+    /// own thread only, and serves the connections it accepted itself (see <see cref="CreateAcceptors"/>).
     /// </summary>
     /// <remarks>
     /// Limits hold as on epoll, with one difference the kernel imposes: an armed accept takes a connection before
     /// it is admitted. So no more accepts are armed than there is room for (under max_connections, the server's
     /// limit and the descriptor budget), and in queue mode none at all at a limit: the armed ones are cancelled and
-    /// new connections wait in the kernel backlog; the few accepted just before (another listener took the room
-    /// meanwhile) wait here, unread, until there is room. In close mode at a limit the accepts stay armed and each
+    /// new connections wait in the kernel backlog; the few accepted just before (another loop or listener took
+    /// the room meanwhile) wait here, unread, until there is room. In close mode at a limit the accepts stay armed and each
     /// connection they take is closed (refused), as accept-and-close does on epoll. A completion out of descriptors
     /// (EMFILE, ENFILE, ENOBUFS, ENOMEM) backs off <see cref="ExhaustedBackoffMs"/>, with nothing armed until then; so
     /// does a connection the descriptor budget has no room for, which waits here meanwhile (its descriptor is counted
@@ -426,6 +455,7 @@ internal sealed class ProxyListener
     {
         var loop = acceptor.Loop;
         var budget = DescriptorBudget.Process;
+        var atLimit = false; // queue mode is holding connections in the backlog
         while (!acceptor.IsClosed)
         {
             if (!loop.IsCurrent)
@@ -457,7 +487,8 @@ internal sealed class ProxyListener
                     if (room <= 0)
                     {
                         acceptor.CancelRingAccepts(); // nothing stays armed: new connections wait in the backlog
-                        RecordQueueing();
+                        if (!atLimit) RecordQueueing();
+                        atLimit = true;
                         await loop.DelayAsync(LimitPollMs).ConfigureAwait(false);
                         continue;
                     }
@@ -471,7 +502,8 @@ internal sealed class ProxyListener
                 if (config.OnLimit == OnLimit.Queue && !acceptor.RingAcceptsStopped)
                 {
                     acceptor.CancelRingAccepts();
-                    RecordQueueing();
+                    if (!atLimit) RecordQueueing();
+                    atLimit = true;
                     await loop.DelayAsync(LimitPollMs).ConfigureAwait(false);
                     continue;
                 }
@@ -482,23 +514,23 @@ internal sealed class ProxyListener
                 }
                 continue;
             }
-            _atLimit = false;
+            atLimit = false;
+            if (config.OnLimit == OnLimit.Queue && _acceptors.Length > 1 && ConnectionRoom(config) <= 0) CancelOtherLoopsAccepts(acceptor);
             EpollSocket? client;
             int errno;
             try
             {
-                // As in AcceptLoopAsync: an HTTP connection for another loop is started there by Post, a TCP relay here.
-                client = acceptor.TakeRingAccepted(out errno, registerOnOtherLoop: !ServesHttp);
+                client = acceptor.TakeRingAccepted(out errno, loop); // served where it was accepted
             }
             catch (Exception e)
             {
-                _server.ReleaseAdmission();
+                ReleaseAdmission();
                 WarnRateLimited($"listener '{Name}': could not start a connection: {e.Message}");
                 continue;
             }
             if (client is null)
             {
-                _server.ReleaseAdmission();
+                ReleaseAdmission();
                 if (errno == 0) continue;
                 if (DescriptorsExhaustedException.IsExhaustion(errno))
                 {
@@ -522,27 +554,52 @@ internal sealed class ProxyListener
         }
     }
 
+    /// <summary>
+    /// This loop took the last place in queue mode: the other loops' armed accepts are cancelled too, so the next
+    /// connections wait in the kernel backlog, not accepted and unread here; each of those loops then finds no room
+    /// and arms again once there is.
+    /// </summary>
+    private void CancelOtherLoopsAccepts(EpollSocket taker)
+    {
+        foreach (var acceptor in _acceptors)
+        {
+            if (!ReferenceEquals(acceptor, taker)) acceptor.RequestRingAcceptsCancelled();
+        }
+    }
+
     /// <summary>How many more connections fit under this listener's max_connections and the server's.</summary>
     private int ConnectionRoom(ListenerConfig config)
     {
         var room = _server.MaxConnections - _server.LiveConnections;
-        if (config.MaxConnections is { } max) room = Math.Min(room, max - Live);
+        if (config.MaxConnections is { } max) room = Math.Min(room, max - Volatile.Read(ref _admitted));
         return room;
     }
 
+    /// <summary>An accept loop found a limit reached in queue mode (logged once per stretch at the limit, rate-limited).</summary>
     private void RecordQueueing()
     {
-        if (_atLimit) return;
-        _atLimit = true;
         _limitLog.Record($"{Live} open here, {_server.LiveConnections} of {_server.MaxConnections} in all; new connections wait in the backlog");
     }
 
     /// <summary>Counts one more connection against this listener's max_connections and the server's; false at either limit.</summary>
     private bool Admit(ListenerConfig config)
     {
-        // Only this loop accepts here and Live only falls meanwhile, so check-then-accept cannot overshoot.
-        if (config.MaxConnections is { } max && Live >= max) return false;
-        return _server.TryAdmit();
+        // Taken, then checked (as the server's count is): several loops may admit at once, and a check-then-take would
+        // let each of them take the last place.
+        var admitted = Interlocked.Increment(ref _admitted);
+        if (admitted > (config.MaxConnections ?? int.MaxValue) || !_server.TryAdmit())
+        {
+            Interlocked.Decrement(ref _admitted);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>Balances <see cref="Admit"/>: the connection ended, or none was accepted or started after all.</summary>
+    private void ReleaseAdmission()
+    {
+        Interlocked.Decrement(ref _admitted);
+        _server.ReleaseAdmission();
     }
 
     /// <summary>Accepts one waiting connection and closes it at once (on_limit: close, or out of descriptors); false when none waited.</summary>
@@ -591,7 +648,7 @@ internal sealed class ProxyListener
             var handled = _httpHandler!.Create(client, this, target.Config);
             if (!Register(handled))
             {
-                _server.ReleaseAdmission();
+                ReleaseAdmission();
                 client.Abort();
                 return;
             }
@@ -605,7 +662,7 @@ internal sealed class ProxyListener
         var relay = new TcpProxyConnection(client, this, target, _server.Router, _server.Transport);
         if (!Register(relay))
         {
-            _server.ReleaseAdmission();
+            ReleaseAdmission();
             client.Abort();
             return;
         }

@@ -35,6 +35,9 @@ internal sealed class RecordingBackend : IAsyncDisposable
         }
     }
 
+    /// <summary>Complete request heads received so far, over every connection (a pooled connection may carry several).</summary>
+    public int RequestCount => Received.Sum(r => CountHeads(Encoding.Latin1.GetString(r)));
+
     private async Task ServeAsync(Socket socket, CancellationToken ct)
     {
         var record = new MemoryStream();

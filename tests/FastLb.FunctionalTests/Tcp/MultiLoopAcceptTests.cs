@@ -1,0 +1,105 @@
+using System.Net;
+using FastLb.Core.Config;
+using FastLb.Tests.Common;
+using Xunit;
+
+namespace FastLb.FunctionalTests.Tcp;
+
+/// <summary>
+/// A listener on several event loops: on io_uring every loop accepts on the one socket and serves what it took, so
+/// connections spread over the loops, and max_connections still holds exactly though the loops admit at once. On
+/// epoll one loop accepts and the same limits hold.
+/// </summary>
+public sealed class MultiLoopAcceptTests
+{
+    private static readonly TimeSpan Timeout = TcpHarness.Timeout;
+
+    [Fact]
+    public async Task ManyClients_AllServed_OnIoUringEveryLoopAcceptsSome()
+    {
+        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
+        var service = TestTables.Service("echo", [backend.EndPoint]);
+        await using var harness = await TcpHarness.StartAsync(service, Listener(service, maxConnections: null));
+        var listener = harness.Server.ActiveListener("l")!;
+        const int Clients = 40;
+        var clients = new List<TestClient>();
+        try
+        {
+            // One at a time, each answered before the next connects: every connection finds the loops asleep, and
+            // the kernel wakes one armed accept for it.
+            for (var i = 0; i < Clients; i++)
+            {
+                var client = await harness.ConnectAsync();
+                clients.Add(client);
+                await client.SendAsync("x");
+                Assert.Equal("x", await client.ReceiveStringAsync(1).WaitAsync(Timeout));
+            }
+            Assert.Equal(Clients, harness.Server.LiveConnections);
+            if (listener.Acceptors[0].AcceptsThroughRing)
+            {
+                Assert.Equal(harness.Server.Loops.Count, listener.Acceptors.Count);
+                Assert.Equal(Clients, listener.Acceptors.Sum(a => a.RingAccepted));
+                Assert.All(listener.Acceptors, a => Assert.True(a.RingAccepted > 0, $"loop {a.Loop.Id} accepted none of {Clients}"));
+            }
+            else
+            {
+                Assert.Single(listener.Acceptors);
+            }
+        }
+        finally
+        {
+            foreach (var c in clients) await c.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task QueueMode_ClientsRushingTheLoops_NoMoreThanMaxConnectionsServedAtOnce()
+    {
+        const int Max = 3;
+        const int Clients = 12;
+        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
+        var service = TestTables.Service("echo", [backend.EndPoint]);
+        await using var harness = await TcpHarness.StartAsync(service, Listener(service, Max));
+        var listener = harness.Server.ActiveListener("l")!;
+        var clients = await Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => harness.ConnectAsync())); // all complete from the backlog
+        var waiting = new List<(TestClient Client, Task<string> Echo)>();
+        try
+        {
+            foreach (var c in clients)
+            {
+                await c.SendAsync("y");
+                waiting.Add((c, c.ReceiveStringAsync(1)));
+            }
+            for (var served = 0; served < Clients;)
+            {
+                await TcpHarness.WaitUntilAsync(() => waiting.Any(w => w.Echo.IsCompleted), "a waiting client is served");
+                await Task.Delay(50); // a short look for more answers than there are places
+                var answered = waiting.Where(w => w.Echo.IsCompleted).ToList();
+                Assert.True(answered.Count <= Max, $"{answered.Count} clients served at once under max_connections {Max}");
+                Assert.True(listener.Live <= Max, $"{listener.Live} connections open under max_connections {Max}");
+                foreach (var (client, echo) in answered)
+                {
+                    Assert.Equal("y", await echo);
+                    await client.DisposeAsync();
+                    waiting.RemoveAll(w => ReferenceEquals(w.Client, client));
+                    served++;
+                }
+            }
+            await TcpHarness.WaitUntilAsync(() => harness.Server.LiveConnections == 0, "every connection ended");
+        }
+        finally
+        {
+            foreach (var c in clients) await c.DisposeAsync();
+        }
+    }
+
+    private static ListenerConfig Listener(ServiceConfig service, int? maxConnections) => new()
+    {
+        Name = "l",
+        Bind = TestTables.Address(new IPEndPoint(IPAddress.Loopback, 0)),
+        Protocol = ListenerProtocol.Tcp,
+        Service = service.Name,
+        MaxConnections = maxConnections,
+        OnLimit = OnLimit.Queue,
+    };
+}
