@@ -85,7 +85,7 @@ internal sealed partial class ConfigBinder(string file)
 
         var workers = Environment.ProcessorCount;
         if (top.TryGetValue("workers", out var w) && Int(w, 1, MaxWorkers) is { } n) workers = n;
-        var pinWorkers = true;
+        var pinWorkers = false; // loops left to the scheduler unless the file pins them (docs/operations.md says why)
         if (top.TryGetValue("pin_workers", out var pw) && Bool(pw) is { } pin) pinWorkers = pin;
         var io = IoModeNames.Default;
         if (top.TryGetValue("io", out var iom) && IoModeNames.Parse(Choice(iom, IoModeNames.All)) is { } chosenIo) io = chosenIo;

@@ -9,8 +9,11 @@ internal sealed class FastLbConfig
     /// <summary>Data-plane worker count; defaults to the core count.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 
-    /// <summary>Pin event loop i to the i-th CPU the process may run on (<c>pin_workers</c>, default true).</summary>
-    public bool PinWorkers { get; init; } = true;
+    /// <summary>
+    /// Pin event loop i to the i-th CPU the process may run on (<c>pin_workers</c>, default false: loops that share
+    /// cores with other busy processes must be free to move to the idle one).
+    /// </summary>
+    public bool PinWorkers { get; init; }
 
     /// <summary>The event loops' kernel interface (<c>io</c>: auto, epoll or io_uring); read at start only.</summary>
     public IoMode Io { get; init; } = IoModeNames.Default;

@@ -84,13 +84,13 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
-    public void Parse_PinWorkersFalse_LeavesLoopsToTheScheduler()
+    public void Parse_PinWorkersTrue_PinsLoopsToCpus()
     {
-        var config = ConfigLoader.Parse("workers: 3\npin_workers: false\n" + ConfigTestFiles.Minimal, "pin.yaml");
+        var config = ConfigLoader.Parse("workers: 3\npin_workers: true\n" + ConfigTestFiles.Minimal, "pin.yaml");
 
         Assert.Equal(3, config.Workers);
-        Assert.False(config.PinWorkers);
-        Assert.Contains("workers: 3\n", ConfigSummary.Describe(config).ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.True(config.PinWorkers);
+        Assert.Contains("workers: 3, pinned to CPUs\n", ConfigSummary.Describe(config).ReplaceLineEndings("\n"), StringComparison.Ordinal);
     }
 
     [Theory]
@@ -110,7 +110,7 @@ public sealed class ConfigLoaderTests
         var config = ConfigLoader.Parse(ConfigTestFiles.Minimal, "min.yaml");
 
         Assert.Equal(Environment.ProcessorCount, config.Workers);
-        Assert.True(config.PinWorkers);
+        Assert.False(config.PinWorkers); // the scheduler places the loops unless the file asks for pinning
         Assert.Equal("./fastlb.sock", config.Admin.ControlSocket);
         Assert.Null(config.Admin.Listen);
         var web = config.Services[0];
