@@ -4,6 +4,11 @@ namespace FastLb.Proxy.Transport;
 
 internal sealed partial class EpollSocket
 {
+    private long _accepted; // a listener's: connections it took (its loop's thread writes)
+
+    /// <summary>Connections this listener took on its loop (read anywhere; for tests and balance checks).</summary>
+    public long AcceptedCount => Volatile.Read(ref _accepted);
+
     /// <summary>
     /// Takes over a bound, listening .NET socket for accepting on <paramref name="loop"/>. The .NET object only
     /// binds (for its error messages); it must not be used for I/O afterwards.
@@ -117,6 +122,7 @@ internal sealed partial class EpollSocket
             throw SocketSyscalls.ToException(-fd);
         }
         var remote = SocketAddressCodec.ReadPeer(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddressCodec.MaxLength)));
+        _accepted++;
         return Accepted(fd, remote, budget, loop, registerOnOtherLoop);
     }
 }

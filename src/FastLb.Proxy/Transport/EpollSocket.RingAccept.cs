@@ -5,7 +5,6 @@ namespace FastLb.Proxy.Transport;
 internal sealed partial class EpollSocket
 {
     private RingAcceptor? _ringAcceptor; // set on a listener that accepts through its loop's ring
-    private long _ringAccepted;
 
     /// <summary>The accepts a ring loop keeps armed for this listener, or null (accept4 on readiness).</summary>
     internal RingAcceptor? RingAcceptor => _ringAcceptor;
@@ -61,9 +60,6 @@ internal sealed partial class EpollSocket
     /// <summary>Loop thread: true when a completed accept (a connection or an error) waits to be taken.</summary>
     public bool HasRingAccepted => _ringAcceptor!.DoneCount > 0;
 
-    /// <summary>Connections this listener's ring accepts took (written on the loop's thread; read anywhere, for tests).</summary>
-    public long RingAccepted => Volatile.Read(ref _ringAccepted);
-
     /// <summary>Loop thread: accepts queued or in the kernel.</summary>
     public int RingAcceptsArmed => _ringAcceptor!.Armed;
 
@@ -106,7 +102,7 @@ internal sealed partial class EpollSocket
             errno = -result;
             return null;
         }
-        _ringAccepted++;
+        _accepted++;
         return Accepted(result, remote, budget, loop, registerOnOtherLoop);
     }
 
