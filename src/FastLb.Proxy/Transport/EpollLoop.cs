@@ -31,6 +31,7 @@ internal sealed unsafe partial class EpollLoop
     private readonly SocketFdHandle _wakeHandle;  // closes _wakeFd once the thread exited and no Post signals it
     private readonly Thread _thread;
     private volatile bool _stopping;
+    private int _clientConnections; // written once per connection, by the thread that accepted or closed it
     private readonly Lock _registrationLock = new();
     private readonly Stack<int> _freeSlots = new();
     private EpollSocket?[] _slots = new EpollSocket?[256];
@@ -104,6 +105,15 @@ internal sealed unsafe partial class EpollLoop
 
     /// <summary>True on this loop's own thread.</summary>
     public bool IsCurrent => ReferenceEquals(t_current, this);
+
+    /// <summary>Accepted client connections open on this loop (any listener); accepting loops read it to keep loops even.</summary>
+    public int ClientConnections => Volatile.Read(ref _clientConnections);
+
+    /// <summary>Any thread: an accepted client socket now belongs to this loop (balanced by <see cref="ClientClosed"/>).</summary>
+    internal void ClientOpened() => Interlocked.Increment(ref _clientConnections);
+
+    /// <summary>Any thread: an accepted client socket of this loop closed.</summary>
+    internal void ClientClosed() => Interlocked.Decrement(ref _clientConnections);
 
     /// <summary>The CPU this loop's thread is pinned to, or -1.</summary>
     public int Cpu { get; }

@@ -122,15 +122,22 @@ internal sealed partial class EpollSocket
     {
         var handle = new SocketFdHandle(fd, budget);
         loop ??= Loop.Group.Next();
+        EpollSocket socket;
         if (ReferenceEquals(loop, Loop) || !registerOnOtherLoop)
         {
             // Served by the accepting loop: readable at once. A client's request usually arrived with the handshake,
             // so the first receive is tried before anything is registered (see EnsureRegistered); a connection that
             // has to wait registers then, and one served and closed without waiting costs no epoll_ctl.
-            return new EpollSocket(handle, fd, loop, readable: true, writable: true, remote);
+            socket = new EpollSocket(handle, fd, loop, readable: true, writable: true, remote);
         }
-        // Served by another loop: register there now and let its first edge start the connection on that loop's
-        // thread, so even the first request runs where the rest will.
-        return Register(fd, handle, loop, readable: false, writable: true, remote);
+        else
+        {
+            // Served by another loop: register there now and let its first edge start the connection on that loop's
+            // thread, so even the first request runs where the rest will.
+            socket = Register(fd, handle, loop, readable: false, writable: true, remote);
+        }
+        socket._countedOnLoop = true;
+        loop.ClientOpened();
+        return socket;
     }
 }

@@ -36,6 +36,7 @@ internal sealed partial class EpollSocket : IDisposable
     private int _closed;
     private int _registered;
     private volatile bool _finAtClose; // LeaveFinToClose: a clean ShutdownSend is left to the close that follows
+    private bool _countedOnLoop; // an accepted client: counted in its loop's ClientConnections until torn down
     private readonly PeerAddress _remote;
 
     private EpollSocket(SafeHandle handle, int fd, EpollLoop loop, bool readable, bool writable, PeerAddress remote)
@@ -484,6 +485,7 @@ internal sealed partial class EpollSocket : IDisposable
 
     private void Teardown()
     {
+        if (_countedOnLoop) Loop.ClientClosed();
         if (Volatile.Read(ref _registered) != 0) Loop.Unregister(this);
         // A ring send holds the file until it completes: cancel it, as close() drops the unsent bytes on epoll. It
         // was queued before this close, so its SQE goes in ahead of the cancel and the kernel takes what fits.

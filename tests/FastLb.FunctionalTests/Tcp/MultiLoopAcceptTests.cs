@@ -53,6 +53,35 @@ public sealed class MultiLoopAcceptTests
     }
 
     [Fact]
+    public async Task BurstOfClients_KeptOpen_SpreadEvenlyOverTheLoops()
+    {
+        // 64 clients connecting at once, as a client pool opens its connections: the loop that is awake takes most
+        // of them from the kernel, and hands the excess to the others, so no loop carries them all for their life.
+        await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
+        var service = TestTables.Service("echo", [backend.EndPoint]);
+        await using var harness = await TcpHarness.StartAsync(service, Listener(service, maxConnections: null));
+        const int Clients = 64;
+        var clients = await Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => harness.ConnectAsync()));
+        try
+        {
+            await Task.WhenAll(clients.Select(async c =>
+            {
+                await c.SendAsync("z");
+                Assert.Equal("z", await c.ReceiveStringAsync(1).WaitAsync(Timeout));
+            }));
+            var loops = harness.Server.Loops;
+            var counts = Enumerable.Range(0, loops.Count).Select(i => loops[i].ClientConnections).ToArray();
+            Assert.Equal(Clients, counts.Sum());
+            // The even-loops rule allows 4 plus a sixteenth of all (8 here), and a connection or so in flight between loops.
+            Assert.True(counts.Max() - counts.Min() <= 10, $"connections per loop: {string.Join(", ", counts)}");
+        }
+        finally
+        {
+            foreach (var c in clients) await c.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task QueueMode_ClientsRushingTheLoops_NoMoreThanMaxConnectionsServedAtOnce()
     {
         const int Max = 3;
