@@ -174,9 +174,9 @@ internal sealed class ProxyListener
     /// <summary>
     /// On io_uring every loop accepts on the socket and serves what it accepted: the kernel wakes one armed accept
     /// per connection (accepts poll exclusively), so a loop that sleeps takes the next one and a busy one takes what
-    /// waits when it submits, with no hand-off between loops. One accepting loop that posted every other connection
-    /// to the other loop cost a wake-up per connection there: at 2 workers, 1.2 context switches and twice the CPU per
-    /// new connection of 1 worker (perf-results/2026-12-03-load-1-2workers.md). On epoll one loop accepts and spreads
+    /// waits when it submits, with no hand-off between loops but to keep them even (<see cref="EvenLoop"/>). One
+    /// accepting loop that posted every other connection to the other loop cost a wake-up per connection there: 50.8
+    /// against 41.8 µs of CPU per new connection at 2 workers (perf-results/2026-12-03-accept-every-loop.md). On epoll one loop accepts and spreads
     /// connections round-robin: epoll sets sharing a listening socket would all wake for each connection, and with
     /// EPOLLEXCLUSIVE the first set in the socket's wait queue takes every connection while its loop waits (tried: the
     /// other loop of two accepted none of 40 clients arriving one by one), unlike ring accepts, which rejoin the queue
