@@ -14,7 +14,9 @@ public sealed class RolloutHealthTests
     private static string Yaml(HealthBackend blue, HealthBackend green1, HealthBackend green2) =>
         "listeners:\n  - name: web\n    bind: 127.0.0.1:0\n    protocol: http\n    routes:\n      - service: web\n"
         + "services:\n  web:\n    active: blue\n"
-        + "    health_check: { type: http, path: /healthz, interval: 200ms, timeout: 200ms, healthy_threshold: 1, unhealthy_threshold: 2 }\n"
+        // The backend made unhealthy answers 503 at once; the timeout only has to spare the healthy ones a slow answer
+        // on a loaded machine (two 200 ms timeouts in a row once marked green-1 unhealthy in CI).
+        + "    health_check: { type: http, path: /healthz, interval: 500ms, timeout: 500ms, healthy_threshold: 1, unhealthy_threshold: 2 }\n"
         + $"    pools:\n      blue:\n        - {blue.Address}\n      green:\n        - {green1.Address}\n        - {green2.Address}\n";
 
     private static async Task WaitHealthyAsync(HttpLb lb)
