@@ -39,7 +39,9 @@ internal sealed partial class EpollSocket
     {
         var acceptor = _ringAcceptor!;
         if (acceptor.Stopping || IsClosed) return;
-        // An empty backlog needs one accept: every armed accept polls the socket, and each connection would wake them all.
+        // An empty backlog needs one accept. The kernel wakes one armed accept per connection, oldest first (accepts poll
+        // exclusively): more would only hold poll entries, and with every loop accepting, a loop with several armed
+        // would take several connections in turn for each one another loop takes.
         if (!acceptor.BacklogMayHoldMore) count = Math.Min(count, 1);
         var wanted = count - acceptor.Armed - acceptor.DoneCount;
         if (wanted <= 0) return;

@@ -56,8 +56,8 @@ internal sealed unsafe class RingAcceptor
 
     /// <summary>
     /// False once the kernel said the backlog was empty after the last connection it accepted (IORING_CQE_F_SOCK_NONEMPTY
-    /// not set): then one accept armed is enough, where several would all wake for each connection and all but one
-    /// find nothing. True until the first connection, and always on kernels before 6.10, which do not report it.
+    /// not set): then one accept armed is enough (the kernel wakes one per connection, see EpollSocket.ArmRingAccepts).
+    /// True until the first connection, and always on kernels before 6.10, which do not report it.
     /// </summary>
     public bool BacklogMayHoldMore { get; private set; } = true;
 
