@@ -172,15 +172,15 @@ internal sealed class ProxyListener
     }
 
     /// <summary>
-    /// On io_uring every loop accepts on the socket and serves what it accepted: the kernel wakes one armed accept
-    /// per connection (accepts poll exclusively), so a loop that sleeps takes the next one and a busy one takes what
-    /// waits when it submits, with no hand-off between loops but to keep them even (<see cref="EvenLoop"/>). One
-    /// accepting loop that posted every other connection to the other loop cost a wake-up per connection there: 50.8
-    /// against 41.8 µs of CPU per new connection at 2 workers (perf-results/2026-12-03-accept-every-loop.md). On epoll one loop accepts and spreads
-    /// connections round-robin: epoll sets sharing a listening socket would all wake for each connection, and with
-    /// EPOLLEXCLUSIVE the first set in the socket's wait queue takes every connection while its loop waits (tried: the
-    /// other loop of two accepted none of 40 clients arriving one by one), unlike ring accepts, which rejoin the queue
-    /// at its end each time they are armed again.
+    /// On io_uring every loop accepts on the socket and serves what it accepted: the kernel wakes one armed accept per
+    /// connection (accepts poll exclusively), so a loop that sleeps takes the next one and a busy one takes what waits
+    /// when it submits, with no hand-off between loops but to keep them even (<see cref="EvenLoop"/>). One accepting
+    /// loop that posted every other connection to the other loop cost a wake-up per connection there: 50.8 against 41.8
+    /// µs of CPU per new connection at 2 workers (perf-results/2026-12-03-accept-every-loop.md). On epoll one loop
+    /// accepts and spreads connections round-robin: epoll sets sharing a listening socket would all wake for each
+    /// connection, and with EPOLLEXCLUSIVE the first set in the socket's wait queue takes every connection while its
+    /// loop waits (tried: the other loop of two accepted none of 40 clients arriving one by one), unlike ring accepts,
+    /// which rejoin the queue at its end each time they are armed again.
     /// </summary>
     private EpollSocket[] CreateAcceptors()
     {
@@ -380,11 +380,7 @@ internal sealed class ProxyListener
             {
                 if (config.OnLimit == OnLimit.Queue)
                 {
-                    if (!atLimit)
-                    {
-                        atLimit = true;
-                        RecordQueueing();
-                    }
+                    RecordQueueing(ref atLimit);
                     await loop.DelayAsync(LimitPollMs).ConfigureAwait(false);
                     continue;
                 }
@@ -444,15 +440,15 @@ internal sealed class ProxyListener
     /// own thread only, and serves the connections it accepted itself (see <see cref="CreateAcceptors"/>).
     /// </summary>
     /// <remarks>
-    /// Limits hold as on epoll, with one difference the kernel imposes: an armed accept takes a connection before
-    /// it is admitted. So no more accepts are armed than there is room for (under max_connections, the server's
-    /// limit and the descriptor budget), and in queue mode none at all at a limit: the armed ones are cancelled and
-    /// new connections wait in the kernel backlog; the few accepted just before (another loop or listener took
-    /// the room meanwhile) wait here, unread, until there is room. In close mode at a limit the accepts stay armed and each
-    /// connection they take is closed (refused), as accept-and-close does on epoll. A completion out of descriptors
-    /// (EMFILE, ENFILE, ENOBUFS, ENOMEM) backs off <see cref="ExhaustedBackoffMs"/>, with nothing armed until then; so
-    /// does a connection the descriptor budget has no room for, which waits here meanwhile (its descriptor is counted
-    /// in the budget when it is taken).
+    /// Limits hold as on epoll, with one difference the kernel imposes: an armed accept takes a connection before it is
+    /// admitted. So no more accepts are armed than there is room for (under max_connections, the server's limit and the
+    /// descriptor budget), and in queue mode none at all at a limit: the armed ones are cancelled and new connections
+    /// wait in the kernel backlog; the few accepted just before (another loop or listener took the room meanwhile) wait
+    /// here, unread, until there is room. In close mode at a limit the accepts stay armed and each connection they take
+    /// is closed (refused), as accept-and-close does on epoll. A completion out of descriptors (EMFILE, ENFILE,
+    /// ENOBUFS, ENOMEM) backs off <see cref="ExhaustedBackoffMs"/>, with nothing armed until then; so does a connection
+    /// the descriptor budget has no room for, which waits here meanwhile (its descriptor is counted in the budget when
+    /// it is taken).
     /// </remarks>
     private async Task RingAcceptLoopAsync(EpollSocket acceptor)
     {
@@ -490,8 +486,7 @@ internal sealed class ProxyListener
                     if (room <= 0)
                     {
                         acceptor.CancelRingAccepts(); // nothing stays armed: new connections wait in the backlog
-                        if (!atLimit) RecordQueueing();
-                        atLimit = true;
+                        RecordQueueing(ref atLimit);
                         await loop.DelayAsync(LimitPollMs).ConfigureAwait(false);
                         continue;
                     }
@@ -505,8 +500,7 @@ internal sealed class ProxyListener
                 if (config.OnLimit == OnLimit.Queue && !acceptor.RingAcceptsStopped)
                 {
                     acceptor.CancelRingAccepts();
-                    if (!atLimit) RecordQueueing();
-                    atLimit = true;
+                    RecordQueueing(ref atLimit);
                     await loop.DelayAsync(LimitPollMs).ConfigureAwait(false);
                     continue;
                 }
@@ -608,9 +602,14 @@ internal sealed class ProxyListener
         return room;
     }
 
-    /// <summary>An accept loop found a limit reached in queue mode (logged once per stretch at the limit, rate-limited).</summary>
-    private void RecordQueueing()
+    /// <summary>
+    /// An accept loop found a limit reached in queue mode: logged (rate-limited) once per stretch at the limit, which
+    /// <paramref name="atLimit"/>, the accept loop's own flag, marks until it admits a connection again.
+    /// </summary>
+    private void RecordQueueing(ref bool atLimit)
     {
+        if (atLimit) return;
+        atLimit = true;
         _limitLog.Record($"{Live} open here, {_server.LiveConnections} of {_server.MaxConnections} in all; new connections wait in the backlog");
     }
 

@@ -122,7 +122,6 @@ internal sealed partial class EpollSocket
             throw SocketSyscalls.ToException(-fd);
         }
         var remote = SocketAddressCodec.ReadPeer(new ReadOnlySpan<byte>(address, Math.Min(length, SocketAddressCodec.MaxLength)));
-        _accepted++;
         return Accepted(fd, remote, budget, loop, registerOnOtherLoop);
     }
 }

@@ -104,7 +104,6 @@ internal sealed partial class EpollSocket
             errno = -result;
             return null;
         }
-        _accepted++;
         return Accepted(result, remote, budget, loop, registerOnOtherLoop);
     }
 
@@ -119,9 +118,10 @@ internal sealed partial class EpollSocket
     /// <summary>Called by the loop when one of this listener's accepts completed (or ended unsubmitted).</summary>
     internal void OnRingAcceptCompleted() => Signal(ref _readState, _readWaiter);
 
-    /// <summary>Wraps an accepted descriptor (budget taken) as <see cref="Accept"/> does.</summary>
+    /// <summary>Wraps an accepted descriptor (budget taken), from <see cref="Accept"/> or <see cref="TakeRingAccepted"/>.</summary>
     private EpollSocket Accepted(int fd, PeerAddress remote, DescriptorBudget budget, EpollLoop? loop, bool registerOnOtherLoop)
     {
+        _accepted++;
         var handle = new SocketFdHandle(fd, budget);
         loop ??= Loop.Group.Next();
         EpollSocket socket;

@@ -4,11 +4,11 @@ namespace FastLb.Proxy.Transport;
 
 /// <summary>One server's event loops (<c>workers</c> of them): started when created, stopped and closed by <see cref="Dispose"/>.</summary>
 /// <remarks>
-/// Owned by the server that creates it, as Kestrel's socket transport owns its I/O queues: nothing else starts or
-/// stops loops, and a server torn down leaves no thread or epoll fd behind. On io_uring every loop accepts and
-/// serves what it accepted (kept even by ProxyListener.EvenLoop); on epoll one loop accepts and spreads connections
-/// round-robin (<see cref="Next"/>). A backend connection is opened on its client connection's loop, so both ends of an exchange run on
-/// one thread without a hand-off.
+/// Owned by the server that creates it, as Kestrel's socket transport owns its I/O queues: nothing else starts or stops
+/// loops, and a server torn down leaves no thread or epoll fd behind. On io_uring every loop accepts and serves what it
+/// accepted (kept even by ProxyListener.EvenLoop); on epoll one loop accepts and spreads connections round-robin
+/// (<see cref="Next"/>). A backend connection is opened on its client connection's loop, so both ends of an exchange
+/// run on one thread without a hand-off.
 /// </remarks>
 internal sealed class EventLoops : IDisposable
 {
