@@ -33,12 +33,16 @@ internal static class TestTables
         IdleTimeout = idleTimeout ?? TimeSpan.FromSeconds(60),
     };
 
-    public static ListenerConfig TcpListener(string name, string service, IPEndPoint? bind = null) => new()
+    /// <summary>A tcp listener relaying to <paramref name="service"/>, with its own max_connections and on_limit when given.</summary>
+    public static ListenerConfig TcpListener(
+        string name, string service, IPEndPoint? bind = null, int? maxConnections = null, OnLimit onLimit = OnLimit.Queue) => new()
     {
         Name = name,
         Bind = Address(bind ?? new IPEndPoint(IPAddress.Loopback, 0)),
         Protocol = ListenerProtocol.Tcp,
         Service = service,
+        MaxConnections = maxConnections,
+        OnLimit = onLimit,
     };
 
     /// <summary>An http listener whose only route is a catch-all to <paramref name="service"/>.</summary>

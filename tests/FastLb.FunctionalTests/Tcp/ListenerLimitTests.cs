@@ -1,4 +1,3 @@
-using System.Net;
 using FastLb.Core.Config;
 using FastLb.Proxy.Transport;
 using FastLb.Tests.Common;
@@ -19,7 +18,8 @@ public sealed class ListenerLimitTests
     {
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
         var service = TestTables.Service("echo", [backend.EndPoint]);
-        await using var harness = await TcpHarness.StartAsync(service, Listener(service, OnLimit.Queue));
+        var limited = TestTables.TcpListener("l", service.Name, maxConnections: 1, onLimit: OnLimit.Queue);
+        await using var harness = await TcpHarness.StartAsync(service, limited);
         var listener = harness.Server.ActiveListener("l")!;
         var first = await harness.ConnectAsync();
         await first.SendAsync("a");
@@ -48,7 +48,8 @@ public sealed class ListenerLimitTests
     {
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
         var service = TestTables.Service("echo", [backend.EndPoint]);
-        await using var harness = await TcpHarness.StartAsync(service, Listener(service, OnLimit.Close));
+        var limited = TestTables.TcpListener("l", service.Name, maxConnections: 1, onLimit: OnLimit.Close);
+        await using var harness = await TcpHarness.StartAsync(service, limited);
         var first = await harness.ConnectAsync();
         await first.SendAsync("a");
         Assert.Equal("a", await first.ReceiveStringAsync(1).WaitAsync(Timeout));
@@ -66,14 +67,4 @@ public sealed class ListenerLimitTests
         await third.SendAsync("c");
         Assert.Equal("c", await third.ReceiveStringAsync(1).WaitAsync(Timeout));
     }
-
-    private static ListenerConfig Listener(ServiceConfig service, OnLimit onLimit) => new()
-    {
-        Name = "l",
-        Bind = TestTables.Address(new IPEndPoint(IPAddress.Loopback, 0)),
-        Protocol = ListenerProtocol.Tcp,
-        Service = service.Name,
-        MaxConnections = 1,
-        OnLimit = onLimit,
-    };
 }

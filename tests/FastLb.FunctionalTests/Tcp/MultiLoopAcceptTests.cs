@@ -1,5 +1,3 @@
-using System.Net;
-using FastLb.Core.Config;
 using FastLb.Tests.Common;
 using Xunit;
 
@@ -19,7 +17,7 @@ public sealed class MultiLoopAcceptTests
     {
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
         var service = TestTables.Service("echo", [backend.EndPoint]);
-        await using var harness = await TcpHarness.StartAsync(service, Listener(service, maxConnections: null));
+        await using var harness = await TcpHarness.StartAsync(service);
         var listener = harness.Server.ActiveListener("l")!;
         const int Clients = 40;
         var clients = new List<TestClient>();
@@ -59,7 +57,7 @@ public sealed class MultiLoopAcceptTests
         // of them from the kernel, and hands the excess to the others, so no loop carries them all for their life.
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
         var service = TestTables.Service("echo", [backend.EndPoint]);
-        await using var harness = await TcpHarness.StartAsync(service, Listener(service, maxConnections: null));
+        await using var harness = await TcpHarness.StartAsync(service);
         const int Clients = 64;
         var clients = await Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => harness.ConnectAsync()));
         try
@@ -88,7 +86,7 @@ public sealed class MultiLoopAcceptTests
         const int Clients = 12;
         await using var backend = LoopbackBackend.Start(LoopbackBackendMode.Echo);
         var service = TestTables.Service("echo", [backend.EndPoint]);
-        await using var harness = await TcpHarness.StartAsync(service, Listener(service, Max));
+        await using var harness = await TcpHarness.StartAsync(service, TestTables.TcpListener("l", service.Name, maxConnections: Max));
         var listener = harness.Server.ActiveListener("l")!;
         var clients = await Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => harness.ConnectAsync())); // all complete from the backlog
         var waiting = new List<(TestClient Client, Task<string> Echo)>();
@@ -121,14 +119,4 @@ public sealed class MultiLoopAcceptTests
             foreach (var c in clients) await c.DisposeAsync();
         }
     }
-
-    private static ListenerConfig Listener(ServiceConfig service, int? maxConnections) => new()
-    {
-        Name = "l",
-        Bind = TestTables.Address(new IPEndPoint(IPAddress.Loopback, 0)),
-        Protocol = ListenerProtocol.Tcp,
-        Service = service.Name,
-        MaxConnections = maxConnections,
-        OnLimit = OnLimit.Queue,
-    };
 }
