@@ -174,6 +174,7 @@ internal sealed unsafe partial class EpollLoop
             _ringReady.Set();
             return;
         }
+        RegisterFileTable(ring!);
         _ring = ring!;
         _ringReady.Set();
         try
@@ -191,6 +192,7 @@ internal sealed unsafe partial class EpollLoop
             // the ring's close cancels every poll and receive and drops their file references.
             _buffers.Dispose();
             ring!.Dispose();
+            FreeFileTable();
             foreach (var handle in _heldForSubmit) handle.DangerousRelease();
             _heldForSubmit.Clear();
             _closesDirect = true;
@@ -245,9 +247,14 @@ internal sealed unsafe partial class EpollLoop
                     break;
                 case RingOp.CancelPoll:
                     Cancel(ring, request.Token);
+                    ReleaseFixedFile(ring, request.Token);
                     break;
                 case RingOp.CancelReceive:
                     Cancel(ring, request.Token | ReceiveKind);
+                    ReleaseFixedFile(ring, request.Token);
+                    break;
+                case RingOp.ReleaseFile:
+                    ReleaseFixedFile(ring, request.Token);
                     break;
                 case RingOp.CancelSend:
                     Cancel(ring, request.Token);
@@ -286,10 +293,11 @@ internal sealed unsafe partial class EpollLoop
 
     private void ArmPoll(IoUring ring, EpollSocket socket, ulong token)
     {
+        var file = FixedFile(ring, socket);
         var sqe = NextSqe(ring);
         if (!HoldForSubmit(socket, sqe)) return;
         sqe->Opcode = UringConstants.OpPollAdd;
-        sqe->Fd = socket.Fd;
+        SetFile(sqe, socket, file);
         sqe->OpFlags = PollMask; // poll32_events; without IORING_POLL_ADD_LEVEL a multishot poll is edge-triggered
         sqe->Len = PollAddMulti;
         sqe->UserData = token;
@@ -297,11 +305,12 @@ internal sealed unsafe partial class EpollLoop
 
     private void ArmReceive(IoUring ring, EpollSocket socket, ulong token)
     {
+        var file = FixedFile(ring, socket);
         var sqe = NextSqe(ring);
         if (!HoldForSubmit(socket, sqe)) return;
         sqe->Opcode = UringConstants.OpRecv;
-        sqe->Fd = socket.Fd;
         sqe->Flags = UringConstants.SqeBufferSelect;
+        SetFile(sqe, socket, file);
         sqe->BufGroup = ReceiveGroup;
         sqe->IoPrio = UringConstants.RecvMultishot;
         sqe->UserData = token | ReceiveKind;
@@ -387,6 +396,11 @@ internal sealed unsafe partial class EpollLoop
             return;
         }
         if (userData == CancelTag) return; // a cancel's own completion (0, or ENOENT when the operation had ended), or a NOP
+        if (userData == FileUpdateTag)
+        {
+            DispatchFileUpdate(cqe); // only failures post one
+            return;
+        }
         switch (userData & KindMask)
         {
             case ReceiveKind:

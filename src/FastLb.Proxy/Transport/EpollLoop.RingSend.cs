@@ -93,9 +93,10 @@ internal sealed unsafe partial class EpollLoop
             var writer = _sendWriters[slot]!;
             var data = writer.RingSendData();
             var pin = data.Pin(); // blocks are pinned already; this keeps a block from elsewhere still while the kernel reads it
+            var file = FixedFile(ring, writer.Socket);
             var sqe = NextSqe(ring); // may reap (a full SQ): completions for other slots only, this one is not in the kernel yet
             sqe->Opcode = UringConstants.OpSend;
-            sqe->Fd = writer.Socket.Fd;
+            SetFile(sqe, writer.Socket, file);
             sqe->Addr = (ulong)pin.Pointer;
             sqe->Len = (uint)data.Length;
             // WAITALL: on a stream socket the kernel keeps sending until every byte went, so a send is short only on an error.

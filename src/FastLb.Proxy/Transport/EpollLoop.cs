@@ -50,8 +50,9 @@ internal sealed unsafe partial class EpollLoop
     /// <exception cref="IOException">The ring could not be set up (the message says why).</exception>
     /// <param name="receiveBuffers">A ring loop's provided receive buffers (a power of two; tests use a few to exhaust them).</param>
     /// <param name="receiveBufferSize">Bytes per provided receive buffer.</param>
+    /// <param name="fileTableSize">A ring loop's registered file slots (0: none; tests use a few to overflow them).</param>
     internal EpollLoop(EventLoops group, int id, int cpu = -1, uint ringEntries = 0,
-        int receiveBuffers = DefaultReceiveBuffers, int receiveBufferSize = DefaultReceiveBufferSize)
+        int receiveBuffers = DefaultReceiveBuffers, int receiveBufferSize = DefaultReceiveBufferSize, int fileTableSize = DefaultFileTableSize)
     {
         Group = group;
         Id = id;
@@ -59,6 +60,7 @@ internal sealed unsafe partial class EpollLoop
         _ringEntries = ringEntries;
         _receiveBuffers = receiveBuffers;
         _receiveBufferSize = receiveBufferSize;
+        _fileTableRequested = fileTableSize;
         if (ringEntries == 0)
         {
             _epfd = SocketSyscalls.EpollCreate();
@@ -196,7 +198,10 @@ internal sealed unsafe partial class EpollLoop
                 }
             }
             // 30 bits of sequence: a ring loop keeps the top two bits of user_data for the operation's kind.
-            var token = ((ulong)(++_sequence & SequenceMask) << 32) | (uint)index;
+            // Sequence 0 is skipped when it wraps: token 0 means "never registered".
+            var sequence = ++_sequence & SequenceMask;
+            if (sequence == 0) sequence = ++_sequence & SequenceMask;
+            var token = ((ulong)sequence << 32) | (uint)index;
             socket.Token = token;
             _slots[index] = socket;
             if (_ringRequests is not null)
@@ -262,8 +267,12 @@ internal sealed unsafe partial class EpollLoop
             // A ring's poll or receive holds a reference to the socket's file: without the cancel, close() would not release it.
             if (_ringRequests is not null)
             {
-                if (socket.PollArmed) RequestRing(new RingRequest(RingOp.CancelPoll, null, socket.Token));
-                if (socket.ReceivesThroughRing) RequestRing(new RingRequest(RingOp.CancelReceive, null, socket.Token));
+                // Either cancel also clears the socket's registered file, whose reference would keep it open too.
+                var poll = socket.PollArmed;
+                var receive = socket.ReceivesThroughRing;
+                if (poll) RequestRing(new RingRequest(RingOp.CancelPoll, null, socket.Token));
+                if (receive) RequestRing(new RingRequest(RingOp.CancelReceive, null, socket.Token));
+                if (!poll && !receive) RequestRing(new RingRequest(RingOp.ReleaseFile, null, socket.Token));
             }
         }
     }

@@ -30,9 +30,11 @@ internal sealed class EventLoops : IDisposable
     /// <param name="ringEntries">SQ entries per ring (tests use tiny rings to overflow them).</param>
     /// <param name="receiveBuffers">Provided receive buffers per ring, a power of two (tests use a few to exhaust them).</param>
     /// <param name="receiveBufferSize">Bytes per provided receive buffer.</param>
+    /// <param name="fileTableSize">Registered file slots per ring (0: none; tests use a few so sockets overflow it).</param>
     /// <exception cref="IoUnavailableException"><c>io: io_uring</c> on a host that cannot run it.</exception>
     public EventLoops(int count, bool pin = false, IoMode? io = null, Func<string?>? probe = null, uint ringEntries = DefaultRingEntries,
-        int receiveBuffers = EpollLoop.DefaultReceiveBuffers, int receiveBufferSize = EpollLoop.DefaultReceiveBufferSize)
+        int receiveBuffers = EpollLoop.DefaultReceiveBuffers, int receiveBufferSize = EpollLoop.DefaultReceiveBufferSize,
+        int fileTableSize = EpollLoop.DefaultFileTableSize)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(ringEntries, 1u);
@@ -44,7 +46,7 @@ internal sealed class EventLoops : IDisposable
             for (var i = 0; i < count; i++)
             {
                 _loops[i] = new EpollLoop(this, i, cpus.Length > 1 ? cpus[i % cpus.Length] : -1, Io.UsesUring ? ringEntries : 0,
-                    receiveBuffers, receiveBufferSize);
+                    receiveBuffers, receiveBufferSize, fileTableSize);
             }
         }
         catch (IOException e) when (Io.UsesUring)

@@ -24,6 +24,9 @@ internal enum RingOp : byte
     /// <summary>Cancel the listener's accepts in the kernel (it stops accepting, or is at a limit).</summary>
     CancelAccepts,
 
+    /// <summary>Clear the closed socket's index in the loop's registered file table (it had neither poll nor receive to cancel).</summary>
+    ReleaseFile,
+
     /// <summary>Close the descriptor the request's token holds (IORING_OP_CLOSE): its socket's last reference is gone.</summary>
     Close,
 }

@@ -159,6 +159,9 @@ internal sealed unsafe class IoUring : IDisposable
         return sqe;
     }
 
+    /// <summary>The SQ slot <paramref name="sqe"/> occupies: per-slot side data stays put until the kernel consumed the SQE.</summary>
+    public uint SlotOf(IoUringSqe* sqe) => (uint)(sqe - _sqes);
+
     /// <summary>
     /// Publishes every filled SQE and enters the kernel once: submits them, and when <paramref name="waitFor"/> &gt; 0
     /// waits until that many completions are ready or <paramref name="timeoutNs"/> passes (-1: no timeout).

@@ -40,6 +40,7 @@ internal static class UringConstants
     public const byte OpLinkTimeout = 15;
     public const byte OpConnect = 16;
     public const byte OpClose = 19;
+    public const byte OpFilesUpdate = 20;
     public const byte OpSend = 26;
     public const byte OpRecv = 27;
     public const byte OpSplice = 30;
