@@ -293,7 +293,7 @@ internal sealed unsafe partial class EpollLoop
 
     private void ArmPoll(IoUring ring, EpollSocket socket, ulong token)
     {
-        var file = FixedFile(ring, socket);
+        var file = FixedFile(ring, socket, install: false);
         var sqe = NextSqe(ring);
         if (!HoldForSubmit(socket, sqe)) return;
         sqe->Opcode = UringConstants.OpPollAdd;
@@ -305,7 +305,7 @@ internal sealed unsafe partial class EpollLoop
 
     private void ArmReceive(IoUring ring, EpollSocket socket, ulong token)
     {
-        var file = FixedFile(ring, socket);
+        var file = FixedFile(ring, socket, install: false);
         var sqe = NextSqe(ring);
         if (!HoldForSubmit(socket, sqe)) return;
         sqe->Opcode = UringConstants.OpRecv;

@@ -93,7 +93,8 @@ internal sealed unsafe partial class EpollLoop
             var writer = _sendWriters[slot]!;
             var data = writer.RingSendData();
             var pin = data.Pin(); // blocks are pinned already; this keeps a block from elsewhere still while the kernel reads it
-            var file = FixedFile(ring, writer.Socket);
+            // A socket's second send shows a connection that is reused: only then is its file worth a table entry.
+            var file = FixedFile(ring, writer.Socket, install: writer.Socket.CountRingSend() >= 2);
             var sqe = NextSqe(ring); // may reap (a full SQ): completions for other slots only, this one is not in the kernel yet
             sqe->Opcode = UringConstants.OpSend;
             SetFile(sqe, writer.Socket, file);

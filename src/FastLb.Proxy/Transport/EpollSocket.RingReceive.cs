@@ -19,6 +19,7 @@ internal sealed partial class EpollSocket
     private int _pollArmed;               // 1 once a ring loop was asked to arm this socket's poll
     private ulong _sendInFlight;          // user_data of the ring send queued or in the kernel, or 0
     private int _deferredShutdown;        // 1 when a FIN waits for the ring's sends to drain
+    private int _ringSends;               // ring sends written for this socket (its loop's thread only)
 
     /// <summary>True once received bytes come from the loop's multishot receive rather than from recv calls.</summary>
     public bool ReceivesThroughRing => Volatile.Read(ref _ringPool) is not null;
@@ -29,6 +30,9 @@ internal sealed partial class EpollSocket
     /// cancels it, or the send sees the close and is not queued.
     /// </summary>
     internal void SetSendInFlight(ulong userData) => Interlocked.Exchange(ref _sendInFlight, userData);
+
+    /// <summary>Loop thread: counts a ring send written for this socket and answers how many there were, this one included.</summary>
+    internal int CountRingSend() => ++_ringSends;
 
     /// <summary>True when a ring loop was asked to arm this socket's readiness poll (so closing must cancel it).</summary>
     internal bool PollArmed => Volatile.Read(ref _pollArmed) != 0;

@@ -44,31 +44,28 @@ public sealed class UringLoopTests
     }
 
     [UringFact]
-    public async Task RegisteredFiles_ShortConnectionsOneAfterAnother_EachUsesTheTable_EveryCloseSendsFin()
+    public async Task RegisteredFiles_ConnectionThatSendsOnce_TakesNoEntry_ReusedConnections_TakeOneFromTheirSecondSend_EveryCloseSendsFin()
     {
-        // Each connection takes the slot (and table index) the previous one freed: its file replaces the old one's,
-        // and a close must clear the index, or the table would keep the socket open and the client see no FIN.
+        // A reused connection's socket goes into the table at its second send. Each one here takes the slot (and table
+        // index) the previous one freed: its file replaces the old one's, and a close must clear the index, or the
+        // table would keep the socket open and the client see no FIN.
         using var loops = new EventLoops(1, io: IoMode.IoUring);
         using var pool = new PinnedBlockMemoryPool(loops: loops);
         await using var server = EchoServer.Start(loops, pool);
         Assert.True(loops[0].FileTableSize > 0, "the ring registered no file table");
         var installedBefore = loops[0].FilesInstalled;
+        for (var i = 0; i < 10; i++) await EchoThenCloseAsync(server.EndPoint, exchanges: 1, i);
+        Assert.Equal(installedBefore, loops[0].FilesInstalled);
+
         const int Connections = 50;
-        for (var i = 0; i < Connections; i++)
-        {
-            using var client = await ConnectAsync(server.EndPoint);
-            var payload = EpollPair.Pattern(1000 + i, i);
-            await client.SendAsync(payload.AsMemory(), SocketFlags.None).AsTask().WaitAsync(Timeout);
-            Assert.Equal(payload, await ReceiveAsync(client, payload.Length));
-            client.Shutdown(SocketShutdown.Send);
-            Assert.Equal(0, await client.ReceiveAsync(new byte[16].AsMemory(), SocketFlags.None).AsTask().WaitAsync(Timeout));
-        }
-        Assert.True(loops[0].FilesInstalled - installedBefore >= Connections, $"{loops[0].FilesInstalled - installedBefore} of {Connections} connections used the file table");
+        for (var i = 0; i < Connections; i++) await EchoThenCloseAsync(server.EndPoint, exchanges: 2, i);
+
+        Assert.True(loops[0].FilesInstalled - installedBefore >= Connections, $"{loops[0].FilesInstalled - installedBefore} of {Connections} reused connections used the file table");
         Assert.Equal(0, loops[0].FileUpdatesFailed);
     }
 
     [UringFact]
-    public async Task FileTableOfTwo_ManyConnectionsAtOnce_ThoseBeyondItUseDescriptors_EveryByteEchoed_EveryCloseSendsFin()
+    public async Task FileTableOfTwo_ManyReusedConnectionsAtOnce_ThoseBeyondItUseDescriptors_EveryByteEchoed_EveryCloseSendsFin()
     {
         using var loops = new EventLoops(1, io: IoMode.IoUring, fileTableSize: 2);
         using var pool = new PinnedBlockMemoryPool(loops: loops);
@@ -78,31 +75,35 @@ public sealed class UringLoopTests
         var installedAfterWave = new long[2];
         for (var wave = 0; wave < 2; wave++)
         {
-            var clients = new Socket[Connections];
-            try
-            {
-                for (var i = 0; i < Connections; i++) clients[i] = await ConnectAsync(server.EndPoint);
-                var payloads = Enumerable.Range(0, Connections).Select(i => EpollPair.Pattern(5000 + i, i + wave)).ToArray();
-                var echoing = Enumerable.Range(0, Connections).Select(i => ReceiveAsync(clients[i], payloads[i].Length)).ToArray();
-                await Task.WhenAll(Enumerable.Range(0, Connections).Select(i => clients[i].SendAsync(payloads[i].AsMemory(), SocketFlags.None).AsTask())).WaitAsync(Timeout);
-
-                var echoed = await Task.WhenAll(echoing).WaitAsync(Timeout);
-
-                for (var i = 0; i < Connections; i++) Assert.Equal(payloads[i], echoed[i]);
-                foreach (var c in clients) c.Shutdown(SocketShutdown.Send);
-                var ends = await Task.WhenAll(clients.Select(c => c.ReceiveAsync(new byte[16].AsMemory(), SocketFlags.None).AsTask())).WaitAsync(Timeout);
-                Assert.All(ends, n => Assert.Equal(0, n));
-            }
-            finally
-            {
-                foreach (var c in clients) c?.Dispose();
-            }
+            // All registered (parked in their first read) before any exchange, so every slot the loop has, the table's
+            // index 1 among them, belongs to one of this wave's sockets.
+            var parkedBefore = server.Parked;
+            var clients = await Task.WhenAll(Enumerable.Range(0, Connections).Select(_ => ConnectAsync(server.EndPoint))).WaitAsync(Timeout);
+            await UntilAsync(() => server.Parked >= parkedBefore + Connections, "every connection of the wave parked in its first read");
+            await Task.WhenAll(clients.Select((c, i) => EchoThenCloseAsync(c, exchanges: 3, i + wave))).WaitAsync(Timeout);
             installedAfterWave[wave] = loops[0].FilesInstalled;
         }
         // The second wave put files into the indexes the first wave's closes cleared.
         Assert.True(installedAfterWave[0] > 0, "the first wave used no index of the table");
         Assert.True(installedAfterWave[1] > installedAfterWave[0], "the second wave used no index of the table");
         Assert.Equal(0, loops[0].FileUpdatesFailed);
+    }
+
+    /// <summary>Sends <paramref name="exchanges"/> messages one echo at a time, then closes its side and expects the server's FIN.</summary>
+    private static async Task EchoThenCloseAsync(IPEndPoint endPoint, int exchanges, int seed) =>
+        await EchoThenCloseAsync(await ConnectAsync(endPoint), exchanges, seed);
+
+    private static async Task EchoThenCloseAsync(Socket client, int exchanges, int seed)
+    {
+        using var _ = client;
+        for (var n = 0; n < exchanges; n++)
+        {
+            var payload = EpollPair.Pattern(100 + seed, seed + n);
+            await client.SendAsync(payload.AsMemory(), SocketFlags.None).AsTask().WaitAsync(Timeout);
+            Assert.Equal(payload, await ReceiveAsync(client, payload.Length));
+        }
+        client.Shutdown(SocketShutdown.Send);
+        Assert.Equal(0, await client.ReceiveAsync(new byte[16].AsMemory(), SocketFlags.None).AsTask().WaitAsync(Timeout));
     }
 
     [UringFact]
