@@ -70,6 +70,9 @@ internal sealed unsafe partial class EpollLoop
     /// <summary>The ring's IORING_SETUP_* flags (0 on an epoll loop or before the ring exists).</summary>
     internal uint RingSetupFlags => _ring?.SetupFlags ?? 0;
 
+    /// <summary>True when the loop enters its ring through a registered ring descriptor (IORING_REGISTER_RING_FDS).</summary>
+    internal bool RingFdRegistered => _ring?.RingFdRegistered ?? false;
+
     /// <summary>How many times a multishot receive ended because every provided buffer was out (each was armed again).</summary>
     internal long ReceiveBuffersExhausted => Volatile.Read(ref _receiveExhausted);
 
@@ -174,8 +177,9 @@ internal sealed unsafe partial class EpollLoop
             _ringReady.Set();
             return;
         }
-        RegisterFileTable(ring!);
-        _ring = ring!;
+        ring!.RegisterRingFd(); // this thread alone enters the ring; refused, it names the ring by descriptor
+        RegisterFileTable(ring);
+        _ring = ring;
         _ringReady.Set();
         try
         {

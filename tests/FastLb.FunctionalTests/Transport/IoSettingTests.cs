@@ -55,7 +55,7 @@ public sealed class IoSettingTests
     }
 
     [UringFact]
-    public async Task IoUring_WhereAvailable_EveryLoopRunsItsOwnSingleIssuerRing()
+    public async Task IoUring_WhereAvailable_EveryLoopRunsItsOwnSingleIssuerRing_EnteredByRegisteredDescriptor_WithAFileTable()
     {
         using var loops = new EventLoops(2, io: IoMode.IoUring);
 
@@ -64,6 +64,8 @@ public sealed class IoSettingTests
         {
             Assert.True(loop.UsesRing);
             Assert.NotEqual(0u, loop.RingSetupFlags & Proxy.Transport.Uring.UringConstants.SetupSingleIssuer);
+            Assert.True(loop.RingFdRegistered, "the loop enters its ring by its descriptor, not a registered index");
+            Assert.True(loop.FileTableSize > 0, "the loop registered no file table");
             var ran = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
             loop.Post(new LoopWork(() => ran.SetResult(EpollLoop.CurrentId)));
             Assert.Equal(loop.Id, await ran.Task.WaitAsync(EpollPair.Timeout));

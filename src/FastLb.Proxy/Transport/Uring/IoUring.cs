@@ -37,11 +37,14 @@ internal sealed unsafe class IoUring : IDisposable
     private readonly nuint _sqesSize;
     private uint _sqeTail; // SQEs handed out; published to *_sqTail by Enter
     private uint _cqHeadLocal;
+    private int _enterFd;     // the fd io_uring_enter names: the ring's own, or its index among the thread's registered rings
+    private uint _enterFlags; // IORING_ENTER_REGISTERED_RING once registered
     private bool _disposed;
 
     private IoUring(int fd, in IoUringParams p, void* ringMap, nuint ringMapSize, void* cqMap, nuint cqMapSize, IoUringSqe* sqes)
     {
         _fd = fd;
+        _enterFd = fd;
         SetupFlags = p.Flags;
         Features = p.Features;
         SqEntries = p.SqEntries;
@@ -159,6 +162,24 @@ internal sealed unsafe class IoUring : IDisposable
         return sqe;
     }
 
+    /// <summary>
+    /// Registers the ring's descriptor with the calling thread (IORING_REGISTER_RING_FDS), so each <see cref="Enter"/>
+    /// names it by index and the kernel skips looking the file up (a reference taken and dropped on the process's
+    /// shared file table per call). The registration belongs to the thread: call it on the one thread that enters
+    /// the ring, and only there. False when the kernel refused it (entries then use the descriptor).
+    /// </summary>
+    public bool RegisterRingFd()
+    {
+        var update = new IoUringRsrcUpdate { Offset = uint.MaxValue, Data = (ulong)_fd }; // offset -1: any free index
+        if (Register(UringConstants.RegisterRingFds, &update, 1) != 1) return false;
+        _enterFd = (int)update.Offset;
+        _enterFlags = UringConstants.EnterRegisteredRing;
+        return true;
+    }
+
+    /// <summary>True once <see cref="RegisterRingFd"/> succeeded.</summary>
+    public bool RingFdRegistered => _enterFlags != 0;
+
     /// <summary>The SQ slot <paramref name="sqe"/> occupies: per-slot side data stays put until the kernel consumed the SQE.</summary>
     public uint SlotOf(IoUringSqe* sqe) => (uint)(sqe - _sqes);
 
@@ -184,9 +205,9 @@ internal sealed unsafe class IoUring : IDisposable
         {
             var ts = new KernelTimespec { Seconds = timeoutNs / 1_000_000_000, Nanoseconds = timeoutNs % 1_000_000_000 };
             var arg = new IoUringGeteventsArg { Ts = (ulong)&ts };
-            return UringSyscalls.Enter(_fd, toSubmit, waitFor, flags | UringConstants.EnterExtArg, &arg, (nuint)sizeof(IoUringGeteventsArg));
+            return UringSyscalls.Enter(_enterFd, toSubmit, waitFor, flags | _enterFlags | UringConstants.EnterExtArg, &arg, (nuint)sizeof(IoUringGeteventsArg));
         }
-        return UringSyscalls.Enter(_fd, toSubmit, waitFor, flags, null, 0);
+        return UringSyscalls.Enter(_enterFd, toSubmit, waitFor, flags | _enterFlags, null, 0);
     }
 
     /// <summary>Takes the oldest ready completion: true and its copy, or false when none is ready.</summary>
@@ -210,6 +231,7 @@ internal sealed unsafe class IoUring : IDisposable
 
     /// <summary>Unmaps the rings and closes the fd; the kernel cancels whatever is still in flight. Idempotent.</summary>
     /// <remarks>
+    /// Call it on the thread that registered the ring's descriptor, if one did (the registration is that thread's).
     /// Memory an operation still in flight points at (receive buffers, send data) must outlive this call's cancellations:
     /// owners cancel and reap their operations first (see the event loop's teardown), then dispose the ring.
     /// </remarks>
@@ -217,6 +239,13 @@ internal sealed unsafe class IoUring : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        if (_enterFlags != 0)
+        {
+            // The thread's registration holds a reference to the ring's file: drop it, or the close below would not free the ring.
+            var update = new IoUringRsrcUpdate { Offset = (uint)_enterFd };
+            Register(UringConstants.UnregisterRingFds, &update, 1);
+            _enterFlags = 0;
+        }
         UringSyscalls.Unmap(_sqes, _sqesSize);
         UringSyscalls.Unmap(_cqMap, _cqMapSize);
         UringSyscalls.Unmap(_ringMap, _ringMapSize);

@@ -23,6 +23,7 @@ internal static class UringConstants
 
     public const uint EnterGetEvents = 1u << 0;
     public const uint EnterExtArg = 1u << 3;
+    public const uint EnterRegisteredRing = 1u << 4;
 
     public const uint SqNeedWakeup = 1u << 0;
     public const uint SqCqOverflow = 1u << 1;
@@ -65,6 +66,8 @@ internal static class UringConstants
     public const uint RegisterFiles = 2;
     public const uint RegisterFilesUpdate = 6;
     public const uint RegisterProbe = 8;
+    public const uint RegisterRingFds = 20;
+    public const uint UnregisterRingFds = 21;
     public const uint RegisterPbufRing = 22;
     public const uint UnregisterPbufRing = 23;
 
