@@ -126,6 +126,9 @@ internal sealed unsafe partial class EpollLoop
     /// <summary>Arms the multishot receive of <paramref name="socket"/>; ring loops only.</summary>
     internal void ArmReceive(EpollSocket socket) => RequestRing(new RingRequest(RingOp.ArmReceive, socket, socket.Token));
 
+    /// <summary>Stops the multishot receive of <paramref name="socket"/> (its reader fell behind) until it is armed again.</summary>
+    internal void PauseReceive(EpollSocket socket) => RequestRing(new RingRequest(RingOp.PauseReceive, socket, socket.Token));
+
     /// <summary>
     /// On a ring loop, returns once the arms and cancels queued before the call went into the kernel (bounded to 2 s
     /// off the loop): a listener closed through <see cref="EpollSocket.CloseListener"/> must stop taking connections
@@ -236,7 +239,10 @@ internal sealed unsafe partial class EpollLoop
         {
             var token = userData & ~KindMask;
             if (LiveSocket(token) is not { IsClosed: false } socket) continue;
-            if ((userData & KindMask) == ReceiveKind) ArmReceive(ring, socket, token);
+            if ((userData & KindMask) == ReceiveKind)
+            {
+                if (!socket.ReceivePaused) ArmReceive(ring, socket, token); // paused: the reader's catch-up arms it
+            }
             else ArmPoll(ring, socket, token);
         }
         while (requests.TryDequeue(out var request))
@@ -247,7 +253,7 @@ internal sealed unsafe partial class EpollLoop
                     if (LiveSocket(request.Token) is { } polled) ArmPoll(ring, polled, request.Token); // closed since: skip
                     break;
                 case RingOp.ArmReceive:
-                    if (LiveSocket(request.Token) is { } receiving) ArmReceive(ring, receiving, request.Token);
+                    if (LiveSocket(request.Token) is { } receiving && !receiving.ReceivePaused) ArmReceive(ring, receiving, request.Token);
                     break;
                 case RingOp.CancelPoll:
                     Cancel(ring, request.Token);
@@ -256,6 +262,9 @@ internal sealed unsafe partial class EpollLoop
                 case RingOp.CancelReceive:
                     Cancel(ring, request.Token | ReceiveKind);
                     ReleaseFixedFile(ring, request.Token);
+                    break;
+                case RingOp.PauseReceive:
+                    Cancel(ring, request.Token | ReceiveKind);
                     break;
                 case RingOp.ReleaseFile:
                     ReleaseFixedFile(ring, request.Token);

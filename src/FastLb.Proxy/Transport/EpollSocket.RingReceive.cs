@@ -20,6 +20,17 @@ internal sealed partial class EpollSocket
     private ulong _sendInFlight;          // user_data of the ring send queued or in the kernel, or 0
     private int _deferredShutdown;        // 1 when a FIN waits for the ring's sends to drain
     private int _ringSends;               // ring sends written for this socket (its loop's thread only)
+    private long _inboxBytes;             // bytes staged by the loop and not yet taken by the reader
+    private int _receivePaused;           // 1 while the multishot receive is stopped because the reader fell behind
+
+    /// <summary>
+    /// Bytes the ring may deliver for a socket ahead of its reader. Past it the loop cancels the socket's multishot
+    /// receive, so the rest waits in the kernel's socket buffer and TCP flow control slows the sender, as on epoll,
+    /// where nothing is received before the reader asks; once the reader took them the receive is armed again.
+    /// Without it a reader held up by a slow peer on its other side (a client downloading from a fast backend)
+    /// would have the whole transfer buffered in the process.
+    /// </summary>
+    internal const int RingReceiveBound = 256 * 1024;
 
     /// <summary>True once received bytes come from the loop's multishot receive rather than from recv calls.</summary>
     public bool ReceivesThroughRing => Volatile.Read(ref _ringPool) is not null;
@@ -33,6 +44,12 @@ internal sealed partial class EpollSocket
 
     /// <summary>Loop thread: counts a ring send written for this socket and answers how many there were, this one included.</summary>
     internal int CountRingSend() => ++_ringSends;
+
+    /// <summary>Bytes the ring delivered that the reader has not taken yet.</summary>
+    internal long InboxBytes => Interlocked.Read(ref _inboxBytes);
+
+    /// <summary>True while the multishot receive is stopped because the reader fell <see cref="RingReceiveBound"/> behind.</summary>
+    internal bool ReceivePaused => Volatile.Read(ref _receivePaused) != 0;
 
     /// <summary>True when a ring loop was asked to arm this socket's readiness poll (so closing must cancel it).</summary>
     internal bool PollArmed => Volatile.Read(ref _pollArmed) != 0;
@@ -71,13 +88,18 @@ internal sealed partial class EpollSocket
         if (newest is null) return null;
         end = RingOpen;
         ReceiveSegment? oldest = null;
+        long taken = 0;
         while (newest is not null)
         {
             var next = (ReceiveSegment?)newest.Next;
+            taken += newest.End;
             newest.Link(oldest!);
             oldest = newest;
             newest = next;
         }
+        Interlocked.Add(ref _inboxBytes, -taken);
+        // The reader caught up: receive again (the bytes held back meanwhile wait in the socket).
+        if (Volatile.Read(ref _receivePaused) != 0 && Interlocked.Exchange(ref _receivePaused, 0) != 0 && !IsClosed) Loop.ArmReceive(this);
         return oldest;
     }
 
@@ -139,6 +161,11 @@ internal sealed partial class EpollSocket
     internal bool StageRingReceived(ReadOnlySpan<byte> data)
     {
         var pool = _ringPool!;
+        // Counted before the push, so the reader's take (which subtracts) never sees more taken than counted.
+        if (Interlocked.Add(ref _inboxBytes, data.Length) > RingReceiveBound && Interlocked.CompareExchange(ref _receivePaused, 1, 0) == 0)
+        {
+            Loop.PauseReceive(this);
+        }
         while (!data.IsEmpty)
         {
             var segment = ReceiveSegment.Rent();

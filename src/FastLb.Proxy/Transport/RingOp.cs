@@ -9,6 +9,9 @@ internal enum RingOp : byte
     /// <summary>Arm the socket's multishot receive into the loop's provided buffers.</summary>
     ArmReceive,
 
+    /// <summary>Stop the socket's receive for now (its reader fell behind; a later ArmReceive resumes it).</summary>
+    PauseReceive,
+
     /// <summary>Cancel the socket's poll (it closed).</summary>
     CancelPoll,
 

@@ -107,6 +107,43 @@ public sealed class UringLoopTests
     }
 
     [UringFact]
+    public async Task ReaderFallsBehind_ReceiveStopsNearTheBound_SenderIsHeldBack_EveryByteArrivesInOrder()
+    {
+        // A reader that stops reading (as one whose other side is a slow client does) must not have the whole
+        // transfer buffered in the process: past the bound the loop stops receiving and the bytes wait in the kernel.
+        await using var listener = await RingListener.StartAsync();
+        using var pool = new PinnedBlockMemoryPool();
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.EndPoint).WaitAsync(Timeout);
+        var accepted = Assert.Single(await listener.TakeAsync(1));
+        var reader = new SocketReader(accepted, pool);
+        var payload = EpollPair.Pattern(16 * 1024 * 1024, 7);
+        var sending = client.SendAsync(payload.AsMemory(), SocketFlags.None).AsTask();
+        var received = new MemoryStream();
+        var first = await reader.ReadAsync().AsTask().WaitAsync(Timeout); // moves the socket onto the ring's receive
+        foreach (var segment in first.Buffer) received.Write(segment.Span);
+        reader.AdvanceTo(first.Buffer.End);
+
+        await UntilAsync(() => accepted.ReceivePaused, "the receive stopped for the reader that fell behind");
+        await Task.Delay(300);
+        var worstCase = EpollSocket.RingReceiveBound + (long)EpollLoop.DefaultReceiveBuffers * EpollLoop.DefaultReceiveBufferSize;
+        Assert.True(accepted.InboxBytes <= worstCase, $"{accepted.InboxBytes} bytes held for the reader (bound {EpollSocket.RingReceiveBound})");
+        Assert.False(sending.IsCompleted, "the sender was not held back: all 16 MiB went somewhere");
+
+        while (received.Length < payload.Length)
+        {
+            var result = await reader.ReadAsync().AsTask().WaitAsync(Timeout);
+            foreach (var segment in result.Buffer) received.Write(segment.Span);
+            reader.AdvanceTo(result.Buffer.End);
+            Assert.False(result.IsCompleted && received.Length < payload.Length, "the stream ended early");
+        }
+        await sending.WaitAsync(Timeout);
+        Assert.Equal(payload, received.ToArray());
+        reader.Complete();
+        accepted.Dispose();
+    }
+
+    [UringFact]
     public async Task ReceiveBuffersExhausted_ManyConnectionsSending_EveryByteEchoedInOrder_IdleHoldsNoBlock()
     {
         // Two provided buffers of 256 bytes for 64 connections sending 64 KiB each: the multishot receives run out of
