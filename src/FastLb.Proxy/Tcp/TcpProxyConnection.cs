@@ -15,11 +15,10 @@ namespace FastLb.Proxy.Tcp;
 /// <summary>One client connection relayed at L4 to one backend, picked once from the table current at accept.</summary>
 /// <remarks>
 /// Two relays, chosen per connection by <c>defaults: tcp_relay</c>: splice(2) (see TcpProxyConnection.Splice.cs)
-/// or pipelines. Pipelines: two pipes cross-wire the transports: the client's receive loop writes the pipe the backend's send loop
-/// drains, and the other way round, so bytes cross without a copy and each direction closes on its own:
-/// a FIN becomes Shutdown(Send) on the other side while the reverse direction keeps flowing (half-close),
-/// and an RST or failure on one side resets the other. Lifetime: connect (with retries) → Acquire → relay
-/// until all four loops end → Release, exactly once.
+/// or user space (<c>pipes</c>, see TcpProxyConnection.Pipes.cs). Each direction closes on its own: a FIN becomes
+/// a FIN on the other side while the reverse direction keeps flowing (half-close), and an RST or failure on one
+/// side resets the other. Lifetime: connect (with retries) → Acquire → relay until both directions end → Release,
+/// exactly once.
 /// </remarks>
 internal sealed partial class TcpProxyConnection : IProxyConnection
 {
@@ -33,8 +32,7 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
     private readonly ListenerTarget _target;
     private readonly Router _router;
     private readonly TransportOptions _options;
-    private SocketTransport? _clientTransport;
-    private SocketTransport? _backendTransport;
+    private SocketTransport? _clientTransport; // tls: the client side's pump loops
     private EpollSocket? _backendSocket;
     private CancellationTokenSource? _connectTimer;
     private long _idleTimeoutMs;
@@ -185,8 +183,8 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
         }
         else
         {
-            bytesIn = Volatile.Read(ref _clientTransport)?.BytesReceived ?? 0;
-            bytesOut = Volatile.Read(ref _backendConnection) is null ? Volatile.Read(ref _backendTransport)?.BytesReceived ?? 0 : Volatile.Read(ref _tlsBytesDown);
+            bytesIn = Volatile.Read(ref _relayClient)?.Input.BytesReceived ?? Volatile.Read(ref _clientTransport)?.BytesReceived ?? 0;
+            bytesOut = Volatile.Read(ref _relayBackend)?.Input.BytesReceived ?? Volatile.Read(ref _tlsBytesDown);
         }
         _listener.Traffic.Traffic.RecordRequest(0, durationTicks, -1, bytesIn, bytesOut);
         var retries = Math.Max(0, _attempts - 1);
@@ -239,34 +237,14 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
         log.Write(record, options);
     }
 
-    private async Task PipesRelayAsync(EpollSocket backend)
-    {
-        var upstream = new Pipe(_options.RelayPipe);   // client → backend
-        var downstream = new Pipe(_options.RelayPipe); // backend → client
-        var clientTransport = new SocketTransport(_client, upstream.Writer, downstream.Reader);
-        var backendTransport = new SocketTransport(backend, downstream.Writer, upstream.Reader);
-        // Publish, then re-check: an Abort racing with setup either sees the transports or we see its flag.
-        Interlocked.Exchange(ref _clientTransport, clientTransport);
-        Interlocked.Exchange(ref _backendTransport, backendTransport);
-        var clientDone = clientTransport.Start();
-        var backendDone = backendTransport.Start();
-        if (IsAborted)
-        {
-            clientTransport.Abort();
-            backendTransport.Abort();
-        }
-        await clientDone.ConfigureAwait(false);
-        await backendDone.ConfigureAwait(false);
-    }
-
     private async ValueTask TeardownAsync()
     {
         var clientTransport = Volatile.Read(ref _clientTransport);
-        var backendTransport = Volatile.Read(ref _backendTransport);
         try
         {
             if (clientTransport is not null) await clientTransport.DisposeAsync().ConfigureAwait(false);
-            if (backendTransport is not null) await backendTransport.DisposeAsync().ConfigureAwait(false);
+            Volatile.Read(ref _relayClient)?.Dispose();
+            Volatile.Read(ref _relayBackend)?.Dispose();
             await TeardownTlsAsync().ConfigureAwait(false);
         }
         catch (Exception e)
@@ -282,12 +260,10 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
     public void Abort()
     {
         if (Interlocked.Exchange(ref _aborted, 1) != 0) return;
-        var clientTransport = Volatile.Read(ref _clientTransport);
-        var backendTransport = Volatile.Read(ref _backendTransport);
-        if (clientTransport is not null) clientTransport.Abort();
+        // Sockets, not the pump loops or readers above them: aborting a socket fails whatever waits on it.
+        if (Volatile.Read(ref _clientTransport) is { } clientTransport) clientTransport.Abort();
         else _client.Abort();
-        if (backendTransport is not null) backendTransport.Abort();
-        else if (Volatile.Read(ref _backendSocket) is { } connected) connected.Abort();
+        Volatile.Read(ref _backendSocket)?.Abort();
         try
         {
             Volatile.Read(ref _connectTimer)?.Cancel(); // a connect in flight ends at once
@@ -315,11 +291,18 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
         }
         else
         {
-            var clientTransport = Volatile.Read(ref _clientTransport);
-            if (clientTransport is null) return;
-            if (Volatile.Read(ref _backendTransport) is { } backendTransport) last = Math.Max(clientTransport.LastReceiveMs, backendTransport.LastReceiveMs);
-            else if (Volatile.Read(ref _backendSsl) is not null) last = Math.Max(clientTransport.LastReceiveMs, _backendConnection!.LastReceiveMs);
-            else return;
+            if (Volatile.Read(ref _relayClient) is { } relayClient && Volatile.Read(ref _relayBackend) is { } relayBackend)
+            {
+                last = Math.Max(relayClient.LastReceiveMs, relayBackend.LastReceiveMs);
+            }
+            else if (Volatile.Read(ref _clientTransport) is { } clientTransport && Volatile.Read(ref _backendSsl) is not null)
+            {
+                last = Math.Max(clientTransport.LastReceiveMs, _backendConnection!.LastReceiveMs);
+            }
+            else
+            {
+                return;
+            }
         }
         if (nowMs - last < idle) return;
         if (Interlocked.Exchange(ref _idleClosed, 1) != 0) return;
@@ -338,7 +321,8 @@ internal sealed partial class TcpProxyConnection : IProxyConnection
             return;
         }
         Volatile.Read(ref _clientTransport)?.Close();
-        Volatile.Read(ref _backendTransport)?.Close();
+        Volatile.Read(ref _relayClient)?.Close();
+        Volatile.Read(ref _relayBackend)?.Close();
         Volatile.Read(ref _backendConnection)?.Close();
     }
 
