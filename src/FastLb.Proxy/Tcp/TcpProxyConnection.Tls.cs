@@ -9,7 +9,7 @@ namespace FastLb.Proxy.Tcp;
 
 /// <remarks>
 /// A service with <c>tls</c>: FastLb opens TLS to the backend and relays the client's plain bytes through SslStream,
-/// so neither splice nor the cross-wired transports apply. The client side is the usual transport over two pipes;
+/// so neither splice nor the reader-to-writer copy loops apply. The client side is a transport over two pipes;
 /// the backend side is two loops, one encrypting the client's bytes, one decrypting the backend's. Same semantics as
 /// the other relays: the client's FIN becomes close_notify and a FIN to the backend while the other direction runs
 /// on, the backend's end of stream a FIN to the client, and a reset or failure on one side resets the other.

@@ -2,9 +2,9 @@ using System.Buffers;
 
 namespace FastLb.Proxy.Transport;
 
-/// <summary>An <see cref="EpollSocket"/> with a pull reader and a direct writer: the HTTP proxy's client and upstream connections.</summary>
+/// <summary>An <see cref="EpollSocket"/> with a pull reader and a direct writer: the HTTP proxy's client and upstream connections, and the TCP relay's sockets in <c>pipes</c> mode.</summary>
 /// <remarks>
-/// Unlike <see cref="SocketTransport"/> (two pipes and two pump loops, kept for the byte relay), nothing runs while
+/// Unlike <see cref="SocketTransport"/> (two pipes and two pump loops, kept for the TLS relay's client side), nothing runs while
 /// the connection is idle: no loop is parked, no block is held, so an idle keep-alive connection costs only these
 /// few objects and the kernel socket.
 /// </remarks>

@@ -5,9 +5,9 @@ namespace FastLb.Proxy.Transport;
 
 /// <summary>Pumps one connected <see cref="EpollSocket"/>: a receive loop writes into a pipe, a send loop drains another.</summary>
 /// <remarks>
-/// The transport does not own its pipes, so a TCP relay can cross-wire two transports over two pipes and move
-/// bytes from one socket to the other without a copy. The TCP relay's pipe mode uses it; HTTP connections use
-/// <see cref="SocketConnection"/>, which needs no pipes.
+/// The transport does not own its pipes: the TCP relay to a TLS backend gives the client side's to the loops that
+/// encrypt and decrypt. Everything else (HTTP connections, the plain TCP relay's <c>pipes</c> mode) uses
+/// <see cref="SocketConnection"/>, which needs no pipes and receives and sends through the ring on io_uring.
 /// End-of-stream is propagated, not swallowed:
 /// <list type="bullet">
 /// <item>peer FIN → the receive pipe completes cleanly; a clean end of the send pipe → shutdown(SHUT_WR) (FIN);</item>
