@@ -35,10 +35,13 @@ internal sealed partial class TcpProxyConnection
         await down.ConfigureAwait(false);
     }
 
-    /// <summary>One direction: what <paramref name="from"/> sends goes to <paramref name="to"/>; its FIN becomes a FIN, a failure an RST.</summary>
+    /// <summary>
+    /// One direction: what <paramref name="from"/> sends goes to <paramref name="to"/>. Its FIN becomes a FIN once the
+    /// rest went out; a failure on either side completes the writer with it, which resets that socket.
+    /// </summary>
     private static async Task CopyAsync(SocketConnection from, SocketConnection to)
     {
-        var failed = false;
+        Exception? error = null;
         try
         {
             while (true)
@@ -49,35 +52,17 @@ internal sealed partial class TcpProxyConnection
                 from.Input.AdvanceTo(buffer.End);
                 if (result.IsCompleted || result.IsCanceled) break; // the peer's FIN (a reset throws)
                 var flush = await to.Output.FlushAsync().ConfigureAwait(false);
-                if (flush.IsCompleted || flush.IsCanceled)
-                {
-                    failed = true; // the other side is gone: nothing more can reach it
-                    break;
-                }
+                if (flush.IsCompleted || flush.IsCanceled) break; // the other side failed: its writer resets it on completion
             }
         }
-        catch (Exception)
+        catch (Exception e)
         {
-            failed = true; // a reset, a failed receive or send, or a local abort
+            error = e; // a reset, a failed receive, or a local abort
         }
         finally
         {
             from.Input.Complete();
-            if (failed) to.Abort();
-            else await CompleteQuietlyAsync(to).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>Sends what is left, then a FIN; a failure there resets the socket (the other direction sees it).</summary>
-    private static async Task CompleteQuietlyAsync(SocketConnection to)
-    {
-        try
-        {
-            await to.Output.CompleteAsync().ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            to.Abort();
+            await to.Output.CompleteAsync(error).ConfigureAwait(false);
         }
     }
 }

@@ -26,7 +26,8 @@ namespace FastLb.Proxy.Transport;
 /// which stays put until the kernel consumed that SQE. A closing socket's cancels also clear its index, since the
 /// table's reference would otherwise keep the socket open (no FIN) until the index was reused; operations still in
 /// the kernel keep their own reference until they complete. Which token owns each index is tracked on the loop's
-/// thread, so a clear for a socket whose index a newer socket already took does nothing.
+/// thread: a new socket installs only into an empty index (one whose closed owner's clear is still queued waits
+/// for it, and the socket uses its descriptor meanwhile), and a clear for another token does nothing.
 /// </para>
 /// <para>
 /// Sockets past the table (slots beyond <see cref="DefaultFileTableSize"/>, or every socket when the kernel refused
@@ -53,7 +54,7 @@ internal sealed unsafe partial class EpollLoop
     /// <summary>Socket files this loop put into its table (one per socket that sent twice through the ring, while its slot fits).</summary>
     internal long FilesInstalled => Interlocked.Read(ref _filesInstalled);
 
-    /// <summary>Files updates the kernel failed (the operation after one then fails with EBADF, never on another socket).</summary>
+    /// <summary>Files updates the kernel failed (an install only goes into an empty index, so the socket's operations then fail with EBADF, never reach another socket).</summary>
     internal long FileUpdatesFailed => Interlocked.Read(ref _fileUpdatesFailed);
 
     /// <summary>Registers a sparse file table of the requested size, capped by RLIMIT_NOFILE as the kernel requires.</summary>
@@ -100,7 +101,10 @@ internal sealed unsafe partial class EpollLoop
         var index = (int)(uint)token;
         if (token == 0 || index >= _fileTableSize) return -1; // 0: never registered (an empty index's owner is 0 too)
         if (_fileOwners[index] == token) return index;
-        if (!install || !ReferenceEquals(LiveSocket(token), socket)) return -1; // not registered here, or closing
+        // Only into an empty index: one still owned waits for its closed socket's clear (queued by the close), and an
+        // install over it that failed would leave that socket's file where this socket's operations then look.
+        if (!install || _fileOwners[index] != 0) return -1;
+        if (!ReferenceEquals(LiveSocket(token), socket)) return -1; // not registered here, or closing
         var sqe = NextSqe(ring);
         if (!HoldForSubmit(socket, sqe)) return -1;
         WriteFileUpdate(ring, sqe, index, socket.Fd);
